@@ -1,0 +1,121 @@
+"""The ingest flow: fetch → keep raw → parse → validate (GX) → store → report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow
+
+from sabiscore.config import default_data_dir, load_config
+from sabiscore.store import DataStore
+from tasks.ingest import (
+    FileReport,
+    commit_partitions,
+    download,
+    file_error,
+    parse_file,
+    publish_summary,
+    resolve_sources,
+    store_raw,
+    summarize,
+    validate_files,
+)
+
+
+class IngestError(RuntimeError):
+    """Some files could not be ingested; the good ones were stored. Carries the summary."""
+
+    def __init__(self, summary: dict) -> None:
+        self.summary = summary
+        lines = [f"{len(summary['errors'])} file(s) not ingested:"]
+        lines += [f"  {e['source']}: {e['error']}" for e in summary["errors"]]
+        super().__init__("\n".join(lines))
+
+
+@flow(name="ingest", log_prints=True)
+def ingest_flow(
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    force: bool = False,
+) -> dict:
+    """Ingest football-data.co.uk files (or the synthetic league) into a data directory.
+
+    Raises `IngestError` (after storing every good file) when a file is not of the format, is
+    too broken to keep, or cannot be downloaded.
+    """
+    started = time.perf_counter()
+    config = load_config(config_path)
+    data, validation = config["data"], config["validation"]
+    store = DataStore(Path(data_dir) if data_dir else default_data_dir())
+    refs = resolve_sources(sources or data["default_sources"], data, store.root)
+    reports = {ref.location: FileReport(ref.location) for ref in refs}
+
+    raws = {}
+    http = data.get("http", {})
+    fetching = {
+        ref.location: download.with_options(
+            retries=http.get("retries", 3), retry_delay_seconds=http.get("retry_delay_s", 2)
+        ).submit(ref.location, http.get("timeout_s", 30))
+        for ref in refs
+        if ref.is_url
+    }
+    for ref in refs:
+        try:
+            content = fetching[ref.location].result() if ref.is_url else Path(ref.location)
+            content = content.read_bytes() if isinstance(content, Path) else content
+            raws[ref.location] = store_raw(store, content, ref.location)
+            reports[ref.location].sha256 = raws[ref.location].sha256
+        except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
+            file_error(reports[ref.location], error)
+
+    committed = {p["raw_sha256"]: p for p in store.manifest()["partitions"].values()}
+    todo = {s: r for s, r in raws.items() if force or r.sha256 not in committed}
+    for source, raw in raws.items():
+        if source not in todo:
+            _report_unchanged(reports[source], store, raw.sha256)
+
+    parsed = {}
+    futures = {s: parse_file.submit(r, validation["season_start_month"]) for s, r in todo.items()}
+    for source, future in futures.items():
+        try:
+            parsed[source] = future.result()
+            reports[source].rows = parsed[source].n_rows
+        except Exception as error:  # noqa: BLE001
+            file_error(reports[source], error)
+
+    gx_stats = {}
+    commit = None
+    if parsed:
+        docs = store.root / "gx" / "data_docs" if validation.get("data_docs") else None
+        outcome, gx_stats = validate_files(parsed, validation, docs)
+        commit = commit_partitions(store, todo, parsed, outcome, reports)
+
+    summary = summarize(
+        reports,
+        {
+            "data_dir": str(store.root),
+            "partitions_written": list(commit.written) if commit else [],
+            "partitions_replaced": list(commit.replaced) if commit else [],
+            "gx": gx_stats,
+            "store": store.summary(),
+            "seconds": round(time.perf_counter() - started, 3),
+        },
+    )
+    publish_summary(summary)
+    if summary["errors"]:
+        raise IngestError(summary)
+    return summary
+
+
+def _report_unchanged(report: FileReport, store: DataStore, sha256: str) -> None:
+    """A file whose exact bytes are already stored: nothing to do, counts from the manifest."""
+    parts = [p for p in store.manifest()["partitions"].values() if p["raw_sha256"] == sha256]
+    report.status = "unchanged"
+    report.partitions = [f"{p['league']}/{p['season']}" for p in parts]
+    report.matches = sum(p["rows"].get("matches", 0) for p in parts)
+    report.fixtures = sum(p["rows"].get("fixtures", 0) for p in parts)
+    report.quarantined = sum(p["rows"].get("quarantine", 0) for p in parts)
+    report.price_warnings = sum(p["rows"].get("price_warnings", 0) for p in parts)
+    report.rows = report.matches + report.fixtures + report.quarantined

@@ -1,0 +1,172 @@
+"""The `sabiscore` command line.
+
+The one module allowed to reach every layer. Flows are imported inside each command so that
+`sabiscore --help` answers at once and importing the domain never pulls in Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(
+    help="SabiScore: football match forecasts and value bets, from data to served model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (default: $SABISCORE_DATA_DIR or data/ in the project).",
+        file_okay=False,
+    ),
+]
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print one JSON summary object as the last line.")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", help="YAML file overriding configs/*.yaml ({stage: {...}}).",
+                 exists=True, dir_okay=False),
+]  # fmt: skip
+
+
+def _quiet_prefect(json_output: bool) -> None:
+    """Keep Prefect's own logs off stdout when a machine reads it; never phone home."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if json_output:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def _emit(summary: dict[str, Any], json_output: bool, human: list[str]) -> None:
+    if json_output:
+        print(json.dumps(summary, default=str))
+    else:
+        print("\n".join(human))
+
+
+def _ingest_lines(s: dict[str, Any]) -> list[str]:
+    lines = [
+        f"files: {s['files']} of {s['files_seen']} stored or unchanged",
+        f"matches: {s['matches']}   fixtures: {s['fixtures']}   "
+        f"quarantined rows: {s['quarantined']}   price warnings: {s['price_warnings']}",
+    ]
+    if s.get("gx", {}).get("data_docs"):
+        lines.append(f"GX Data Docs: {s['gx']['data_docs']}")
+    store = s.get("store", {})
+    if store:
+        lines.append(
+            f"store {s['data_dir']}: {store['matches']} matches in {store['partitions']} "
+            f"league-seasons ({', '.join(store['leagues'])})"
+        )
+    for error in s["errors"]:
+        lines.append(f"ERROR {error['source']}: {error['error']}")
+    return lines
+
+
+@app.command()
+def ingest(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders, globs, http(s) URLs, 'football-data' (URLs from "
+            "configs/data.yaml) or 'synthetic'. Default: configs/data.yaml default_sources."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    force: Annotated[bool, typer.Option(help="Re-validate files already stored.")] = False,
+    json_output: JsonFlag = False,
+) -> None:
+    """Fetch, validate (Great Expectations) and store football-data.co.uk files."""
+    _quiet_prefect(json_output)
+    from flows.ingest import IngestError, ingest_flow
+
+    try:
+        summary = ingest_flow(
+            sources=sources or None,
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+            force=force,
+        )
+    except IngestError as error:
+        _emit(error.summary, json_output, _ingest_lines(error.summary))
+        raise typer.Exit(1) from None
+    _emit(summary, json_output, _ingest_lines(summary))
+
+
+@app.command()
+def validate(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="Files to check without storing them. Default: the stored data."),
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Run the validation suite and report, changing nothing in the store."""
+    _quiet_prefect(json_output)
+    from flows.validate import validate_flow
+
+    summary = validate_flow(
+        sources=sources or None,
+        data_dir=str(data_dir) if data_dir else None,
+        config_path=str(config) if config else None,
+    )
+    lines = [
+        f"files checked: {summary['files']}   rows: {summary['rows']}",
+        f"would quarantine: {summary['quarantined']}   price warnings: "
+        f"{summary['price_warnings']}   rejected files: {len(summary['errors'])}",
+        f"expectations: {summary['gx'].get('successful_expectations')} of "
+        f"{summary['gx'].get('evaluated_expectations')} passed",
+    ]
+    lines += [f"  {q['source']}:{q['line']} {q['reason']}" for q in summary["quarantine"][:20]]
+    lines += [f"ERROR {e['source']}: {e['error']}" for e in summary["errors"]]
+    if summary["gx"].get("data_docs"):
+        lines.append(f"GX Data Docs: {summary['gx']['data_docs']}")
+    _emit(summary, json_output, lines)
+    if summary["errors"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder to write <DIV>/<SEASON>.csv files into.")],
+    seed: Annotated[int | None, typer.Option(help="Random seed (default from config).")] = None,
+    seasons: Annotated[int | None, typer.Option(help="Number of seasons.")] = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Write the synthetic league as football-data.co.uk files (same seed, same bytes)."""
+    from sabiscore.config import load_config
+    from sabiscore.synthetic import SyntheticConfig, generate_league, write_football_data_csvs
+
+    settings = dict(load_config(config)["data"].get("synthetic", {}))
+    if seed is not None:
+        settings["seed"] = seed
+    if seasons is not None:
+        settings["n_seasons"] = seasons
+    league = generate_league(SyntheticConfig.from_dict(settings))
+    paths = write_football_data_csvs(league, out)
+    summary = {"files": [str(p) for p in paths], "matches": len(league.matches)}
+    _emit(summary, json_output, [f"wrote {len(paths)} files ({len(league.matches)} matches)"])
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

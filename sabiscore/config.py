@@ -1,0 +1,58 @@
+"""Configuration: one YAML file per stage in `configs/`, optionally overridden by a user file.
+
+`load_config()` returns `{stage: dict}` for every `configs/<stage>.yaml`. A `--config FILE`
+given on the command line is a YAML mapping of the same shape (`{data: {...}, ...}`) merged on
+top, so a user overrides only what differs. Secrets never live here: they come from the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def configs_dir() -> Path:
+    return Path(os.environ.get("SABISCORE_CONFIG_DIR", PROJECT_ROOT / "configs"))
+
+
+def default_data_dir() -> Path:
+    """`$SABISCORE_DATA_DIR`, else `data/` in the project (gitignored)."""
+    return Path(os.environ.get("SABISCORE_DATA_DIR", PROJECT_ROOT / "data"))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge; values of `override` win.
+
+    >>> deep_merge({"a": {"b": 1, "c": 2}}, {"a": {"c": 3}})
+    {'a': {'b': 1, 'c': 3}}
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(override: Path | str | None = None) -> dict[str, Any]:
+    """All stage configs, with an optional override file merged on top."""
+    config: dict[str, Any] = {}
+    for path in sorted(configs_dir().glob("*.yaml")):
+        config[path.stem] = yaml.safe_load(path.read_text()) or {}
+    if override:
+        path = Path(override)
+        if not path.exists():
+            raise FileNotFoundError(f"config file not found: {path}")
+        extra = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(extra, Mapping):
+            raise ValueError(f"{path}: expected a mapping of stage -> settings")
+        config = deep_merge(config, extra)
+    return config

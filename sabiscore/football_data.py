@@ -1,0 +1,514 @@
+"""Reading football-data.co.uk season files into a canonical match table and tidy odds.
+
+The format has changed many times (bookmakers come and go, closing prices appeared in
+2019-20, Betfair Exchange in 2024-25), so columns are chosen by what their *names mean*,
+never by their position: `B365CH` is "Bet365, closing, 1X2, home" wherever it stands.
+
+Parsing converts and records; it judges nothing. Whether a row or a price is good is the
+validation suite's decision (see `configs/validation.yaml`), so the parsed tables keep the raw
+strings and line numbers needed to explain each rejection.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+# --- what the columns mean -------------------------------------------------------------------
+
+#: Canonical name -> accepted header spellings (football-data has used several over the years).
+CORE_ALIASES: dict[str, tuple[str, ...]] = {
+    "div": ("Div",),
+    "date": ("Date",),
+    "time": ("Time",),
+    "home_team": ("HomeTeam", "Home", "HT"),
+    "away_team": ("AwayTeam", "Away", "AT"),
+    "home_goals": ("FTHG", "HG"),
+    "away_goals": ("FTAG", "AG"),
+    "result": ("FTR", "Res"),
+    "ht_home_goals": ("HTHG",),
+    "ht_away_goals": ("HTAG",),
+    "ht_result": ("HTR",),
+    "referee": ("Referee",),
+}
+
+#: Match statistics, where present: canonical name -> header.
+STAT_COLUMNS: dict[str, str] = {
+    "home_shots": "HS",
+    "away_shots": "AS",
+    "home_shots_on_target": "HST",
+    "away_shots_on_target": "AST",
+    "home_fouls": "HF",
+    "away_fouls": "AF",
+    "home_corners": "HC",
+    "away_corners": "AC",
+    "home_yellow": "HY",
+    "away_yellow": "AY",
+    "home_red": "HR",
+    "away_red": "AR",
+}
+
+REQUIRED_CORE = ("div", "date", "home_team", "away_team", "home_goals", "away_goals", "result")
+
+#: Bookmaker codes -> readable names. Unknown codes are kept, lower-cased: a new bookmaker in
+#: next season's files is read, not dropped.
+BOOKMAKERS: dict[str, str] = {
+    "B365": "bet365",
+    "BW": "bwin",
+    "IW": "interwetten",
+    "LB": "ladbrokes",
+    "PS": "pinnacle",
+    "P": "pinnacle",
+    "WH": "william_hill",
+    "VC": "bet_victor",
+    "GB": "gamebookers",
+    "SJ": "stan_james",
+    "BS": "blue_square",
+    "SO": "sporting_odds",
+    "SB": "sportingbet",
+    "SY": "stanleybet",
+    "BF": "betfair",
+    "BFD": "betfred",
+    "BFE": "betfair_exchange",
+    "1XB": "1xbet",
+    "BMGM": "betmgm",
+    "BV": "betvictor",
+    "CL": "coral",
+    "Max": "market_max",
+    "Avg": "market_avg",
+    "BbMx": "market_max",
+    "BbAv": "market_avg",
+}
+
+#: Best-price and average-price columns are not bookmakers: their "overround" is often below 1.
+AGGREGATES = frozenset({"market_max", "market_avg"})
+
+_OU_RE = re.compile(r"^(?P<prefix>[A-Za-z0-9]+?)(?P<side>[<>])2\.5$")
+_NON_ODDS_1X2 = frozenset({"BbAH", "BbOU", "Bb1X2"})
+
+
+@dataclass(frozen=True)
+class OddsColumn:
+    """One price column, decoded from its header."""
+
+    header: str
+    code: str  # bookmaker code as in the file, e.g. "B365", "PS", "BbMx"
+    bookmaker: str  # readable name, e.g. "bet365"
+    phase: str  # "open" or "close"
+    market: str  # "1x2" or "ou2.5"
+    outcome: str  # "H", "D", "A" (1X2) or "over", "under"
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where each meaning lives in one file's header."""
+
+    core: dict[str, int]
+    stats: dict[str, int]
+    odds: tuple[tuple[int, OddsColumn], ...]
+    unknown: tuple[str, ...] = ()
+
+    def missing_required(self) -> list[str]:
+        return [name for name in REQUIRED_CORE if name not in self.core]
+
+
+def bookmaker_name(code: str) -> str:
+    """Readable bookmaker name for a football-data code (unknown codes lower-cased)."""
+    return BOOKMAKERS.get(code, code.lower())
+
+
+def _split_phase(prefix: str, prefixes: set[str]) -> tuple[str, str]:
+    """`PSC` -> (`PS`, close); `PS` -> (`PS`, open); a known code such as `CL` stays itself."""
+    if prefix in BOOKMAKERS:
+        return prefix, "open"
+    base = prefix[:-1]
+    if prefix.endswith("C") and base and (base in BOOKMAKERS or base in prefixes):
+        return base, "close"
+    return prefix, "open"
+
+
+def _one_x_two_prefixes(header: Sequence[str]) -> set[str]:
+    """Prefixes P with P+H, P+D and P+A all present: the 1X2 price triples of the file."""
+    names = set(header)
+    found = set()
+    for name in header:
+        if name.endswith("H") and len(name) > 1 and "AH" not in name:
+            prefix = name[:-1]
+            if prefix + "D" in names and prefix + "A" in names and prefix not in _NON_ODDS_1X2:
+                found.add(prefix)
+    return found
+
+
+def classify_columns(header: Sequence[str]) -> ColumnMap:
+    """Map a football-data header to meanings (core fields, statistics, price columns).
+
+    >>> cm = classify_columns(["Div", "Date", "HomeTeam", "AwayTeam", "PSH", "PSD", "PSA",
+    ...                        "PSCH", "PSCD", "PSCA"])
+    >>> sorted({(c.bookmaker, c.phase) for _, c in cm.odds})
+    [('pinnacle', 'close'), ('pinnacle', 'open')]
+    """
+    index = {name: i for i, name in enumerate(header)}
+    core = {}
+    for canonical, spellings in CORE_ALIASES.items():
+        for spelling in spellings:
+            if spelling in index:
+                core[canonical] = index[spelling]
+                break
+    stats = {name: index[col] for name, col in STAT_COLUMNS.items() if col in index}
+
+    prefixes = _one_x_two_prefixes(header)
+    odds: list[tuple[int, OddsColumn]] = []
+    for prefix in sorted(prefixes):
+        code, phase = _split_phase(prefix, prefixes)
+        for outcome in "HDA":
+            name = prefix + outcome
+            column = OddsColumn(name, code, bookmaker_name(code), phase, "1x2", outcome)
+            odds.append((index[name], column))
+    for name, i in index.items():
+        match = _OU_RE.match(name)
+        if match:
+            code, phase = _split_phase(match["prefix"], prefixes)
+            outcome = "over" if match["side"] == ">" else "under"
+            odds.append((i, OddsColumn(name, code, bookmaker_name(code), phase, "ou2.5", outcome)))
+    odds.sort(key=lambda item: item[0])
+
+    used = set(core.values()) | set(stats.values()) | {i for i, _ in odds}
+    unknown = tuple(name for name, i in index.items() if i not in used and name)
+    return ColumnMap(core=core, stats=stats, odds=tuple(odds), unknown=unknown)
+
+
+# --- decoding bytes ---------------------------------------------------------------------------
+
+
+class FileFormatError(ValueError):
+    """The file is not a football-data.co.uk CSV at all (empty, HTML, binary, wrong header)."""
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str
+    warnings: tuple[str, ...] = ()
+
+
+def decode_bytes(data: bytes) -> DecodedText:
+    """Decode a downloaded file: UTF-8 (with or without BOM), else Windows-1252 with a warning.
+
+    >>> decode_bytes("Div,Date\\r\\n".encode("utf-8-sig")).text
+    'Div,Date\\r\\n'
+    """
+    if not data.strip(b"\xef\xbb\xbf \t\r\n,"):
+        raise FileFormatError("the file is empty (no header, no rows)")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data[:4096]:
+        raise FileFormatError(
+            "wrong encoding: the file looks like UTF-16 or binary; expected a UTF-8/ASCII CSV"
+        )
+    try:
+        return DecodedText(data.decode("utf-8-sig"), "utf-8")
+    except UnicodeDecodeError as error:
+        text = data.decode("cp1252", errors="replace")
+        note = (
+            f"not valid UTF-8 (byte {error.start}); decoded as Windows-1252/latin-1 — "
+            "check accented team names"
+        )
+        return DecodedText(text, "cp1252", (note,))
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip()[:512].lower()
+    return head.startswith("<") or "<html" in head or "<!doctype" in head
+
+
+# --- parsing ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    """A file, read: every non-blank data row as a match or fixture, plus its tidy prices."""
+
+    matches: pd.DataFrame
+    odds: pd.DataFrame
+    columns: ColumnMap
+    encoding: str
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.matches)
+
+
+MATCH_COLUMNS = (
+    "match_id", "league", "season", "date", "kickoff", "home_team", "away_team",
+    "home_goals", "away_goals", "result", "ht_home_goals", "ht_away_goals", "ht_result",
+    "referee", *STAT_COLUMNS, "status", "source", "line", "n_fields", "n_header_fields",
+    "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
+)  # fmt: skip
+
+ODDS_COLUMNS = (
+    "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome",
+    "price", "price_raw", "is_aggregate", "source", "line",
+)  # fmt: skip
+
+
+def slug(text: str) -> str:
+    """Lower-case, URL-safe form of a team or league name.
+
+    >>> slug("Nott'm Forest")
+    'nott-m-forest'
+    """
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def make_match_id(league: str, date: pd.Timestamp, home_team: str, away_team: str) -> str:
+    """Stable, URL-safe id from division, date and teams.
+
+    >>> make_match_id("E0", pd.Timestamp("2023-08-11"), "Burnley", "Man City")
+    'e0-20230811-burnley-man-city'
+    """
+    return f"{slug(league)}-{date:%Y%m%d}-{slug(home_team)}-{slug(away_team)}"
+
+
+def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
+    """The European season a date falls in, e.g. 2024-03-02 -> '2023-2024'.
+
+    >>> season_of(pd.Timestamp("2024-03-02"))
+    '2023-2024'
+    """
+    start = date.year if date.month >= start_month else date.year - 1
+    return f"{start}-{start + 1}"
+
+
+def parse_dates(raw: pd.Series) -> pd.Series:
+    """Parse `dd/mm/yy` and `dd/mm/yyyy` (both occur, sometimes within one league's history)."""
+    stripped = raw.str.strip()
+    long = pd.to_datetime(stripped, format="%d/%m/%Y", errors="coerce")
+    short = pd.to_datetime(stripped, format="%d/%m/%y", errors="coerce")
+    return long.where(stripped.str.len() > 8, short)
+
+
+def _float_or_nan(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
+
+
+def _to_number(raw: pd.Series) -> pd.Series:
+    """Numbers from stripped strings; '' and text become NaN (the raw text is kept elsewhere)."""
+    return pd.Series([_float_or_nan(v) if v else np.nan for v in raw], dtype=float)
+
+
+def _read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and (line number, fields) of every row that is not blank or made of commas."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration as error:
+        raise FileFormatError("the file is empty (no header, no rows)") from error
+    except csv.Error as error:
+        raise FileFormatError(f"not a CSV: {error}") from error
+    rows = []
+    try:
+        for fields in reader:
+            if any(f.strip() for f in fields):
+                rows.append((reader.line_num, fields))
+    except csv.Error as error:
+        raise FileFormatError(f"not a CSV (line {reader.line_num}): {error}") from error
+    return header, rows
+
+
+def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
+    """Rows as a rectangular array of strings: short rows padded with '', long ones cut."""
+    table = np.full((len(rows), width), "", dtype=object)
+    for r, (_, fields) in enumerate(rows):
+        n = min(len(fields), width)
+        table[r, :n] = fields[:n]
+    return table
+
+
+def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -> ParsedFile:
+    """Parse one football-data.co.uk CSV file (any season's layout) into canonical tables.
+
+    Raises `FileFormatError` when the bytes are not such a file at all.
+    """
+    decoded = decode_bytes(data)
+    if _looks_like_html(decoded.text):
+        raise FileFormatError("this is an HTML page, not a CSV (an error or login page?)")
+    header, rows = _read_rows(decoded.text)
+    if not rows:
+        raise FileFormatError("the file has a header but no data rows")
+    columns = classify_columns(header)
+    missing = columns.missing_required()
+    if missing:
+        wanted = ", ".join(CORE_ALIASES[m][0] for m in missing)
+        raise FileFormatError(
+            f"not a football-data.co.uk results file: header lacks {wanted} "
+            f"(header starts {','.join(header[:6])!r})"
+        )
+    table = _strings(rows, len(header))
+    matches = _match_table(table, rows, header, columns, source, season_start_month)
+    odds = _odds_table(table, matches, columns, source)
+    return ParsedFile(matches, odds, columns, decoded.encoding, decoded.warnings)
+
+
+def _column(table: np.ndarray, i: int | None) -> pd.Series:
+    if i is None:
+        return pd.Series([""] * len(table), dtype=object)
+    return pd.Series([v.strip() for v in table[:, i]], dtype=object)
+
+
+def _match_table(
+    table: np.ndarray,
+    rows: list[tuple[int, list[str]]],
+    header: list[str],
+    columns: ColumnMap,
+    source: str,
+    season_start_month: int,
+) -> pd.DataFrame:
+    def core(name: str) -> pd.Series:
+        return _column(table, columns.core.get(name))
+
+    date_raw = core("date")
+    date = parse_dates(date_raw)
+    time_raw = core("time")
+    kickoff = date + pd.to_timedelta(
+        time_raw.where(time_raw.str.fullmatch(r"\d{1,2}:\d{2}"), "00:00") + ":00",
+        errors="coerce",
+    ).fillna(pd.Timedelta(0))
+    league = core("div")
+    home, away = core("home_team"), core("away_team")
+    home_goals_raw, away_goals_raw = core("home_goals"), core("away_goals")
+    result = core("result").str.upper()
+
+    frame = pd.DataFrame(
+        {
+            "league": league,
+            "date": date,
+            "kickoff": kickoff,
+            "home_team": home.replace("", None),
+            "away_team": away.replace("", None),
+            "home_goals": _to_number(home_goals_raw),
+            "away_goals": _to_number(away_goals_raw),
+            "result": result.replace("", None),
+            "ht_home_goals": _to_number(core("ht_home_goals")),
+            "ht_away_goals": _to_number(core("ht_away_goals")),
+            "ht_result": core("ht_result").str.upper().replace("", None),
+            "referee": core("referee").replace("", None),
+        }
+    )
+    for name, i in columns.stats.items():
+        frame[name] = _to_number(_column(table, i))
+    for name in STAT_COLUMNS:
+        if name not in frame:
+            frame[name] = np.nan
+
+    no_result = (home_goals_raw == "") & (away_goals_raw == "") & (result == "")
+    frame["status"] = np.where(no_result, "fixture", "played")
+    frame["season"] = _file_seasons(frame, season_start_month)
+    frame["match_id"] = [
+        make_match_id(lg, d, h, a) if pd.notna(d) and h and a and lg else None
+        for lg, d, h, a in zip(league, date, home, away, strict=True)
+    ]
+    frame["source"] = source
+    frame["line"] = [line for line, _ in rows]
+    frame["n_fields"] = [len(fields) for _, fields in rows]
+    frame["n_header_fields"] = len(header)
+    frame["date_raw"] = date_raw
+    frame["home_goals_raw"] = home_goals_raw
+    frame["away_goals_raw"] = away_goals_raw
+    frame["raw_row"] = [",".join(fields) for _, fields in rows]
+    return frame.loc[:, list(MATCH_COLUMNS)]
+
+
+def _file_seasons(frame: pd.DataFrame, start_month: int) -> pd.Series:
+    """One season per league in a file: the most common nominal season of its rows.
+
+    A season file can run past its nominal end (2019-20 finished in July 2020), so each row's
+    own date would split it; fixture lists spanning two seasons keep per-row seasons.
+    """
+    nominal = frame["date"].map(lambda d: season_of(d, start_month) if pd.notna(d) else None)
+    seasons = nominal.copy()
+    for league, rows in frame.groupby("league").groups.items():
+        played = frame.loc[rows, "status"] == "played"
+        counts = nominal.loc[rows][played].value_counts()
+        if league and len(counts):
+            seasons.loc[rows] = counts.index[0]
+    return seasons
+
+
+def _odds_table(
+    table: np.ndarray, matches: pd.DataFrame, columns: ColumnMap, source: str
+) -> pd.DataFrame:
+    """Long form of every quoted price: one row per (match, bookmaker, phase, market, outcome)."""
+    if not columns.odds:
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in ODDS_COLUMNS})
+    meta = [c for _, c in columns.odds]
+    block = table[:, [i for i, _ in columns.odds]]
+    rows, cols, raws = [], [], []
+    for r, values in enumerate(block.tolist()):
+        for c, value in enumerate(values):
+            value = value.strip()
+            if value:
+                rows.append(r)
+                cols.append(c)
+                raws.append(value)
+    row, col = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+
+    def attr(name: str) -> pd.Categorical:
+        values = [getattr(c, name) for c in meta]
+        categories = sorted(set(values))
+        codes = np.asarray([categories.index(v) for v in values], dtype=int)[col]
+        return pd.Categorical.from_codes(codes, categories=categories)
+
+    bookmaker = attr("bookmaker")
+    return pd.DataFrame(
+        {
+            "match_id": matches["match_id"].to_numpy()[row],
+            "league": matches["league"].to_numpy()[row],
+            "season": matches["season"].to_numpy()[row],
+            "bookmaker": bookmaker,
+            "code": attr("code"),
+            "phase": attr("phase"),
+            "market": attr("market"),
+            "outcome": attr("outcome"),
+            "price": np.asarray([_float_or_nan(v) for v in raws], dtype=float),
+            "price_raw": np.asarray(raws, dtype=object),
+            "is_aggregate": np.isin(np.asarray(bookmaker), list(AGGREGATES)),
+            "source": source,
+            "line": matches["line"].to_numpy()[row],
+        }
+    )
+
+
+# --- convenient views -----------------------------------------------------------------------
+
+
+def one_x_two(
+    odds: pd.DataFrame,
+    bookmakers: Iterable[str] = ("pinnacle", "bet365", "market_avg", "market_max"),
+    phases: Iterable[str] = ("open", "close"),
+) -> pd.DataFrame:
+    """Wide 1X2 prices, one row per match: columns like `pinnacle_close_H`.
+
+    The same bookmaker may appear under two codes in one file (`BbAv` and `Avg` never do,
+    but `P` and `PS` name Pinnacle in different markets); the first quoted price wins.
+    """
+    wanted = odds[
+        (odds["market"] == "1x2")
+        & odds["bookmaker"].isin(list(bookmakers))
+        & odds["phase"].isin(list(phases))
+    ]
+    wide = wanted.pivot_table(
+        index="match_id",
+        columns=["bookmaker", "phase", "outcome"],
+        values="price",
+        aggfunc="first",
+    )
+    wide.columns = [f"{b}_{p}_{o}" for b, p, o in wide.columns]
+    return wide

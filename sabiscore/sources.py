@@ -1,0 +1,86 @@
+"""Where ingested files come from: paths, directories, globs, URLs, and named sources.
+
+Resolution is pure (no download here): it turns what a user typed into a list of `SourceRef`s
+that the ingest flow reads or downloads.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SYNTHETIC = "synthetic"
+FOOTBALL_DATA = "football-data"
+
+
+class SourceError(ValueError):
+    """A source that names nothing readable."""
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    location: str  # a local path or an http(s) URL
+    is_url: bool
+
+    @property
+    def name(self) -> str:
+        return self.location.rstrip("/").rsplit("/", 1)[-1]
+
+
+def season_code(season: str) -> str:
+    """football-data.co.uk's folder name for a season.
+
+    >>> season_code("2023-2024")
+    '2324'
+    """
+    start, end = season.split("-")
+    if len(start) != 4 or len(end) != 4 or int(end) != int(start) + 1:
+        raise SourceError(f"season must look like 2023-2024, got {season!r}")
+    return start[2:] + end[2:]
+
+
+def football_data_urls(base_url: str, leagues: Iterable[str], seasons: Iterable[str]) -> list[str]:
+    """`<base>/<yyYY>/<DIV>.csv` for every league and season.
+
+    >>> football_data_urls("https://x/mmz4281", ["E0"], ["2023-2024"])
+    ['https://x/mmz4281/2324/E0.csv']
+    """
+    base = base_url.rstrip("/")
+    return [f"{base}/{season_code(s)}/{lg}.csv" for s in seasons for lg in leagues]
+
+
+def is_url(text: str) -> bool:
+    return text.startswith(("http://", "https://"))
+
+
+def resolve(source: str, football_data: Mapping[str, Any] | None = None) -> list[SourceRef]:
+    """Expand one source into files or URLs (sorted, so runs are repeatable)."""
+    if source == FOOTBALL_DATA:
+        if not football_data:
+            raise SourceError("no football_data section in the data config")
+        urls = football_data_urls(
+            football_data["base_url"], football_data["leagues"], football_data["seasons"]
+        )
+        return [SourceRef(u, True) for u in urls]
+    if is_url(source):
+        return [SourceRef(source, True)]
+    path = Path(source).expanduser()
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+        if not files:
+            raise SourceError(f"directory {source} holds no .csv files")
+        return [SourceRef(str(p), False) for p in files]
+    if path.is_file():
+        return [SourceRef(str(path), False)]
+    if any(ch in source for ch in "*?["):
+        matches = sorted(p for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+        if not matches:
+            raise SourceError(f"no file matches {source}")
+        return [SourceRef(p, False) for p in matches]
+    raise SourceError(
+        f"source not found: {source} (not a file, a directory, a glob, a URL, "
+        f"'{SYNTHETIC}' or '{FOOTBALL_DATA}')"
+    )

@@ -1,0 +1,287 @@
+"""The on-disk data store: raw files kept byte-for-byte, canonical tables as Parquet.
+
+Layout under a data directory::
+
+    raw/<sha256>.csv                 every ingested file, unchanged, named by its content
+    raw/index.jsonl                  where each raw file came from and when
+    canonical/<table>/league=<L>/season=<S>/part-<sha12>.parquet
+    manifest.json                    the committed state: which part file is current
+
+Tables: `matches`, `odds` (tidy prices), `fixtures` (no result yet), `quarantine` (rejected
+rows and why) and `price_warnings` (bookmaker prices dropped and why).
+
+The manifest is the single commit point. New part files get new names, then the manifest is
+replaced atomically (`os.replace`), then unreferenced files are removed. An interrupted run
+leaves the old manifest and therefore the old, complete dataset; a corrected file for a season
+replaces that season in one step; ingesting the same bytes again changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+TABLES = ("matches", "odds", "fixtures", "quarantine", "price_warnings")
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class RawFile:
+    sha256: str
+    path: Path
+    source: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Everything one source file contributes to one (league, season)."""
+
+    league: str
+    season: str
+    raw_sha256: str
+    source: str
+    tables: Mapping[str, pd.DataFrame]
+    kind: str = "results"  # "results", or "fixtures" for a file of upcoming matches only
+
+    @property
+    def key(self) -> str:
+        prefix = "" if self.kind == "results" else f"{self.kind}:"
+        return f"{prefix}{self.league}/{self.season}"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+class DataStore:
+    """A data directory. Several can live side by side (`--data-dir`)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / "manifest.json"
+
+    # --- raw files ---------------------------------------------------------------------
+
+    def put_raw(self, data: bytes, source: str) -> RawFile:
+        """Keep the bytes unchanged under their SHA-256; record where they came from."""
+        digest = sha256_of(data)
+        path = self.root / "raw" / f"{digest}.csv"
+        if not path.exists():
+            _atomic_write(path, data)
+        with self._lock():
+            seen = {(e["sha256"], e["source"]) for e in self.raw_index()}
+            if (digest, source) not in seen:
+                entry = {
+                    "sha256": digest,
+                    "source": source,
+                    "size": len(data),
+                    "stored_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                }
+                with open(self.root / "raw" / "index.jsonl", "a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(entry) + "\n")
+        return RawFile(digest, path, source, len(data))
+
+    def raw_index(self) -> list[dict]:
+        path = self.root / "raw" / "index.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    # --- committed state ---------------------------------------------------------------
+
+    def manifest(self) -> dict:
+        if not self.manifest_path.exists():
+            return {"version": 0, "partitions": {}}
+        return json.loads(self.manifest_path.read_text())
+
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def commit(self, partitions: list[Partition]) -> CommitResult:
+        """Write the partitions' tables and make them current in one atomic step."""
+        with self._lock():
+            manifest = self.manifest()
+            current = manifest["partitions"]
+            written, unchanged, replaced = [], [], []
+            for part in partitions:
+                old = current.get(part.key)
+                if old and old["raw_sha256"] == part.raw_sha256:
+                    unchanged.append(part.key)
+                    continue
+                current[part.key] = self._write_partition(part)
+                (replaced if old else written).append(part.key)
+            if written or replaced:
+                manifest["version"] = manifest.get("version", 0) + 1
+                manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                payload = json.dumps(manifest, indent=1, sort_keys=True).encode()
+                _atomic_write(self.manifest_path, payload)
+            self._collect_garbage(manifest)
+        return CommitResult(tuple(written), tuple(unchanged), tuple(replaced))
+
+    def _write_partition(self, part: Partition) -> dict:
+        files, rows = {}, {}
+        for table in TABLES:
+            frame = part.tables.get(table)
+            if frame is None or frame.empty:
+                continue
+            rel = (
+                Path("canonical") / table / f"league={part.league}" / f"season={part.season}"
+                / f"part-{part.kind}-{part.raw_sha256[:12]}.parquet"
+            )  # fmt: skip
+            path = self.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.tmp")
+            frame.reset_index(drop=True).to_parquet(tmp, index=False)
+            os.replace(tmp, path)
+            files[table], rows[table] = str(rel), len(frame)
+        return {
+            "kind": part.kind,
+            "league": part.league,
+            "season": part.season,
+            "raw_sha256": part.raw_sha256,
+            "source": part.source,
+            "files": files,
+            "rows": rows,
+            "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+
+    def _collect_garbage(self, manifest: dict) -> None:
+        """Remove part files no committed partition refers to (left by replaced or failed runs)."""
+        referenced = {f for p in manifest["partitions"].values() for f in p["files"].values()}
+        canonical = self.root / "canonical"
+        if not canonical.exists():
+            return
+        for path in canonical.rglob("*.parquet*"):
+            if str(path.relative_to(self.root)) not in referenced:
+                path.unlink(missing_ok=True)
+
+    # --- reading -------------------------------------------------------------------------
+
+    def load(
+        self,
+        table: str,
+        leagues: list[str] | None = None,
+        seasons: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """One canonical table, as committed, optionally for some leagues and seasons."""
+        if table not in TABLES:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(TABLES)}")
+        frames = []
+        for entry in sorted(self.manifest()["partitions"].values(), key=_partition_order):
+            if leagues and entry["league"] not in leagues:
+                continue
+            if seasons and entry["season"] not in seasons:
+                continue
+            if table in entry["files"]:
+                frames.append(pd.read_parquet(self.root / entry["files"][table]))
+        if not frames:
+            return pd.DataFrame()
+        return pd.concat(frames, ignore_index=True)
+
+    def upcoming_fixtures(self) -> pd.DataFrame:
+        """Fixtures not yet played: the latest listing of each, minus those with a result."""
+        fixtures = self.load("fixtures")
+        if fixtures.empty:
+            return fixtures
+        played = self.load("matches")
+        if not played.empty:
+            fixtures = fixtures[~fixtures["match_id"].isin(played["match_id"])]
+        return fixtures.drop_duplicates("match_id", keep="last").reset_index(drop=True)
+
+    def summary(self) -> dict:
+        """Counts per table and the leagues/seasons present."""
+        parts = self.manifest()["partitions"].values()
+        totals = {t: sum(p["rows"].get(t, 0) for p in parts) for t in TABLES}
+        return {
+            "partitions": len(parts),
+            "leagues": sorted({p["league"] for p in parts}),
+            "seasons": sorted({p["season"] for p in parts}),
+            **totals,
+        }
+
+
+def _partition_order(entry: Mapping) -> tuple[str, str]:
+    return entry["league"], entry["season"]
+
+
+def file_partitions(
+    raw: RawFile,
+    matches: pd.DataFrame,
+    odds: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    warnings: pd.DataFrame,
+    fallback: tuple[str, str],
+) -> list[Partition]:
+    """Split one validated file into (league, season) partitions.
+
+    A file with results becomes `results` partitions (its fixture rows, if any, ride along);
+    a file of upcoming matches only (like football-data's fixtures.csv) becomes `fixtures`
+    partitions, so it never replaces a season's results. Quarantine entries go with the
+    partition of their league and season, or with the file's main one (`fallback`).
+    """
+    kind = "results" if (matches["status"] == "played").any() else "fixtures"
+    keys = sorted(set(zip(matches["league"], matches["season"], strict=True))) or [fallback]
+    home = fallback if fallback in keys else keys[0]
+    q_keys = [
+        (lg, s) if (lg, s) in keys else home
+        for lg, s in zip(quarantine.get("league", []), quarantine.get("season", []), strict=True)
+    ]
+    parts = []
+    for league, season in keys:
+        in_part = (matches["league"] == league) & (matches["season"] == season)
+        rows = matches.loc[in_part]
+        ids = set(rows["match_id"])
+        q_mask = [k == (league, season) for k in q_keys]
+        tables = {
+            "matches": rows[rows["status"] == "played"],
+            "fixtures": rows[rows["status"] == "fixture"],
+            "odds": odds[odds["match_id"].isin(ids)].drop(columns=["price_raw"], errors="ignore"),
+            "quarantine": quarantine[q_mask] if len(quarantine) else quarantine,
+            "price_warnings": warnings[warnings["match_id"].isin(ids)],
+        }
+        parts.append(Partition(league, season, raw.sha256, raw.source, tables, kind))
+    return parts

@@ -1,0 +1,242 @@
+"""Prefect tasks of the ingest flow: each loads, calls the domain, and persists or logs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.logging import get_run_logger
+
+from sabiscore.football_data import FileFormatError, ParsedFile, parse_football_data
+from sabiscore.quality import (
+    QualityOutcome,
+    apply_failures,
+    canonical_matches,
+    dominant_partition,
+    match_check_frame,
+    price_check_frame,
+)
+from sabiscore.sources import SYNTHETIC, SourceRef, resolve
+from sabiscore.store import CommitResult, DataStore, Partition, RawFile, file_partitions
+
+
+@dataclass
+class FileReport:
+    """What happened to one source file (becomes a row of the summary table)."""
+
+    source: str
+    status: str = "pending"  # stored, unchanged, rejected, error
+    sha256: str | None = None
+    rows: int = 0
+    matches: int = 0
+    fixtures: int = 0
+    quarantined: int = 0
+    price_warnings: int = 0
+    message: str = ""
+    partitions: list[str] = field(default_factory=list)
+
+
+# --- sources -------------------------------------------------------------------------------
+
+
+def write_synthetic_league(settings: dict[str, Any], data_dir: Path) -> list[Path]:
+    """Generate the embedded synthetic league as football-data files under the data dir."""
+    from sabiscore.synthetic import (
+        SyntheticConfig,
+        generate_league,
+        write_football_data_csvs,
+        write_truth,
+    )
+
+    league = generate_league(SyntheticConfig.from_dict(settings))
+    write_truth(league, data_dir / "synthetic" / "truth")
+    return write_football_data_csvs(league, data_dir / "synthetic" / "files")
+
+
+@task(name="resolve-sources")
+def resolve_sources(sources: list[str], data_config: dict, data_dir: Path) -> list[SourceRef]:
+    """Expand files, folders, globs, URLs and the named sources into a list to read."""
+    refs: list[SourceRef] = []
+    for source in sources:
+        if source == SYNTHETIC:
+            paths = write_synthetic_league(data_config.get("synthetic", {}), data_dir)
+            refs.extend(SourceRef(str(p), False) for p in paths)
+        else:
+            refs.extend(resolve(source, data_config.get("football_data")))
+    return list(dict.fromkeys(refs))
+
+
+def _retry_unless_client_error(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry timeouts, connection errors and 5xx/429; a 404 will not get better."""
+    try:
+        state.result()
+    except httpx.HTTPStatusError as error:
+        code = error.response.status_code
+        return code >= 500 or code == 429
+    except Exception:
+        return True
+    return False
+
+
+@task(name="download", retries=3, retry_delay_seconds=[2, 5, 15],
+      retry_condition_fn=_retry_unless_client_error)  # fmt: skip
+def download(url: str, timeout_s: float) -> bytes:
+    """Fetch one URL (retried: the only step here that talks to the outside world)."""
+    response = httpx.get(url, timeout=timeout_s, follow_redirects=True)
+    response.raise_for_status()
+    return response.content
+
+
+@task(name="store-raw")
+def store_raw(store: DataStore, data: bytes, source: str) -> RawFile:
+    """Keep the file's bytes unchanged, content-addressed, before anything reads them."""
+    return store.put_raw(data, source)
+
+
+# --- parse, validate, commit ---------------------------------------------------------------
+
+
+@task(name="parse-file")
+def parse_file(raw: RawFile, season_start_month: int) -> ParsedFile:
+    return parse_football_data(raw.path.read_bytes(), raw.source, season_start_month)
+
+
+@task(name="validate-gx")
+def validate_files(
+    parsed: dict[str, ParsedFile], validation: dict, docs_dir: Path | None
+) -> tuple[QualityOutcome, dict]:
+    """Run the GX suites over every parsed file at once; decide quarantine and warnings."""
+    from tasks.gx_runner import run_suites
+
+    matches = pd.concat([p.matches for p in parsed.values()], ignore_index=True)
+    odds = pd.concat([p.odds for p in parsed.values()], ignore_index=True)
+    frames = {
+        "matches": match_check_frame(matches, validation["season_start_month"]),
+        "prices": price_check_frame(odds),
+    }
+    started = time.perf_counter()
+    run = run_suites(frames, validation["suites"], docs_dir)
+    gx_seconds = time.perf_counter() - started
+    outcome = apply_failures(matches, odds, run.failures, validation["max_bad_share"])
+    stats = {
+        "evaluated_expectations": run.evaluated,
+        "successful_expectations": run.successful,
+        "seconds": round(gx_seconds, 3),
+        "data_docs": str(run.docs_index) if run.docs_index else None,
+    }
+    return outcome, stats
+
+
+@task(name="commit-partitions")
+def commit_partitions(
+    store: DataStore,
+    raws: dict[str, RawFile],
+    parsed: dict[str, ParsedFile],
+    outcome: QualityOutcome,
+    reports: dict[str, FileReport],
+) -> CommitResult:
+    """Group kept rows into (league, season) partitions and make them current atomically."""
+    partitions: list[Partition] = []
+    for source, raw in raws.items():
+        report = reports[source]
+        if source not in parsed:
+            continue
+        mine = outcome.quarantine["source"] == source
+        report.quarantined = int(mine.sum())
+        if source in outcome.rejected_files:
+            report.status, report.message = "rejected", outcome.rejected_files[source]
+            continue
+        matches = canonical_matches(outcome.matches[outcome.matches["source"] == source])
+        matches["raw_sha256"] = raw.sha256
+        parts = file_partitions(
+            raw,
+            matches,
+            outcome.odds[outcome.odds["source"] == source],
+            outcome.quarantine[mine],
+            outcome.warnings[outcome.warnings["source"] == source],
+            dominant_partition(parsed[source].matches),
+        )
+        report.matches = int((matches["status"] == "played").sum())
+        report.fixtures = int((matches["status"] == "fixture").sum())
+        report.price_warnings = int((outcome.warnings["source"] == source).sum())
+        report.partitions = [p.key for p in parts]
+        report.status = "stored"
+        partitions.extend(parts)
+    result = store.commit(partitions)
+    for report in reports.values():
+        if report.status == "stored" and all(k in result.unchanged for k in report.partitions):
+            report.status = "unchanged"
+    return result
+
+
+# --- reporting -----------------------------------------------------------------------------
+
+
+def summarize(reports: dict[str, FileReport], extra: dict) -> dict:
+    """The run's summary object (printed by `--json`, shown as a Prefect artifact)."""
+    values = list(reports.values())
+    ok = [r for r in values if r.status in ("stored", "unchanged")]
+    return {
+        "files": len(ok),
+        "files_seen": len(values),
+        "matches": sum(r.matches for r in ok),
+        "fixtures": sum(r.fixtures for r in ok),
+        "quarantined": sum(r.quarantined for r in values),
+        "price_warnings": sum(r.price_warnings for r in ok),
+        "errors": [
+            {"source": r.source, "status": r.status, "error": r.message}
+            for r in values
+            if r.status in ("error", "rejected")
+        ],
+        "per_file": [r.__dict__ for r in values],
+        **extra,
+    }
+
+
+@task(name="publish-summary")
+def publish_summary(summary: dict) -> None:
+    """A table of files and a markdown summary on the Prefect UI's Artifacts page."""
+    rows = [
+        {k: r[k] for k in ("source", "status", "matches", "fixtures", "quarantined",
+                           "price_warnings", "message")}
+        for r in summary["per_file"]
+    ]  # fmt: skip
+    create_table_artifact(rows, key="ingest-files", description="Files read by the last ingest")
+    lines = [
+        "# Ingest summary",
+        "",
+        f"- files stored or unchanged: **{summary['files']}** of {summary['files_seen']}",
+        f"- matches: **{summary['matches']}**, fixtures: **{summary['fixtures']}**",
+        f"- quarantined rows: **{summary['quarantined']}**, "
+        f"price warnings: **{summary['price_warnings']}**",
+        f"- errors: **{len(summary['errors'])}**",
+    ]
+    for error in summary["errors"]:
+        lines.append(f"  - `{error['source']}`: {error['error']}")
+    if summary.get("gx", {}).get("data_docs"):
+        lines.append(f"- GX Data Docs: `{summary['gx']['data_docs']}`")
+    create_markdown_artifact("\n".join(lines), key="ingest-summary")
+    get_run_logger().info(
+        "ingest: %s files, %s matches, %s fixtures, %s quarantined, %s errors",
+        summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],
+        len(summary["errors"]),
+    )  # fmt: skip
+
+
+def file_error(report: FileReport, error: BaseException) -> None:
+    """Record why a file could not be read, in words a user can act on."""
+    report.status = "error"
+    if isinstance(error, FileFormatError):
+        report.message = str(error)
+    elif isinstance(error, httpx.HTTPStatusError):
+        report.message = f"download failed: HTTP {error.response.status_code}"
+    elif isinstance(error, httpx.HTTPError):
+        report.message = f"download failed: {type(error).__name__}: {error}"
+    else:
+        report.message = f"{type(error).__name__}: {error}"
