@@ -14,7 +14,7 @@ from tasks.ingest import (
     commit_partitions,
     download,
     file_error,
-    parse_file,
+    parse_files,
     publish_summary,
     resolve_sources,
     store_raw,
@@ -52,6 +52,8 @@ def ingest_flow(
     refs = resolve_sources(sources or data["default_sources"], data, store.root)
     reports = {ref.location: FileReport(ref.location) for ref in refs}
 
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
     raws = {}
     http = data.get("http", {})
     fetching = {
@@ -76,21 +78,25 @@ def ingest_flow(
         if source not in todo:
             _report_unchanged(reports[source], store, raw.sha256)
 
+    timings["fetch"], clock = time.perf_counter() - clock, time.perf_counter()
     parsed = {}
-    futures = {s: parse_file.submit(r, validation["season_start_month"]) for s, r in todo.items()}
-    for source, future in futures.items():
-        try:
-            parsed[source] = future.result()
-            reports[source].rows = parsed[source].n_rows
-        except Exception as error:  # noqa: BLE001
-            file_error(reports[source], error)
+    for source, result in parse_files(todo, validation["season_start_month"]).items():
+        if isinstance(result, Exception):
+            file_error(reports[source], result)
+        else:
+            parsed[source] = result
+            reports[source].rows = result.n_rows
+            reports[source].notes.extend(result.warnings)
 
+    timings["parse"], clock = time.perf_counter() - clock, time.perf_counter()
     gx_stats = {}
     commit = None
     if parsed:
         docs = store.root / "gx" / "data_docs" if validation.get("data_docs") else None
         outcome, gx_stats = validate_files(parsed, validation, docs)
+        timings["validate"], clock = time.perf_counter() - clock, time.perf_counter()
         commit = commit_partitions(store, todo, parsed, outcome, reports)
+        timings["commit"] = time.perf_counter() - clock
 
     summary = summarize(
         reports,
@@ -101,6 +107,7 @@ def ingest_flow(
             "gx": gx_stats,
             "store": store.summary(),
             "seconds": round(time.perf_counter() - started, 3),
+            "timings_s": {k: round(v, 3) for k, v in timings.items()},
         },
     )
     publish_summary(summary)

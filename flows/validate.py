@@ -8,7 +8,7 @@ from prefect import flow
 
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.store import DataStore, RawFile, sha256_of
-from tasks.ingest import FileReport, file_error, parse_file, resolve_sources, validate_files
+from tasks.ingest import FileReport, file_error, parse_files, resolve_sources, validate_files
 
 
 @flow(name="validate", log_prints=True)
@@ -24,11 +24,11 @@ def validate_flow(
     raws = _stored_raws(store) if not sources else _given_raws(sources, config["data"], store)
     reports = {source: FileReport(source) for source in raws}
     parsed = {}
-    for source, raw in raws.items():
-        try:
-            parsed[source] = parse_file(raw, validation["season_start_month"])
-        except Exception as error:  # noqa: BLE001 - reported per file
-            file_error(reports[source], error)
+    for source, result in parse_files(raws, validation["season_start_month"]).items():
+        if isinstance(result, Exception):
+            file_error(reports[source], result)
+        else:
+            parsed[source] = result
     summary = {"files": len(raws), "rows": sum(p.n_rows for p in parsed.values()),
                "quarantined": 0, "price_warnings": 0, "quarantine": [], "gx": {}}  # fmt: skip
     if parsed:

@@ -67,6 +67,8 @@ def _ingest_lines(s: dict[str, Any]) -> list[str]:
             f"store {s['data_dir']}: {store['matches']} matches in {store['partitions']} "
             f"league-seasons ({', '.join(store['leagues'])})"
         )
+    for warning in s.get("file_warnings", []):
+        lines.append(f"WARNING {warning['source']}: {warning['warning']}")
     for error in s["errors"]:
         lines.append(f"ERROR {error['source']}: {error['error']}")
     return lines

@@ -211,6 +211,7 @@ def dominant_partition(matches: pd.DataFrame) -> tuple[str, str]:
 #: Columns that exist only to validate rows; they are not stored in the canonical table.
 CHECK_ONLY_COLUMNS = (
     "n_fields", "n_header_fields", "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
+    "result_from_goals", "duplicate_of", "same_teams", "days_into_season",
 )  # fmt: skip
 INTEGER_COLUMNS = (
     "home_goals", "away_goals", "ht_home_goals", "ht_away_goals",

@@ -271,15 +271,17 @@ def file_partitions(
         for lg, s in zip(quarantine.get("league", []), quarantine.get("season", []), strict=True)
     ]
     parts = []
+    odds_by_match = odds.groupby("match_id", sort=False).indices if len(odds) else {}
     for league, season in keys:
         in_part = (matches["league"] == league) & (matches["season"] == season)
         rows = matches.loc[in_part]
         ids = set(rows["match_id"])
+        odds_rows = [i for m in ids for i in odds_by_match.get(m, ())]
         q_mask = [k == (league, season) for k in q_keys]
         tables = {
             "matches": rows[rows["status"] == "played"],
             "fixtures": rows[rows["status"] == "fixture"],
-            "odds": odds[odds["match_id"].isin(ids)].drop(columns=["price_raw"], errors="ignore"),
+            "odds": odds.iloc[sorted(odds_rows)].drop(columns=["price_raw"], errors="ignore"),
             "quarantine": quarantine[q_mask] if len(quarantine) else quarantine,
             "price_warnings": warnings[warnings["match_id"].isin(ids)],
         }

@@ -39,6 +39,7 @@ class FileReport:
     quarantined: int = 0
     price_warnings: int = 0
     message: str = ""
+    notes: list[str] = field(default_factory=list)
     partitions: list[str] = field(default_factory=list)
 
 
@@ -102,9 +103,20 @@ def store_raw(store: DataStore, data: bytes, source: str) -> RawFile:
 # --- parse, validate, commit ---------------------------------------------------------------
 
 
-@task(name="parse-file")
-def parse_file(raw: RawFile, season_start_month: int) -> ParsedFile:
-    return parse_football_data(raw.path.read_bytes(), raw.source, season_start_month)
+@task(name="parse-files")
+def parse_files(
+    raws: dict[str, RawFile], season_start_month: int
+) -> dict[str, ParsedFile | Exception]:
+    """Parse every file in one task: parsing is CPU-bound, so threads would only contend."""
+    results: dict[str, ParsedFile | Exception] = {}
+    for source, raw in raws.items():
+        try:
+            results[source] = parse_football_data(
+                raw.path.read_bytes(), raw.source, season_start_month
+            )
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop the others
+            results[source] = error
+    return results
 
 
 @task(name="validate-gx")
@@ -123,7 +135,7 @@ def validate_files(
     started = time.perf_counter()
     run = run_suites(frames, validation["suites"], docs_dir)
     gx_seconds = time.perf_counter() - started
-    outcome = apply_failures(matches, odds, run.failures, validation["max_bad_share"])
+    outcome = apply_failures(frames["matches"], odds, run.failures, validation["max_bad_share"])
     stats = {
         "evaluated_expectations": run.evaluated,
         "successful_expectations": run.successful,
@@ -143,28 +155,43 @@ def commit_partitions(
 ) -> CommitResult:
     """Group kept rows into (league, season) partitions and make them current atomically."""
     partitions: list[Partition] = []
+    by_source = {
+        name: _split_by_source(table)
+        for name, table in (
+            ("matches", outcome.matches),
+            ("odds", outcome.odds),
+            ("quarantine", outcome.quarantine),
+            ("warnings", outcome.warnings),
+        )
+    }
+    empty = {name: table.iloc[0:0] for name, table in
+             zip(by_source, (outcome.matches, outcome.odds, outcome.quarantine, outcome.warnings))}
+
+    def part_of(name: str, source: str) -> pd.DataFrame:
+        return by_source[name].get(source, empty[name])
+
     for source, raw in raws.items():
         report = reports[source]
         if source not in parsed:
             continue
-        mine = outcome.quarantine["source"] == source
-        report.quarantined = int(mine.sum())
+        report.quarantined = len(part_of("quarantine", source))
         if source in outcome.rejected_files:
             report.status, report.message = "rejected", outcome.rejected_files[source]
             continue
-        matches = canonical_matches(outcome.matches[outcome.matches["source"] == source])
+        matches = canonical_matches(part_of("matches", source))
         matches["raw_sha256"] = raw.sha256
+        warnings = part_of("warnings", source)
         parts = file_partitions(
             raw,
             matches,
-            outcome.odds[outcome.odds["source"] == source],
-            outcome.quarantine[mine],
-            outcome.warnings[outcome.warnings["source"] == source],
+            part_of("odds", source),
+            part_of("quarantine", source),
+            warnings,
             dominant_partition(parsed[source].matches),
         )
         report.matches = int((matches["status"] == "played").sum())
         report.fixtures = int((matches["status"] == "fixture").sum())
-        report.price_warnings = int((outcome.warnings["source"] == source).sum())
+        report.price_warnings = len(warnings)
         report.partitions = [p.key for p in parts]
         report.status = "stored"
         partitions.extend(parts)
@@ -173,6 +200,12 @@ def commit_partitions(
         if report.status == "stored" and all(k in result.unchanged for k in report.partitions):
             report.status = "unchanged"
     return result
+
+
+def _split_by_source(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    if table.empty:
+        return {}
+    return {str(source): rows for source, rows in table.groupby("source", sort=False)}
 
 
 # --- reporting -----------------------------------------------------------------------------
@@ -194,6 +227,7 @@ def summarize(reports: dict[str, FileReport], extra: dict) -> dict:
             for r in values
             if r.status in ("error", "rejected")
         ],
+        "file_warnings": [{"source": r.source, "warning": n} for r in values for n in r.notes],
         "per_file": [r.__dict__ for r in values],
         **extra,
     }

@@ -1,0 +1,28 @@
+"""Shared fixtures. Every test runs offline, with its own Prefect home and data directories."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Prefect reads its settings at import: isolate it before any test imports it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="sabiscore-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SABISCORE_SHARED_DIR", REPO.parent / "shared"))
+FOOTBALL_DATA = SHARED / "data" / "football-data"
+
+
+@pytest.fixture(scope="session")
+def football_data_dir() -> Path:
+    """The real football-data.co.uk files shared beside the repo (skip when absent)."""
+    if not any(FOOTBALL_DATA.glob("*/*.csv")):
+        pytest.skip(f"real football-data files not found under {FOOTBALL_DATA}")
+    return FOOTBALL_DATA
