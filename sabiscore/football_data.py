@@ -209,8 +209,9 @@ def decode_bytes(data: bytes) -> DecodedText:
         raise FileFormatError(
             "wrong encoding: the file looks like UTF-16 or binary; expected a UTF-8/ASCII CSV"
         )
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        return DecodedText(data.decode("utf-8-sig"), "utf-8")
+        return DecodedText(data.decode("utf-8"), "utf-8")
     except UnicodeDecodeError as error:
         text = data.decode("cp1252", errors="replace")
         note = (
@@ -287,8 +288,8 @@ def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
 def parse_dates(raw: pd.Series) -> pd.Series:
     """Parse `dd/mm/yy` and `dd/mm/yyyy` (both occur, sometimes within one league's history)."""
     stripped = raw.str.strip()
-    long = pd.to_datetime(stripped, format="%d/%m/%Y", errors="coerce")
-    short = pd.to_datetime(stripped, format="%d/%m/%y", errors="coerce")
+    long = pd.to_datetime(stripped, format="%d/%m/%Y", errors="coerce").astype("datetime64[us]")
+    short = pd.to_datetime(stripped, format="%d/%m/%y", errors="coerce").astype("datetime64[us]")
     return long.where(stripped.str.len() > 8, short)
 
 
@@ -381,7 +382,7 @@ def _match_table(
         time_raw.where(time_raw.str.fullmatch(r"\d{1,2}:\d{2}"), "00:00") + ":00",
         errors="coerce",
     ).fillna(pd.Timedelta(0))
-    league = core("div")
+    league = core("div").replace("", None)
     home, away = core("home_team"), core("away_team")
     home_goals_raw, away_goals_raw = core("home_goals"), core("away_goals")
     result = core("result").str.upper()
@@ -412,7 +413,7 @@ def _match_table(
     frame["status"] = np.where(no_result, "fixture", "played")
     frame["season"] = _file_seasons(frame, season_start_month)
     frame["match_id"] = [
-        make_match_id(lg, d, h, a) if pd.notna(d) and h and a and lg else None
+        make_match_id(lg, d, h, a) if pd.notna(d) and h and a and pd.notna(lg) else None
         for lg, d, h, a in zip(league, date, home, away, strict=True)
     ]
     frame["source"] = source

@@ -36,10 +36,14 @@ def season_code(season: str) -> str:
     >>> season_code("2023-2024")
     '2324'
     """
-    start, end = season.split("-")
-    if len(start) != 4 or len(end) != 4 or int(end) != int(start) + 1:
+    parts = season.split("-")
+    if (
+        len(parts) != 2
+        or not all(len(p) == 4 and p.isdigit() for p in parts)
+        or int(parts[1]) != int(parts[0]) + 1
+    ):
         raise SourceError(f"season must look like 2023-2024, got {season!r}")
-    return start[2:] + end[2:]
+    return parts[0][2:] + parts[1][2:]
 
 
 def football_data_urls(base_url: str, leagues: Iterable[str], seasons: Iterable[str]) -> list[str]:

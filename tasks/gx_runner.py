@@ -37,7 +37,6 @@ class SuiteRun:
 def _quiet_gx() -> None:
     """GX prints a progress bar per validation; keep stdout for our own summary."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
@@ -75,7 +74,10 @@ def run_suites(
     _quiet_gx()
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     if docs_dir is not None:
         context.add_data_docs_site(
             site_name="sabiscore_local",

@@ -88,9 +88,7 @@ def _meanings(header: list[str]) -> dict[str, tuple[str, str, str, str, str]]:
     cm = classify_columns(header)
     for i, column in cm.odds:
         assert header[i] == column.header
-    return {
-        c.header: (c.code, c.bookmaker, c.phase, c.market, c.outcome) for _, c in cm.odds
-    }
+    return {c.header: (c.code, c.bookmaker, c.phase, c.market, c.outcome) for _, c in cm.odds}
 
 
 def _books(header: list[str]) -> set[tuple[str, str, str, str]]:
@@ -401,7 +399,6 @@ def test_parse_encoding_line_end_and_date_variants_give_same_matches(parsed, var
         assert rows[0].startswith("E0,09/08/19,")
     other = parse_football_data(csv_bytes(HEADER, rows, **variant), "other.csv")
     ignore = ["source", "raw_row", "date_raw"]
-    # Same instants; the datetime resolution is checked on its own (see the xfail below).
     pd.testing.assert_frame_equal(
         _same_unit(other.matches.drop(columns=ignore)),
         _same_unit(parsed.matches.drop(columns=ignore)),
@@ -416,12 +413,6 @@ def _same_unit(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"date": "datetime64[us]", "kickoff": "datetime64[us]"})
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_dates returns datetime64[s] for dd/mm/yy files and datetime64[us] for "
-    "dd/mm/yyyy files (pandas 3 unit inference), so the match tables differ in dtype and "
-    "their Parquet partitions in schema (timestamp[ms] vs timestamp[us])",
-    strict=True,
-)
 def test_parse_date_dtype_does_not_depend_on_date_format(parsed):
     rows = [re.sub(r"(\d\d/\d\d/)20(\d\d)", r"\1\2", r) for r in ROWS]
     short = parse_football_data(csv_bytes(HEADER, rows), "short.csv").matches
@@ -517,11 +508,6 @@ def test_parse_latin1_file_decodes_with_warning_and_keeps_accent():
     assert p.matches["match_id"][0] == utf8.matches["match_id"][0]
 
 
-@pytest.mark.xfail(
-    reason="BUG: decode_bytes strips the UTF-8 BOM only on the UTF-8 path; a BOM file with a "
-    "Windows-1252 byte keeps 'ï»¿' in front of 'Div' and is rejected as lacking Div",
-    strict=True,
-)
 def test_parse_latin1_file_with_bom_still_finds_div():
     header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR"
     data = csv_bytes(header, ["SP1,19/08/2016,Alavés,Barcelona,0,1,A"], bom=True,
@@ -531,12 +517,6 @@ def test_parse_latin1_file_with_bom_still_finds_div():
     assert p.matches["home_team"][0] == "Alavés"
 
 
-@pytest.mark.xfail(
-    reason="BUG: a blank Div is kept as '' (home/away team become null), so the "
-    "'Div (division) is missing' not-null rule never fires and the row is stored under "
-    "league ''",
-    strict=True,
-)
 def test_parse_blank_div_is_missing_like_a_blank_team():
     header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR"
     p = parse_football_data(csv_bytes(header, [",19/08/2016,,Barcelona,0,1,A"]), "x.csv")

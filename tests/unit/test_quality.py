@@ -21,7 +21,9 @@ from sabiscore.quality import (
     result_from_goals,
 )
 
-HEADER = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A,AvgH,AvgD,AvgA,B365>2.5,B365<2.5"
+HEADER = (
+    "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,B365H,B365D,B365A,AvgH,AvgD,AvgA,B365>2.5,B365<2.5"
+)
 ROWS = [
     "E0,11/08/2023,Burnley,Man City,0,3,A,8,5,1.4,8.5,5.2,1.35,1.4,3",  # line 2
     "E0,12/08/2023,Arsenal,Arsenal,2,1,H,1.2,6,15,,,,,",  # line 3: same teams
@@ -324,6 +326,14 @@ def test_canonical_matches_drops_check_columns_and_uses_integers():
     assert out["match_id"].tolist() == list(kept["match_id"])
     # The input keeps its float goals and check columns.
     assert matches["home_goals"].dtype == float and "raw_row" in matches
+
+
+def test_canonical_matches_of_a_checked_frame_drops_the_derived_columns():
+    checked = match_check_frame(_parse("a.csv")[0])
+    out = canonical_matches(checked)
+    for column in ("result_from_goals", "duplicate_of", "same_teams", "days_into_season"):
+        assert column in checked and column not in out, column
+    assert set(out.columns) == set(canonical_matches(_parse("a.csv")[0]).columns)
 
 
 def test_dominant_partition():

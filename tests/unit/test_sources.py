@@ -33,12 +33,6 @@ def test_season_code_rejects_bad_seasons(season):
         season_code(season)
 
 
-@pytest.mark.xfail(
-    reason="BUG: season_code unpacks and int()s before checking, so '2023/2024', '2023', "
-    "'2023-2024-2025' and 'abcd-efgh' raise a bare ValueError ('not enough values to "
-    "unpack', 'invalid literal for int()') instead of SourceError with the helpful message",
-    strict=True,
-)
 @pytest.mark.parametrize("season", ["2023/2024", "2023", "2023-2024-2025", "abcd-efgh", ""])
 def test_season_code_rejects_malformed_seasons_with_source_error(season):
     with pytest.raises(SourceError, match=r"season must look like 2023-2024"):
