@@ -46,6 +46,27 @@ def _quiet_prefect(json_output: bool) -> None:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+#: Mistakes a user can fix (a wrong path, a bad config): one clear line, no traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, PermissionError)
+
+
+def _fail(error: BaseException) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)
+
+
+def _check_local_sources(sources: list[str]) -> None:
+    """Fail fast, before any flow starts, on a path that names nothing."""
+    from sabiscore.sources import FOOTBALL_DATA, SYNTHETIC, is_url, resolve
+
+    try:
+        for source in sources:
+            if source not in (SYNTHETIC, FOOTBALL_DATA) and not is_url(source):
+                resolve(source)
+    except ValueError as error:
+        _fail(error)
+
+
 def _emit(summary: dict[str, Any], json_output: bool, human: list[str]) -> None:
     if json_output:
         print(json.dumps(summary, default=str))
@@ -90,6 +111,7 @@ def ingest(
 ) -> None:
     """Fetch, validate (Great Expectations) and store football-data.co.uk files."""
     _quiet_prefect(json_output)
+    _check_local_sources(sources or [])
     from flows.ingest import IngestError, ingest_flow
 
     try:
@@ -102,6 +124,8 @@ def ingest(
     except IngestError as error:
         _emit(error.summary, json_output, _ingest_lines(error.summary))
         raise typer.Exit(1) from None
+    except USER_ERRORS as error:
+        _fail(error)
     _emit(summary, json_output, _ingest_lines(summary))
 
 
@@ -117,13 +141,17 @@ def validate(
 ) -> None:
     """Run the validation suite and report, changing nothing in the store."""
     _quiet_prefect(json_output)
+    _check_local_sources(sources or [])
     from flows.validate import validate_flow
 
-    summary = validate_flow(
-        sources=sources or None,
-        data_dir=str(data_dir) if data_dir else None,
-        config_path=str(config) if config else None,
-    )
+    try:
+        summary = validate_flow(
+            sources=sources or None,
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+        )
+    except USER_ERRORS as error:
+        _fail(error)
     lines = [
         f"files checked: {summary['files']}   rows: {summary['rows']}",
         f"would quarantine: {summary['quarantined']}   price warnings: "

@@ -1,0 +1,61 @@
+"""The command line as a user runs it: a real process, talking to the test harness's API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def sabiscore(*args: str) -> subprocess.CompletedProcess:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    return subprocess.run(
+        [sys.executable, "-m", "sabiscore.cli", *args],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+
+
+def _last_json(output: str) -> dict:
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def test_synth_ingest_validate_round_trip(tmp_path: Path) -> None:
+    files = tmp_path / "files"
+    result = sabiscore("synth", str(files), "--seasons", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    written = _last_json(result.stdout)["files"]
+    assert len(written) == 3 and all(Path(p).exists() for p in written)
+
+    store = tmp_path / "store"
+    result = sabiscore("ingest", str(files), "--data-dir", str(store), "--json")
+    assert result.returncode == 0, result.stderr
+    summary = _last_json(result.stdout)
+    assert {"files", "matches", "fixtures", "quarantined", "errors"} <= set(summary)
+    assert summary["files"] == 3 and summary["quarantined"] == 0 and summary["errors"] == []
+    assert summary["matches"] > 500
+
+    result = sabiscore("validate", "--data-dir", str(store), "--json")
+    assert result.returncode == 0, result.stderr
+    report = _last_json(result.stdout)
+    assert report["files"] == 3 and report["quarantined"] == 0
+    assert report["gx"]["evaluated_expectations"] == report["gx"]["successful_expectations"]
+
+    result = sabiscore("ingest", str(files), "--data-dir", str(store))
+    assert result.returncode == 0 and "files: 3 of 3 stored or unchanged" in result.stdout
+
+
+def test_ingest_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
+    page = tmp_path / "login.csv"
+    page.write_text("<html><body>Please log in</body></html>")
+    result = sabiscore("ingest", str(page), "--data-dir", str(tmp_path / "s"))
+    assert result.returncode == 1
+    assert "HTML page" in result.stdout
+
+    result = sabiscore("ingest", str(tmp_path / "nope.csv"), "--data-dir", str(tmp_path / "s"))
+    assert result.returncode != 0
+    assert "error: source not found" in result.stderr
+    assert "Traceback" not in result.stderr
