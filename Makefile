@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` (main job) and `make test` (test suite).
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test install lint bench clean
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or: make PYTHON=python3 ...)"; exit 1; }
+	@command -v $(PYTHON) >/dev/null || { echo "need Python 3.11 on PATH (or: make PYTHON=/path/to/python3.11 ...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -15,9 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, then the main job on the embedded default (synthetic league)
+## run: install, then the main job on the embedded default (synthetic league):
+## ingest + validate today; it grows into the full pipeline as the issues land.
 run: $(STAMP)
-	$(BIN)/sabiscore pipeline
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore ingest synthetic
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore validate
 
 ## test: install, then the whole test suite
 test: $(STAMP)
