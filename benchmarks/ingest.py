@@ -43,6 +43,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     import great_expectations  # noqa: F401 - measured: GX's import cost
+
     t_gx_import = time.perf_counter() - t0
 
     t0 = time.perf_counter()

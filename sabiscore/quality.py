@@ -168,7 +168,8 @@ def _price_warnings(
         dropped.update(rows.index)
         for _, book in rows.groupby(book_id.loc[rows.index], sort=False):
             first = book.iloc[0]
-            prices = " ".join(f"{o}={p}" for o, p in zip(book["outcome"], book["price_raw"]))
+            pairs = zip(book["outcome"], book["price_raw"], strict=True)
+            prices = " ".join(f"{outcome}={price}" for outcome, price in pairs)
             records.append(
                 {
                     **{c: first[c] for c in WARNING_COLUMNS if c in first.index},

@@ -130,7 +130,6 @@ class DataStore:
             return {"version": 0, "partitions": {}}
         return json.loads(self.manifest_path.read_text())
 
-
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         self.root.mkdir(parents=True, exist_ok=True)

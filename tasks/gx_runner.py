@@ -73,7 +73,6 @@ def run_suites(
     """Validate each frame with the suite of the same name; return every failure found."""
     _quiet_gx()
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

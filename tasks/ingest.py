@@ -155,20 +155,16 @@ def commit_partitions(
 ) -> CommitResult:
     """Group kept rows into (league, season) partitions and make them current atomically."""
     partitions: list[Partition] = []
-    by_source = {
-        name: _split_by_source(table)
-        for name, table in (
-            ("matches", outcome.matches),
-            ("odds", outcome.odds),
-            ("quarantine", outcome.quarantine),
-            ("warnings", outcome.warnings),
-        )
+    tables = {
+        "matches": outcome.matches,
+        "odds": outcome.odds,
+        "quarantine": outcome.quarantine,
+        "warnings": outcome.warnings,
     }
-    empty = {name: table.iloc[0:0] for name, table in
-             zip(by_source, (outcome.matches, outcome.odds, outcome.quarantine, outcome.warnings))}
+    by_source = {name: _split_by_source(table) for name, table in tables.items()}
 
     def part_of(name: str, source: str) -> pd.DataFrame:
-        return by_source[name].get(source, empty[name])
+        return by_source[name].get(source, tables[name].iloc[0:0])
 
     for source, raw in raws.items():
         report = reports[source]

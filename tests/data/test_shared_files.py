@@ -40,9 +40,7 @@ def test_every_shared_file_ingests_without_quarantine(ingested, football_data_di
 def test_one_canonical_row_per_match_of_the_files(ingested, football_data_dir) -> None:
     _, store = ingested
     matches = store.load("matches")
-    expected = {
-        (p.parent.name, p.stem): _data_rows(p) for p in football_data_dir.glob("*/*.csv")
-    }
+    expected = {(p.parent.name, p.stem): _data_rows(p) for p in football_data_dir.glob("*/*.csv")}
     got = matches.groupby(["league", "season"]).size().to_dict()
     assert got == expected
     assert matches["match_id"].is_unique
@@ -51,15 +49,19 @@ def test_one_canonical_row_per_match_of_the_files(ingested, football_data_dir) -
 def test_known_price_errors_are_dropped_with_a_warning(ingested) -> None:
     _, store = ingested
     warnings = store.load("price_warnings")
-    assert 1 <= warnings[["match_id", "code", "phase", "market"]].drop_duplicates().shape[0] <= 20
+    books = warnings[["match_id", "code", "phase", "market"]].drop_duplicates()
+    assert 1 <= len(books) <= 20
     e1 = warnings[(warnings["league"] == "E1") & (warnings["code"] == "B365")]
     assert len(e1) >= 1, "the Championship's Bet365 price at or below 1.01"
     wh = warnings[(warnings["league"] == "I1") & (warnings["code"] == "WH")]
     assert "overround" in " ".join(wh["reason"]), "William Hill's 158% book in Serie A"
     odds = store.load("odds")
     for _, w in warnings.iterrows():
-        dropped = odds[(odds["match_id"] == w["match_id"]) & (odds["code"] == w["code"])
-                       & (odds["phase"] == w["phase"]) & (odds["market"] == w["market"])]  # fmt: skip
+        same = (
+            odds[["match_id", "code", "phase", "market"]]
+            == w[["match_id", "code", "phase", "market"]]
+        ).all(axis=1)
+        dropped = odds[same]
         assert dropped.empty
 
 

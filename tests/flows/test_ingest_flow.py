@@ -7,7 +7,6 @@ import io
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from flows.ingest import IngestError, ingest_flow
