@@ -40,8 +40,13 @@ ConfigOpt = Annotated[
 
 
 def _quiet_prefect(json_output: bool) -> None:
-    """Keep Prefect's own logs off stdout when a machine reads it; never phone home."""
+    """Keep Prefect's own logs off stdout when a machine reads it; never phone home.
+
+    Without a Prefect server, flows start a temporary one; its first start migrates a fresh
+    database, which can outlast Prefect's default 20 s wait on a busy 2-core machine.
+    """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     if json_output:
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

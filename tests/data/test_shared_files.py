@@ -10,9 +10,10 @@ import pytest
 
 from flows.ingest import ingest_flow
 from sabiscore.store import DataStore
+from tests.flows.conftest import prefect_harness  # noqa: F401 - real flow runs here
 from tests.helpers import serve_directory
 
-pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
 
 
 def _data_rows(path: Path) -> int:

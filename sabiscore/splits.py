@@ -1,0 +1,54 @@
+"""Time-based splits: nothing from the future may train what is tested on the past."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SeasonSplit:
+    """Train seasons, then a validation season (stacking, promotion gate), then a test season."""
+
+    train: tuple[str, ...]
+    validation: tuple[str, ...]
+    test: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.train or not self.test:
+            raise ValueError("a split needs at least one train season and one test season")
+        ordered = [*self.train, *self.validation, *self.test]
+        if len(set(ordered)) != len(ordered):
+            raise ValueError(f"a season appears in two parts of the split: {ordered}")
+        if max(self.train) >= min([*self.validation, *self.test]):
+            raise ValueError("train seasons must all come before validation and test seasons")
+        if self.validation and max(self.validation) >= min(self.test):
+            raise ValueError("validation seasons must come before the test seasons")
+
+    def part_of(self, season: str) -> str | None:
+        for name in ("train", "validation", "test"):
+            if season in getattr(self, name):
+                return name
+        return None
+
+
+def season_split(
+    seasons: Sequence[str],
+    test: Sequence[str] | None = None,
+    validation: Sequence[str] | None = None,
+    n_validation: int = 1,
+) -> SeasonSplit:
+    """Default: the last season is the test, the one before it validation, the rest train.
+
+    >>> season_split(["2019-2020", "2020-2021", "2021-2022", "2022-2023"])
+    SeasonSplit(train=('2019-2020', '2020-2021'), validation=('2021-2022',), test=('2022-2023',))
+    """
+    ordered = sorted(set(seasons))
+    test = tuple(sorted(test)) if test else tuple(ordered[-1:])
+    earlier = [s for s in ordered if s < min(test)]
+    if validation is None:
+        validation = earlier[-n_validation:] if n_validation and len(earlier) > 1 else []
+    validation = tuple(sorted(validation))
+    cutoff = min(validation) if validation else min(test)
+    train = tuple(s for s in earlier if s < cutoff)
+    return SeasonSplit(train=train, validation=validation, test=test)

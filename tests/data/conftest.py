@@ -1,1 +1,0 @@
-from tests.flows.conftest import prefect_harness  # noqa: F401 - flows run here too
