@@ -16,7 +16,9 @@ DEFAULT_EXPERIMENT = "SabiScore_Ensemble"
 
 def tracking_uri(data_dir: Path) -> str:
     """`$MLFLOW_TRACKING_URI` (a server) when set, else a SQLite file in the data directory."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
+    )
 
 
 def artifact_root(data_dir: Path) -> str:
@@ -59,7 +61,7 @@ def log_training_run(
     tags: Mapping[str, str],
     run_name: str = "train",
 ) -> str:
-    """One MLflow run: flattened params, metrics, tables as CSV + markdown, plots. Returns its id."""
+    """One MLflow run: flattened params, metrics, tables (CSV) and plots. Returns its id."""
     import mlflow
 
     use_tracking(data_dir)

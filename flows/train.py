@@ -1,0 +1,158 @@
+"""The training flow: features → time split → base models (in parallel) → stack → evaluate →
+an MLflow run and a Prefect report, the market always beside the models."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import flow, task
+
+from sabiscore.config import default_data_dir, load_config
+from sabiscore.splits import SeasonSplit, season_split
+from sabiscore.store import DataStore
+from tasks.tracking import log_training_run
+from tasks.train import (
+    build_feature_table,
+    evaluate_forecasts,
+    fit_base_model,
+    fit_stack,
+    load_training_data,
+    publish_report,
+    report_markdown,
+    save_plots,
+)
+
+
+def task_runner_from_config(settings: dict[str, Any] | None) -> Any:
+    """Local threads by default; Dask (a LocalCluster, or a scheduler address) when configured."""
+    settings = settings or {}
+    kind = settings.get("kind", "threads")
+    if kind == "threads":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=settings.get("max_workers", 3))
+    if kind == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.get("address"):
+            return DaskTaskRunner(address=settings["address"])
+        return DaskTaskRunner(
+            cluster_kwargs={
+                "n_workers": settings.get("n_workers", 2),
+                "threads_per_worker": settings.get("threads_per_worker", 1),
+                "processes": True,
+                "dashboard_address": None,
+            }
+        )
+    raise ValueError(f"task_runner.kind must be 'threads' or 'dask', not {kind!r}")
+
+
+@task(name="log-mlflow-run")
+def log_run(data_dir: Path, **kwargs: Any) -> str:
+    return log_training_run(data_dir, **kwargs)
+
+
+def choose_rows(
+    info: pd.DataFrame,
+    test_seasons: list[str] | None,
+    validation_seasons: list[str] | None,
+    partitions: dict[str, list[str]] | None,
+) -> tuple[pd.Series, pd.Series, dict[str, list[str]]]:
+    """Training and test rows: by explicit league/season partitions, else by a season split."""
+    played = info["status"] == "played"
+    if partitions:
+        key = info["league"].astype(str) + "/" + info["season"].astype(str)
+        described = {"train": partitions["train"], "validation": [], "test": partitions["test"]}
+        return (
+            played & key.isin(partitions["train"]),
+            played & key.isin(partitions["test"]),
+            described,
+        )
+    split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
+                                      validation_seasons)  # fmt: skip
+    fit = played & info["season"].isin([*split.train, *split.validation])
+    test = played & info["season"].isin(split.test)
+    return fit, test, {k: list(v) for k, v in split.__dict__.items()}
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    leagues: list[str] | None = None,
+    test_seasons: list[str] | None = None,
+    validation_seasons: list[str] | None = None,
+    partitions: dict[str, list[str]] | None = None,
+    log_to_mlflow: bool = True,
+) -> dict:
+    """Train the stacked ensemble and evaluate it on held-out seasons next to the market.
+
+    partitions: {"train": ["E0/2019-2020", ...], "test": [...]} to choose rows by
+    league/season instead of the default split (last season test, the one before validation).
+    """
+    from models import build_base_models, build_meta_learner
+
+    started = time.perf_counter()
+    config = load_config(config_path)
+    store = DataStore(Path(data_dir) if data_dir else default_data_dir())
+    matches, odds = load_training_data(store, leagues)
+    table = build_feature_table(matches, odds, config["features"])
+    fit_mask, test_mask, split = choose_rows(table.info, test_seasons, validation_seasons,
+                                             partitions)  # fmt: skip
+    X_fit, y_fit = table.rows(fit_mask)
+    X_test, _ = table.rows(test_mask)
+    if len(X_fit) == 0 or len(X_test) == 0:
+        raise ValueError(f"empty split: {len(X_fit)} training and {len(X_test)} test matches")
+    print(f"training on {len(X_fit)} matches x {X_fit.shape[1]} features; testing on {len(X_test)}")
+
+    n_folds = config["train"]["stacking"]["n_folds"]
+    futures = [
+        fit_base_model.submit(model, X_fit, y_fit, n_folds)
+        for model in build_base_models(config["train"])
+    ]
+    fits = [future.result() for future in futures]
+    stack = fit_stack(build_meta_learner(config["train"]), fits, X_fit, y_fit)
+    evaluation = evaluate_forecasts(stack, fits, X_test, table.info, table.market,
+                                    config["evaluation"])  # fmt: skip
+    pooled = evaluation.table[evaluation.table["group"] == "all"]
+    extra = {
+        "base model weights": stack.get_base_model_weights(),
+        "out-of-fold log loss": stack.oof_scores_,
+        "seconds per base model": {f.name: round(f.seconds, 2) for f in fits},
+    }
+    markdown = report_markdown(split, evaluation, extra)
+    publish_report(markdown)
+
+    run_id = None
+    if log_to_mlflow:
+        with tempfile.TemporaryDirectory() as tmp:
+            plots = save_plots(evaluation, stack, fits, Path(tmp))
+            report = Path(tmp) / "training_report.md"
+            report.write_text(markdown)
+            run_id = log_run(
+                store.root,
+                params={"split": split, "n_features": X_fit.shape[1],
+                        "features": config["features"], "train": config["train"]},
+                metrics={f"test_{r.forecaster}_{m}": getattr(r, m) for r in pooled.itertuples()
+                         for m in ("log_loss", "brier", "rps", "accuracy", "ece")},
+                tables={"comparison": evaluation.table},
+                files={**plots, "report": report},
+                tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
+            )  # fmt: skip
+
+    return {
+        "run_id": run_id,
+        "split": split,
+        "n_train": len(X_fit),
+        "n_test": len(X_test),
+        "n_features": X_fit.shape[1],
+        "rows": pooled.drop(columns="group").to_dict("records"),
+        "per_league": evaluation.table[evaluation.table["group"] != "all"].to_dict("records"),
+        "base_model_weights": stack.get_base_model_weights(),
+        "oof_log_loss": stack.oof_scores_,
+        "seconds": round(time.perf_counter() - started, 2),
+    }

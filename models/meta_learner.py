@@ -1,0 +1,301 @@
+"""Stacking: a logistic regression over the base models' out-of-fold forecasts.
+
+Why out-of-fold, and why time-ordered: a base model's forecasts on its own training rows are
+better than anything it will produce later (a deep forest is nearly perfect in-sample), so a
+meta-learner trained on them learns to trust the most overfitted model. Every forecast that
+the meta-learner learns from is therefore made by a copy of the base model that never saw that
+row — and, because football is a time series, never saw a row from that row's future either.
+
+The rows (in time order, or sorted by `order`) are cut into `n_folds` contiguous blocks. For
+block k >= 1, fresh copies of the base models are trained on blocks 0..k-1 and forecast block k
+(an expanding window, as the models are used in production). Block 0 has no forecast and is
+left out of the meta-training set. After that the base models are refitted on all rows.
+
+The meta-features are LOG-probabilities, 3 per base model. A multinomial logistic regression
+on them is a weighted geometric pool of the base forecasts with per-class corrections: it can
+reproduce any single base model exactly (weight 1 on its own logs), sharpen or soften it
+(weights above or below 1) and remove its class bias (intercepts). On raw probabilities it
+could do none of these exactly.
+
+The same expanding scheme is applied once more inside the out-of-fold rows to score the stack
+itself out of sample (`oof_scores_`, `oof_ece_`) and to fit the optional calibration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+
+from models._metrics import N_CLASSES, classwise_ece, log_loss
+from models.base import CLASS_NAMES, CLASSES, BaseModel, expand_to_classes
+from models.calibration import Calibration, apply_calibrators, fit_calibrators
+
+_MIN_PROB = 1e-4  # log(1e-4) = -9.2: a class a base model never saw cannot dominate the stack
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Positions of the rows a fold trains on and the later block it forecasts."""
+
+    train: np.ndarray
+    predict: np.ndarray
+
+
+def time_ordered_folds(n_rows: int, n_folds: int, order: Any = None) -> list[Fold]:
+    """Expanding-window folds: fold k trains on blocks 0..k-1 and forecasts block k (k >= 1).
+
+    With `order` (e.g. kick-off times) rows are taken in that order, and block edges move
+    forward past ties, so matches played at the same time never end on both sides.
+
+    >>> [(f.train.tolist(), f.predict.tolist()) for f in time_ordered_folds(6, 3)]
+    [([0, 1], [2, 3]), ([0, 1, 2, 3], [4, 5])]
+    """
+    if n_folds < 2:
+        raise ValueError("n_folds must be at least 2: block 0 only ever trains")
+    if n_rows < n_folds:
+        raise ValueError(f"{n_rows} rows cannot make {n_folds} time blocks")
+    sequence = np.arange(n_rows)
+    edges = np.linspace(0, n_rows, n_folds + 1).round().astype(int)
+    if order is not None:
+        keys = np.asarray(order)
+        if len(keys) != n_rows:
+            raise ValueError(f"order has {len(keys)} values for {n_rows} rows")
+        sequence = np.argsort(keys, kind="stable")
+        sorted_keys = keys[sequence]
+        inner = np.searchsorted(sorted_keys, sorted_keys[edges[1:-1] - 1], side="right")
+        edges = np.unique(np.concatenate([[0], inner, [n_rows]]))
+    return [
+        Fold(train=sequence[: edges[k]], predict=sequence[edges[k] : edges[k + 1]])
+        for k in range(1, len(edges) - 1)
+    ]
+
+
+def unique_model_names(models: Sequence[BaseModel]) -> list[str]:
+    """Each model's `model_name`, suffixed _2, _3 ... when a name repeats."""
+    names: list[str] = []
+    for model in models:
+        name, copy = model.model_name, 2
+        while name in names:
+            name, copy = f"{model.model_name}_{copy}", copy + 1
+        names.append(name)
+    return names
+
+
+def log_prob_features(probs: Sequence[np.ndarray]) -> np.ndarray:
+    """Stack (n, 3) forecasts of several models into (n, 3 * models) clipped log-probs."""
+    return np.log(np.clip(np.hstack(probs), _MIN_PROB, 1.0))
+
+
+def _fit_and_forecast(
+    model: BaseModel, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, predict: np.ndarray | None
+) -> tuple[BaseModel, np.ndarray | None]:
+    """A fresh copy of `model` trained on `train` rows, and its forecast for `predict` rows.
+
+    `predict=None` is the final refit: a full clone, diagnostics included, forecasting nothing.
+    """
+    if predict is None:
+        return clone(model).fit(X.iloc[train], y[train]), None
+    fitted = model.out_of_fold_copy().fit(X.iloc[train], y[train])
+    return fitted, fitted.predict_proba(X.iloc[predict])
+
+
+def _base_rate(y_train: np.ndarray, n_rows: int) -> np.ndarray:
+    """The climatology forecast: training class frequencies for every row."""
+    frequencies = np.bincount(y_train, minlength=N_CLASSES) / len(y_train)
+    return np.tile(frequencies, (n_rows, 1))
+
+
+class MetaLearner(BaseModel):
+    """Time-ordered stacking of base models under a multinomial logistic regression.
+
+    base_models: unfitted (or fitted: they are cloned) BaseModel instances.
+    n_folds: time blocks; n_folds - 1 out-of-fold fits per base model plus one refit.
+    C: inverse L2 strength of the logistic regression.
+    calibration: none | isotonic | sigmoid, fitted on the stack's own out-of-fold forecasts.
+    n_jobs: base-model fits run at once (threads); give each base model n_jobs=1 then.
+    """
+
+    model_name = "meta_learner"
+
+    def __init__(
+        self,
+        base_models: Sequence[BaseModel],
+        n_folds: int = 5,
+        C: float = 1.0,
+        calibration: str = "none",
+        n_jobs: int = 1,
+        random_state: int | None = 42,
+    ) -> None:
+        self.base_models = base_models
+        self.n_folds = n_folds
+        self.C = C
+        self.calibration = calibration
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def fit(self, X: pd.DataFrame, y: Any, order: Any = None) -> MetaLearner:
+        """Out-of-fold forecasts in time order, the logistic layer, then refit on all rows.
+
+        order: optional sort keys (e.g. kick-off times) when X's rows are not in time order.
+        """
+        return super().fit(X, y, order=order)
+
+    def _fit(self, X: pd.DataFrame, y: np.ndarray, order: Any = None) -> None:
+        if not self.base_models:
+            raise ValueError("MetaLearner needs at least one base model")
+        calibration = Calibration(self.calibration)
+        if calibration is not Calibration.NONE and self.n_folds < 3:
+            raise ValueError("calibration needs n_folds >= 3 (a stack forecast to fit it on)")
+        self.base_model_names_ = unique_model_names(self.base_models)
+        self.folds_ = time_ordered_folds(len(X), self.n_folds, order)
+        oof_rows = np.concatenate([fold.predict for fold in self.folds_])
+        forecasts = self._fit_base_models(X, y)
+        self._fit_logistic_layer(y, oof_rows, forecasts, calibration)
+
+    def fit_from_forecasts(
+        self,
+        X: pd.DataFrame,
+        y: Any,
+        fitted_models: Sequence[BaseModel],
+        oof_forecasts: Sequence[np.ndarray],
+    ) -> MetaLearner:
+        """Stack base models fitted elsewhere (e.g. as parallel Prefect tasks).
+
+        Each forecast must cover the rows of `time_ordered_folds(len(X), self.n_folds)` blocks
+        1.. in order, made by copies that never saw those rows; `fitted_models` are the refits.
+        """
+        y = np.asarray(y, dtype=int)
+        started = time.perf_counter()
+        self.base_model_names_ = unique_model_names(fitted_models)
+        self.folds_ = time_ordered_folds(len(X), self.n_folds)
+        oof_rows = np.concatenate([fold.predict for fold in self.folds_])
+        if any(len(f) != len(oof_rows) for f in oof_forecasts):
+            raise ValueError("each out-of-fold forecast must cover blocks 1.. of the folds")
+        self.base_models_ = list(fitted_models)
+        self.timings_ = {}
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = X.shape[1]
+        self.classes_ = CLASSES
+        self._fit_logistic_layer(y, oof_rows, list(oof_forecasts), Calibration(self.calibration))
+        self.training_metadata_ = {
+            "model_name": self.model_name,
+            "params": self._params_for_metadata(),
+            "n_rows": len(X),
+            "n_features": X.shape[1],
+            "seconds": round(time.perf_counter() - started, 4),
+        }
+        return self
+
+    def _fit_logistic_layer(
+        self, y: np.ndarray, oof_rows: np.ndarray, forecasts: list[np.ndarray], calibration: Any
+    ) -> None:
+        self.oof_rows_ = oof_rows
+        self.oof_proba_ = dict(zip(self.base_model_names_, forecasts, strict=True))
+        oof_features = log_prob_features(forecasts)
+
+        started = time.perf_counter()
+        self.meta_model_ = self._logistic().fit(oof_features, y[oof_rows])
+        self._score_out_of_fold(oof_features, y, oof_rows)
+        self.calibrators_ = fit_calibrators(self.stack_oof_proba_, y[self.eval_rows_], calibration)
+        self.timings_["meta_learner"] = round(time.perf_counter() - started, 4)
+
+    def _fit_base_models(self, X: pd.DataFrame, y: np.ndarray) -> list[np.ndarray]:
+        """Fit every fold copy and final refit, `n_jobs` at a time; return the OOF forecasts.
+
+        Fits are started largest training set first, so the threads finish close together.
+        """
+        n_models, n_folds = len(self.base_models), len(self.folds_)
+        rows = [fold.train for fold in self.folds_] + [np.arange(len(X))]
+        targets = [fold.predict for fold in self.folds_] + [None]
+        jobs = sorted(
+            ((m, k) for k in range(n_folds + 1) for m in range(n_models)),
+            key=lambda job: -len(rows[job[1]]),
+        )
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_fit_and_forecast)(self.base_models[m], X, y, rows[k], targets[k])
+            for m, k in jobs
+        )
+        done = dict(zip(jobs, results, strict=True))
+        self.base_models_ = [done[(m, n_folds)][0] for m in range(n_models)]
+        self.timings_ = {
+            name: {
+                "folds": [done[(m, k)][0].training_metadata_["seconds"] for k in range(n_folds)],
+                "refit": self.base_models_[m].training_metadata_["seconds"],
+            }
+            for m, name in enumerate(self.base_model_names_)
+        }
+        return [np.vstack([done[(m, k)][1] for k in range(n_folds)]) for m in range(n_models)]
+
+    def _logistic(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
+
+    def _score_out_of_fold(self, features: np.ndarray, y: np.ndarray, oof_rows: np.ndarray) -> None:
+        """Scores on the blocks where the stack itself is out of sample (blocks 2..).
+
+        The stack is refitted on the out-of-fold rows of earlier blocks and forecasts the next
+        block, so the base models, the stack and the base rate are compared on the same rows.
+        With n_folds=2 there is no such block: the base models are scored on block 1 alone.
+        """
+        starts = np.cumsum([0, *(len(fold.predict) for fold in self.folds_)])
+        first = 1 if len(self.folds_) > 1 else 0
+        positions = np.arange(starts[first], starts[-1])
+        self.eval_rows_ = oof_rows[positions]
+        forecasts = {name: oof[positions] for name, oof in self.oof_proba_.items()}
+        if first:
+            blocks = range(1, len(self.folds_))
+            nested = [self._nested_forecast(features, y[oof_rows], starts, k) for k in blocks]
+            forecasts["stack"] = np.vstack(nested)
+        base_rates = [_base_rate(y[fold.train], len(fold.predict)) for fold in self.folds_[first:]]
+        forecasts["base_rate"] = np.vstack(base_rates)
+        self.stack_oof_proba_ = forecasts.get("stack")
+        y_eval = y[self.eval_rows_]
+        self.oof_scores_ = {name: log_loss(p, y_eval) for name, p in forecasts.items()}
+        self.oof_ece_ = {name: classwise_ece(p, y_eval) for name, p in forecasts.items()}
+
+    def _nested_forecast(
+        self, features: np.ndarray, y_oof: np.ndarray, starts: np.ndarray, k: int
+    ) -> np.ndarray:
+        """The stack trained on out-of-fold blocks before k, forecasting block k."""
+        seen = slice(0, starts[k])
+        block = slice(starts[k], starts[k + 1])
+        model = self._logistic().fit(features[seen], y_oof[seen])
+        return expand_to_classes(model.predict_proba(features[block]), model.classes_)
+
+    def create_meta_features(self, X: pd.DataFrame) -> pd.DataFrame:
+        """The logistic layer's inputs for X: log-probabilities of each refitted base model."""
+        X = self._aligned(X)
+        features = log_prob_features([model.predict_proba(X) for model in self.base_models_])
+        return pd.DataFrame(features, index=X.index, columns=self._importance_names())
+
+    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        features = self.create_meta_features(X).to_numpy()
+        probs = expand_to_classes(
+            self.meta_model_.predict_proba(features), self.meta_model_.classes_
+        )
+        return apply_calibrators(self.calibrators_, probs)
+
+    def _importance_names(self) -> list[str]:
+        return [f"{name}_log_p_{c}" for name in self.base_model_names_ for c in CLASS_NAMES]
+
+    def _importances(self) -> np.ndarray:
+        return np.abs(self.meta_model_.coef_).sum(axis=0)
+
+    def get_base_model_weights(self) -> dict[str, float]:
+        """Share of the logistic layer's absolute coefficient mass on each base model."""
+        per_feature = self._importances().reshape(len(self.base_model_names_), N_CLASSES)
+        mass = per_feature.sum(axis=1)
+        return dict(zip(self.base_model_names_, (mass / mass.sum()).tolist(), strict=True))
+
+    def _params_for_metadata(self) -> dict[str, Any]:
+        params = self.get_params(deep=False)
+        params["base_models"] = [model.get_params(deep=False) for model in self.base_models]
+        params["base_model_names"] = unique_model_names(self.base_models)
+        return params

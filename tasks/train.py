@@ -1,0 +1,174 @@
+"""Prefect tasks of the training flow: data → features → base models → stack → report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+
+from sabiscore.evaluation import (
+    common_matches,
+    comparison_table,
+    market_forecasts,
+    outcome_index,
+    reliability_curve,
+    to_markdown,
+)
+from sabiscore.features import FeatureConfig, build_features, feature_columns
+from sabiscore.football_data import one_x_two
+from sabiscore.store import DataStore
+
+BASE_FORECASTERS = ("random_forest", "xgboost", "lightgbm")
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Features of every match in time order, with what is needed to split and to score."""
+
+    X: pd.DataFrame  # numeric features, index match_id
+    info: pd.DataFrame  # league, season, kickoff, result, status; index match_id
+    market: pd.DataFrame  # wide 1X2 prices (open and close), index match_id
+
+    def rows(self, mask: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
+        keep = mask.to_numpy()
+        return self.X.loc[keep], outcome_index(self.info.loc[keep, "result"].to_numpy())
+
+
+@dataclass(frozen=True)
+class BaseFit:
+    """One base model: refitted on all training rows, plus its out-of-fold forecasts."""
+
+    name: str
+    model: Any
+    oof: np.ndarray
+    seconds: float
+
+
+@task(name="load-training-data")
+def load_training_data(
+    store: DataStore, leagues: list[str] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    matches = store.load("matches", leagues=leagues)
+    if matches.empty:
+        raise ValueError(
+            f"no matches in {store.root}: run `sabiscore ingest` first (or pass --data-dir)"
+        )
+    fixtures = store.upcoming_fixtures()
+    if not fixtures.empty and leagues:
+        fixtures = fixtures[fixtures["league"].isin(leagues)]
+    return pd.concat([matches, fixtures], ignore_index=True), store.load("odds", leagues=leagues)
+
+
+@task(name="build-features")
+def build_feature_table(
+    matches: pd.DataFrame, odds: pd.DataFrame, settings: dict[str, Any]
+) -> FeatureTable:
+    """Leak-free features for every match (and fixture), in kick-off order."""
+    features = build_features(matches, odds, FeatureConfig.from_dict(settings))
+    info = matches.set_index("match_id").loc[
+        features.index, ["league", "season", "kickoff", "result", "status"]
+    ]
+    market = one_x_two(odds).reindex(features.index)
+    return FeatureTable(features[feature_columns(features)], info, market)
+
+
+@task(name="fit-base-model")
+def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> BaseFit:
+    """Out-of-fold forecasts on time-ordered folds, then a refit on all rows."""
+    from models.meta_learner import _fit_and_forecast, time_ordered_folds
+
+    started = time.perf_counter()
+    folds = time_ordered_folds(len(X), n_folds)
+    oof = [_fit_and_forecast(model, X, y, fold.train, fold.predict)[1] for fold in folds]
+    fitted, _ = _fit_and_forecast(model, X, y, np.arange(len(X)), None)
+    return BaseFit(model.model_name, fitted, np.vstack(oof), time.perf_counter() - started)
+
+
+@task(name="fit-stack")
+def fit_stack(meta_learner: Any, fits: list[BaseFit], X: pd.DataFrame, y: np.ndarray) -> Any:
+    """The logistic meta-learner on the base models' out-of-fold forecasts only."""
+    return meta_learner.fit_from_forecasts(X, y, [f.model for f in fits], [f.oof for f in fits])
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    table: pd.DataFrame  # forecaster x group (league, "all")
+    curves: dict[str, pd.DataFrame]
+    forecasts: dict[str, pd.DataFrame]
+
+
+@task(name="evaluate")
+def evaluate_forecasts(
+    stack: Any,
+    fits: list[BaseFit],
+    X: pd.DataFrame,
+    info: pd.DataFrame,
+    market: pd.DataFrame,
+    settings: dict[str, Any],
+) -> Evaluation:
+    """Ensemble, each base model and the de-margined market, scored on the same matches."""
+    columns = ["H", "D", "A"]
+    forecasts = {"ensemble": pd.DataFrame(stack.predict_proba(X), index=X.index, columns=columns)}
+    for fit in fits:
+        forecasts[fit.name] = pd.DataFrame(fit.model.predict_proba(X), index=X.index,
+                                           columns=columns)  # fmt: skip
+    names = settings.get("market_forecasters")
+    forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
+    results = info.loc[X.index, "result"]
+    table = comparison_table(forecasts, results, info.loc[X.index, "league"],
+                             n_bins=settings.get("calibration_bins", 10))  # fmt: skip
+    common = common_matches(forecasts, results)
+    y = outcome_index(results.loc[common])
+    curves = {
+        name: reliability_curve(frame.loc[common, columns].to_numpy(), y)
+        for name, frame in forecasts.items()
+    }
+    return Evaluation(table, curves, forecasts)
+
+
+@task(name="publish-training-report")
+def publish_report(markdown: str) -> None:
+    create_markdown_artifact(markdown, key="training-report")
+
+
+def report_markdown(
+    split: dict[str, list[str]], evaluation: Evaluation, extra: dict[str, Any]
+) -> str:
+    pooled = evaluation.table[evaluation.table["group"] == "all"]
+    lines = [
+        "# SabiScore training report",
+        "",
+        f"train {', '.join(split['train'])} | validation "
+        f"{', '.join(split['validation']) or '-'} | test {', '.join(split['test'])}",
+        "",
+        "## Test seasons, pooled",
+        "",
+        to_markdown(pooled),
+        "",
+        "## Per league",
+        "",
+        to_markdown(evaluation.table[evaluation.table["group"] != "all"]),
+        "",
+    ]
+    lines += [f"- {k}: {v}" for k, v in extra.items()]
+    return "\n".join(lines)
+
+
+def save_plots(evaluation: Evaluation, stack: Any, fits: list[BaseFit], out: Path) -> dict:
+    """Calibration curves and feature importance as PNGs (logged to MLflow by the flow)."""
+    from sabiscore.plots import calibration_plot, feature_importance_plot
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"calibration": calibration_plot(evaluation.curves, out / "calibration.png")}
+    for fit in fits:
+        importance = fit.model.get_feature_importance(top_n=25)
+        files[f"importance_{fit.name}"] = feature_importance_plot(
+            importance, out / f"feature_importance_{fit.name}.png"
+        )
+    return files
