@@ -173,6 +173,107 @@ def validate(
         raise typer.Exit(1)
 
 
+def _train_lines(s: dict[str, Any]) -> list[str]:
+    header = f"{'forecaster':<16}{'n':>7}{'log loss':>10}{'brier*':>9}{'rps':>9}{'acc':>8}"
+    lines = [
+        f"trained on {s['n_train']} matches, {s['n_features']} features; "
+        f"tested on {s['n_test']} ({', '.join(s['split']['test'])})",
+        header,
+    ]
+    for r in s["rows"]:
+        lines.append(
+            f"{r['forecaster']:<16}{r['n']:>7}{r['log_loss']:>10.4f}{r['brier']:>9.4f}"
+            f"{r['rps']:>9.4f}{r['accuracy']:>8.3f}"
+        )
+    lines.append("* Brier is the sum over the 3 outcomes. MLflow run: " + str(s.get("run_id")))
+    return lines
+
+
+def _with_runner(flow_fn: Any, config: Path | None) -> Any:
+    from flows.train import task_runner_from_config
+    from sabiscore.config import load_config
+
+    settings = load_config(config)["train"].get("task_runner")
+    return flow_fn.with_options(task_runner=task_runner_from_config(settings))
+
+
+def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
+    """Train on the embedded synthetic league when the store is still empty."""
+    from sabiscore.config import default_data_dir
+    from sabiscore.store import DataStore
+
+    if not DataStore(data_dir or default_data_dir()).manifest()["partitions"]:
+        from flows.ingest import ingest_flow
+
+        print("the data store is empty: ingesting the embedded synthetic league first")
+        ingest_flow(sources=["synthetic"], data_dir=str(data_dir) if data_dir else None,
+                    config_path=str(config) if config else None)  # fmt: skip
+
+
+@app.command()
+def train(
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    leagues: Annotated[
+        list[str] | None, typer.Option("--league", help="Only these leagues (repeat).")
+    ] = None,
+    test_season: Annotated[
+        list[str] | None, typer.Option(help="Test season(s), e.g. 2023-2024 (default: last).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Train the stacked ensemble and evaluate it next to the market (logged to MLflow)."""
+    _quiet_prefect(json_output)
+    from flows.train import train_flow
+
+    try:
+        _ensure_data(data_dir, config)
+        summary = _with_runner(train_flow, config)(
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+            leagues=leagues or None,
+            test_seasons=test_season or None,
+        )
+    except USER_ERRORS as error:
+        _fail(error)
+    _emit(summary, json_output, _train_lines(summary))
+
+
+@app.command()
+def backtest(
+    train_sources: Annotated[
+        list[str], typer.Option("--train", help="Files to train on (SOURCE as for ingest).")
+    ],
+    test_sources: Annotated[
+        list[str], typer.Option("--test", help="Files to evaluate on, never trained on.")
+    ],
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Train on one set of files and score ensemble, base models and market on another."""
+    _quiet_prefect(json_output)
+    _check_local_sources([*train_sources, *test_sources])
+    from flows.holdout import holdout_flow
+    from flows.ingest import IngestError
+    from sabiscore.config import default_data_dir
+
+    store = data_dir or default_data_dir() / "backtest"
+    try:
+        summary = _with_runner(holdout_flow, config)(
+            train_sources=train_sources,
+            test_sources=test_sources,
+            data_dir=str(store),
+            config_path=str(config) if config else None,
+        )
+    except IngestError as error:
+        _emit(error.summary, json_output, _ingest_lines(error.summary))
+        raise typer.Exit(1) from None
+    except USER_ERRORS as error:
+        _fail(error)
+    _emit(summary, json_output, _train_lines(summary))
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write <DIV>/<SEASON>.csv files into.")],
