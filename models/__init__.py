@@ -1,0 +1,73 @@
+"""SabiScore's estimators: three base models and the time-ordered stacking meta-learner.
+
+Build them from the `train` stage config (configs/train.yaml):
+
+    from sabiscore.config import load_config
+    stack = build_meta_learner(load_config()["train"])
+    stack.fit(X, y)            # X: float DataFrame in time order, y: 0/1/2 = H/D/A
+    stack.predict_proba(X_new) # columns H, D, A
+
+xgboost and lightgbm are imported only when a model is fitted, so importing this package
+(and `models.registry`) stays cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from models.base import CLASS_NAMES, BaseModel
+from models.lightgbm_model import LightGBMModel
+from models.meta_learner import MetaLearner, time_ordered_folds
+from models.random_forest import RandomForestModel
+from models.xgboost_model import XGBoostModel
+
+__all__ = [
+    "BASE_MODELS",
+    "CLASS_NAMES",
+    "BaseModel",
+    "LightGBMModel",
+    "MetaLearner",
+    "RandomForestModel",
+    "XGBoostModel",
+    "build_base_models",
+    "build_meta_learner",
+    "time_ordered_folds",
+]
+
+BASE_MODELS: dict[str, type[BaseModel]] = {
+    "random_forest": RandomForestModel,
+    "xgboost": XGBoostModel,
+    "lightgbm": LightGBMModel,
+}
+
+
+def _train_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Accept the train stage itself or the whole `load_config()` mapping."""
+    return config["train"] if "models" not in config and "train" in config else config
+
+
+def build_base_models(config: Mapping[str, Any]) -> list[BaseModel]:
+    """One unfitted model per entry of `models:`, in the config's order.
+
+    The top-level `random_state` and `n_jobs` apply to every model unless it sets its own;
+    an unknown model name or hyperparameter raises, so a typo cannot pass silently.
+    """
+    train = _train_section(config)
+    shared = {key: train[key] for key in ("random_state", "n_jobs") if key in train}
+    models = []
+    for name, params in (train.get("models") or {}).items():
+        if name not in BASE_MODELS:
+            raise ValueError(f"unknown model {name!r}; expected one of {sorted(BASE_MODELS)}")
+        models.append(BASE_MODELS[name](**{**shared, **(params or {})}))
+    if not models:
+        raise ValueError("the train config lists no models")
+    return models
+
+
+def build_meta_learner(config: Mapping[str, Any]) -> MetaLearner:
+    """The stack of `build_base_models(config)` with the `stacking:` settings."""
+    train = _train_section(config)
+    stacking = dict(train.get("stacking") or {})
+    stacking.setdefault("random_state", train.get("random_state", 42))
+    return MetaLearner(build_base_models(train), **stacking)

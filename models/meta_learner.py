@@ -19,6 +19,9 @@ could do none of these exactly.
 
 The same expanding scheme is applied once more inside the out-of-fold rows to score the stack
 itself out of sample (`oof_scores_`, `oof_ece_`) and to fit the optional calibration.
+
+`fit` does all of this. `fit_from_forecasts` takes base models fitted elsewhere (the training
+flow runs them as parallel tasks with `fit_and_forecast` on the same `time_ordered_folds`).
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
-from models._metrics import N_CLASSES, classwise_ece, log_loss
-from models.base import CLASS_NAMES, CLASSES, BaseModel, expand_to_classes
+from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes
 from models.calibration import Calibration, apply_calibrators, fit_calibrators
+from sabiscore.evaluation import expected_calibration_error, log_loss
 
 _MIN_PROB = 1e-4  # log(1e-4) = -9.2: a class a base model never saw cannot dominate the stack
 
@@ -94,7 +97,7 @@ def log_prob_features(probs: Sequence[np.ndarray]) -> np.ndarray:
     return np.log(np.clip(np.hstack(probs), _MIN_PROB, 1.0))
 
 
-def _fit_and_forecast(
+def fit_and_forecast(
     model: BaseModel, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, predict: np.ndarray | None
 ) -> tuple[BaseModel, np.ndarray | None]:
     """A fresh copy of `model` trained on `train` rows, and its forecast for `predict` rows.
@@ -105,6 +108,9 @@ def _fit_and_forecast(
         return clone(model).fit(X.iloc[train], y[train]), None
     fitted = model.out_of_fold_copy().fit(X.iloc[train], y[train])
     return fitted, fitted.predict_proba(X.iloc[predict])
+
+
+_fit_and_forecast = fit_and_forecast  # the name tasks/train.py imports
 
 
 def _base_rate(y_train: np.ndarray, n_rows: int) -> np.ndarray:
@@ -148,64 +154,72 @@ class MetaLearner(BaseModel):
         """
         return super().fit(X, y, order=order)
 
-    def _fit(self, X: pd.DataFrame, y: np.ndarray, order: Any = None) -> None:
-        if not self.base_models:
-            raise ValueError("MetaLearner needs at least one base model")
-        calibration = Calibration(self.calibration)
-        if calibration is not Calibration.NONE and self.n_folds < 3:
-            raise ValueError("calibration needs n_folds >= 3 (a stack forecast to fit it on)")
-        self.base_model_names_ = unique_model_names(self.base_models)
-        self.folds_ = time_ordered_folds(len(X), self.n_folds, order)
-        oof_rows = np.concatenate([fold.predict for fold in self.folds_])
-        forecasts = self._fit_base_models(X, y)
-        self._fit_logistic_layer(y, oof_rows, forecasts, calibration)
-
     def fit_from_forecasts(
         self,
         X: pd.DataFrame,
         y: Any,
         fitted_models: Sequence[BaseModel],
         oof_forecasts: Sequence[np.ndarray],
+        order: Any = None,
     ) -> MetaLearner:
         """Stack base models fitted elsewhere (e.g. as parallel Prefect tasks).
 
-        Each forecast must cover the rows of `time_ordered_folds(len(X), self.n_folds)` blocks
-        1.. in order, made by copies that never saw those rows; `fitted_models` are the refits.
+        Each forecast must cover blocks 1.. of `time_ordered_folds(len(X), n_folds, order)`,
+        in that order, made by copies that never saw those rows; `fitted_models` are the
+        refits on all rows. The stack cannot check where the forecasts came from: this is the
+        caller's promise that they are out of fold.
         """
-        y = np.asarray(y, dtype=int)
-        started = time.perf_counter()
-        self.base_model_names_ = unique_model_names(fitted_models)
-        self.folds_ = time_ordered_folds(len(X), self.n_folds)
-        oof_rows = np.concatenate([fold.predict for fold in self.folds_])
-        if any(len(f) != len(oof_rows) for f in oof_forecasts):
-            raise ValueError("each out-of-fold forecast must cover blocks 1.. of the folds")
-        self.base_models_ = list(fitted_models)
-        self.timings_ = {}
-        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        self.n_features_in_ = X.shape[1]
-        self.classes_ = CLASSES
-        self._fit_logistic_layer(y, oof_rows, list(oof_forecasts), Calibration(self.calibration))
-        self.training_metadata_ = {
-            "model_name": self.model_name,
-            "params": self._params_for_metadata(),
-            "n_rows": len(X),
-            "n_features": X.shape[1],
-            "seconds": round(time.perf_counter() - started, 4),
-        }
-        return self
+        given = (list(fitted_models), [np.asarray(f, dtype=float) for f in oof_forecasts])
+        return super().fit(X, y, order=order, given=given)
 
-    def _fit_logistic_layer(
-        self, y: np.ndarray, oof_rows: np.ndarray, forecasts: list[np.ndarray], calibration: Any
+    def _fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        order: Any = None,
+        given: tuple[list[BaseModel], list[np.ndarray]] | None = None,
     ) -> None:
+        if given is None and not self.base_models:
+            raise ValueError("MetaLearner needs at least one base model")
+        calibration = self._checked_calibration()
+        self.folds_ = time_ordered_folds(len(X), self.n_folds, order)
+        oof_rows = np.concatenate([fold.predict for fold in self.folds_])
+        if given is None:
+            self.base_model_names_ = unique_model_names(self.base_models)
+            forecasts = self._fit_base_models(X, y)
+        else:
+            forecasts = self._adopt_base_models(*given, n_oof_rows=len(oof_rows))
         self.oof_rows_ = oof_rows
         self.oof_proba_ = dict(zip(self.base_model_names_, forecasts, strict=True))
-        oof_features = log_prob_features(forecasts)
-
+        features = log_prob_features(forecasts)
         started = time.perf_counter()
-        self.meta_model_ = self._logistic().fit(oof_features, y[oof_rows])
-        self._score_out_of_fold(oof_features, y, oof_rows)
+        self.meta_model_ = self._logistic().fit(features, y[oof_rows])
+        self._score_out_of_fold(features, y, oof_rows)
         self.calibrators_ = fit_calibrators(self.stack_oof_proba_, y[self.eval_rows_], calibration)
         self.timings_["meta_learner"] = round(time.perf_counter() - started, 4)
+
+    def _checked_calibration(self) -> Calibration:
+        """Validate the setting before any expensive fit."""
+        calibration = Calibration(self.calibration)
+        if calibration is not Calibration.NONE and self.n_folds < 3:
+            raise ValueError("calibration needs n_folds >= 3 (a stack forecast to fit it on)")
+        return calibration
+
+    def _adopt_base_models(
+        self, fitted: list[BaseModel], forecasts: list[np.ndarray], n_oof_rows: int
+    ) -> list[np.ndarray]:
+        """Take refitted base models and their out-of-fold forecasts from the caller."""
+        if len(fitted) != len(forecasts) or not fitted:
+            raise ValueError("give one out-of-fold forecast per fitted base model")
+        if any(f.shape != (n_oof_rows, N_CLASSES) for f in forecasts):
+            raise ValueError(f"each out-of-fold forecast must be ({n_oof_rows}, 3): blocks 1..")
+        self.base_model_names_ = unique_model_names(fitted)
+        self.base_models_ = fitted
+        self.timings_ = {
+            name: {"folds": [], "refit": model.training_metadata_["seconds"]}
+            for name, model in zip(self.base_model_names_, fitted, strict=True)
+        }
+        return forecasts
 
     def _fit_base_models(self, X: pd.DataFrame, y: np.ndarray) -> list[np.ndarray]:
         """Fit every fold copy and final refit, `n_jobs` at a time; return the OOF forecasts.
@@ -220,7 +234,7 @@ class MetaLearner(BaseModel):
             key=lambda job: -len(rows[job[1]]),
         )
         results = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_fit_and_forecast)(self.base_models[m], X, y, rows[k], targets[k])
+            delayed(fit_and_forecast)(self.base_models[m], X, y, rows[k], targets[k])
             for m, k in jobs
         )
         done = dict(zip(jobs, results, strict=True))
@@ -258,7 +272,9 @@ class MetaLearner(BaseModel):
         self.stack_oof_proba_ = forecasts.get("stack")
         y_eval = y[self.eval_rows_]
         self.oof_scores_ = {name: log_loss(p, y_eval) for name, p in forecasts.items()}
-        self.oof_ece_ = {name: classwise_ece(p, y_eval) for name, p in forecasts.items()}
+        self.oof_ece_ = {
+            name: expected_calibration_error(p, y_eval) for name, p in forecasts.items()
+        }
 
     def _nested_forecast(
         self, features: np.ndarray, y_oof: np.ndarray, starts: np.ndarray, k: int
