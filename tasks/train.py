@@ -45,9 +45,10 @@ class BaseFit:
     """One base model: refitted on all training rows, plus its out-of-fold forecasts."""
 
     name: str
-    model: Any
+    model: Any  # refitted on all rows: what the stack uses
     oof: np.ndarray
     seconds: float
+    calibrated: Any  # the model recalibrated on its out-of-fold forecasts: what is scored alone
 
 
 @task(name="load-training-data")
@@ -81,13 +82,16 @@ def build_feature_table(
 @task(name="fit-base-model")
 def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> BaseFit:
     """Out-of-fold forecasts on time-ordered folds, then a refit on all rows."""
-    from models.meta_learner import _fit_and_forecast, time_ordered_folds
+    from models.meta_learner import fit_and_forecast, time_ordered_folds
+    from models.recalibration import recalibrate
 
     started = time.perf_counter()
     folds = time_ordered_folds(len(X), n_folds)
-    oof = [_fit_and_forecast(model, X, y, fold.train, fold.predict)[1] for fold in folds]
-    fitted, _ = _fit_and_forecast(model, X, y, np.arange(len(X)), None)
-    return BaseFit(model.model_name, fitted, np.vstack(oof), time.perf_counter() - started)
+    oof = np.vstack([fit_and_forecast(model, X, y, f.train, f.predict)[1] for f in folds])
+    fitted, _ = fit_and_forecast(model, X, y, np.arange(len(X)), None)
+    oof_rows = np.concatenate([fold.predict for fold in folds])
+    calibrated = recalibrate(fitted, oof, y[oof_rows])
+    return BaseFit(model.model_name, fitted, oof, time.perf_counter() - started, calibrated)
 
 
 @task(name="fit-stack")
@@ -116,8 +120,8 @@ def evaluate_forecasts(
     columns = ["H", "D", "A"]
     forecasts = {"ensemble": pd.DataFrame(stack.predict_proba(X), index=X.index, columns=columns)}
     for fit in fits:
-        forecasts[fit.name] = pd.DataFrame(fit.model.predict_proba(X), index=X.index,
-                                           columns=columns)  # fmt: skip
+        probs = fit.calibrated.predict_proba(X)
+        forecasts[fit.name] = pd.DataFrame(probs, index=X.index, columns=columns)
     names = settings.get("market_forecasters")
     forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
     results = info.loc[X.index, "result"]
