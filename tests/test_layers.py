@@ -11,7 +11,9 @@ HEAVY = ("prefect", "mlflow", "bentoml", "great_expectations", "xgboost", "light
 def test_domain_imports_no_framework() -> None:
     code = (
         "import sys, sabiscore, sabiscore.football_data, sabiscore.quality, sabiscore.store, "
-        "sabiscore.sources, sabiscore.synthetic, sabiscore.config, sabiscore.cli\n"
+        "sabiscore.sources, sabiscore.synthetic, sabiscore.config, sabiscore.cli, "
+        "sabiscore.features, sabiscore.evaluation, sabiscore.odds, sabiscore.splits, "
+        "sabiscore.plots\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -19,7 +21,7 @@ def test_domain_imports_no_framework() -> None:
 
 
 def test_help_answers_without_loading_flows() -> None:
-    for args in ([], ["ingest"], ["validate"], ["synth"]):
+    for args in ([], ["ingest"], ["validate"], ["synth"], ["train"], ["backtest"]):
         out = subprocess.run(
             [sys.executable, "-m", "sabiscore.cli", *args, "--help"],
             capture_output=True, text=True, timeout=60,
