@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,15 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
         else:
             merged[key] = value
     return merged
+
+
+def reject_unknown_keys(d: Mapping[str, Any], cls: type, what: str) -> None:
+    """A settings mapping may only name fields of the dataclass it configures (typos fail)."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"{what} must be a mapping, got {type(d).__name__}")
+    unknown = set(d) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
 
 
 def load_config(override: Path | str | None = None) -> dict[str, Any]:

@@ -27,12 +27,13 @@ import math
 import operator
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sabiscore.config import reject_unknown_keys
 from sabiscore.odds import ImpliedMethod, implied_probabilities, overround
 
 __all__ = [
@@ -106,17 +107,9 @@ _DISAGREEMENT_BOOKS: tuple[str, ...] = (
 # --- configuration -------------------------------------------------------------------------
 
 
-def _reject_unknown_keys(d: Mapping[str, Any], cls: type, what: str) -> None:
-    if not isinstance(d, Mapping):
-        raise ValueError(f"{what} must be a mapping, got {type(d).__name__}")
-    unknown = set(d) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
-
-
 def _from_mapping(cls: type, d: Mapping[str, Any], what: str, tuples: Sequence[str] = ()) -> Any:
     """Build a config dataclass from a mapping; lists become tuples so the result is hashable."""
-    _reject_unknown_keys(d, cls, what)
+    reject_unknown_keys(d, cls, what)
     kwargs = {k: tuple(v) if k in tuples and v is not None else v for k, v in d.items()}
     return cls(**kwargs)
 
@@ -245,7 +238,7 @@ class FeatureConfig:
         """Build from parsed YAML; unknown keys are an error so a typo cannot fall back to a
         default silently. Missing families or keys take the defaults."""
         d = d or {}
-        _reject_unknown_keys(d, cls, "features config")
+        reject_unknown_keys(d, cls, "features config")
         kwargs = {}
         for name, value in d.items():
             family_cls, tuples = _FAMILY_CONFIGS[name]

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sabiscore.config import reject_unknown_keys
+
 __all__ = [
     "BOOKMAKERS",
     "BOOKMAKER_MARGINS",
@@ -211,7 +213,7 @@ class SyntheticConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> SyntheticConfig:
         """Build from a plain mapping (e.g. parsed YAML); unknown keys are an error so
         that a typo in a config file cannot silently fall back to a default."""
-        _reject_unknown_keys(d, cls, "synthetic config")
+        reject_unknown_keys(d, cls, "synthetic config")
         kwargs = dict(d)
         if "leagues" in kwargs:
             leagues = []
@@ -219,21 +221,13 @@ class SyntheticConfig:
                 if isinstance(item, LeagueSpec):
                     leagues.append(item)
                     continue
-                _reject_unknown_keys(item, LeagueSpec, "league")
+                reject_unknown_keys(item, LeagueSpec, "league")
                 missing = {f.name for f in fields(LeagueSpec)} - set(item)
                 if missing:
                     raise ValueError(f"league is missing keys: {sorted(missing)}")
                 leagues.append(LeagueSpec(**item))
             kwargs["leagues"] = tuple(leagues)
         return cls(**kwargs)
-
-
-def _reject_unknown_keys(d: Mapping[str, Any], cls: type, what: str) -> None:
-    if not isinstance(d, Mapping):
-        raise ValueError(f"{what} must be a mapping, got {type(d).__name__}")
-    unknown = set(d) - {f.name for f in fields(cls)}
-    if unknown:
-        raise ValueError(f"unknown {what} keys: {sorted(unknown)}")
 
 
 @dataclass(frozen=True, eq=False)
