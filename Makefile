@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## run: install, then the main job on the embedded default (synthetic league):
-## ingest + validate today; it grows into the full pipeline as the issues land.
+## ingest + validate + train (an MLflow run); it grows into the full pipeline as issues land.
 run: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore ingest synthetic
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore validate
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore train
 
 ## test: install, then the whole test suite
 test: $(STAMP)
