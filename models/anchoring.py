@@ -58,3 +58,22 @@ def market_margin(X: pd.DataFrame, columns: Sequence[str], fallback: np.ndarray)
     margin = np.log(np.clip(np.where(usable[:, None], probs, 1.0), _MIN_PROB, None))
     margin[~usable] = fallback
     return margin
+
+
+class MarketAnchored:
+    """Mixin for boosted models: learn the anchor at fit time, give each row's start score.
+
+    The model sets `base_margin_columns`; `_learn_anchor` stores the validated columns and the
+    base-rate fallback, `_margin` returns None when anchoring is off.
+    """
+
+    base_margin_columns: Sequence[str] | None
+
+    def _learn_anchor(self, X: pd.DataFrame, y: np.ndarray) -> None:
+        self.margin_columns_ = check_margin_columns(self.base_margin_columns, X)
+        self.fallback_margin_ = base_rate_margin(y)
+
+    def _margin(self, X: pd.DataFrame) -> np.ndarray | None:
+        if self.margin_columns_ is None:
+            return None
+        return market_margin(X, self.margin_columns_, self.fallback_margin_)

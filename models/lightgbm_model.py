@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.anchoring import base_rate_margin, check_margin_columns, market_margin
+from models.anchoring import MarketAnchored
 from models.base import BaseModel, softmax
 
 _N_CLASSES = 3
 
 
-class LightGBMModel(BaseModel):
+class LightGBMModel(MarketAnchored, BaseModel):
     """Leaf-wise boosted trees; optionally boosted from the market's log-probabilities.
 
     `base_margin_columns`: three column names of X holding de-margined market probabilities
@@ -81,16 +81,10 @@ class LightGBMModel(BaseModel):
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         import lightgbm as lgb
 
-        self.margin_columns_ = check_margin_columns(self.base_margin_columns, X)
-        self.fallback_margin_ = base_rate_margin(y)
+        self._learn_anchor(X, y)
         params = self._booster_params()
         train = lgb.Dataset(_values(X), label=y, init_score=self._margin(X), params=params)
         self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators)
-
-    def _margin(self, X: pd.DataFrame) -> np.ndarray | None:
-        if self.margin_columns_ is None:
-            return None
-        return market_margin(X, self.margin_columns_, self.fallback_margin_)
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         margin = self._margin(X)

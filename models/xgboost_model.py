@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.anchoring import base_rate_margin, check_margin_columns, market_margin
+from models.anchoring import MarketAnchored
 from models.base import BaseModel
 
 _N_CLASSES = 3
 
 
-class XGBoostModel(BaseModel):
+class XGBoostModel(MarketAnchored, BaseModel):
     """Gradient-boosted trees (hist); optionally boosted from the market's log-probabilities.
 
     `base_margin_columns`: three column names of X holding de-margined market probabilities
@@ -89,15 +89,9 @@ class XGBoostModel(BaseModel):
     def _fit(self, X: pd.DataFrame, y: np.ndarray) -> None:
         import xgboost as xgb
 
-        self.margin_columns_ = check_margin_columns(self.base_margin_columns, X)
-        self.fallback_margin_ = base_rate_margin(y)
+        self._learn_anchor(X, y)
         train = xgb.DMatrix(_values(X), label=y, base_margin=self._margin(X), nthread=self.n_jobs)
         self.booster_ = xgb.train(self._booster_params(), train, num_boost_round=self.n_estimators)
-
-    def _margin(self, X: pd.DataFrame) -> np.ndarray | None:
-        if self.margin_columns_ is None:
-            return None
-        return market_margin(X, self.margin_columns_, self.fallback_margin_)
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         probs = self.booster_.inplace_predict(_values(X), base_margin=self._margin(X))
