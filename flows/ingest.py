@@ -72,11 +72,12 @@ def ingest_flow(
         except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
             file_error(reports[ref.location], error)
 
-    committed = {p["raw_sha256"]: p for p in store.manifest()["partitions"].values()}
-    todo = {s: r for s, r in raws.items() if force or r.sha256 not in committed}
+    committed = store.manifest()["partitions"]
+    stored_shas = {p["raw_sha256"] for p in committed.values()}
+    todo = {s: r for s, r in raws.items() if force or r.sha256 not in stored_shas}
     for source, raw in raws.items():
         if source not in todo:
-            _report_unchanged(reports[source], store, raw.sha256)
+            _report_unchanged(reports[source], committed, raw.sha256)
 
     timings["fetch"], clock = time.perf_counter() - clock, time.perf_counter()
     parsed = {}
@@ -116,11 +117,12 @@ def ingest_flow(
     return summary
 
 
-def _report_unchanged(report: FileReport, store: DataStore, sha256: str) -> None:
+def _report_unchanged(report: FileReport, committed: dict, sha256: str) -> None:
     """A file whose exact bytes are already stored: nothing to do, counts from the manifest."""
-    parts = [p for p in store.manifest()["partitions"].values() if p["raw_sha256"] == sha256]
+    keys = [key for key, p in committed.items() if p["raw_sha256"] == sha256]
+    parts = [committed[key] for key in keys]
     report.status = "unchanged"
-    report.partitions = [f"{p['league']}/{p['season']}" for p in parts]
+    report.partitions = keys
     report.matches = sum(p["rows"].get("matches", 0) for p in parts)
     report.fixtures = sum(p["rows"].get("fixtures", 0) for p in parts)
     report.quarantined = sum(p["rows"].get("quarantine", 0) for p in parts)
