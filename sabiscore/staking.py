@@ -1,0 +1,447 @@
+"""Value bets: edge, fractional Kelly stakes, quality tiers and closing-line value (CLV).
+
+Shared by the BentoML `edge` endpoint and the betting backtest, so both bet the same way:
+
+* edge = model_prob × decimal_odds − 1, the expected profit per unit staked *if the model's
+  probability is right*. A bet is worth considering only when it is clearly positive
+  (`min_edge`), because the model's probabilities carry error of a few points themselves.
+* Kelly's stake edge / (odds − 1) maximises long-run log growth only for true probabilities.
+  Ours are estimates, and over-betting costs more than under-betting, so a fraction of it is
+  staked (a quarter by default: about half the growth for a much smaller drawdown), and the
+  total staked on one match is capped: the three outcomes share one model error.
+* Tiers put a name on the size of the edge, for people reading the endpoint's answer.
+* CLV: beating the de-margined closing price is the earliest evidence of a real edge. The
+  close is the sharpest forecast there is (see `sabiscore.evaluation`); profit needs
+  thousands of bets to tell skill from luck, CLV far fewer.
+
+Every probability and price triple is in the order home, draw, away.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from sabiscore.config import reject_unknown_keys
+from sabiscore.odds import ImpliedMethod, implied_probabilities
+
+#: Names of the three outcomes, in the order of every triple.
+OUTCOMES: tuple[str, str, str] = ("home", "draw", "away")
+
+#: Probabilities are clipped this far from 0 and 1 before taking log-odds.
+_LOGIT_EPSILON = 1e-6
+
+#: Model probabilities of one match may miss summing to 1 by this much (rounded inputs).
+_SUM_TOLERANCE = 1e-3
+
+
+class QualityTier(StrEnum):
+    PREMIUM = "premium"
+    VALUE = "value"
+    MARGINAL = "marginal"
+    AVOID = "avoid"
+
+
+# --- the policy ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TierThresholds:
+    """Edge thresholds: edge ≥ premium → PREMIUM, ≥ value → VALUE, ≥ marginal → MARGINAL."""
+
+    premium: float = 0.08
+    value: float = 0.04
+    marginal: float = 0.02
+
+    def __post_init__(self) -> None:
+        ordered = (self.marginal, self.value, self.premium)
+        if not all(_is_number(t) for t in ordered) or not 0 <= ordered[0] < ordered[1] < ordered[2]:
+            raise ValueError(
+                "tier thresholds must satisfy 0 <= marginal < value < premium; got "
+                f"marginal={self.marginal!r}, value={self.value!r}, premium={self.premium!r}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> TierThresholds:
+        d = dict(d or {})
+        reject_unknown_keys(d, cls, "staking tiers")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class StakingPolicy:
+    """How much to bet: settings from `configs/staking.yaml` (see the comments there)."""
+
+    kelly_fraction: float = 0.25  # share of the full Kelly stake
+    max_stake_fraction: float = 0.05  # cap on the total staked per match, share of the bankroll
+    min_edge: float = 0.02  # bet an outcome only when its edge is at least this
+    implied_method: ImpliedMethod = ImpliedMethod.MULTIPLICATIVE  # de-margining of a book
+    tiers: TierThresholds = field(default_factory=TierThresholds)
+
+    def __post_init__(self) -> None:
+        for name in ("kelly_fraction", "max_stake_fraction"):
+            value = getattr(self, name)
+            if not (_is_number(value) and 0 < value <= 1):
+                raise ValueError(f"{name} must lie in (0, 1], got {value!r}")
+        if not (_is_number(self.min_edge) and self.min_edge >= 0):
+            raise ValueError(f"min_edge must be a finite number >= 0, got {self.min_edge!r}")
+        if self.implied_method not in set(ImpliedMethod):
+            choices = ", ".join(ImpliedMethod)
+            got = self.implied_method
+            raise ValueError(f"implied_method must be one of {choices}; got {got!r}")
+        object.__setattr__(self, "implied_method", ImpliedMethod(self.implied_method))
+        if not isinstance(self.tiers, TierThresholds):
+            raise ValueError("tiers must be TierThresholds; from_dict converts a mapping")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> StakingPolicy:
+        """The policy from a settings mapping; unknown keys are typos and fail."""
+        d = dict(d or {})
+        reject_unknown_keys(d, cls, "staking policy")
+        if "tiers" in d:
+            d["tiers"] = TierThresholds.from_dict(d["tiers"])
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types (for YAML, JSON or tracking parameters); `from_dict` reads it back."""
+        d = asdict(self)
+        d["implied_method"] = str(self.implied_method)
+        return d
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+def _prices(decimal_odds: Any, where: str = "") -> np.ndarray:
+    """Prices as floats; a price of 1.0 or less, NaN or infinity is not a price."""
+    prices = np.asarray(decimal_odds, dtype=float)
+    bad = prices[~(np.isfinite(prices) & (prices > 1.0))]
+    if bad.size:
+        raise ValueError(
+            f"decimal odds must be greater than 1.0 and finite{where}; got {bad[:5].tolist()}"
+        )
+    return prices
+
+
+def _probabilities(model_prob: Any) -> np.ndarray:
+    probs = np.asarray(model_prob, dtype=float)
+    if not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1).any():
+        raise ValueError("probabilities must be finite and lie in [0, 1]")
+    return probs
+
+
+def _triples(model_probs: Any, decimal_odds: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(probs, prices) of one match, shape (3,), or of n matches, shape (n, 3)."""
+    probs, prices = _probabilities(model_probs), _prices(decimal_odds)
+    if probs.shape != prices.shape or probs.ndim not in (1, 2) or probs.shape[-1] != 3:
+        raise ValueError(
+            "expected home/draw/away triples of equal shape, (3,) or (n, 3); got "
+            f"probabilities {probs.shape} and odds {prices.shape}"
+        )
+    return probs, prices
+
+
+def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
+    return float(values) if values.ndim == 0 else values
+
+
+# --- edge, Kelly, stakes, tiers -----------------------------------------------------------------
+
+
+def edge(model_prob: float | Any, decimal_odds: float | Any) -> float | np.ndarray:
+    """Expected profit per unit staked at `decimal_odds` if `model_prob` is right.
+
+    >>> round(edge(0.30, 3.5), 6)  # 0.30 × 3.5 − 1
+    0.05
+    """
+    return _scalar_or_array(_probabilities(model_prob) * _prices(decimal_odds) - 1.0)
+
+
+def kelly_fraction_full(model_prob: float | Any, decimal_odds: float | Any) -> float | np.ndarray:
+    """Full Kelly stake edge / (odds − 1), as a share of the bankroll; 0 when the edge is ≤ 0.
+
+    It maximises the expected log of the bankroll for one bet on its own; a negative value
+    would mean laying the outcome, which a back-only bettor cannot do.
+
+    >>> round(kelly_fraction_full(0.30, 3.5), 6)  # 0.05 / 2.5
+    0.02
+    """
+    prices = _prices(decimal_odds)
+    full = (_probabilities(model_prob) * prices - 1.0) / (prices - 1.0)
+    return _scalar_or_array(np.clip(full, 0.0, None))
+
+
+def match_stakes(model_probs: Any, decimal_odds: Any, policy: StakingPolicy) -> np.ndarray:
+    """Stakes on home/draw/away as shares of the bankroll, for one match (3,) or n (n, 3).
+
+    Fractional Kelly per outcome, zero where the edge is below `min_edge` (or not positive);
+    when a match's total exceeds `max_stake_fraction`, every stake of that match is scaled by
+    the same factor so the total equals the cap, keeping their proportions. The outcomes are
+    treated one by one (not Kelly's joint solution for exclusive outcomes): with a quarter
+    Kelly and a 5 % cap the difference is small, and two value outcomes in one match are rare.
+
+    >>> match_stakes([0.30, 0.30, 0.40], [3.5, 3.2, 2.2], StakingPolicy()).round(6).tolist()
+    [0.005, 0.0, 0.0]
+    """
+    probs, prices = _triples(model_probs, decimal_odds)
+    edges = probs * prices - 1.0
+    stakes = policy.kelly_fraction * np.clip(edges / (prices - 1.0), 0.0, None)
+    stakes = np.where((edges >= policy.min_edge) & (edges > 0), stakes, 0.0)
+    total = stakes.sum(axis=-1, keepdims=True)
+    scale = np.minimum(1.0, policy.max_stake_fraction / np.where(total > 0, total, 1.0))
+    return stakes * scale
+
+
+def quality_tier(edge: float, policy: StakingPolicy) -> QualityTier:
+    """The tier of an edge (a fraction, 0.05 = 5 %); NaN is AVOID.
+
+    >>> quality_tier(0.05, StakingPolicy()).value
+    'value'
+    """
+    tiers = policy.tiers
+    if edge >= tiers.premium:
+        return QualityTier.PREMIUM
+    if edge >= tiers.value:
+        return QualityTier.VALUE
+    if edge >= tiers.marginal:
+        return QualityTier.MARGINAL
+    return QualityTier.AVOID
+
+
+def closing_line_value(
+    decimal_odds_taken: float | Any, closing_fair_prob: float | Any
+) -> float | np.ndarray:
+    """Price taken ÷ fair (de-margined) closing price − 1 = odds_taken × closing_fair_prob − 1.
+
+    Positive when the bet was struck at a better price than the market settled on.
+
+    >>> round(closing_line_value(2.10, 0.50), 6)  # 2.10 against a fair close of 2.00
+    0.05
+    """
+    return edge(closing_fair_prob, decimal_odds_taken)
+
+
+# --- the closing-line model ---------------------------------------------------------------------
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _LOGIT_EPSILON, 1.0 - _LOGIT_EPSILON)
+    return np.log(p / (1.0 - p))
+
+
+def _as_triple(values: Sequence[float], name: str) -> tuple[float, float, float]:
+    numbers = tuple(float(v) for v in values)
+    if len(numbers) != 3 or not all(math.isfinite(v) for v in numbers):
+        raise ValueError(f"{name} must be 3 finite numbers (home, draw, away), got {values!r}")
+    return numbers[0], numbers[1], numbers[2]
+
+
+@dataclass(frozen=True)
+class ClosingLineModel:
+    """Predicts the de-margined closing probabilities of a match from its opening ones.
+
+    Per outcome k, the log-odds move is a straight line in the opening log-odds:
+
+        logit(close_k) − logit(open_k) = intercepts[k] + slopes[k] × logit(open_k)
+
+    fitted by least squares on past matches. Two numbers per outcome capture what is
+    systematic in how lines move (a drift towards or away from favourites, a level shift on
+    the draw) and cannot overfit; the rest of the move is news, which no price model
+    foresees. The three predictions are rescaled to sum to 1, as a closing line does.
+    """
+
+    intercepts: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    slopes: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    n_matches: int = 0  # matches it was fitted on; 0 for the identity
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "intercepts", _as_triple(self.intercepts, "intercepts"))
+        object.__setattr__(self, "slopes", _as_triple(self.slopes, "slopes"))
+
+    @classmethod
+    def identity(cls) -> ClosingLineModel:
+        """No move: the predicted close is the opening line."""
+        return cls()
+
+    @classmethod
+    def fit(cls, open_probs: Any, close_probs: Any) -> ClosingLineModel:
+        """Least squares per outcome; matches lacking either line (NaN) are left out."""
+        opened, closed = _probabilities_or_nan(open_probs), _probabilities_or_nan(close_probs)
+        if opened.shape != closed.shape or opened.ndim != 2 or opened.shape[1] != 3:
+            raise ValueError(
+                f"expected (n, 3) opening and closing probabilities; got {opened.shape} "
+                f"and {closed.shape}"
+            )
+        complete = np.isfinite(opened).all(axis=1) & np.isfinite(closed).all(axis=1)
+        if complete.sum() < 3:
+            raise ValueError("need at least 3 matches with both opening and closing probabilities")
+        x = _logit(opened[complete])
+        move = _logit(closed[complete]) - x
+        lines = [_least_squares_line(x[:, k], move[:, k]) for k in range(3)]
+        intercepts, slopes = zip(*lines, strict=True)
+        return cls(intercepts, slopes, int(complete.sum()))
+
+    def predict_close_prob(self, open_probs: Any) -> np.ndarray:
+        """Predicted fair closing probabilities, same shape as `open_probs` ((3,) or (n, 3)).
+
+        >>> ClosingLineModel.identity().predict_close_prob([0.5, 0.3, 0.2]).round(6).tolist()
+        [0.5, 0.3, 0.2]
+        """
+        opened = _probabilities(open_probs)
+        if opened.ndim not in (1, 2) or opened.shape[-1] != 3:
+            raise ValueError(f"expected (3,) or (n, 3) probabilities, got {opened.shape}")
+        x = _logit(opened)
+        moved = x + np.asarray(self.intercepts) + np.asarray(self.slopes) * x
+        close = 1.0 / (1.0 + np.exp(-moved))
+        return close / close.sum(axis=-1, keepdims=True)
+
+    def expected_clv(self, decimal_odds_taken: Any, open_probs: Any) -> float | np.ndarray:
+        """CLV expected for prices taken now: odds_taken × predicted closing probability − 1.
+
+        >>> ClosingLineModel.identity().expected_clv([2.1, 3.4, 4.0], [0.5, 0.3, 0.2]).round(3)
+        array([ 0.05,  0.02, -0.2 ])
+        """
+        return closing_line_value(decimal_odds_taken, self.predict_close_prob(open_probs))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain lists and numbers, for JSON; `from_dict` reads it back."""
+        return {
+            "intercepts": list(self.intercepts),
+            "slopes": list(self.slopes),
+            "n_matches": self.n_matches,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ClosingLineModel:
+        d = dict(d)
+        reject_unknown_keys(d, cls, "closing-line model")
+        return cls(**d)
+
+
+def _probabilities_or_nan(values: Any) -> np.ndarray:
+    """Probabilities in [0, 1], where NaN marks a missing line."""
+    probs = np.asarray(values, dtype=float)
+    present = probs[~np.isnan(probs)]
+    if not np.isfinite(present).all() or (present < 0).any() or (present > 1).any():
+        raise ValueError("probabilities must lie in [0, 1] (NaN for a missing line)")
+    return probs
+
+
+def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of y on x by ordinary least squares."""
+    design = np.column_stack([np.ones_like(x), x])
+    (intercept, slope), *_ = np.linalg.lstsq(design, y, rcond=None)
+    return float(intercept), float(slope)
+
+
+# --- one match, several books -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutcomeEdge:
+    """One outcome of a match at the best price on offer: what the model sees there.
+
+    `implied_prob` is the de-margined probability of the book offering that best price;
+    `edge_percentage` and `kelly_stake_percentage` are per cent (5.0 = 5 %, the stake as a
+    share of the bankroll); `clv_expected` is a fraction (0.05 = 5 %), None without a
+    closing-line model.
+    """
+
+    outcome: str
+    model_prob: float
+    implied_prob: float
+    decimal_odds: float
+    bookmaker: str
+    edge_percentage: float
+    kelly_stake_percentage: float
+    quality: QualityTier
+    clv_expected: float | None
+
+
+def match_edges(
+    model_probs: Sequence[float] | np.ndarray,
+    books: Mapping[str, Sequence[float]],
+    policy: StakingPolicy,
+    clv_model: ClosingLineModel | None = None,
+    *,
+    reference_book: str | None = None,
+) -> list[OutcomeEdge]:
+    """Edges, stakes and tiers of home/draw/away, each at the best price among `books`.
+
+    `books` maps a bookmaker to its (home, draw, away) prices; a tie for the best price goes
+    to the book listed first. Stakes come from `match_stakes` at the best prices, so their
+    total respects the cap. The expected CLV starts from the market's current fair line:
+    `reference_book`'s de-margined probabilities when given (a sharp book such as Pinnacle,
+    the kind the model was fitted on), else the mean over all the books sent.
+    """
+    probs = _match_probabilities(model_probs)
+    names, prices = _book_prices(books)
+    implied = implied_probabilities(prices, policy.implied_method)
+    best = prices.argmax(axis=0)
+    best_prices = prices[best, np.arange(3)]
+    edges = probs * best_prices - 1.0
+    stakes = match_stakes(probs, best_prices, policy)
+    clv = _expected_clv(clv_model, best_prices, implied, names, reference_book)
+    return [
+        OutcomeEdge(
+            outcome=OUTCOMES[k],
+            model_prob=float(probs[k]),
+            implied_prob=float(implied[best[k], k]),
+            decimal_odds=float(best_prices[k]),
+            bookmaker=names[best[k]],
+            edge_percentage=100.0 * float(edges[k]),
+            kelly_stake_percentage=100.0 * float(stakes[k]),
+            quality=quality_tier(float(edges[k]), policy),
+            clv_expected=None if clv is None else float(clv[k]),
+        )
+        for k in range(3)
+    ]
+
+
+def _match_probabilities(model_probs: Any) -> np.ndarray:
+    probs = _probabilities(model_probs)
+    if probs.shape != (3,):
+        raise ValueError(f"expected 3 model probabilities (home, draw, away), got {probs.shape}")
+    if abs(probs.sum() - 1.0) > _SUM_TOLERANCE:
+        raise ValueError(f"model probabilities must sum to 1, got {probs.sum():.4f}")
+    return probs
+
+
+def _book_prices(books: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
+    """(bookmaker names, (m, 3) prices), each book's prices checked."""
+    if not isinstance(books, Mapping) or not books:
+        raise ValueError("books must map at least one bookmaker to (home, draw, away) prices")
+    rows = []
+    for name, odds in books.items():
+        prices = _prices(odds, f" (bookmaker {name!r})")
+        if prices.shape != (3,):
+            raise ValueError(f"bookmaker {name!r}: expected 3 prices, got {prices.shape}")
+        rows.append(prices)
+    return list(books), np.vstack(rows)
+
+
+def _expected_clv(
+    clv_model: ClosingLineModel | None,
+    best_prices: np.ndarray,
+    implied: np.ndarray,
+    names: list[str],
+    reference_book: str | None,
+) -> np.ndarray | None:
+    if clv_model is None:
+        return None
+    if reference_book is None:
+        open_probs = implied.mean(axis=0)
+    elif reference_book in names:
+        open_probs = implied[names.index(reference_book)]
+    else:
+        raise ValueError(f"reference book {reference_book!r} is not among the books {names}")
+    return np.asarray(clv_model.expected_clv(best_prices, open_probs))
