@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from sabiscore.splits import SeasonSplit, season_split
 from sabiscore.store import DataStore
 from tasks.tracking import log_training_run
 from tasks.train import (
+    Evaluation,
+    FeatureTable,
     build_feature_table,
     evaluate_forecasts,
     fit_base_model,
@@ -79,8 +82,23 @@ def choose_rows(
     return fit, test, {k: list(v) for k, v in split.__dict__.items()}
 
 
-@flow(name="train", log_prints=True)
-def train_flow(
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What the training steps produced: the flow's summary, and the objects the pipeline
+    registers and gates (the fitted stack, the feature table, the evaluation)."""
+
+    summary: dict
+    stack: Any
+    table: FeatureTable
+    evaluation: Evaluation
+    fit_index: pd.Index
+    test_index: pd.Index
+    config: dict
+    matches: pd.DataFrame
+    odds: pd.DataFrame
+
+
+def train_ensemble(
     data_dir: str | None = None,
     config_path: str | None = None,
     leagues: list[str] | None = None,
@@ -88,12 +106,8 @@ def train_flow(
     validation_seasons: list[str] | None = None,
     partitions: dict[str, list[str]] | None = None,
     log_to_mlflow: bool = True,
-) -> dict:
-    """Train the stacked ensemble and evaluate it on held-out seasons next to the market.
-
-    partitions: {"train": ["E0/2019-2020", ...], "test": [...]} to choose rows by
-    league/season instead of the default split (last season test, the one before validation).
-    """
+) -> TrainingOutcome:
+    """The training steps, called inside a flow (the training flow or the pipeline)."""
     from models import build_base_models, build_meta_learner
 
     started = time.perf_counter()
@@ -144,7 +158,7 @@ def train_flow(
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
             )  # fmt: skip
 
-    return {
+    summary = {
         "run_id": run_id,
         "split": split,
         "n_train": len(X_fit),
@@ -156,3 +170,24 @@ def train_flow(
         "oof_log_loss": stack.oof_scores_,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    return TrainingOutcome(summary, stack, table, evaluation, X_fit.index, X_test.index,
+                           config, matches, odds)  # fmt: skip
+
+
+@flow(name="train", log_prints=True)
+def train_flow(
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    leagues: list[str] | None = None,
+    test_seasons: list[str] | None = None,
+    validation_seasons: list[str] | None = None,
+    partitions: dict[str, list[str]] | None = None,
+    log_to_mlflow: bool = True,
+) -> dict:
+    """Train the stacked ensemble and evaluate it on held-out seasons next to the market.
+
+    partitions: {"train": ["E0/2019-2020", ...], "test": [...]} to choose rows by
+    league/season instead of the default split (last season test, the one before validation).
+    """
+    return train_ensemble(data_dir, config_path, leagues, test_seasons, validation_seasons,
+                          partitions, log_to_mlflow).summary  # fmt: skip

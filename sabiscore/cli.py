@@ -274,6 +274,116 @@ def backtest(
     _emit(summary, json_output, _train_lines(summary))
 
 
+def _pipeline_lines(s: dict[str, Any]) -> list[str]:
+    ingested = s["ingested"]
+    lines = [
+        f"data: {ingested.get('files')} files, {ingested.get('matches')} matches "
+        f"({ingested.get('quarantined')} rows quarantined)",
+        *_train_lines(s["training"]),
+        "",
+        f"registered {s['model_name']} version {s['registered_version']} ({s['semver']}): "
+        f"{'PROMOTED' if s['promoted'] else 'not promoted (alias challenger)'}",
+        f"reason: {s['reason']}",
+        f"champion: version {s['champion_version']}   registry: {s['tracking_uri']}",
+    ]
+    return lines
+
+
+@app.command()
+def pipeline(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="As for `ingest` (default: configs/data.yaml default_sources)."),
+    ] = None,
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    leagues: Annotated[
+        list[str] | None, typer.Option("--league", help="Only these leagues (repeat).")
+    ] = None,
+    test_season: Annotated[
+        list[str] | None, typer.Option(help="Holdout season(s) (default: the last).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Ingest, train, register, and promote the new model if it passes the gate.
+
+    Honours MLFLOW_TRACKING_URI (default: a SQLite file in the data directory).
+    """
+    _quiet_prefect(json_output)
+    _check_local_sources(sources or [])
+    from flows.ingest import IngestError
+    from flows.pipeline import pipeline_flow
+
+    try:
+        summary = _with_runner(pipeline_flow, config)(
+            sources=sources or None,
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+            leagues=leagues or None,
+            test_seasons=test_season or None,
+        )
+    except IngestError as error:
+        _emit(error.summary, json_output, _ingest_lines(error.summary))
+        raise typer.Exit(1) from None
+    except USER_ERRORS as error:
+        _fail(error)
+    _emit(summary, json_output, _pipeline_lines(summary))
+
+
+def _registry(data_dir: Path | None) -> Any:
+    from models.registry import ModelRegistry
+    from sabiscore.config import default_data_dir
+    from tasks.tracking import tracking_uri
+
+    return ModelRegistry(tracking_uri(data_dir or default_data_dir()))
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="The model version to make champion.")],
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Make VERSION the champion by hand (the gate is not asked)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        previous = _registry(data_dir).promote_to_production(version, "promoted by hand")
+    except (MlflowException, *USER_ERRORS) as error:
+        _fail(error)
+    summary = {"champion_version": version, "previous_champion": previous}
+    _emit(summary, json_output, [f"champion: version {version} (was {previous})"])
+
+
+@app.command()
+def rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """Move the champion back to the version it replaced, at once."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        rolled_back, champion = _registry(data_dir).rollback()
+    except (MlflowException, *USER_ERRORS) as error:
+        _fail(error)
+    summary = {"champion_version": champion, "rolled_back": rolled_back}
+    _emit(summary, json_output, [f"champion: version {champion} (rolled back from {rolled_back})"])
+
+
+@app.command()
+def models(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """Every registered version next to each other: holdout metrics, aliases, decisions."""
+    import pandas as pd
+
+    table = _registry(data_dir).compare_models()
+    records = table.to_dict("records")
+    if table.empty:
+        human = ["no model registered yet: run `sabiscore pipeline`"]
+    else:
+        shown = table.drop(columns=["reason", "registered_at"], errors="ignore")
+        with pd.option_context("display.width", 160, "display.max_columns", 20):
+            human = [shown.to_string(index=False)]
+    _emit({"versions": records}, json_output, human)
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write <DIV>/<SEASON>.csv files into.")],

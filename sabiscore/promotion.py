@@ -149,3 +149,33 @@ def _against_champion(
         f"log loss improves by {gain:.4f} over the champion "
         f"({champion.log_loss:.4f} -> {candidate.log_loss:.4f}); {market_note}",
     )
+
+
+def next_semver(
+    previous: str | None,
+    previous_feature_hash: str | None,
+    previous_params_hash: str | None,
+    feature_hash: str,
+    params_hash: str,
+) -> str:
+    """The semantic version of a new model, from the latest registered one.
+
+    Major: the feature set changed (a caller must send other inputs); minor: the same features
+    with other training parameters; patch: a plain retrain on new data. The first model is 1.0.0.
+
+    >>> next_semver("1.2.3", "f1", "p1", "f1", "p1"), next_semver("1.2.3", "f1", "p1", "f1", "p2")
+    ('1.2.4', '1.3.0')
+    >>> next_semver("1.2.3", "f1", "p1", "f2", "p1"), next_semver(None, None, None, "f", "p")
+    ('2.0.0', '1.0.0')
+    """
+    if previous is None:
+        return "1.0.0"
+    try:
+        major, minor, patch = (int(part) for part in previous.split("."))
+    except ValueError:
+        raise ValueError(f"not a semantic version: {previous!r}") from None
+    if feature_hash != previous_feature_hash:
+        return f"{major + 1}.0.0"
+    if params_hash != previous_params_hash:
+        return f"{major}.{minor + 1}.0"
+    return f"{major}.{minor}.{patch + 1}"

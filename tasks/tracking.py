@@ -29,14 +29,20 @@ def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """Point MLflow at this data directory's store and make sure the experiment exists."""
     import mlflow
 
+    from models.registry import ModelRegistry
+
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    mlflow.set_tracking_uri(tracking_uri(data_dir))
-    found = mlflow.get_experiment_by_name(experiment)
-    if found is None:
-        location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(data_dir)
-        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
-    else:
-        experiment_id = found.experiment_id
+    uri = tracking_uri(data_dir)
+    mlflow.set_tracking_uri(uri)
+    # Two pipelines starting on a fresh SQLite file would both create its tables and the
+    # experiment: the registry's file lock makes the second wait and find them.
+    with ModelRegistry(uri).lock():
+        found = mlflow.get_experiment_by_name(experiment)
+        if found is None:
+            location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(data_dir)
+            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+        else:
+            experiment_id = found.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

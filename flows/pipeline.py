@@ -1,0 +1,81 @@
+"""The whole job, hands-off: ingest (GX-validated) → features → train → evaluate → register →
+gate → promote or keep → notify the serving layer. Scheduled by `prefect.yaml`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from prefect import flow
+
+from flows.ingest import ingest_flow
+from flows.train import train_ensemble
+from models.registry import ModelRegistry
+from sabiscore.config import default_data_dir, load_config
+from tasks.registry import (
+    export_candidate,
+    gate,
+    notify_serving,
+    publish_decision,
+    register_candidate,
+    workdir,
+)
+from tasks.tracking import tracking_uri
+
+
+def reload_url(config: dict) -> str | None:
+    return os.environ.get("SABISCORE_RELOAD_URL") or config.get("serving", {}).get("reload_url")
+
+
+@flow(name="pipeline", log_prints=True)
+def pipeline_flow(
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    leagues: list[str] | None = None,
+    test_seasons: list[str] | None = None,
+) -> dict:
+    """Ingest the configured sources, train, and let the gate decide on the new model.
+
+    sources: as for `sabiscore ingest` (default: `default_sources` of configs/data.yaml);
+    leagues, test_seasons: as for `sabiscore train` (default: all leagues, the last season).
+    """
+    config = load_config(config_path)
+    root = Path(data_dir) if data_dir else default_data_dir()
+    ingested = ingest_flow(sources=sources, data_dir=str(root), config_path=config_path)
+    outcome = train_ensemble(str(root), config_path, leagues, test_seasons)
+    registry = ModelRegistry(tracking_uri(root))
+    out = workdir()
+    try:
+        candidate, scores, probs = export_candidate(outcome, out)
+        version = register_candidate(registry, candidate, outcome.summary["run_id"])
+        decision, champion, market = gate(registry, outcome, candidate, scores, probs, version)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    champion_version = str(registry.champion().version) if registry.champion() else None
+    semver = registry.info(registry.client.get_model_version(registry.name, version)).semver
+    publish_decision(version, semver, decision,
+                     {"candidate": scores, "champion": champion, "market": market},
+                     champion_version)  # fmt: skip
+    notified = notify_serving(
+        reload_url(config) if decision.promote else None,
+        {"model": registry.name, "version": champion_version},
+    )
+    return {
+        "ingested": {k: ingested[k] for k in ("files", "matches", "quarantined") if k in ingested},
+        "training": {k: v for k, v in outcome.summary.items() if k != "per_league"},
+        "model_name": registry.name,
+        "registered_version": version,
+        "semver": semver,
+        "promoted": decision.promote,
+        "reason": decision.reason,
+        "champion_version": champion_version,
+        "holdout": {
+            name: s.__dict__
+            for name, s in {"candidate": scores, "champion": champion, "market": market}.items()
+            if s is not None
+        },  # fmt: skip
+        "notified": notified,
+        "tracking_uri": registry.tracking_uri,
+    }

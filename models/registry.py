@@ -1,0 +1,318 @@
+"""The MLflow model registry adapter: one registered model, versions moved by aliases.
+
+The whole ensemble is one MLflow model (a pyfunc: feature rows in, H/D/A probabilities out).
+`champion` is what the service serves; `challenger` marks the latest candidate the gate kept out.
+Stages are deprecated in MLflow 3 and not used. Every version carries tags a person reads in the
+MLflow UI: its semantic version, its scores on the gate's holdout, the data it saw, the git
+commit, and the gate's decision with its reason.
+
+Writes that read-then-change the registry (numbering a semantic version, moving `champion`) hold
+a file lock when the store is a local SQLite file, so that two pipelines running at once
+neither lose a version nor crown two champions. A tracking server serialises by itself.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sabiscore.promotion import Decision, next_semver
+
+DEFAULT_MODEL_NAME = "sabiscore-ensemble"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
+METRIC_PREFIX = "holdout."
+_REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What registering a trained ensemble needs; the ensemble is exported to `ensemble_dir`."""
+
+    ensemble_dir: Path
+    input_example: pd.DataFrame
+    output_example: pd.DataFrame
+    holdout_metrics: Mapping[str, float]
+    holdout_id: str
+    feature_hash: str
+    params_hash: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    semver: str
+    aliases: tuple[str, ...]
+    tags: Mapping[str, str]
+
+
+def git_commit(cwd: Path | None = None) -> str:
+    """The checkout's commit (with `-dirty` when it has changes), or "unknown" outside git."""
+    cwd = cwd or Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in _REQUIREMENTS]
+
+
+class ModelRegistry:
+    """The design's registry operations on MLflow 3 aliases."""
+
+    def __init__(self, tracking_uri: str, name: str = DEFAULT_MODEL_NAME) -> None:
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.name = name
+        self._held = 0  # re-entrant: promote inside the gate's lock must not wait for itself
+        with self.lock():  # the first client on a fresh SQLite file creates its tables
+            self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    # --- locking ------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """An exclusive lock beside a SQLite store; nothing for a tracking server."""
+        if not self.tracking_uri.startswith("sqlite:///") or self._held:
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+            return
+        path = Path(self.tracking_uri.removeprefix("sqlite:///") + ".lock")
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def _ensure_registered_model(self) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(self.name)
+        except MlflowException:
+            self.client.create_registered_model(
+                self.name, description="SabiScore stacked ensemble: H/D/A probabilities."
+            )
+
+    def versions(self) -> list[Any]:
+        """Every version of the model, oldest first."""
+        found = self.client.search_model_versions(f"name = '{self.name}'")
+        return sorted(found, key=lambda v: int(v.version))
+
+    def version_by_alias(self, alias: str) -> Any | None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(self.name, alias)
+        except MlflowException:
+            return None
+
+    def champion(self) -> Any | None:
+        return self.version_by_alias(CHAMPION)
+
+    def info(self, version: Any) -> VersionInfo:
+        return VersionInfo(
+            version=str(version.version),
+            semver=version.tags.get("semver", "?"),
+            aliases=tuple(version.aliases or ()),
+            tags=dict(version.tags),
+        )
+
+    def holdout_metrics(self, version: Any) -> dict[str, float]:
+        """The version's scores on the gate's holdout, from its tags."""
+        return {
+            key.removeprefix(METRIC_PREFIX): float(value)
+            for key, value in version.tags.items()
+            if key.startswith(METRIC_PREFIX)
+        }
+
+    # --- the design's operations --------------------------------------------------------------
+
+    def register_model(self, candidate: Candidate, run_id: str) -> Any:
+        """Log the ensemble as a pyfunc in `run_id`, register it, and tag the new version."""
+        import mlflow
+        from mlflow.models import infer_signature
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        signature = infer_signature(candidate.input_example, candidate.output_example)
+        with self.lock():
+            self._ensure_registered_model()
+            latest = self.versions()[-1] if self.versions() else None
+            semver = next_semver(
+                latest.tags.get("semver") if latest else None,
+                latest.tags.get("feature_hash") if latest else None,
+                latest.tags.get("params_hash") if latest else None,
+                candidate.feature_hash,
+                candidate.params_hash,
+            )
+            with mlflow.start_run(run_id=run_id):
+                logged = mlflow.pyfunc.log_model(
+                    name="ensemble",
+                    python_model=str(ENTRY_POINT),
+                    artifacts={"ensemble": str(candidate.ensemble_dir)},
+                    signature=signature,
+                    input_example=candidate.input_example,
+                    pip_requirements=_requirements(),
+                    metadata={"semver": semver, "holdout_id": candidate.holdout_id},
+                )
+            version = self.client.create_model_version(
+                self.name, logged.model_uri, run_id=run_id, tags=self._tags(candidate, semver)
+            )
+        return self.client.get_model_version(self.name, version.version)
+
+    def _tags(self, candidate: Candidate, semver: str) -> dict[str, str]:
+        tags = {
+            "semver": semver,
+            "holdout_id": candidate.holdout_id,
+            "feature_hash": candidate.feature_hash,
+            "params_hash": candidate.params_hash,
+            "git_commit": git_commit(),
+            "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        tags.update({f"{METRIC_PREFIX}{k}": repr(float(v))
+                     for k, v in candidate.holdout_metrics.items()})  # fmt: skip
+        tags.update({f"data.{k}": v if isinstance(v, str) else json.dumps(v)
+                     for k, v in candidate.data.items()})  # fmt: skip
+        return tags
+
+    def record_decision(self, version: str, decision: Decision) -> None:
+        """The gate's verdict and reason, as tags on the version."""
+        self.client.set_model_version_tag(self.name, version, "promotion.promoted",
+                                          str(decision.promote).lower())  # fmt: skip
+        self.client.set_model_version_tag(self.name, version, "promotion.reason", decision.reason)
+
+    def promote_to_production(self, version: str, reason: str = "promoted by hand") -> str | None:
+        """Move `champion` to `version` (remembering the one it replaces); returns that one."""
+        with self.lock():
+            target = self.client.get_model_version(self.name, str(version))
+            if target.tags.get("archived") == "true":
+                raise ValueError(f"version {version} is archived; it cannot become champion")
+            previous = self.champion()
+            if previous is not None and str(previous.version) == str(target.version):
+                return str(previous.version)
+            if previous is not None:
+                self.client.set_model_version_tag(
+                    self.name, target.version, "previous_champion", str(previous.version)
+                )
+            self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
+            if CHALLENGER in (target.aliases or []):
+                self.client.delete_registered_model_alias(self.name, CHALLENGER)
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
+            self.client.set_model_version_tag(self.name, target.version,
+                                              "promotion.reason", reason)  # fmt: skip
+        return str(previous.version) if previous is not None else None
+
+    def set_challenger(self, version: str) -> None:
+        self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
+
+    def rollback(self) -> tuple[str, str]:
+        """Move `champion` back to the champion it replaced, at once. Returns (from, to)."""
+        with self.lock():
+            current = self.champion()
+            if current is None:
+                raise ValueError(f"{self.name} has no champion to roll back")
+            previous = current.tags.get("previous_champion")
+            if not previous:
+                raise ValueError(
+                    f"version {current.version} was the first champion: nothing to roll back to"
+                )
+            self.client.set_registered_model_alias(self.name, CHAMPION, previous)
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self.client.set_model_version_tag(self.name, current.version, "rolled_back_at", stamp)
+        return str(current.version), previous
+
+    def archive_model(self, version: str) -> None:
+        """Take a version out of use: its aliases go, a tag says it is archived."""
+        with self.lock():
+            target = self.client.get_model_version(self.name, str(version))
+            if CHAMPION in (target.aliases or []):
+                raise ValueError(
+                    f"version {version} is the champion: promote another or roll back first"
+                )
+            for alias in target.aliases or []:
+                self.client.delete_registered_model_alias(self.name, alias)
+            self.client.set_model_version_tag(self.name, target.version, "archived", "true")
+
+    def model_uri(self, alias_or_version: str = CHAMPION) -> str:
+        if alias_or_version.isdigit():
+            return f"models:/{self.name}/{alias_or_version}"
+        return f"models:/{self.name}@{alias_or_version}"
+
+    def get_production_model(self) -> tuple[Any, Any]:
+        """(the champion's model version, its loaded pyfunc)."""
+        import mlflow
+
+        champion = self.champion()
+        if champion is None:
+            raise ValueError(f"{self.name} has no champion yet: run `sabiscore pipeline`")
+        mlflow.set_tracking_uri(self.tracking_uri)
+        return champion, mlflow.pyfunc.load_model(self.model_uri(CHAMPION))
+
+    def load_ensemble(self, alias_or_version: str = CHAMPION) -> Any:
+        """The compiled ensemble inside a version (no pyfunc wrapper): for fast serving."""
+        import mlflow
+
+        from models.compiled import load_ensemble
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=self.model_uri(alias_or_version),
+            dst_path=tempfile.mkdtemp(prefix="sabiscore-model-"),
+        )
+        return load_ensemble(Path(local) / "artifacts" / "ensemble")
+
+    def compare_models(self) -> pd.DataFrame:
+        """Versions x holdout metrics, with semantic version, aliases and the gate's decision."""
+        versions = self.versions()
+        if not versions:
+            return pd.DataFrame()
+        rows = []
+        aliases: dict[str, list[str]] = {}
+        for alias, number in self.client.get_registered_model(self.name).aliases.items():
+            aliases.setdefault(str(number), []).append(alias)
+        for version in versions:
+            tags = version.tags
+            rows.append({
+                "version": int(version.version),
+                "semver": tags.get("semver"),
+                "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
+                **{k: v for k, v in self.holdout_metrics(version).items()},
+                "promoted": tags.get("promotion.promoted"),
+                "archived": tags.get("archived") == "true",
+                "registered_at": tags.get("registered_at"),
+                "reason": tags.get("promotion.reason"),
+            })  # fmt: skip
+        return pd.DataFrame(rows)

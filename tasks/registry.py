@@ -1,0 +1,218 @@
+"""Prefect tasks of the pipeline after training: export → register → gate → promote → notify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from models.registry import CHAMPION, Candidate, ModelRegistry
+from sabiscore.evaluation import OUTCOMES, common_matches, outcome_index, score
+from sabiscore.features import FeatureConfig, build_features
+from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
+
+logger = logging.getLogger(__name__)
+
+
+def digest(value: Any) -> str:
+    """A short, stable hash of a JSON-able value (settings, a list of match ids)."""
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def model_params(train_settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings that change what is learned (not where or how fast it runs)."""
+    return {k: v for k, v in train_settings.items() if k not in ("task_runner", "n_jobs")}
+
+
+def holdout_index(outcome: Any) -> pd.Index:
+    """The gate's holdout: test matches with a result and a forecast from every forecaster."""
+    forecasts = {name: frame.loc[outcome.test_index]
+                 for name, frame in outcome.evaluation.forecasts.items()}  # fmt: skip
+    return common_matches(forecasts, outcome.table.info.loc[outcome.test_index, "result"])
+
+
+def scores_on(name: str, probs: np.ndarray, results: pd.Series, holdout_id: str) -> HoldoutScores:
+    s = score(probs, outcome_index(results))
+    return HoldoutScores(name, holdout_id, s.n, s.log_loss, s.brier, s.rps, s.ece)
+
+
+@task(name="export-candidate", cache_policy=NO_CACHE)
+def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores, np.ndarray]:
+    """The trained stack as explicit files, with everything the registry tags it with."""
+    from models.compiled import export_ensemble
+
+    index = holdout_index(outcome)
+    holdout_id = digest(list(index))
+    results = outcome.table.info.loc[index, "result"]
+    probs = outcome.evaluation.forecasts["ensemble"].loc[index, list(OUTCOMES)].to_numpy()
+    scores = scores_on("candidate", probs, results, holdout_id)
+    feature_names = list(outcome.table.X.columns)
+    feature_hash = digest({"settings": outcome.config["features"], "columns": feature_names})
+    info = outcome.table.info
+    data = {
+        "leagues": sorted(info.loc[outcome.fit_index, "league"].unique().tolist()),
+        "train_seasons": sorted(info.loc[outcome.fit_index, "season"].unique().tolist()),
+        "test_seasons": sorted(info.loc[outcome.test_index, "season"].unique().tolist()),
+        "n_train": len(outcome.fit_index),
+        "n_holdout": len(index),
+        "trained_through": str(info.loc[outcome.fit_index, "kickoff"].max()),
+    }
+    metadata = {"features": outcome.config["features"], "feature_hash": feature_hash, **data}
+    ensemble_dir = export_ensemble(outcome.stack, out / "ensemble", metadata)
+    example = outcome.table.X.loc[index[:5]]
+    candidate = Candidate(
+        ensemble_dir=ensemble_dir,
+        input_example=example,
+        output_example=pd.DataFrame(probs[:5], columns=list(OUTCOMES)),
+        holdout_metrics={
+            k: v for k, v in asdict(scores).items() if k in ("n", "log_loss", "brier", "rps", "ece")
+        },  # fmt: skip
+        holdout_id=holdout_id,
+        feature_hash=feature_hash,
+        params_hash=digest(model_params(outcome.config["train"])),
+        data=data,
+    )
+    return candidate, scores, probs
+
+
+@task(name="register-candidate", cache_policy=NO_CACHE)
+def register_candidate(registry: ModelRegistry, candidate: Candidate, run_id: str) -> str:
+    version = registry.register_model(candidate, run_id)
+    print(f"registered {registry.name} version {version.version} ({version.tags['semver']})")
+    return str(version.version)
+
+
+def champion_features(ensemble: Any, outcome: Any, index: pd.Index) -> pd.DataFrame:
+    """The holdout's features as the champion computes them (its own feature settings)."""
+    if ensemble.metadata.get("feature_hash") == digest(
+        {"settings": outcome.config["features"], "columns": list(outcome.table.X.columns)}
+    ):
+        return outcome.table.X.loc[index]
+    settings = FeatureConfig.from_dict(ensemble.metadata["features"])
+    return build_features(outcome.matches, outcome.odds, settings).loc[index]
+
+
+@task(name="score-champion", cache_policy=NO_CACHE)
+def score_champion(
+    registry: ModelRegistry, outcome: Any, candidate: Candidate
+) -> HoldoutScores | None:
+    """The champion re-scored on the candidate's holdout matches (None when there is none).
+
+    A champion that trained on any of those matches is not comparable: its holdout id says so.
+    """
+    if registry.champion() is None:
+        return None
+    ensemble = registry.load_ensemble(CHAMPION)
+    index = holdout_index(outcome)
+    kickoffs = outcome.table.info.loc[index, "kickoff"]
+    trained_through = ensemble.metadata.get("trained_through")
+    holdout_id = candidate.holdout_id
+    if trained_through is None or str(kickoffs.min()) <= trained_through:
+        holdout_id = f"seen-by-champion:{trained_through}"
+    probs = ensemble.predict_proba(champion_features(ensemble, outcome, index))
+    results = outcome.table.info.loc[index, "result"]
+    return scores_on("champion", probs, results, holdout_id)
+
+
+def market_scores(outcome: Any, candidate: Candidate) -> HoldoutScores | None:
+    """The first market forecaster of the evaluation config, on the same matches."""
+    names = [n for n in outcome.evaluation.forecasts if n not in ("ensemble",)]
+    market = next((n for n in outcome.config["evaluation"]["market_forecasters"] if n in names),
+                  None)  # fmt: skip
+    if market is None:
+        return None
+    index = holdout_index(outcome)
+    probs = outcome.evaluation.forecasts[market].loc[index, list(OUTCOMES)].to_numpy()
+    return scores_on(market, probs, outcome.table.info.loc[index, "result"],
+                     candidate.holdout_id)  # fmt: skip
+
+
+@task(name="apply-decision", cache_policy=NO_CACHE)
+def apply_decision(registry: ModelRegistry, version: str, decision: Decision) -> str | None:
+    """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason."""
+    registry.record_decision(version, decision)
+    if decision.promote:
+        registry.promote_to_production(version, decision.reason)
+    else:
+        registry.set_challenger(version)
+    champion = registry.champion()
+    return str(champion.version) if champion is not None else None
+
+
+def gate(
+    registry: ModelRegistry,
+    outcome: Any,
+    candidate: Candidate,
+    candidate_scores: HoldoutScores,
+    probs: np.ndarray,
+    version: str,
+) -> tuple[Decision, HoldoutScores | None, HoldoutScores | None]:
+    """Champion scores, decision and its application under one registry lock, so that two
+    pipelines finishing together compare against the champion that is really in place."""
+    policy = PromotionPolicy.from_dict(outcome.config["promotion"])
+    market = market_scores(outcome, candidate)
+    with registry.lock():
+        champion = score_champion(registry, outcome, candidate)
+        decision = decide_promotion(candidate_scores, champion, market, policy, probs)
+        apply_decision(registry, version, decision)
+    return decision, champion, market
+
+
+@task(name="publish-decision", cache_policy=NO_CACHE)
+def publish_decision(
+    version: str,
+    semver: str,
+    decision: Decision,
+    scores: dict[str, HoldoutScores | None],
+    champion_version: str | None,
+) -> str:
+    lines = [
+        f"# Promotion gate: version {version} ({semver})",
+        "",
+        f"**{'promoted' if decision.promote else 'kept out (challenger)'}** — {decision.reason}",
+        "",
+        f"Champion now: version {champion_version}",
+        "",
+        "| on the holdout | n | log loss | Brier (sum of 3) | RPS | calibration error |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in scores.items():
+        if s is not None and s.complete():
+            lines.append(f"| {name} | {s.n} | {s.log_loss:.4f} | {s.brier:.4f} | "
+                         f"{s.rps:.4f} | {s.ece:.4f} |")  # fmt: skip
+    markdown = "\n".join(lines)
+    create_markdown_artifact(markdown, key="promotion-decision")
+    return markdown
+
+
+@task(name="notify-serving", cache_policy=NO_CACHE)
+def notify_serving(url: str | None, payload: dict[str, Any], timeout_s: float = 5.0) -> bool:
+    """Tell the service to reload its champion. A failure is logged and never fails the run."""
+    if not url:
+        return False
+    import httpx
+
+    try:
+        response = httpx.post(url, json=payload, timeout=timeout_s)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        logger.warning("could not notify the serving layer at %s: %s", url, error)
+        print(f"warning: could not notify the serving layer at {url}: {error}")
+        return False
+    print(f"notified the serving layer at {url}")
+    return True
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="sabiscore-candidate-"))

@@ -1,0 +1,230 @@
+"""The pipeline for real: a fresh MLflow store, the gate deciding, aliases moving, rollback —
+each read back with MLflow's own client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from flows.pipeline import pipeline_flow
+from models.registry import DEFAULT_MODEL_NAME, ModelRegistry
+from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
+from sabiscore.synthetic import write_football_data_csvs as write_csvs
+from tasks.tracking import tracking_uri
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "train": {
+        "models": {
+            "random_forest": {"n_estimators": 25},
+            "xgboost": {"n_estimators": 25},
+            "lightgbm": {"n_estimators": 25},
+        },
+        "stacking": {"n_folds": 3},
+    },
+    # ~600 holdout matches: calibration error from noise alone can pass 0.05
+    "promotion": {"max_ece": 0.2},
+}
+OFF = {"enabled": False}
+BASELINE = {"features": {"form": OFF, "market": OFF}}  # ratings, rest, stage
+WEAKER = {"features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF}}
+BETTER: dict = {"features": {"form": OFF}}  # the ratings and the opening market
+
+
+def _config(folder: Path, name: str, extra: dict) -> str:
+    from sabiscore.config import deep_merge
+
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(deep_merge(SMALL, extra)))
+    return str(path)
+
+
+def _league(folder: Path, n_seasons: int, *specs: LeagueSpec) -> Path:
+    config = SyntheticConfig(seed=11, first_season=2019, n_seasons=n_seasons, leagues=specs)
+    write_csvs(generate_league(config), folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def league_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _league(
+        tmp_path_factory.mktemp("league"),
+        4,
+        LeagueSpec(code="SY1", n_teams=18, tier=1, country="Sylvania"),
+        LeagueSpec(code="SZ1", n_teams=16, tier=1, country="Zembla"),
+    )
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list = []
+
+    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+        length = int(self.headers.get("Content-Length", 0))
+        type(self).received.append((self.path, json.loads(self.rfile.read(length))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def reload_receiver():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/reload", _Receiver.received
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def history(league_dir: Path, reload_receiver, tmp_path_factory: pytest.TempPathFactory):
+    """Three pipeline runs on one fresh store: baseline, a weaker one, a better one."""
+    url, _ = reload_receiver
+    store = tmp_path_factory.mktemp("store")
+    configs = tmp_path_factory.mktemp("configs")
+    os.environ["SABISCORE_RELOAD_URL"] = url
+    try:
+        runs = [
+            pipeline_flow(
+                sources=[str(league_dir)],
+                data_dir=str(store),
+                config_path=_config(configs, name, extra),
+            )  # fmt: skip
+            for name, extra in (("baseline", BASELINE), ("weaker", WEAKER), ("better", BETTER))
+        ]
+    finally:
+        del os.environ["SABISCORE_RELOAD_URL"]
+    return store, runs
+
+
+def _client(store: Path) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri(store), registry_uri=tracking_uri(store))
+
+
+def test_first_run_promotes_version_one(history) -> None:
+    _, (first, _, _) = history
+    assert first["registered_version"] == "1" and first["semver"] == "1.0.0"
+    assert first["promoted"] is True and first["champion_version"] == "1"
+    assert first["reason"].startswith("first model")
+    assert {"candidate", "market"} <= set(first["holdout"])
+
+
+def test_weaker_model_is_rejected_and_left_challenger(history) -> None:
+    store, (_, weaker, _) = history
+    assert weaker["registered_version"] == "2" and weaker["promoted"] is False
+    assert "log loss" in weaker["reason"] and weaker["champion_version"] == "1"
+    assert weaker["semver"] == "2.0.0"  # another feature set: a major version
+    client = _client(store)
+    assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "challenger").version == 2
+    assert client.get_model_version(DEFAULT_MODEL_NAME, "2").tags["promotion.promoted"] == "false"
+    # the champion was re-scored on the same holdout matches as the candidate
+    assert weaker["holdout"]["champion"]["n"] == weaker["holdout"]["candidate"]["n"]
+
+
+def test_better_model_is_promoted_then_rollback_restores_the_previous(history) -> None:
+    store, (_, _, better) = history
+    assert better["promoted"] is True and better["champion_version"] == "3"
+    client = _client(store)
+    assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "champion").version == 3
+    tags = client.get_model_version(DEFAULT_MODEL_NAME, "3").tags
+    assert tags["previous_champion"] == "1" and "improves" in tags["promotion.reason"]
+    assert float(tags["holdout.log_loss"]) == pytest.approx(
+        better["holdout"]["candidate"]["log_loss"]
+    )
+    assert len(tags["git_commit"]) >= 7 and json.loads(tags["data.leagues"]) == ["SY1", "SZ1"]
+
+    registry = ModelRegistry(tracking_uri(store))
+    assert registry.rollback() == ("3", "1")
+    assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "champion").version == 1
+    registry.promote_to_production("3")  # and forward again, for the tests below
+    assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "champion").version == 3
+
+
+def test_promotions_notify_the_serving_layer(history, reload_receiver) -> None:
+    _, received = reload_receiver
+    versions = [payload["version"] for path, payload in received if path == "/reload"]
+    assert versions == ["1", "3"]  # the rejected candidate notified nobody
+
+
+def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
+    """A second process-independent load by `models:/<name>@champion` gives the run's numbers."""
+    store, (_, _, better) = history
+    registry = ModelRegistry(tracking_uri(store))
+    champion, model = registry.get_production_model()
+    ensemble = registry.load_ensemble("champion")
+    assert str(champion.version) == "3"
+    run = _client(store).get_run(better["training"]["run_id"])
+    assert run.data.metrics["test_ensemble_log_loss"] == pytest.approx(
+        better["training"]["rows"][0]["log_loss"]
+    )
+    columns = ensemble.feature_names
+    rows = pd.DataFrame(np.random.default_rng(0).normal(size=(4, len(columns))), columns=columns)
+    via_mlflow = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@champion").predict(rows)
+    np.testing.assert_allclose(via_mlflow[["H", "D", "A"]].to_numpy(), model.predict(rows))
+    np.testing.assert_allclose(via_mlflow.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_compare_models_and_archive(history) -> None:
+    store, _ = history
+    registry = ModelRegistry(tracking_uri(store))
+    table = registry.compare_models()
+    assert table["version"].tolist() == [1, 2, 3]
+    assert {"log_loss", "brier", "rps", "ece", "semver", "aliases"} <= set(table.columns)
+    assert table.set_index("version").loc[3, "aliases"] == "champion"
+    with pytest.raises(ValueError, match="is the champion"):
+        registry.archive_model("3")
+    registry.archive_model("2")
+    assert registry.version_by_alias("challenger") is None
+    with pytest.raises(ValueError, match="archived"):
+        registry.promote_to_production("2")
+
+
+def test_two_pipelines_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
+    """Both finish; no version is lost; exactly one champion."""
+    from prefect.settings import PREFECT_API_URL
+
+    league_dir = _league(tmp_path / "league", 3, LeagueSpec("SY1", 16, 1, "Sylvania"))
+    store = tmp_path / "store"
+    config = _config(tmp_path, "small", BASELINE)
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    command = [sys.executable, "-m", "sabiscore.cli", "pipeline", str(league_dir),
+               "--data-dir", str(store), "--config", config, "--json"]  # fmt: skip
+    ingest = subprocess.run([sys.executable, "-m", "sabiscore.cli", "ingest", str(league_dir),
+                             "--data-dir", str(store)], env=env, capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr
+    processes = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=600) for p in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err[-3000:]
+    summaries = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert sorted(s["registered_version"] for s in summaries) == ["1", "2"]
+    assert sum(s["promoted"] for s in summaries) == 1  # same data, same seeds: no gain to promote
+    client = _client(store)
+    versions = client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")
+    seen = [(v.version, v.run_id, v.tags.get("registered_at")) for v in versions]
+    assert sorted(int(v.version) for v in versions) == [1, 2], (seen, summaries)
+    aliases = client.get_registered_model(DEFAULT_MODEL_NAME).aliases
+    assert set(aliases) == {"champion", "challenger"}  # one champion; the other kept out
+    promoted = next(s for s in summaries if s["promoted"])
+    assert str(aliases["champion"]) == promoted["registered_version"]
+    assert sorted(v.tags["semver"] for v in versions) == ["1.0.0", "1.0.1"]
