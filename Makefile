@@ -15,12 +15,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, then the main job on the embedded default (synthetic league):
-## ingest + validate + train (an MLflow run); it grows into the full pipeline as issues land.
+## run: install, then the main job on the embedded default (synthetic league): the pipeline
+## ingest + validate -> features -> train -> evaluate -> register -> gate -> promote, and a summary.
 run: $(STAMP)
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore ingest synthetic
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore validate
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore train
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore pipeline
 
 ## test: install, then the whole test suite
 test: $(STAMP)

@@ -55,6 +55,7 @@ STAT_COLUMNS: dict[str, str] = {
 }
 
 REQUIRED_CORE = ("div", "date", "home_team", "away_team", "home_goals", "away_goals", "result")
+RESULT_COLUMNS = ("home_goals", "away_goals", "result")
 
 #: Bookmaker codes -> readable names. Unknown codes are kept, lower-cased: a new bookmaker in
 #: next season's files is read, not dropped.
@@ -115,7 +116,12 @@ class ColumnMap:
     unknown: tuple[str, ...] = ()
 
     def missing_required(self) -> list[str]:
-        return [name for name in REQUIRED_CORE if name not in self.core]
+        """Required columns the header lacks. A fixture list (football-data's `fixtures.csv`)
+        has no result columns at all: that is complete, every row an upcoming match."""
+        missing = [name for name in REQUIRED_CORE if name not in self.core]
+        if set(missing) == set(RESULT_COLUMNS):
+            return []
+        return missing
 
 
 def bookmaker_name(code: str) -> str:

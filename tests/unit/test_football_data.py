@@ -570,3 +570,16 @@ def test_file_format_error_names_the_header_it_saw():
     with pytest.raises(FileFormatError, match=r"header starts 'name,value'"):
         parse_football_data(b"name,value\r\nfoo,1\r\n", "bad.csv")
     assert issubclass(FileFormatError, ValueError)
+
+
+def test_a_fixture_list_without_result_columns_is_all_fixtures() -> None:
+    """football-data's fixtures.csv has no FTHG/FTAG/FTR columns at all."""
+    data = (
+        b"Div,Date,Time,HomeTeam,AwayTeam,Referee,B365H,B365D,B365A\r\n"
+        b"E0,30/11/2026,15:00,Arsenal,Chelsea,,2.10,3.40,3.50\r\n"
+    )
+    parsed = parse_football_data(data, "fixtures.csv")
+    assert parsed.matches["status"].tolist() == ["fixture"]
+    assert parsed.matches["result"].isna().all()
+    assert len(parsed.odds) == 3
+
