@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -48,6 +49,7 @@ class Candidate:
     feature_hash: str
     params_hash: str
     data: Mapping[str, Any] = field(default_factory=dict)
+    holdout_predictions: pd.DataFrame | None = None  # match_id x H/D/A, logged with the run
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,23 @@ def git_commit(cwd: Path | None = None) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
+
+
+def point_mlflow_at(uri: str) -> None:
+    """Set MLflow's global tracking URI without touching `$MLFLOW_TRACKING_URI`.
+
+    `mlflow.set_tracking_uri` also writes the environment variable, which would make every
+    later `tracking_uri(data_dir)` in this process answer with the first store it used (the
+    variable means "the user chose a server"). So the variable is put back as it was.
+    """
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def _requirements() -> list[str]:
@@ -165,7 +184,7 @@ class ModelRegistry:
         import mlflow
         from mlflow.models import infer_signature
 
-        mlflow.set_tracking_uri(self.tracking_uri)
+        point_mlflow_at(self.tracking_uri)
         signature = infer_signature(candidate.input_example, candidate.output_example)
         with self.lock():
             self._ensure_registered_model()
@@ -190,6 +209,11 @@ class ModelRegistry:
             version = self.client.create_model_version(
                 self.name, logged.model_uri, run_id=run_id, tags=self._tags(candidate, semver)
             )
+        if candidate.holdout_predictions is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "predictions.csv"
+                candidate.holdout_predictions.to_csv(path, index_label="match_id")
+                self.client.log_artifact(run_id, str(path), artifact_path="holdout")
         return self.client.get_model_version(self.name, version.version)
 
     def _tags(self, candidate: Candidate, semver: str) -> dict[str, str]:
@@ -278,21 +302,24 @@ class ModelRegistry:
         champion = self.champion()
         if champion is None:
             raise ValueError(f"{self.name} has no champion yet: run `sabiscore pipeline`")
-        mlflow.set_tracking_uri(self.tracking_uri)
+        point_mlflow_at(self.tracking_uri)
         return champion, mlflow.pyfunc.load_model(self.model_uri(CHAMPION))
 
     def load_ensemble(self, alias_or_version: str = CHAMPION) -> Any:
-        """The compiled ensemble inside a version (no pyfunc wrapper): for fast serving."""
+        """The compiled ensemble inside a version (no pyfunc wrapper): for fast serving.
+
+        Its parts are read into memory, so the downloaded copy is removed at once.
+        """
         import mlflow
 
         from models.compiled import load_ensemble
 
-        mlflow.set_tracking_uri(self.tracking_uri)
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=self.model_uri(alias_or_version),
-            dst_path=tempfile.mkdtemp(prefix="sabiscore-model-"),
-        )
-        return load_ensemble(Path(local) / "artifacts" / "ensemble")
+        point_mlflow_at(self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="sabiscore-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=self.model_uri(alias_or_version), dst_path=tmp
+            )
+            return load_ensemble(Path(local) / "artifacts" / "ensemble")
 
     def compare_models(self) -> pd.DataFrame:
         """Versions x holdout metrics, with semantic version, aliases and the gate's decision."""

@@ -82,6 +82,7 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
         feature_hash=feature_hash,
         params_hash=digest(model_params(outcome.config["train"])),
         data=data,
+        holdout_predictions=pd.DataFrame(probs, index=index, columns=list(OUTCOMES)),
     )
     return candidate, scores, probs
 

@@ -29,11 +29,11 @@ def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """Point MLflow at this data directory's store and make sure the experiment exists."""
     import mlflow
 
-    from models.registry import ModelRegistry
+    from models.registry import ModelRegistry, point_mlflow_at
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(data_dir)
-    mlflow.set_tracking_uri(uri)
+    point_mlflow_at(uri)
     # Two pipelines starting on a fresh SQLite file would both create its tables and the
     # experiment: the registry's file lock makes the second wait and find them.
     with ModelRegistry(uri).lock():

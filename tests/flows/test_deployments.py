@@ -179,8 +179,14 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     processes.run(PREFECT, "work-pool", "create", POOL, "--type", "process")
     # Only the manual deployment: the scheduled ones would fire and reach for the internet.
     processes.run(PREFECT, "--no-prompt", "deploy", "--name", "ingest-manual")
+    # A small league of the same format keeps the run itself short.
+    league = tmp_path / "league"
+    config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
+                             leagues=(LeagueSpec("SY1", 10, 1, "Sylvania"),))  # fmt: skip
+    write_csvs(generate_league(config), league)
+    sources = json.dumps([str(league)])
     out = processes.run(PREFECT, "deployment", "run", "ingest/ingest-manual",
-                        "--param", 'sources=["synthetic"]')  # fmt: skip
+                        "--param", f"sources={sources}")  # fmt: skip
     run_id = re.search(r"UUID: ([0-9a-f-]{36})", out)[1]
 
     # Started elsewhere: the deployment's pull step is what takes the run to the project.
@@ -195,7 +201,7 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     manifest = DataStore(tmp_path / "data").manifest()
     assert manifest["partitions"], "the run wrote to $SABISCORE_DATA_DIR of the worker"
     flow_run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
-    assert flow_run["parameters"]["sources"] == ["synthetic"]
+    assert flow_run["parameters"]["sources"] == [str(league)]
 
 
 # --- the odds refresh ----------------------------------------------------------------------

@@ -122,6 +122,12 @@ def test_first_run_promotes_version_one(history) -> None:
     assert {"candidate", "market"} <= set(first["holdout"])
 
 
+def test_the_tracking_store_follows_the_data_dir(history, tmp_path: Path) -> None:
+    """MLflow writes $MLFLOW_TRACKING_URI when told a URI; ours must not stick to one store."""
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    assert tracking_uri(tmp_path) == f"sqlite:///{tmp_path.resolve()}/mlflow.db"
+
+
 def test_weaker_model_is_rejected_and_left_challenger(history) -> None:
     store, (_, weaker, _) = history
     assert weaker["registered_version"] == "2" and weaker["promoted"] is False
@@ -160,21 +166,27 @@ def test_promotions_notify_the_serving_layer(history, reload_receiver) -> None:
 
 
 def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
-    """A second process-independent load by `models:/<name>@champion` gives the run's numbers."""
+    """A fresh load by `models:/<name>@champion`, on features rebuilt from the store with the
+    champion's own settings, gives the holdout probabilities its run logged."""
+    from sabiscore.store import DataStore
+    from tasks.train import build_feature_table
+
     store, (_, _, better) = history
     registry = ModelRegistry(tracking_uri(store))
-    champion, model = registry.get_production_model()
-    ensemble = registry.load_ensemble("champion")
+    champion, _ = registry.get_production_model()
     assert str(champion.version) == "3"
-    run = _client(store).get_run(better["training"]["run_id"])
-    assert run.data.metrics["test_ensemble_log_loss"] == pytest.approx(
-        better["training"]["rows"][0]["log_loss"]
-    )
-    columns = ensemble.feature_names
-    rows = pd.DataFrame(np.random.default_rng(0).normal(size=(4, len(columns))), columns=columns)
-    via_mlflow = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@champion").predict(rows)
-    np.testing.assert_allclose(via_mlflow[["H", "D", "A"]].to_numpy(), model.predict(rows))
-    np.testing.assert_allclose(via_mlflow.sum(axis=1), 1.0, atol=1e-9)
+    logged = mlflow.artifacts.download_artifacts(
+        run_id=better["training"]["run_id"], artifact_path="holdout/predictions.csv",
+        tracking_uri=tracking_uri(store),
+    )  # fmt: skip
+    expected = pd.read_csv(logged, index_col="match_id")
+    settings = registry.load_ensemble("champion").metadata["features"]
+    data = DataStore(store)
+    table = build_feature_table.fn(data.load("matches"), data.load("odds"), settings)
+    model = mlflow.pyfunc.load_model(f"models:/{DEFAULT_MODEL_NAME}@champion")
+    again = model.predict(table.X.loc[expected.index])
+    assert len(expected) == better["holdout"]["candidate"]["n"]
+    np.testing.assert_allclose(again[["H", "D", "A"]].to_numpy(), expected.to_numpy(), atol=1e-12)
 
 
 def test_compare_models_and_archive(history) -> None:
@@ -221,8 +233,9 @@ def test_two_pipelines_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
     assert sum(s["promoted"] for s in summaries) == 1  # same data, same seeds: no gain to promote
     client = _client(store)
     versions = client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")
-    seen = [(v.version, v.run_id, v.tags.get("registered_at")) for v in versions]
-    assert sorted(int(v.version) for v in versions) == [1, 2], (seen, summaries)
+    seen = [(v.version, v.run_id, dict(v.tags)) for v in versions]
+    logs = [[line for line in err.splitlines() if "regist" in line.lower()] for _, err in outputs]
+    assert sorted(int(v.version) for v in versions) == [1, 2], (seen, logs)
     aliases = client.get_registered_model(DEFAULT_MODEL_NAME).aliases
     assert set(aliases) == {"champion", "challenger"}  # one champion; the other kept out
     promoted = next(s for s in summaries if s["promoted"])
