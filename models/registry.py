@@ -171,11 +171,14 @@ class ModelRegistry:
 
     def holdout_metrics(self, version: Any) -> dict[str, float]:
         """The version's scores on the gate's holdout, from its tags."""
-        return {
+        metrics = {
             key.removeprefix(METRIC_PREFIX): float(value)
             for key, value in version.tags.items()
             if key.startswith(METRIC_PREFIX)
         }
+        if "n" in metrics:
+            metrics["n"] = int(metrics["n"])
+        return metrics
 
     # --- the design's operations --------------------------------------------------------------
 
@@ -207,7 +210,11 @@ class ModelRegistry:
                     metadata={"semver": semver, "holdout_id": candidate.holdout_id},
                 )
             version = self.client.create_model_version(
-                self.name, logged.model_uri, run_id=run_id, tags=self._tags(candidate, semver)
+                self.name,
+                logged.model_uri,
+                run_id=run_id,
+                tags=self._tags(candidate, semver),
+                model_id=logged.model_id,  # a tracking server insists on it
             )
         if candidate.holdout_predictions is not None:
             with tempfile.TemporaryDirectory() as tmp:
