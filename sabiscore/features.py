@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import operator
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,10 +47,12 @@ __all__ = [
     "RestConfig",
     "SeasonStageConfig",
     "build_features",
+    "disagreement_books_of",
     "elo_expected_score",
     "elo_update",
     "ewm_mean_by_group",
     "feature_columns",
+    "market_features",
     "pi_expected_goal_difference",
     "pi_goal_difference",
     "pi_update",
@@ -811,32 +813,55 @@ def _positions(values: pd.Series, targets: pd.Index) -> np.ndarray:
 def _market_features(
     m: _Matches, odds: pd.DataFrame, config: MarketConfig
 ) -> dict[str, np.ndarray]:
-    """De-margined opening probabilities of each named book, its overround and home-vs-away
-    log-odds, and how far the individual books disagree on each outcome."""
+    """The opening market of every row, from the odds table (see `market_features`)."""
     quotes = _OpeningQuotes.from_odds(odds, m.match_id)
+    books = config.disagreement_books
+    if books is None:
+        books = disagreement_books_of(quotes.bookmakers, _aggregate_books(odds))
+    n_matches = len(m.match_id)
+    return market_features(
+        quotes.prices(n_matches, config.books), quotes.prices(n_matches, books), config
+    )
+
+
+def disagreement_books_of(bookmakers: Iterable[str], aggregates: Iterable[str]) -> tuple[str, ...]:
+    """The books whose disagreement is measured when the config names none: every individual
+    bookmaker, in name order (the order fixes the floating-point sums).
+
+    >>> disagreement_books_of(["pinnacle", "market_avg", "bet365"], ["market_avg"])
+    ('bet365', 'pinnacle')
+    """
+    return tuple(sorted(set(bookmakers) - set(aggregates)))
+
+
+def market_features(
+    book_prices: np.ndarray, spread_prices: np.ndarray, config: MarketConfig
+) -> dict[str, np.ndarray]:
+    """De-margined opening probabilities of each named book, its overround and home-vs-away
+    log-odds, and how far the individual books disagree on each outcome.
+
+    `book_prices` are the opening decimal prices as (match, `config.books`, H/D/A) and
+    `spread_prices` those of the books whose disagreement is measured, NaN where not quoted.
+    `build_features` reads them from the odds table; a caller holding quotes of a match not in
+    any table gets the same numbers from here.
+    """
+    flat = book_prices.reshape(-1, 3)  # all books in one call: each row is de-margined alone
+    probs = implied_probabilities(flat, config.method).reshape(book_prices.shape)
+    margins = overround(flat).reshape(book_prices.shape[:2])
     out: dict[str, np.ndarray] = {}
-    named = quotes.prices(len(m.match_id), config.books)
     for b, book in enumerate(config.books):
-        prices = named[:, b, :]
-        probs = implied_probabilities(prices, config.method)
         for j, outcome in enumerate("HDA"):
-            out[f"mkt_{book}_{outcome}"] = probs[:, j]
-        out[f"mkt_{book}_overround"] = overround(prices)
-        out[f"mkt_{book}_log_odds_home_away"] = np.log(probs[:, 0] / probs[:, 2])
-    out.update(_disagreement(quotes, odds, len(m.match_id), config))
+            out[f"mkt_{book}_{outcome}"] = probs[:, b, j]
+        out[f"mkt_{book}_overround"] = margins[:, b]
+        out[f"mkt_{book}_log_odds_home_away"] = np.log(probs[:, b, 0] / probs[:, b, 2])
+    out.update(_disagreement(spread_prices, config.method))
     return out
 
 
-def _disagreement(
-    quotes: _OpeningQuotes, odds: pd.DataFrame, n_matches: int, config: MarketConfig
-) -> dict[str, np.ndarray]:
+def _disagreement(prices: np.ndarray, method: str) -> dict[str, np.ndarray]:
     """Spread of the books' de-margined probabilities (std and max - min); NaN under two books."""
-    books = config.disagreement_books
-    if books is None:
-        books = tuple(sorted(set(quotes.bookmakers) - set(_aggregate_books(odds))))
-    prices = quotes.prices(n_matches, books)
     flat = prices.reshape(-1, 3)
-    probs = implied_probabilities(flat, config.method).reshape(prices.shape)
+    probs = implied_probabilities(flat, method).reshape(prices.shape)
     complete = np.isfinite(probs).all(axis=2)
     n_books = complete.sum(axis=1)
     several = n_books >= 2

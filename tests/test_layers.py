@@ -13,7 +13,8 @@ def test_domain_imports_no_framework() -> None:
         "import sys, sabiscore, sabiscore.football_data, sabiscore.quality, sabiscore.store, "
         "sabiscore.sources, sabiscore.synthetic, sabiscore.config, sabiscore.cli, "
         "sabiscore.features, sabiscore.evaluation, sabiscore.odds, sabiscore.splits, "
-        "sabiscore.plots, sabiscore.promotion, sabiscore.staking, sabiscore.betting\n"
+        "sabiscore.plots, sabiscore.promotion, sabiscore.staking, sabiscore.betting, "
+        "sabiscore.matchup\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
