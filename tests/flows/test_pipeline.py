@@ -189,6 +189,40 @@ def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
     np.testing.assert_allclose(again[["H", "D", "A"]].to_numpy(), expected.to_numpy(), atol=1e-12)
 
 
+def test_models_rollback_and_promote_on_the_command_line(history) -> None:
+    from typer.testing import CliRunner
+
+    from sabiscore.cli import app
+
+    store, _ = history
+    runner = CliRunner()
+
+    def run(*args: str) -> dict:
+        result = runner.invoke(app, [*args, "--data-dir", str(store), "--json"])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output.strip().splitlines()[-1])
+
+    versions = run("models")["versions"]
+    assert [v["version"] for v in versions] == [1, 2, 3]
+    assert [v["semver"] for v in versions] == ["1.0.0", "2.0.0", "3.0.0"]
+    assert run("rollback") == {"champion_version": "1", "rolled_back": "3"}
+    assert run("promote", "3") == {"champion_version": "3", "previous_champion": "1"}
+    result = runner.invoke(app, ["promote", "99", "--data-dir", str(store)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_a_failed_notification_never_fails_the_run() -> None:
+    import socket
+
+    from tasks.registry import notify_serving
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed once the block ends: nobody listens there
+    assert notify_serving.fn(f"http://127.0.0.1:{port}/reload", {"version": "1"}, 1.0) is False
+    assert notify_serving.fn(None, {"version": "1"}) is False
+
+
 def test_compare_models_and_archive(history) -> None:
     store, _ = history
     registry = ModelRegistry(tracking_uri(store))
