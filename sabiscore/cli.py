@@ -274,6 +274,68 @@ def backtest(
     _emit(summary, json_output, _train_lines(summary))
 
 
+def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
+    def pct(metrics: dict[str, Any], name: str) -> str:
+        value, (low, high) = metrics[name], metrics[f"{name}_ci"]
+        if value is None:
+            return f"{'-':>26}"
+        interval = f"[{low:+.1%}, {high:+.1%}]" if low is not None else ""
+        return f"{value:>+8.2%} {interval:>17}"
+
+    every = s["retrain_every"] if s["retrain_every"] == "season" else f"{s['retrain_every']} days"
+    lines = [
+        f"bets at {s['bookmaker']} opening prices, retrained every {every}; "
+        f"{s['n_test_matches']} test matches in {len(s['windows'])} windows",
+        f"{'strategy':<15}{'bets':>7}{'turnover':>10}{'ROI [95% CI]':>27}"
+        f"{'yield [95% CI]':>27}{'CLV [95% CI]':>27}",
+    ]
+    for name, m in s["overall"].items():
+        lines.append(f"{name:<15}{m['bets']:>7}{m['turnover']:>10.2f} {pct(m, 'roi')} "
+                     f"{pct(m, 'yield')} {pct(m, 'clv_mean')}")  # fmt: skip
+    lines.append("flat stakes, in units of the initial bankroll; CLV against the de-margined close")
+    lines.append(f"report: {s['report']}   MLflow run: {s.get('run_id')}")
+    return lines
+
+
+@app.command(name="backtest-bets")
+def backtest_bets(
+    train_sources: Annotated[
+        list[str], typer.Option("--train", help="Files for the earliest training seasons.")
+    ],
+    test_sources: Annotated[
+        list[str], typer.Option("--test", help="Files to bet on, walk-forward (as for ingest).")
+    ],
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    report_dir: Annotated[
+        Path | None, typer.Option(help="Folder for the report and plots (default: data dir).")
+    ] = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Walk-forward betting backtest: the model's value bets against baselines and the close."""
+    _quiet_prefect(json_output)
+    _check_local_sources([*train_sources, *test_sources])
+    from flows.backtest import backtest_bets_flow
+    from flows.ingest import IngestError
+    from sabiscore.config import default_data_dir
+
+    store = data_dir or default_data_dir() / "backtest-bets"
+    try:
+        summary = _with_runner(backtest_bets_flow, config)(
+            train_sources=train_sources,
+            test_sources=test_sources,
+            data_dir=str(store),
+            config_path=str(config) if config else None,
+            report_dir=str(report_dir) if report_dir else None,
+        )
+    except IngestError as error:
+        _emit(error.summary, json_output, _ingest_lines(error.summary))
+        raise typer.Exit(1) from None
+    except USER_ERRORS as error:
+        _fail(error)
+    _emit(summary, json_output, _backtest_bets_lines(summary))
+
+
 def _pipeline_lines(s: dict[str, Any]) -> list[str]:
     ingested = s["ingested"]
     lines = [
@@ -382,6 +444,38 @@ def models(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
         with pd.option_context("display.width", 160, "display.max_columns", 20):
             human = [shown.to_string(index=False)]
     _emit({"versions": records}, json_output, human)
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface (0.0.0.0: every one).")] = "127.0.0.1",
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Serve the champion model with BentoML: predictions, edges, pushed updates.
+
+    Runs `bentoml serve bentos.service:SabiScore`. Honours MLFLOW_TRACKING_URI, NEXT_URL,
+    REVALIDATE_SECRET, SENTRY_DSN and SABISCORE_ENV; see bentos/README.md.
+    """
+    from sabiscore.config import PROJECT_ROOT, load_config
+
+    env = dict(os.environ)
+    if data_dir:
+        env["SABISCORE_DATA_DIR"] = str(data_dir.resolve())
+    if config:
+        env["SABISCORE_CONFIG"] = str(config.resolve())
+    try:
+        from bentos.settings import ServingSettings
+
+        ServingSettings.from_config(load_config(config), env)  # refuse bad settings early
+    except USER_ERRORS as error:
+        _fail(error)
+    bentoml = Path(sys.executable).with_name("bentoml")
+    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve",
+               "bentos.service:SabiScore", "--host", host, "--port", str(port),
+               "--working-dir", str(PROJECT_ROOT)]  # fmt: skip
+    os.execvpe(command[0], command, env)
 
 
 @app.command()

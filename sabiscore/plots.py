@@ -110,3 +110,73 @@ def bankroll_plot(series: dict[str, pd.Series], path: Path | str) -> Path:
     axis.legend(fontsize="small")
     axis.grid(alpha=0.3)
     return _save(figure, path)
+
+
+#: Quality tiers from the smallest edge to the largest (sabiscore.staking.QualityTier).
+TIER_ORDER = ("marginal", "value", "premium")
+
+
+def roi_by_tier_plot(tiers: pd.DataFrame, path: Path | str) -> Path:
+    """ROI and yield per quality tier, one bar per strategy, with bootstrap intervals.
+
+    `tiers` has one row per (strategy, tier): columns `strategy`, `group` (the tier), `bets`,
+    and `roi`, `yield` with their `_low` / `_high` bounds (`sabiscore.backtest` results rows).
+    """
+    if tiers.empty:
+        raise ValueError("no per-tier results to plot")
+    known = [t for t in TIER_ORDER if t in set(tiers["group"])]
+    order = known + sorted(set(tiers["group"]) - set(known))
+    strategies = list(dict.fromkeys(tiers["strategy"]))
+    width = 0.8 / len(strategies)
+    figure, axes = _figure(12.0, 4.8, ncols=2)
+    for axis, metric in zip(axes, ("roi", "yield"), strict=True):
+        for s, strategy in enumerate(strategies):
+            rows = tiers[tiers["strategy"] == strategy].set_index("group").reindex(order)
+            x = [i + (s - (len(strategies) - 1) / 2) * width for i in range(len(order))]
+            values = rows[metric].to_numpy(dtype=float)
+            low = rows[f"{metric}_low"].to_numpy(dtype=float)
+            high = rows[f"{metric}_high"].to_numpy(dtype=float)
+            # a percentile interval of a ratio need not contain the estimate itself
+            errors = [(values - low).clip(min=0), (high - values).clip(min=0)]
+            axis.bar(x, values, width, yerr=errors, capsize=3, label=strategy)
+            for xi, n in zip(x, rows["bets"], strict=True):
+                if pd.notna(n):
+                    axis.annotate(f"{int(n)}", (xi, 0), ha="center", va="bottom", fontsize=7)
+        axis.axhline(0.0, color="grey", linewidth=1)
+        axis.set_xticks(range(len(order)), order)
+        axis.set_xlabel("quality tier (bets at the foot of each bar)")
+        axis.grid(axis="y", alpha=0.3)
+    axes[0].set(ylabel="profit ÷ initial bankroll", title="ROI by tier (flat stakes)")
+    axes[1].set(ylabel="profit ÷ turnover", title="Yield by tier")
+    axes[0].legend(fontsize="small")
+    figure.suptitle("Bars: value; whiskers: bootstrap interval")
+    return _save(figure, path)
+
+
+def clv_histogram_plot(clv: dict[str, pd.Series], path: Path | str, bins: int = 40) -> Path:
+    """Distribution of closing-line value per strategy, as shares of its bets, with the means.
+
+    CLV = price taken ÷ fair closing price − 1: right of zero, the bet beat the close. Values
+    beyond the pooled 0.5 % and 99.5 % quantiles are counted in the end bins.
+    """
+    present = {name: values.dropna() for name, values in clv.items() if values.notna().any()}
+    if not present:
+        raise ValueError("no closing-line values to plot")
+    pooled = pd.concat(present.values())
+    low, high = pooled.quantile([0.005, 0.995])
+    step = (high - low) / bins
+    edges = [low + i * step for i in range(bins + 1)] if high > low else bins
+    figure, (axis,) = _figure(10.0, 5.0)
+    for index, (name, values) in enumerate(present.items()):
+        colour = f"C{index}"
+        label = f"{name} (mean {values.mean():+.2%})"
+        weights = [1.0 / len(values)] * len(values)
+        axis.hist(values.clip(low, high), bins=edges, weights=weights, histtype="step",
+                  linewidth=1.4, color=colour, label=label)  # fmt: skip
+        axis.axvline(values.mean(), color=colour, linestyle=":", linewidth=1.2)
+    axis.axvline(0.0, color="grey", linestyle="--", linewidth=1)
+    axis.set(xlabel="closing-line value (price taken ÷ fair close − 1)", ylabel="share of bets")
+    axis.set_title("Closing-line value of the bets (the end bins hold the tails)")
+    axis.legend(fontsize="small")
+    axis.grid(alpha=0.3)
+    return _save(figure, path)

@@ -1,0 +1,131 @@
+"""The betting backtest end to end, as a user runs it: `sabiscore backtest-bets ... --json` on a
+tiny synthetic league with small models, then its report, MLflow run and Prefect artifacts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
+from sabiscore.synthetic import write_football_data_csvs as write_csvs
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "train": {
+        "models": {name: {"n_estimators": 15} for name in ("random_forest", "xgboost", "lightgbm")},
+        "stacking": {"n_folds": 3},
+    },
+    "backtest": {"n_boot": 200},
+}
+SEASON_MATCHES = 12 * 11 + 10 * 9  # two leagues of 12 and 10 teams, double round robin
+STRATEGIES = ["ensemble", "elo", "pinnacle_open", "every_outcome", "favourite"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    from prefect.settings import PREFECT_API_URL
+
+    root = tmp_path_factory.mktemp("backtest-bets")
+    config = SyntheticConfig(
+        seed=7,
+        first_season=2019,
+        n_seasons=3,
+        leagues=(
+            LeagueSpec(code="SY1", n_teams=12, tier=1, country="Sylvania"),
+            LeagueSpec(code="SZ1", n_teams=10, tier=1, country="Zembla"),
+        ),
+    )
+    write_csvs(generate_league(config), root / "league")
+    override = root / "small.yaml"
+    override.write_text(yaml.safe_dump(SMALL))
+    train = sorted(map(str, (root / "league").glob("*/2019-2020.csv")))
+    test = sorted(map(str, (root / "league").glob("*/202[01]-*.csv")))
+    args = [a for t in train for a in ("--train", t)] + [a for t in test for a in ("--test", t)]
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    result = subprocess.run(
+        [sys.executable, "-m", "sabiscore.cli", "backtest-bets", *args, "--data-dir",
+         str(root / "store"), "--config", str(override), "--json"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), root / "store"
+
+
+def test_every_strategy_has_overall_and_per_tier_results_with_intervals(run) -> None:
+    summary, _ = run
+    assert summary["strategies"] == STRATEGIES
+    assert list(summary["overall"]) == STRATEGIES
+    for name, metrics in summary["overall"].items():
+        assert {"bets", "turnover", "profit", "roi", "roi_ci", "yield", "yield_ci", "hit_rate",
+                "max_drawdown", "clv_mean", "clv_mean_ci"} <= set(metrics), name  # fmt: skip
+    ensemble = summary["overall"]["ensemble"]
+    assert ensemble["bets"] > 0
+    low, high = ensemble["roi_ci"]
+    assert low <= high and len(ensemble["clv_mean_ci"]) == 2
+    assert set(summary["by_tier"]["ensemble"]) <= {"marginal", "value", "premium"}
+    assert "every_outcome" not in summary["by_tier"]  # a flat stake has no tier
+    assert set(summary["by_league"]["ensemble"]) <= {"SY1", "SZ1"}
+    every = summary["overall"]["every_outcome"]
+    assert every["bets"] == 3 * summary["n_test_matches"]
+    assert every["clv_mean"] < 0  # backing everything pays the margin
+
+
+def test_walk_forward_trains_only_on_earlier_seasons(run) -> None:
+    summary, _ = run
+    assert summary["partitions"]["train"] == ["SY1/2019-2020", "SZ1/2019-2020"]
+    assert summary["n_test_matches"] == 2 * SEASON_MATCHES
+    windows = summary["windows"]
+    assert [w["label"] for w in windows] == ["2020-2021", "2021-2022"]
+    assert [w["n_train"] for w in windows] == [SEASON_MATCHES, 2 * SEASON_MATCHES]
+    assert [w["n_test"] for w in windows] == [SEASON_MATCHES, SEASON_MATCHES]
+
+
+def test_the_report_bets_and_plots_are_written(run) -> None:
+    summary, _ = run
+    folder = Path(summary["report"]).parent
+    report = Path(summary["report"]).read_text()
+    for heading in ("## All test matches", "## By quality tier", "## By league", "## By season",
+                    "## The forecasts on the same matches", "## Windows"):  # fmt: skip
+        assert heading in report
+    for png in ("bankroll.png", "roi_by_tier.png", "clv_distribution.png", "calibration.png"):
+        assert (folder / png).stat().st_size > 5_000 and f"({png})" in report
+    bets = pd.read_csv(folder / "bets.csv")
+    assert set(bets["season"]) == {"2020-2021", "2021-2022"}
+    assert set(bets["strategy"]) <= set(STRATEGIES)
+    model = bets[bets["strategy"] == "ensemble"]
+    assert (model["edge"] >= 0.02 - 1e-12).all() and (model["stake"] > 0).all()
+    assert model.groupby("match_id")["stake"].sum().max() <= 0.05 + 1e-12  # the cap per match
+
+
+def test_the_run_is_in_mlflow_and_prefect(run) -> None:
+    import mlflow
+    from prefect.artifacts import Artifact
+
+    from tasks.tracking import tracking_uri
+
+    summary, store = run
+    client = mlflow.MlflowClient(tracking_uri(store))
+    logged = client.get_run(summary["run_id"])
+    assert logged.data.metrics["ensemble_roi"] == pytest.approx(
+        summary["overall"]["ensemble"]["roi"]
+    )
+    assert "every_outcome_clv_mean" in logged.data.metrics
+    assert logged.data.tags["flow"] == "backtest-bets"
+    plots = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
+    assert {"plots/bankroll.png", "plots/roi_by_tier.png", "plots/clv_distribution.png",
+            "plots/calibration.png", "plots/report.md"} <= plots  # fmt: skip
+    tables = {a.path for a in client.list_artifacts(summary["run_id"], "tables")}
+    assert {"tables/results.csv", "tables/bets.csv"} <= tables
+
+    report = Artifact.get("backtest-bets-report")
+    assert report is not None and "# SabiScore betting backtest" in report.data
+    image = Artifact.get("backtest-bets-bankroll")
+    assert image is not None and image.data.startswith("data:image/png;base64,")
