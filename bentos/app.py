@@ -1,0 +1,170 @@
+"""The FastAPI app the service mounts at "/": probes, the team list, pushed prices, reload and
+the WebSocket. It reaches the service's state as `app.state.runtime` (set by the service, or
+by a test), and turns every refusal into `{"error": "..."}` here, in one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.requests import HTTPConnection, Request
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from bentos.errors import ServiceError, Unavailable
+from bentos.hub import CLOSE_UNKNOWN_MATCH
+from bentos.runtime import Runtime
+from bentos.schemas import (
+    EdgeUpdate,
+    Error,
+    Health,
+    League,
+    OddsUpdate,
+    Ready,
+    ReloadRequest,
+    ReloadResult,
+    Teams,
+)
+
+logger = logging.getLogger(__name__)
+
+#: Close code of a subscription the service could not start (e.g. no model loaded).
+CLOSE_UNAVAILABLE = 1013
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Error, "description": text}
+    for code, text in (
+        (400, "Malformed JSON, or a field missing or invalid"),
+        (404, "Unknown match or path"),
+        (422, "Unknown league, team or bookmaker, or a kick-off before the state"),
+        (503, "No model loaded yet"),
+    )
+}
+
+
+def runtime_of(connection: HTTPConnection) -> Runtime:
+    runtime = getattr(connection.app.state, "runtime", None)
+    if runtime is None:
+        raise Unavailable("the service is starting")
+    return runtime
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime = getattr(app.state, "runtime", None)
+    if runtime is not None:
+        await runtime.start()
+    try:
+        yield
+    finally:
+        if runtime is not None:
+            await runtime.stop()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="SabiScore",
+        summary="Football 1X2 forecasts and value bets from the champion model.",
+        lifespan=_lifespan,
+        responses=_ERRORS,
+    )
+    _add_error_handlers(app)
+    _add_routes(app)
+    return app
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+def describe_errors(errors: Sequence[dict[str, Any]]) -> str:
+    """Pydantic's errors as one line: where, then what.
+
+    >>> describe_errors([{"loc": ("body", "odds", "b365", "home"), "msg": "Input should be "
+    ...                   "greater than 1"}, {"loc": ("body", "league"), "msg": "Field required"}])
+    'odds.b365.home: Input should be greater than 1; league: Field required'
+    """
+    parts = []
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            parts.append(f"malformed JSON: {(error.get('ctx') or {}).get('error', error['msg'])}")
+            continue
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error['msg']}" if where else error["msg"])
+    return "; ".join(parts)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": describe_errors(error.errors())}, status_code=400)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code,
+                            headers=error.headers)  # fmt: skip
+
+    @app.exception_handler(ServiceError)
+    async def refused(_: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse({"error": str(error)}, status_code=error.status_code)
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+def _add_routes(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["probes"])
+    async def healthz() -> Health:
+        """Alive: the process answers (the model may still be loading)."""
+        return Health()
+
+    @app.get("/readyz", tags=["probes"], responses={503: {"model": Error}})
+    async def readyz(request: Request) -> Ready:
+        """Ready: a model is loaded. Which one, and the date of the teams' state."""
+        model = runtime_of(request).require_model()
+        return Ready(
+            model=model.info,
+            loaded_at=model.loaded_at,
+            state_date=str(model.featurizer.state_date.date()),
+            calibration_status=model.calibration_status,
+        )
+
+    @app.get("/teams", tags=["matches"])
+    async def teams(request: Request) -> Teams:
+        """The leagues and teams the model can be asked about (for a team picker)."""
+        known = runtime_of(request).require_model().teams()
+        return Teams(leagues=[League(league=k, teams=v) for k, v in known.items()])
+
+    @app.post("/odds", tags=["matches"])
+    async def odds(update: OddsUpdate, request: Request) -> EdgeUpdate:
+        """New prices for a match: its edge is recomputed, returned, pushed to the
+        subscribers of WS /ws/edge/{match_id} (this same message) and the match's page is
+        revalidated on the Next.js site."""
+        return runtime_of(request).post_odds(update)
+
+    @app.post("/reload", tags=["model"])
+    async def reload(request: Request, body: ReloadRequest | None = None) -> ReloadResult:
+        """Load the version the `champion` alias names now (the pipeline calls this after a
+        promotion), with the teams' state from the current data. A caller that gives up
+        waiting (or a request timeout) does not stop the reload."""
+        return await runtime_of(request).reload_in_background()
+
+    @app.websocket("/ws/edge/{match_id}")
+    async def edge_updates(websocket: WebSocket, match_id: str) -> None:
+        """The match's current EdgeUpdate at once, then each update; heartbeats when idle.
+        An unknown match_id is closed with code 4404."""
+        await websocket.accept()
+        runtime = runtime_of(websocket)
+        if runtime.tracked(match_id) is None and runtime.hub.latest(match_id) is None:
+            await websocket.close(CLOSE_UNKNOWN_MATCH, f"unknown match_id {match_id!r}"[:120])
+            return
+        try:
+            await runtime.hub.serve(match_id, websocket, lambda: runtime.current(match_id))
+        except ServiceError as error:
+            code = CLOSE_UNKNOWN_MATCH if error.status_code < 500 else CLOSE_UNAVAILABLE
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close(code, str(error)[:120])

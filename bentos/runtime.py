@@ -1,0 +1,219 @@
+"""The running service's state and behaviour, apart from any web framework: the loaded model
+(swapped whole on reload), the matches it tracks, the push hub and the revalidator.
+
+Both routers (the `@bentoml.api` methods and the mounted FastAPI app) delegate here, and the
+tests drive it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from bentos.errors import BadRequest, NotFound, PayloadTooLarge, RequestRejected, Unavailable
+from bentos.hub import EdgeHub
+from bentos.revalidate import Revalidator
+from bentos.schemas import (
+    EdgeRequest,
+    EdgeResponse,
+    EdgeUpdate,
+    MatchRequest,
+    OddsUpdate,
+    Prediction,
+    ReloadResult,
+)
+from bentos.settings import ServingSettings
+from bentos.state import LoadedModel, NoChampion, load_model
+from sabiscore.football_data import make_match_id
+
+logger = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: ServingSettings, registry: Any = None) -> None:
+        self.settings = settings
+        self.model: LoadedModel | None = None
+        self.load_error: str | None = None
+        self.hub = EdgeHub(settings.push)
+        self.revalidator = Revalidator(settings.revalidation)
+        self._registry = registry
+        self._posted: dict[str, OddsUpdate] = {}  # the latest POST /odds of each match
+        self._reload_lock: asyncio.Lock | None = None
+        self._watcher: asyncio.Task | None = None
+        self._reloads: set[asyncio.Task] = set()  # running reloads, referenced until done
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            from models.registry import ModelRegistry
+
+            os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no log noise
+            self._registry = ModelRegistry(self.settings.tracking_uri, self.settings.model_name)
+        return self._registry
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the champion at start-up; without one the service starts, not ready."""
+        try:
+            self._install(load_model(self.settings, self.registry))
+        except NoChampion as error:
+            self.load_error = str(error)
+            logger.warning("%s; /readyz answers 503 until a reload finds one", error)
+
+    async def start(self) -> None:
+        """Background work on the serving event loop: the alias watcher."""
+        if self.settings.watch_interval_s > 0 and self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        await self.revalidator.close()
+
+    def _install(self, model: LoadedModel) -> None:
+        self.model = model
+        self.load_error = None
+        _tag_sentry(model)
+
+    async def reload(self, only_if_moved: bool = False) -> ReloadResult:
+        """Load the version the alias names now, with the state from the current data store,
+        while the old model keeps serving; then swap and re-push every tracked match.
+
+        `only_if_moved`: do nothing when the alias still names the loaded version (the
+        watcher); a `POST /reload` always rebuilds, since the data may have changed.
+        """
+        self._reload_lock = self._reload_lock or asyncio.Lock()
+        async with self._reload_lock:
+            version = await asyncio.to_thread(self.registry.version_by_alias, self.settings.alias)
+            if version is None:
+                raise NoChampion(f"{self.registry.name} has no {self.settings.alias!r} version")
+            previous = self.model.info.version if self.model is not None else None
+            if only_if_moved and previous == str(version.version):
+                return ReloadResult(reloaded=False, previous_version=previous,
+                                    model=self.model.info)  # fmt: skip
+            model = await asyncio.to_thread(load_model, self.settings, self.registry, version)
+            self._install(model)
+            logger.info("now serving %s version %s (was %s)", model.info.name,
+                        model.info.version, previous)  # fmt: skip
+            self._republish()
+            return ReloadResult(reloaded=True, previous_version=previous, model=model.info)
+
+    async def reload_in_background(self) -> ReloadResult:
+        """`reload()` in a task of its own: cancelling the caller (a client that hung up, a
+        request timeout) leaves the reload running to the swap."""
+        task = asyncio.ensure_future(self.reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+        return await asyncio.shield(task)
+
+    async def _watch(self) -> None:
+        """Reload when the alias moved without anyone telling the service."""
+        while True:
+            await asyncio.sleep(self.settings.watch_interval_s)
+            try:
+                await self.reload(only_if_moved=True)
+            except NoChampion:
+                pass
+            except Exception:
+                logger.exception("checking the %r alias failed", self.settings.alias)
+
+    # --- answers --------------------------------------------------------------------------------
+
+    def require_model(self) -> LoadedModel:
+        if self.model is None:
+            raise Unavailable(self.load_error or "no model loaded yet")
+        return self.model
+
+    def predict(self, match: MatchRequest) -> Prediction:
+        return self.require_model().predict(match)
+
+    def predict_batch(self, matches: Sequence[MatchRequest]) -> list[Prediction]:
+        limit = self.settings.max_batch_size
+        if not matches:
+            raise BadRequest("matches is empty: send at least one match")
+        if len(matches) > limit:
+            raise PayloadTooLarge(f"{len(matches)} matches in one batch; at most {limit}")
+        return self.require_model().predict_many(matches)
+
+    def edge(self, request: EdgeRequest) -> EdgeResponse:
+        _, response = self.require_model().edge(request, request.odds, request.reference_book)
+        return response
+
+    # --- pushed updates ---------------------------------------------------------------------
+
+    def post_odds(self, update: OddsUpdate) -> EdgeUpdate:
+        """Recompute the match's edge from its new prices, push it to the subscribers and
+        schedule the site's revalidation. Returns the message pushed."""
+        model = self.require_model()
+        match_id = update.match_id or _match_id(update)
+        update = update.model_copy(update={"match_id": match_id})
+        message = _message(model, update)
+        self._posted[match_id] = update
+        self.hub.publish(match_id, message.model_dump_json())
+        self.revalidator.schedule(match_id)
+        return message
+
+    def tracked(self, match_id: str) -> OddsUpdate | None:
+        """The match as last posted, else as the store lists it among upcoming fixtures."""
+        if match_id in self._posted:
+            return self._posted[match_id]
+        return self.model.fixtures.get(match_id) if self.model is not None else None
+
+    async def current(self, match_id: str) -> str:
+        """The message a new subscriber receives first."""
+        latest = self.hub.latest(match_id)
+        if latest is not None:
+            return latest
+        update = self.tracked(match_id)
+        if update is None:
+            raise NotFound(f"unknown match_id {match_id!r}")
+        return _message(self.require_model(), update).model_dump_json()
+
+    def _republish(self) -> None:
+        """After a reload: every match pushed before, with the new model's numbers."""
+        model = self.require_model()
+        for match_id in list(self._posted):
+            try:
+                message = _message(model, self._posted[match_id])
+            except RequestRejected as error:  # e.g. a team not in the new state
+                logger.warning("cannot re-price %s with the new model: %s", match_id, error)
+                continue
+            self.hub.publish(match_id, message.model_dump_json())
+            self.revalidator.schedule(match_id)
+
+
+def _message(model: LoadedModel, update: OddsUpdate) -> EdgeUpdate:
+    if update.odds:
+        prediction, edge = model.edge(update, update.odds)
+    else:
+        prediction, edge = model.predict(MatchRequest(**update.model_dump(
+            include={"league", "home_team", "away_team", "kickoff"}))), None  # fmt: skip
+    return EdgeUpdate(match_id=update.match_id, prediction=prediction, edge=edge,
+                      updated_at=datetime.now(UTC))  # fmt: skip
+
+
+def _match_id(update: OddsUpdate) -> str:
+    """As the data store names matches; it needs the kick-off's day."""
+    if update.kickoff is None:
+        raise RequestRejected("send match_id, or kickoff so that the match_id can be made")
+    return make_match_id(update.league, pd.Timestamp(update.kickoff), update.home_team,
+                         update.away_team)  # fmt: skip
+
+
+def _tag_sentry(model: LoadedModel) -> None:
+    """Events after a reload carry the model that answered (the release stays the start's)."""
+    import sentry_sdk
+
+    sentry_sdk.set_tag("model.version", model.info.version)
+    sentry_sdk.set_tag("model.semver", model.info.semver)

@@ -1,0 +1,234 @@
+"""Request and response bodies of every endpoint, as pydantic models: they validate what
+comes in (a 4xx names the field and the problem) and are the schemas of the OpenAPI document
+the service publishes at /docs.json. bentos/README.md shows them with examples.
+
+Prices are decimal odds, strictly numbers (a string such as "2.1" is refused) above 1.0.
+Probabilities and `clv_expected` are fractions (0.05 = 5 %); `edge_percentage` and
+`kelly_stake_percentage` are per cent of the bankroll.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Outcome = Literal["home", "draw", "away"]
+Quality = Literal["PREMIUM", "VALUE", "MARGINAL", "AVOID"]
+CalibrationStatus = Literal["excellent", "good", "fair", "poor"]
+DecimalOdds = Annotated[
+    float,
+    Field(gt=1.0, strict=True, allow_inf_nan=False, description="Decimal odds, above 1.0."),
+]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    """Unknown fields are refused: a misspelt `home` for `home_team` must not pass unnoticed.
+
+    Each request model names its title: BentoML reports a validation error as "N validation
+    error for <title>", and would otherwise name its own wrapper class.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+class Prices(_Strict):
+    """One bookmaker's 1X2 prices."""
+
+    home: DecimalOdds
+    draw: DecimalOdds
+    away: DecimalOdds
+
+    def triple(self) -> tuple[float, float, float]:
+        return self.home, self.draw, self.away
+
+
+class Match(_Strict, title="Match"):
+    """A match named by its league and teams (as `GET /teams` lists them)."""
+
+    league: Name = Field(examples=["E0"])
+    home_team: Name = Field(examples=["Arsenal"])
+    away_team: Name = Field(examples=["Chelsea"])
+    kickoff: datetime | None = Field(
+        default=None,
+        description="Kick-off (ISO 8601); after the last played day of the history. "
+        "Default: the day after it. Sets the rest-days features.",
+    )
+
+
+class MatchRequest(Match, title="MatchRequest"):
+    """`POST /predict`: a match, optionally with bookmakers' prices (the model's market input)."""
+
+    odds: dict[Name, Prices] | None = Field(
+        default=None,
+        description="Bookmaker -> opening 1X2 prices, e.g. {'pinnacle': {...}}. Without "
+        "prices the model predicts from ratings and form alone (less sharp).",
+    )
+
+
+class BatchRequest(_Strict, title="BatchRequest"):
+    """`POST /predict_batch`: several matches (at most `predict.max_batch_size`)."""
+
+    matches: list[MatchRequest]
+
+
+class EdgeRequest(Match, title="EdgeRequest"):
+    """`POST /edge`: a match and one or more bookmakers' prices."""
+
+    odds: dict[Name, Prices] = Field(min_length=1, description="Bookmaker -> 1X2 prices.")
+    reference_book: Name | None = Field(
+        default=None,
+        description="The book whose de-margined line the expected closing move starts from. "
+        "Default: the book the closing-line model was fitted on when sent, else the mean.",
+    )
+
+
+class OddsUpdate(Match, title="OddsUpdate"):
+    """`POST /odds`: new prices for a match (the odds-refresh flow sends exactly this)."""
+
+    match_id: Name | None = Field(
+        default=None,
+        description="Id of the match (default: made from league, kick-off day and teams, as "
+        "in the data store). The WebSocket /ws/edge/{match_id} takes it.",
+    )
+    odds: dict[Name, Prices] = Field(
+        default_factory=dict,
+        description="Bookmaker -> 1X2 prices; empty: the prediction alone is pushed.",
+    )
+
+
+class ReloadRequest(BaseModel):
+    """`POST /reload` (what the pipeline sends after a promotion; every field optional)."""
+
+    model: str | None = None
+    version: str | None = None
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str = Field(description="MLflow registry version number.")
+    semver: str = Field(description="Semantic version of the model (tag `semver`).")
+    trained_through: str | None = Field(description="Kick-off of the last training match.")
+
+
+class Prediction(BaseModel):
+    """The model's 1X2 forecast of one match."""
+
+    league: str
+    home_team: str
+    away_team: str
+    kickoff: datetime | None
+    home_win_probability: float
+    draw_probability: float
+    away_win_probability: float
+    most_likely: Outcome
+    confidence_score: float = Field(description="Probability of the most likely outcome.")
+    brier_score: float | None = Field(
+        description="The model's Brier score on the gate's holdout (sum over the 3 outcomes; "
+        "lower is better, the market scores ~0.58)."
+    )
+    calibration_status: CalibrationStatus = Field(
+        description="From the model's holdout calibration error (configs/serving.yaml)."
+    )
+    model_version: str
+    model_semver: str
+
+
+class BatchPrediction(BaseModel):
+    predictions: list[Prediction]
+    model_version: str
+
+
+class OutcomeEdge(BaseModel):
+    """One outcome at the best price among the bookmakers sent."""
+
+    outcome: Outcome
+    fair_probability: float = Field(description="The model's probability.")
+    implied_probability: float = Field(
+        description="De-margined probability of the book offering the best price."
+    )
+    best_odds: float
+    bookmaker: str = Field(description="The book offering the best price (first on a tie).")
+    edge_percentage: float = Field(description="100 × (fair_probability × best_odds − 1).")
+    kelly_stake_percentage: float = Field(
+        description="Fractional Kelly stake, % of bankroll; 0 below the minimum edge. The "
+        "three outcomes of a match together never exceed the cap."
+    )
+    quality: Quality
+    clv_expected: float | None = Field(
+        description="Expected closing-line value of taking best_odds now: best_odds × the "
+        "predicted fair closing probability − 1. Null without a closing-line model."
+    )
+
+
+class EdgeResponse(BaseModel):
+    league: str
+    home_team: str
+    away_team: str
+    kickoff: datetime | None
+    outcomes: list[OutcomeEdge]
+    total_stake_percentage: float
+    implied_method: str
+    clv_reference: str | None = Field(
+        description="The book the expected closing move starts from; 'mean' for the mean "
+        "of the books sent; null without a closing-line model."
+    )
+    model_version: str
+    model_semver: str
+
+
+class EdgeUpdate(BaseModel):
+    """The message `POST /odds` returns and pushes to WS /ws/edge/{match_id} subscribers.
+
+    Subscribers also receive `{"type": "heartbeat", "at": ...}` when nothing else was sent
+    for `push.heartbeat_s` seconds.
+    """
+
+    type: Literal["edge"] = "edge"
+    match_id: str
+    prediction: Prediction
+    edge: EdgeResponse | None = Field(description="Null while no bookmaker has priced it.")
+    updated_at: datetime
+
+
+class Health(BaseModel):
+    status: Literal["alive"] = "alive"
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    model: ModelInfo
+    loaded_at: datetime
+    state_date: str = Field(description="Last played day of the history the teams' state is at.")
+    calibration_status: CalibrationStatus
+
+
+class League(BaseModel):
+    league: str
+    teams: list[str]
+
+
+class Teams(BaseModel):
+    leagues: list[League]
+
+
+class ReloadResult(BaseModel):
+    reloaded: bool = Field(
+        description="True when a model was (re)loaded; `POST /reload` always reloads."
+    )
+    previous_version: str | None
+    model: ModelInfo
+
+
+class Error(BaseModel):
+    """Every 4xx/5xx body of the service's own routes."""
+
+    error: str

@@ -1,0 +1,117 @@
+"""The BentoML service: `bentoml serve bentos.service:SabiScore` (or `sabiscore serve`).
+
+The champion ensemble and the teams' state are loaded once, in `__init__`; `predict`,
+`predict_batch` and `edge` are typed `@bentoml.api` endpoints (POST); the probes, the team
+list, pushed prices, reload and the WebSocket live in the FastAPI app of bentos/app.py,
+mounted at "/". All of them delegate to one `Runtime` (bentos/runtime.py).
+
+One worker: the WebSocket subscribers and the prices posted to /odds must meet in one process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import bentoml
+from starlette.responses import JSONResponse
+
+from bentos.app import create_app
+from bentos.errors import ServiceError
+from bentos.observability import init_sentry
+from bentos.runtime import Runtime
+from bentos.schemas import (
+    BatchPrediction,
+    BatchRequest,
+    EdgeRequest,
+    EdgeResponse,
+    MatchRequest,
+    Prediction,
+)
+from bentos.settings import ServingSettings
+
+app = create_app()
+
+
+class OwnProbes:
+    """BentoML answers /healthz and /readyz itself, before any mounted app; send these two
+    to the FastAPI app instead, whose /readyz says which model is loaded (and answers 503
+    while none is)."""
+
+    def __init__(self, app: Any, probes: Any, paths: tuple[str, ...] = ("/healthz", "/readyz")):
+        self.app, self.probes, self.paths = app, probes, paths
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"] in self.paths:
+            await self.probes(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def _answer(respond: Callable[[], Any]) -> Any:
+    """The endpoint's answer, or its refusal as `{"error": ...}` with the refusal's status."""
+    try:
+        return respond()
+    except ServiceError as error:
+        return JSONResponse({"error": str(error)}, status_code=error.status_code)
+
+
+@bentoml.service(
+    name="sabiscore",
+    workers=1,
+    traffic={"timeout": 30},
+    # A log line and Prometheus counters per request cost more than the prediction itself here
+    # (~3 ms of a ~7 ms request on 2 cores); errors are still logged and sent to Sentry.
+    # Re-enable them with a BentoML config file ($BENTOML_CONFIG) where they are wanted.
+    logging={"access": {"enabled": False}},
+    metrics={"enabled": False},
+)
+@bentoml.asgi_app(app, path="/")
+class SabiScore:
+    """SabiScore: 1X2 forecasts and value bets from the `champion` model.
+
+    Besides the routes below, `WS /ws/edge/{match_id}` sends the match's current EdgeUpdate
+    (the schema `POST /odds` answers) at once, then every update, and
+    `{"type": "heartbeat", "at": "<ISO time>"}` when idle; an unknown match_id is closed with
+    code 4404. Every refusal is a 4xx with `{"error": "..."}`. See bentos/README.md.
+    """
+
+    def __init__(self) -> None:
+        settings = ServingSettings.from_environment()
+        self.runtime = Runtime(settings)
+        self.runtime.load()
+        model = self.runtime.model
+        init_sentry(
+            settings.sentry.dsn,
+            environment=settings.sentry.environment,
+            traces_sample_rate=settings.sentry.traces_sample_rate,
+            release=f"{model.info.name}@{model.info.semver}" if model else None,
+            secrets=[settings.revalidation.secret],
+        )
+        app.state.runtime = self.runtime
+
+    @bentoml.api(route="/predict")
+    async def predict(self, match: MatchRequest, /) -> Prediction:
+        """One match: home/draw/away probabilities, the most likely outcome, confidence and
+        the model's calibration. Send bookmakers' prices for the sharpest forecast."""
+        return _answer(lambda: self.runtime.predict(match))
+
+    @bentoml.api(route="/predict_batch")
+    async def predict_batch(self, request: BatchRequest, /) -> BatchPrediction:
+        """Several matches in one call (at most `predict.max_batch_size`; more: 413)."""
+
+        def respond() -> BatchPrediction:
+            predictions = self.runtime.predict_batch(request.matches)
+            return BatchPrediction(predictions=predictions,
+                                   model_version=predictions[0].model_version)  # fmt: skip
+
+        return _answer(respond)
+
+    @bentoml.api(route="/edge")
+    async def edge(self, request: EdgeRequest, /) -> EdgeResponse:
+        """Per outcome at the best price sent: fair and implied probability, edge, fractional
+        Kelly stake (the match's total capped), quality tier and expected closing-line value."""
+        return _answer(lambda: self.runtime.edge(request))
+
+
+SabiScore.add_asgi_middleware(OwnProbes, probes=app)

@@ -1,0 +1,177 @@
+"""The service's settings: `configs/serving.yaml` and `configs/staking.yaml`, plus the
+environment for what must not live in a file (the revalidation secret, the Sentry DSN) and
+for where things are (data directory, MLflow, the Next.js site).
+
+Read once at start-up by `ServingSettings.from_environment()`; nothing here reads a file or the
+environment at import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sabiscore.config import default_data_dir, load_config
+from sabiscore.odds import ImpliedMethod
+from sabiscore.staking import StakingPolicy
+
+#: The development secret of the design; fine on a laptop, refused in production.
+DEFAULT_SECRET = "dev-secret-token"
+PRODUCTION = "production"
+
+
+def tracking_uri(data_dir: Path) -> str:
+    """As `tasks.tracking.tracking_uri` (which the serving layer must not import: it pulls in
+    the orchestration layer): `$MLFLOW_TRACKING_URI`, else SQLite in the data directory."""
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
+    )
+
+
+@dataclass(frozen=True)
+class CalibrationThresholds:
+    """Holdout ECE bounds of the excellent / good / fair labels (above fair: poor)."""
+
+    excellent: float = 0.02
+    good: float = 0.04
+    fair: float = 0.07
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.excellent < self.good < self.fair:
+            raise ValueError(
+                "calibration_status thresholds must satisfy 0 <= excellent < good < fair; got "
+                f"{self.excellent}, {self.good}, {self.fair}"
+            )
+
+    def status(self, ece: float | None) -> str:
+        """The label of a holdout ECE; unknown (None or NaN) is poor: nothing vouches for it.
+
+        >>> CalibrationThresholds().status(0.03)
+        'good'
+        """
+        if ece is None or ece != ece:
+            return "poor"
+        for label in ("excellent", "good", "fair"):
+            if ece <= getattr(self, label):
+                return label
+        return "poor"
+
+
+@dataclass(frozen=True)
+class RevalidationSettings:
+    """Where and how the Next.js site is told to rebuild a match page."""
+
+    next_url: str | None
+    secret: str = field(repr=False)  # never in a repr, a log line or an error message
+    endpoint: str = "/api/revalidate"
+    path_template: str = "/match/{match_id}"
+    timeout_s: float = 5.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    debounce_s: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0 or self.debounce_s < 0:
+            raise ValueError("revalidation: timeout_s > 0, retries >= 0, backoff_s >= 0 and "
+                             "debounce_s >= 0 are required")  # fmt: skip
+
+    @property
+    def url(self) -> str | None:
+        return f"{self.next_url.rstrip('/')}{self.endpoint}" if self.next_url else None
+
+
+@dataclass(frozen=True)
+class PushSettings:
+    heartbeat_s: float = 15.0
+    queue_size: int = 16
+    send_timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_s <= 0 or self.queue_size < 1 or self.send_timeout_s <= 0:
+            raise ValueError("push: heartbeat_s > 0, queue_size >= 1, send_timeout_s > 0")
+
+
+@dataclass(frozen=True)
+class SentrySettings:
+    dsn: str | None = field(default=None, repr=False)
+    traces_sample_rate: float = 0.1
+    environment: str = "development"
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """Everything the service reads at start-up."""
+
+    data_dir: Path
+    tracking_uri: str
+    environment: str
+    model_name: str
+    alias: str
+    watch_interval_s: float
+    calibration: CalibrationThresholds
+    max_batch_size: int
+    staking: StakingPolicy
+    clv_books: tuple[str, ...]
+    clv_min_matches: int
+    push: PushSettings
+    revalidation: RevalidationSettings
+    sentry: SentrySettings
+
+    @classmethod
+    def from_config(
+        cls, config: Mapping[str, Any], environ: Mapping[str, str], data_dir: Path | None = None
+    ) -> ServingSettings:
+        """From loaded configs (`load_config()`) and an environment; checks the secret."""
+        serving = dict(config.get("serving") or {})
+        environment = environ.get("SABISCORE_ENV") or serving.get("environment") or "development"
+        root = Path(data_dir or environ.get("SABISCORE_DATA_DIR") or default_data_dir())
+        model = serving.get("model") or {}
+        edge = serving.get("edge") or {}
+        staking = dict(config.get("staking") or {})
+        if edge.get("implied_method"):
+            staking["implied_method"] = ImpliedMethod(edge["implied_method"])
+        sentry = serving.get("sentry") or {}
+        settings = cls(
+            data_dir=root,
+            tracking_uri=environ.get("MLFLOW_TRACKING_URI") or tracking_uri(root),
+            environment=environment,
+            model_name=model.get("name", "sabiscore-ensemble"),
+            alias=model.get("alias", "champion"),
+            watch_interval_s=float(model.get("watch_interval_s", 30)),
+            calibration=CalibrationThresholds(**(serving.get("calibration_status") or {})),
+            max_batch_size=int((serving.get("predict") or {}).get("max_batch_size", 100)),
+            staking=StakingPolicy.from_dict(staking),
+            clv_books=tuple(edge.get("clv_books", ("pinnacle", "market_avg"))),
+            clv_min_matches=int(edge.get("clv_min_matches", 50)),
+            push=PushSettings(**(serving.get("push") or {})),
+            revalidation=RevalidationSettings(
+                next_url=environ.get("NEXT_URL") or None,
+                secret=environ.get("REVALIDATE_SECRET") or DEFAULT_SECRET,
+                **(serving.get("revalidation") or {}),
+            ),
+            sentry=SentrySettings(
+                dsn=environ.get("SENTRY_DSN") or None,
+                traces_sample_rate=float(sentry.get("traces_sample_rate", 0.1)),
+                environment=sentry.get("environment") or environment,
+            ),
+        )
+        check_secret(settings)
+        return settings
+
+    @classmethod
+    def from_environment(cls) -> ServingSettings:
+        """The settings of a `bentoml serve` process: configs (with `$SABISCORE_CONFIG`, a
+        YAML override file, merged on top) and `os.environ`."""
+        return cls.from_config(load_config(os.environ.get("SABISCORE_CONFIG")), os.environ)
+
+
+def check_secret(settings: ServingSettings) -> None:
+    """Production with the development secret would let anyone rebuild the site's pages."""
+    if settings.environment == PRODUCTION and settings.revalidation.secret == DEFAULT_SECRET:
+        raise ValueError(
+            "refusing to start in production with the default revalidation secret: "
+            "set REVALIDATE_SECRET"
+        )

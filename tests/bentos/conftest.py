@@ -1,0 +1,114 @@
+"""Fixtures of the serving tests: a data store holding a real champion, made once per session
+by the pipeline on a small synthetic league, and copies of it for tests that move aliases."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+# BentoML writes under $BENTOML_HOME (default ~/bentoml): keep the tests to themselves.
+os.environ.setdefault("BENTOML_HOME", tempfile.mkdtemp(prefix="sabiscore-bentoml-"))
+os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+SMALL = {
+    "train": {
+        "models": {
+            "random_forest": {"n_estimators": 20},
+            "xgboost": {"n_estimators": 20},
+            "lightgbm": {"n_estimators": 20},
+        },
+        "stacking": {"n_folds": 3},
+    },
+    "promotion": {"max_ece": 0.2},  # ~240 holdout matches: noise alone gives ECE ~0.05
+}
+LEAGUE = "SY1"
+
+
+@pytest.fixture(scope="session")
+def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data store whose registry has a champion (version 1): the real pipeline (`sabiscore
+    pipeline`, in its own process) on three seasons of one 16-team synthetic league."""
+    from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
+    from sabiscore.synthetic import write_football_data_csvs as write_csvs
+
+    root = tmp_path_factory.mktemp("serving")
+    league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
+                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))  # fmt: skip
+    write_csvs(generate_league(league), root / "league")
+    config = root / "small.yaml"
+    config.write_text(yaml.safe_dump(SMALL))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "SABISCORE_RELOAD_URL", "PREFECT_API_URL")
+    }
+    env["PREFECT_HOME"] = str(root / "prefect")
+    command = [
+        sys.executable,
+        "-m",
+        "sabiscore.cli",
+        "pipeline",
+        str(root / "league"),
+        "--data-dir",
+        str(root / "store"),
+        "--config",
+        str(config),
+        "--json",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["promoted"] and summary["champion_version"] == "1", summary["reason"]
+    return root / "store"
+
+
+def copy_store(store: Path, destination: Path) -> Path:
+    """A copy of the store with its own registry database: aliases moved in it stay there
+    (the model files are read from the original, whose paths the database records)."""
+    shutil.copytree(store, destination, ignore=shutil.ignore_patterns("*.lock"))
+    return destination
+
+
+@contextlib.contextmanager
+def own_tracking_uri(uri: str) -> Iterator[None]:
+    """MLflow's global tracking URI (which `mlflow.set_tracking_uri` also writes to the
+    environment, where every later test would find it) set to `uri`, then put back."""
+    import mlflow
+
+    saved = os.environ.get("MLFLOW_TRACKING_URI")  # set whenever a global one is
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(saved)
+        if saved is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+def promote_copy(store: Path) -> str:
+    """Register the champion's files again as a new version and promote it, as the pipeline
+    would after a better training run; returns the new version number."""
+    from bentos.settings import tracking_uri
+    from models.registry import ModelRegistry
+
+    registry = ModelRegistry(tracking_uri(store))
+    champion = registry.champion()
+    semver = champion.tags["semver"].rsplit(".", 1)
+    tags = {**champion.tags, "semver": f"{semver[0]}.{int(semver[1]) + 1}"}
+    with own_tracking_uri(registry.tracking_uri):  # MLflow resolves the source's logged model
+        created = registry.client.create_model_version(
+            registry.name, champion.source, run_id=champion.run_id, tags=tags
+        )
+    registry.promote_to_production(str(created.version), "test: a new champion")
+    return str(created.version)

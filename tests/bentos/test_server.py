@@ -1,0 +1,303 @@
+"""Against a real `sabiscore serve` (= `bentoml serve`) process on loopback: HTTP answers, a
+`websockets` client receiving pushes, a local HTTP receiver standing in for the Next.js site
+(revalidation) and for Sentry (envelopes), a reload after a promotion, and the alias watcher.
+Nothing leaves the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.bentos.conftest import LEAGUE, copy_store, promote_copy
+
+pytestmark = [pytest.mark.server, pytest.mark.slow]
+
+SECRET = "site-secret-for-the-server-tests-41d9"
+KICKOFF = "2022-08-13T15:00:00"
+BOOKS = {
+    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
+}
+OVERRIDES = {
+    "serving": {
+        "model": {"watch_interval_s": 1},
+        "revalidation": {"timeout_s": 0.5, "retries": 1, "backoff_s": 0.05, "debounce_s": 0.05},
+        "push": {"heartbeat_s": 1.5},
+    }
+}
+
+
+# --- a local stand-in for the Next.js site and for Sentry -------------------------------------
+
+
+class FakeSite(ThreadingHTTPServer):
+    """Records revalidation calls (answering as `mode` says: "ok", "500" or "hang") and
+    Sentry envelopes (always accepted)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SiteHandler)
+        self.mode = "ok"
+        self.revalidations: list[dict] = []
+        self.envelopes: list[str] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _SiteHandler(BaseHTTPRequestHandler):
+    server: FakeSite
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        if "/envelope" in self.path:
+            self.server.envelopes.append(body.decode("utf-8", "replace"))
+            return self._answer(200)
+        mode = self.server.mode
+        self.server.revalidations.append({"endpoint": self.path, "mode": mode, **json.loads(body)})
+        if mode == "hang":
+            time.sleep(1.5)  # longer than the service's timeout
+        self._answer(500 if mode == "500" else 200)
+
+    def _answer(self, status: int) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        except OSError:  # the service gave up waiting
+            pass
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[FakeSite]:
+    server = FakeSite()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+# --- the service process ----------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    url: str
+    ws_url: str
+    store: Path
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(champion_store: Path, site: FakeSite, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("server")
+    store = copy_store(champion_store, root / "store")
+    config = root / "override.yaml"
+    config.write_text(yaml.safe_dump(OVERRIDES))
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env.update(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_ENV="development",
+               SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")  # fmt: skip
+    log = root / "server.log"
+    command = [sys.executable, "-m", "sabiscore.cli", "serve", "--port", str(port),
+               "--data-dir", str(store), "--config", str(config)]  # fmt: skip
+    with log.open("w") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log)
+        yield Server(url, f"ws://127.0.0.1:{port}", store, log)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the service exited:\n{log.read_text()[-3000:]}"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def teams(server: Server) -> list[str]:
+    return httpx.get(f"{server.url}/teams").json()["leagues"][0]["teams"]
+
+
+def match(teams: list[str], **extra: object) -> dict:
+    return {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1], **extra}
+
+
+def _until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def test_predict_and_edge_over_http(server: Server, teams: list[str]) -> None:
+    ready = httpx.get(f"{server.url}/readyz").json()
+    assert ready["model"]["version"] == "1" and ready["model"]["semver"] == "1.0.0"
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "alive"}
+    predicted = httpx.post(f"{server.url}/predict", json=match(teams, odds=BOOKS))
+    assert predicted.status_code == 200, predicted.text
+    p = predicted.json()
+    total = p["home_win_probability"] + p["draw_probability"] + p["away_win_probability"]
+    assert total == pytest.approx(1.0) and p["model_version"] == "1"
+    edge = httpx.post(f"{server.url}/edge", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
+    assert edge.status_code == 200, edge.text
+    outcomes = edge.json()["outcomes"]
+    assert [o["best_odds"] for o in outcomes] == [2.10, 3.50, 3.60]
+    assert sum(o["kelly_stake_percentage"] for o in outcomes) <= 5.0 + 1e-9
+    batch = httpx.post(f"{server.url}/predict_batch", json={"matches": [match(teams)] * 3})
+    assert len(batch.json()["predictions"]) == 3
+
+
+def test_bad_input_over_http(server: Server, teams: list[str]) -> None:
+    cases = [
+        ("/predict", b'{"league": "SY1", ', 400),
+        ("/predict", json.dumps(match(teams, home_team="Nobody")).encode(), 422),
+        ("/edge", json.dumps(match(teams, odds={"x": {"home": 1, "draw": 2, "away": 3}})).encode(),
+         400),
+        ("/odds", b"[]", 400),
+        ("/predict_batch", json.dumps({"matches": [match(teams)] * 101}).encode(), 413),
+    ]  # fmt: skip
+    for path, body, status in cases:
+        answer = httpx.post(f"{server.url}{path}", content=body,
+                            headers={"content-type": "application/json"})  # fmt: skip
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.json()["error"] and "Traceback" not in answer.text
+
+    async def unknown_match() -> int:
+        async with connect(f"{server.ws_url}/ws/edge/no-such-match") as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await ws.recv()
+        return closed.value.rcvd.code
+
+    assert asyncio.run(unknown_match()) == 4404
+
+
+def test_a_price_change_is_pushed_and_the_page_revalidated(
+    server: Server, site: FakeSite, teams: list[str]
+) -> None:
+    site.mode = "ok"
+
+    async def scenario() -> tuple[str, dict, dict, dict]:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            first = await client.post("/odds", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
+            match_id = first.json()["match_id"]
+            async with connect(f"{server.ws_url}/ws/edge/{match_id}") as ws:
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == first.json()
+                moved = {**BOOKS, "bet365": {"home": 2.4, "draw": 3.5, "away": 3.5}}
+                posted = await client.post("/odds", json={"match_id": match_id,
+                                                          **match(teams, odds=moved)})  # fmt: skip
+                pushed = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                heartbeat = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        return match_id, posted.json(), pushed, heartbeat
+
+    match_id, posted, pushed, heartbeat = asyncio.run(scenario())
+    assert pushed == posted
+    assert pushed["edge"]["outcomes"][0]["best_odds"] == 2.4
+    assert pushed["edge"]["outcomes"][0]["bookmaker"] == "bet365"
+    assert heartbeat["type"] == "heartbeat"
+    path = f"/match/{match_id}"
+    _until(lambda: any(r["path"] == path for r in site.revalidations))
+    calls = [r for r in site.revalidations if r["path"] == path]
+    assert calls[0] == {"endpoint": "/api/revalidate", "mode": "ok", "secret": SECRET,
+                        "path": path}  # fmt: skip
+
+
+def test_a_failing_site_never_stops_pushes(
+    server: Server, site: FakeSite, teams: list[str]
+) -> None:
+    async def push_once(match_id: str, home: float) -> float:
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            await client.post("/odds", json={"match_id": match_id, **match(teams, odds=BOOKS)})
+            async with connect(f"{server.ws_url}/ws/edge/{match_id}") as ws:
+                await asyncio.wait_for(ws.recv(), 5)  # the current edge
+                odds = {**BOOKS, "pinnacle": {"home": home, "draw": 3.4, "away": 3.6}}
+                started = time.perf_counter()
+                await client.post("/odds", json={"match_id": match_id, **match(teams, odds=odds)})
+                pushed = json.loads(await asyncio.wait_for(ws.recv(), 5))
+                assert pushed["edge"]["outcomes"][0]["best_odds"] == home
+                return time.perf_counter() - started
+
+    for mode in ("500", "hang"):
+        site.mode = mode
+        path = f"/match/failing-{mode}"
+        seconds = asyncio.run(push_once(f"failing-{mode}", 2.7))
+        assert seconds < 1.0, f"a push waited {seconds:.2f} s on a site answering {mode}"
+        # reported once the first call and its retry have failed
+        _until(lambda path=path: any(f"of {path} failed" in e for e in site.envelopes), 15)
+        attempts = [r["mode"] for r in site.revalidations if r["path"] == path]
+        assert len(attempts) >= 2 and set(attempts) == {mode}
+    site.mode = "ok"
+    reported = [e for e in site.envelopes if "ISR revalidation of /match/failing-" in e]
+    assert '"release":"sabiscore-ensemble@1.0.0"' in reported[0].replace(" ", "")
+    assert all(SECRET not in e for e in site.envelopes)
+
+
+def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None:
+    from bentos.settings import tracking_uri
+    from models.registry import ModelRegistry
+
+    version = promote_copy(server.store)
+    reloaded = httpx.post(f"{server.url}/reload", json={"version": version}, timeout=60)
+    assert reloaded.status_code == 200, reloaded.text
+    assert reloaded.json()["model"]["version"] == version
+    assert httpx.get(f"{server.url}/readyz").json()["model"]["version"] == version
+
+    ModelRegistry(tracking_uri(server.store)).rollback()  # nobody tells the service
+    _until(lambda: httpx.get(f"{server.url}/readyz").json()["model"]["version"] == "1", 30)
+
+
+def test_the_secret_is_never_logged(server: Server) -> None:
+    log = server.log.read_text()
+    assert "sabiscore" in log  # the service did log
+    assert SECRET not in log

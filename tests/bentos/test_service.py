@@ -1,0 +1,318 @@
+"""The whole service in-process (BentoML's own ASGI app under a TestClient) on a real champion:
+answers checked against the model and the staking rules, every kind of bad input, the
+WebSocket, reload, and the OpenAPI document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
+
+from tests.bentos.conftest import LEAGUE, copy_store, own_tracking_uri, promote_copy
+
+pytestmark = pytest.mark.slow
+
+KICKOFF = "2022-08-13T15:00:00"  # after the synthetic league's last played day
+BOOKS = {
+    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
+}
+
+
+@pytest.fixture(scope="module")
+def store(champion_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_store(champion_store, tmp_path_factory.mktemp("inprocess") / "store")
+
+
+@pytest.fixture(scope="module")
+def client(store: Path) -> Iterator[TestClient]:
+    from bentos.settings import tracking_uri
+
+    with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
+        patch.setenv("SABISCORE_DATA_DIR", str(store))
+        patch.delenv("NEXT_URL", raising=False)
+        patch.delenv("SENTRY_DSN", raising=False)
+        from bentos.service import SabiScore
+
+        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False) as client:
+            yield client
+
+
+@pytest.fixture(scope="module")
+def model(client: TestClient):
+    from bentos.service import app
+
+    return app.state.runtime.model
+
+
+@pytest.fixture(scope="module")
+def teams(client: TestClient) -> list[str]:
+    leagues = client.get("/teams").json()["leagues"]
+    assert [entry["league"] for entry in leagues] == [LEAGUE]
+    return leagues[0]["teams"]
+
+
+def match(teams: list[str], **extra: object) -> dict:
+    return {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1], **extra}
+
+
+# --- probes and teams -------------------------------------------------------------------------
+
+
+def test_probes_say_which_model_is_loaded(client: TestClient, model) -> None:
+    assert client.get("/healthz").json() == {"status": "alive"}
+    ready = client.get("/readyz").json()
+    assert ready["status"] == "ready"
+    trained_through = model.ensemble.metadata["trained_through"]
+    assert ready["model"] == {"name": "sabiscore-ensemble", "version": "1", "semver": "1.0.0",
+                              "trained_through": trained_through}  # fmt: skip
+    assert ready["state_date"] == str(model.featurizer.state_date.date())
+
+
+def test_teams_lists_the_leagues_teams(teams: list[str]) -> None:
+    assert len(teams) == 16 and teams == sorted(teams)
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+
+def test_predict_one_match(client: TestClient, model, teams: list[str]) -> None:
+    answer = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
+    assert answer.status_code == 200, answer.text
+    p = answer.json()
+    probs = np.array([p["home_win_probability"], p["draw_probability"],
+                      p["away_win_probability"]])  # fmt: skip
+    assert probs.sum() == pytest.approx(1.0, abs=1e-9) and (probs > 0).all()
+    assert p["most_likely"] == ("home", "draw", "away")[int(probs.argmax())]
+    assert p["confidence_score"] == pytest.approx(probs.max())
+    assert p["brier_score"] == pytest.approx(model.holdout["brier"])
+    assert p["calibration_status"] == model.settings.calibration.status(model.holdout["ece"])
+    assert (p["model_version"], p["model_semver"]) == ("1", "1.0.0")
+    triples = {book: tuple(q.values()) for book, q in BOOKS.items()}
+    row = model.featurizer.features(LEAGUE, teams[0], teams[1], KICKOFF, triples)
+    np.testing.assert_allclose(probs, model.ensemble.predict_one(row[model.order]))
+
+
+def test_prices_move_the_forecast(client: TestClient, teams: list[str]) -> None:
+    """The opening market is the model's main input: a home favourite's price lifts home."""
+    favourite = {"pinnacle": {"home": 1.4, "draw": 4.8, "away": 8.0}}
+    outsider = {"pinnacle": {"home": 6.0, "draw": 4.2, "away": 1.55}}
+    home = [client.post("/predict", json=match(teams, odds=odds)).json()["home_win_probability"]
+            for odds in (favourite, outsider)]  # fmt: skip
+    assert home[0] > home[1]
+
+
+def test_a_batch_answers_like_single_calls(client: TestClient, teams: list[str]) -> None:
+    matches = [match(teams, odds=BOOKS), match(teams[2:], kickoff=KICKOFF), match(teams[4:])]
+    batch = client.post("/predict_batch", json={"matches": matches})
+    assert batch.status_code == 200, batch.text
+    singles = [client.post("/predict", json=m).json() for m in matches]
+    assert batch.json()["model_version"] == "1"
+    for got, expected in zip(batch.json()["predictions"], singles, strict=True):
+        for key in ("home_win_probability", "draw_probability", "away_win_probability"):
+            assert got[key] == pytest.approx(expected[key], abs=1e-9)
+
+
+# --- edge -------------------------------------------------------------------------------------
+
+
+def test_edge_at_the_best_price(client: TestClient, model, teams: list[str]) -> None:
+    answer = client.post("/edge", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
+    assert answer.status_code == 200, answer.text
+    edge = answer.json()
+    policy = model.settings.staking
+    predicted = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=BOOKS)).json()
+    fair = [predicted[k] for k in ("home_win_probability", "draw_probability",
+                                   "away_win_probability")]  # fmt: skip
+    assert [o["outcome"] for o in edge["outcomes"]] == ["home", "draw", "away"]
+    for o, side, p in zip(edge["outcomes"], ("home", "draw", "away"), fair, strict=True):
+        best = max(BOOKS, key=lambda b, side=side: BOOKS[b][side])  # first listed on a tie
+        assert (o["bookmaker"], o["best_odds"]) == (best, BOOKS[best][side])
+        assert o["fair_probability"] == pytest.approx(p)
+        prices = BOOKS[best]
+        inverse = {k: 1 / v for k, v in prices.items()}
+        assert o["implied_probability"] == pytest.approx(inverse[side] / sum(inverse.values()))
+        assert o["edge_percentage"] == pytest.approx(100 * (p * o["best_odds"] - 1))
+        kelly = 100 * policy.kelly_fraction * (p * o["best_odds"] - 1) / (o["best_odds"] - 1)
+        if o["edge_percentage"] / 100 < policy.min_edge:
+            assert o["kelly_stake_percentage"] == 0.0 and o["quality"] == "AVOID"
+        else:
+            assert o["kelly_stake_percentage"] == pytest.approx(
+                min(kelly, 100 * policy.max_stake_fraction)
+            )
+    assert edge["clv_reference"] == model.clv_book == "pinnacle"
+    assert all(o["clv_expected"] is not None for o in edge["outcomes"])
+    assert edge["total_stake_percentage"] == pytest.approx(
+        sum(o["kelly_stake_percentage"] for o in edge["outcomes"])
+    )
+    assert edge["implied_method"] == str(policy.implied_method)
+
+
+def test_expected_clv_comes_from_the_closing_line_model(client: TestClient, model,
+                                                         teams: list[str]) -> None:  # fmt: skip
+    edge = client.post("/edge", json=match(teams, odds=BOOKS)).json()
+    pinnacle = np.array(list(BOOKS["pinnacle"].values()))
+    open_fair = (1 / pinnacle) / (1 / pinnacle).sum()
+    best = np.array([o["best_odds"] for o in edge["outcomes"]])
+    expected = model.clv_model.expected_clv(best, open_fair)
+    np.testing.assert_allclose([o["clv_expected"] for o in edge["outcomes"]], expected)
+    assert model.clv_model.n_matches >= model.settings.clv_min_matches
+
+
+def test_kelly_across_a_match_never_exceeds_the_cap(client: TestClient, model,
+                                                    teams: list[str]) -> None:  # fmt: skip
+    """Prices so generous that every outcome has an edge: the stakes are scaled to the cap."""
+    generous = {"bet365": {"home": 9.0, "draw": 9.0, "away": 9.0}}
+    edge = client.post("/edge", json=match(teams, odds=generous)).json()
+    stakes = [o["kelly_stake_percentage"] for o in edge["outcomes"]]
+    cap = 100 * model.settings.staking.max_stake_fraction
+    assert all(s > 0 for s in stakes)
+    assert sum(stakes) == pytest.approx(cap) and edge["total_stake_percentage"] == pytest.approx(
+        cap
+    )
+    assert {o["quality"] for o in edge["outcomes"]} <= {"PREMIUM", "VALUE"}
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def _bad_requests(teams: list[str]) -> list[tuple[str, object, int, str]]:
+    good = match(teams)
+    return [
+        ("/predict", {**good, "league": "XX"}, 422, "unknown league 'XX'"),
+        ("/predict", {**good, "home_team": "Nobody FC"}, 422, "unknown team 'Nobody FC'"),
+        ("/predict", {**good, "away_team": good["home_team"]}, 422, "named twice"),
+        ("/predict", {**good, "kickoff": "2019-01-01"}, 422, "is not after"),
+        ("/predict", {**good, "odds": {"pinnacle": {"home": 1.0, "draw": 3, "away": 4}}}, 400,
+         "greater than 1"),
+        ("/predict", {**good, "odds": {"pinnacle": {"home": "2.1", "draw": 3, "away": 4}}}, 400,
+         "valid number"),
+        ("/predict", {**good, "odds": {"nobody": {"home": 2.1, "draw": 3, "away": 4}}}, 422,
+         "unknown bookmaker"),
+        ("/predict", {"league": LEAGUE, "home_team": teams[0]}, 400, "missing"),
+        ("/predict", {**good, "home": "typo"}, 400, "extra_forbidden"),
+        ("/predict", b'{"league": ', 400, "json_invalid"),
+        ("/predict", b"", 400, "missing"),
+        ("/predict_batch", {"matches": []}, 400, "matches is empty"),
+        ("/predict_batch", {"matches": [good] * 101}, 413, "at most 100"),
+        ("/predict_batch", {"matches": [good, {**good, "league": "XX"}]}, 422, "unknown league"),
+        ("/edge", good, 400, "missing"),
+        ("/edge", {**good, "odds": {}}, 400, "too_short"),
+        ("/edge", {**good, "odds": BOOKS, "reference_book": "bwin"}, 422, "not among the books"),
+        ("/edge", {**good, "odds": {"pinnacle": {"home": -2, "draw": 3, "away": 4}}}, 400,
+         "greater than 1"),
+        ("/odds", {**good, "odds": BOOKS}, 422, "kickoff"),
+        ("/odds", {**good, "match_id": "m", "odds": {"b": [2, 3, 4]}}, 400,
+         "odds.b: Input should be a valid dictionary"),
+        ("/odds", b"{nope", 400, "malformed JSON"),
+        ("/odds", {**good, "league": "XX", "match_id": "m"}, 422, "unknown league"),
+        ("/odds", [1, 2], 400, "valid dictionary"),
+    ]  # fmt: skip
+
+
+def test_bad_input_is_a_4xx_that_says_what_is_wrong(client: TestClient,
+                                                    teams: list[str]) -> None:  # fmt: skip
+    for path, body, status, words in _bad_requests(teams):
+        if isinstance(body, bytes):
+            answer = client.post(path, content=body, headers={"content-type": "application/json"})
+        else:
+            answer = client.post(path, json=body)
+        assert answer.status_code == status, (path, body, answer.text)
+        assert "error" in answer.json() and words in answer.text, (path, body, answer.text)
+        assert "Traceback" not in answer.text
+
+
+def test_unknown_paths_and_methods_are_4xx(client: TestClient) -> None:
+    assert client.get("/no/such/route").status_code == 404
+    assert client.get("/predict").status_code in (404, 405)
+
+
+# --- pushes over the WebSocket ------------------------------------------------------------------
+
+
+def test_post_odds_pushes_the_new_edge_to_subscribers(client: TestClient,
+                                                      teams: list[str]) -> None:  # fmt: skip
+    first = client.post("/odds", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
+    assert first.status_code == 200, first.text
+    match_id = first.json()["match_id"]
+    assert match_id == f"sy1-20220813-{_slug(teams[0])}-{_slug(teams[1])}"
+    with client.websocket_connect(f"/ws/edge/{match_id}") as one, \
+            client.websocket_connect(f"/ws/edge/{match_id}") as two:  # fmt: skip
+        for socket in (one, two):
+            current = socket.receive_json()
+            assert current["type"] == "edge" and current["edge"] == first.json()["edge"]
+        moved = {**BOOKS, "pinnacle": {"home": 2.6, "draw": 3.4, "away": 3.6}}
+        posted = client.post(
+            "/odds", json={"match_id": match_id, **match(teams, kickoff=KICKOFF, odds=moved)}
+        )
+        for socket in (one, two):
+            pushed = socket.receive_json()
+            assert pushed == posted.json()
+            assert pushed["edge"]["outcomes"][0]["best_odds"] == 2.6
+
+
+def test_a_fixture_without_prices_is_pushed_without_an_edge(client: TestClient,
+                                                            teams: list[str]) -> None:  # fmt: skip
+    posted = client.post("/odds", json={"match_id": "no-prices-yet", **match(teams)})
+    assert posted.status_code == 200 and posted.json()["edge"] is None
+    with client.websocket_connect("/ws/edge/no-prices-yet") as socket:
+        assert socket.receive_json()["prediction"] == posted.json()["prediction"]
+
+
+def test_an_unknown_match_id_closes_the_websocket_with_4404(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/ws/edge/never-heard-of-it") as socket:
+            socket.receive_json()
+    assert closed.value.code == 4404 and "never-heard-of-it" in closed.value.reason
+
+
+# --- reload and the OpenAPI document ----------------------------------------------------------
+
+
+def test_reload_after_a_promotion_serves_the_new_version(client: TestClient, store: Path,
+                                                         teams: list[str]) -> None:  # fmt: skip
+    posted = client.post("/odds", json={"match_id": "reloaded", **match(teams, odds=BOOKS)})
+    with client.websocket_connect("/ws/edge/reloaded") as socket:
+        assert socket.receive_json()["prediction"]["model_version"] == "1"
+        version = promote_copy(store)
+        reloaded = client.post("/reload", json={"model": "sabiscore-ensemble",
+                                                "version": version})  # fmt: skip
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["previous_version"] == "1"
+        assert reloaded.json()["model"]["version"] == version
+        assert client.get("/readyz").json()["model"]["version"] == version
+        assert client.post("/predict", json=match(teams)).json()["model_version"] == version
+        pushed = socket.receive_json()  # every tracked match is re-priced by the new model
+        assert pushed["prediction"]["model_version"] == version
+        assert pushed["edge"]["outcomes"] == posted.json()["edge"]["outcomes"]  # same weights
+
+
+def test_the_openapi_document_has_every_schema(client: TestClient) -> None:
+    spec = client.get("/docs.json").json()
+    paths = spec["paths"]
+    for route in ("/predict", "/predict_batch", "/edge"):
+        assert "post" in paths[route] and "requestBody" in paths[route]["post"]
+    for route in ("/healthz", "/readyz", "/teams"):
+        assert "get" in paths[route]
+    for route in ("/odds", "/reload"):
+        assert "post" in paths[route]
+    schemas = spec["components"]["schemas"]
+    for name in ("Prediction", "EdgeResponse", "OutcomeEdge", "EdgeUpdate", "OddsUpdate",
+                 "Ready", "Teams", "ReloadResult", "Error", "Prices"):  # fmt: skip
+        assert name in schemas, name
+    ready = json.dumps(paths["/readyz"]["get"]["responses"]["200"])
+    assert "#/components/schemas/Ready" in ready
+    # OpenAPI has no WebSocket: /odds and the EdgeUpdate schema describe what it pushes
+    assert "/ws/edge/{match_id}" in paths["/odds"]["post"]["description"]
+    assert "heartbeat" in schemas["EdgeUpdate"]["description"]
+
+
+def _slug(name: str) -> str:
+    from sabiscore.football_data import slug
+
+    return slug(name)
