@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from models.registry import tracking_uri
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.odds import ImpliedMethod
 from sabiscore.staking import StakingPolicy
@@ -21,14 +22,6 @@ from sabiscore.staking import StakingPolicy
 #: The development secret of the design; fine on a laptop, refused in production.
 DEFAULT_SECRET = "dev-secret-token"
 PRODUCTION = "production"
-
-
-def tracking_uri(data_dir: Path) -> str:
-    """As `tasks.tracking.tracking_uri` (which the serving layer must not import: it pulls in
-    the orchestration layer): `$MLFLOW_TRACKING_URI`, else SQLite in the data directory."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
-    )
 
 
 @dataclass(frozen=True)

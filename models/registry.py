@@ -76,6 +76,13 @@ def git_commit(cwd: Path | None = None) -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
+def tracking_uri(data_dir: Path) -> str:
+    """`$MLFLOW_TRACKING_URI` (a server) when set, else a SQLite file in the data directory."""
+    return (
+        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
+    )
+
+
 def point_mlflow_at(uri: str) -> None:
     """Set MLflow's global tracking URI without touching `$MLFLOW_TRACKING_URI`.
 

@@ -11,14 +11,9 @@ from typing import Any
 
 import pandas as pd
 
+from models.registry import tracking_uri
+
 DEFAULT_EXPERIMENT = "SabiScore_Ensemble"
-
-
-def tracking_uri(data_dir: Path) -> str:
-    """`$MLFLOW_TRACKING_URI` (a server) when set, else a SQLite file in the data directory."""
-    return (
-        os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path(data_dir).resolve()}/mlflow.db"
-    )
 
 
 def artifact_root(data_dir: Path) -> str:
