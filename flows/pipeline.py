@@ -61,6 +61,7 @@ def pipeline_flow(
     notified = notify_serving(
         reload_url(config) if decision.promote else None,
         {"model": registry.name, "version": champion_version},
+        config.get("serving", {}).get("reload_timeout_s", 60),
     )
     return {
         "ingested": {k: ingested[k] for k in ("files", "matches", "quarantined") if k in ingested},
