@@ -4,7 +4,8 @@ Why not pickle: a pickled stack is only readable by the same versions of every l
 code when loaded, and says nothing about what the model is. `export_ensemble` writes each part
 in a format that states its content: a JSON manifest (feature names, class order, each base
 model's learned state, the logistic layer, the calibration maps, free-form metadata), the random
-forest as flat NumPy arrays, XGBoost's own UBJSON and LightGBM's own text model.
+forest as flat NumPy arrays, XGBoost's own UBJSON (its trees are read into flat arrays at
+load) and LightGBM's own text model.
 
 Why compile the forest: scikit-learn's `predict_proba` on one row costs 8-30 ms (input checks,
 a thread pool per call, one Python call per tree). Here all trees are packed into one set of
@@ -12,8 +13,10 @@ node arrays and walked together, one depth level per NumPy step, so a row costs 
 NumPy calls as the trees are deep.
 
 `load_ensemble(...).predict_proba(X)` reproduces `MetaLearner.predict_proba(X)`: the forest
-and the logistic layer to float rounding (1e-9), the boosters exactly as they predict in the
-stack (float32 inside). `predict_one` is the serving path for a single row: no pandas at all.
+and the logistic layer to float rounding (1e-9), the boosters as they predict in the stack
+(float32 inside; XGBoost's trees are walked here like the forest's, its margins bit for bit,
+its softmax in float64: ~1e-7 from XGBoost's float32 one). `predict_one` is the serving path
+for a single row: no pandas at all.
 """
 
 from __future__ import annotations
@@ -139,20 +142,128 @@ class CompiledForest:
 
 @dataclass(frozen=True)
 class CompiledXGBoost:
-    """An XGBoost booster loaded from UBJSON, predicting on one thread as the stack's member.
+    """An XGBoost multi:softprob booster as flat node arrays, walked like `CompiledForest`.
 
-    `inplace_predict` is the slowest part of a single-row forecast: xgboost 3.2 spends ~0.25 ms
-    per call on setup before walking any tree (measured on this project's 2-core machine).
+    The arrays are read at load from the booster's own JSON (the UBJSON file stays the stored
+    model). Node i owns three slots: 3i (x < threshold: go left), 3i + 1 (x >= threshold: go
+    right) and 3i + 2 (x missing: the node's default branch); a step adds `x >= threshold`
+    (False for NaN) and 2 for NaN. Leaves lead back to themselves. x and the thresholds are
+    float32 as in XGBoost, and each class's margin is summed in float32 in XGBoost's order:
+    the start (the booster's base score, or the market margin, which replaces it), then the
+    class's trees one by one. So the margins equal `inplace_predict(predict_type="margin")`
+    bit for bit; the softmax is taken in float64 (XGBoost's float32 one differs by ~1e-7).
+    `inplace_predict` costs ~0.5 ms a row before walking any tree; this walk ~depth NumPy steps.
     """
 
-    booster: Any  # xgboost.Booster
+    base_score: np.ndarray  # (3,) float32 starting margin of each class
+    roots: np.ndarray  # (n_trees,) slot triple of each tree's root
+    child_slot: np.ndarray  # (3 n_nodes,) slot triple of the left / right / default child
+    feature: np.ndarray  # (3 n_nodes,) feature tested at the node (0 at leaves, never used)
+    threshold: np.ndarray  # (3 n_nodes,) float32
+    leaf: np.ndarray  # (n_nodes,) float32 leaf value (0 at split nodes, never used)
+    class_trees: np.ndarray  # (n_rounds, 3) tree indices of each class, in boosting order
+    depth: int  # the deepest tree's depth: the number of steps of the walk
     margin: MarketMargin | None
 
+    @classmethod
+    def from_booster(cls, booster: Any, margin: MarketMargin | None) -> Self:
+        """Read the trees and base score out of `booster.save_raw("json")`."""
+        learner = json.loads(bytes(booster.save_raw("json")))["learner"]
+        params = learner["learner_model_param"]
+        objective = learner["objective"]["name"]
+        if objective != "multi:softprob" or int(params["num_class"]) != N_CLASSES:
+            classes = params["num_class"]
+            raise ValueError(f"cannot compile a {objective} booster of {classes} classes")
+        model = learner["gradient_booster"]["model"]
+        trees = model["trees"]
+        cats = model.get("cats") or {}
+        if any(cats.values()) or any(any(tree["split_type"]) for tree in trees):
+            raise ValueError("cannot compile categorical splits")
+        if any(int(tree["tree_param"]["size_leaf_vector"]) > 1 for tree in trees):
+            raise ValueError("cannot compile multi-output trees")
+        # 3.x: "[m_H,m_D,m_A]" margins; older files: one number for every class
+        base = np.array(params["base_score"].strip("[]").split(","), dtype=np.float32)
+        tree_class = np.asarray(model["tree_info"], dtype=np.intp)
+        counts = np.bincount(tree_class, minlength=N_CLASSES)
+        if len(counts) != N_CLASSES or len(set(counts)) != 1:
+            raise ValueError(f"trees per class {counts.tolist()} are not one per class a round")
+        sizes = np.array([len(tree["left_children"]) for tree in trees], dtype=np.intp)
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp)
+        left = np.concatenate([tree["left_children"] for tree in trees]).astype(np.intp)
+        right = np.concatenate([tree["right_children"] for tree in trees]).astype(np.intp)
+        node_offset = np.repeat(offsets, sizes)
+        is_leaf = left == -1
+        own = np.arange(len(left))
+        left = np.where(is_leaf, own, left + node_offset)
+        right = np.where(is_leaf, own, right + node_offset)
+        default_left = np.concatenate([tree["default_left"] for tree in trees]).astype(bool)
+        children = np.column_stack([left, right, np.where(default_left, left, right)])
+        feature = np.concatenate([tree["split_indices"] for tree in trees]).astype(np.intp)
+        condition = np.concatenate([tree["split_conditions"] for tree in trees])
+        condition = np.asarray(condition, dtype=np.float64).astype(np.float32)
+        return cls(
+            base_score=np.broadcast_to(base, (N_CLASSES,)).copy(),
+            roots=3 * offsets,
+            child_slot=3 * children.ravel(),
+            feature=np.repeat(np.where(is_leaf, 0, feature), 3),
+            threshold=np.repeat(np.where(is_leaf, np.float32(0), condition), 3),
+            leaf=np.where(is_leaf, condition, np.float32(0)),
+            class_trees=np.column_stack(
+                [np.flatnonzero(tree_class == k) for k in range(N_CLASSES)]
+            ),
+            depth=max(_tree_depth(tree["left_children"], tree["right_children"]) for tree in trees),
+            margin=margin,
+        )
+
     def predict(self, values: np.ndarray) -> np.ndarray:
-        margin = None if self.margin is None else self.margin(values)
-        probs = self.booster.inplace_predict(values.astype(np.float32), base_margin=margin)
-        probs = np.asarray(probs, dtype=float).reshape(len(values), N_CLASSES)
-        return probs / probs.sum(axis=1, keepdims=True)
+        """softmax of the float32 margins, as the booster's `inplace_predict` (to ~1e-7)."""
+        return softmax(self.margins(values).astype(np.float64))
+
+    def margins(self, values: np.ndarray) -> np.ndarray:
+        """(n, 3) float32 margins, as `inplace_predict(predict_type="margin")` bit for bit."""
+        rows = values.astype(np.float32)
+        if self.margin is None:
+            start = np.broadcast_to(self.base_score, (len(rows), N_CLASSES))
+        else:
+            start = self.margin(values).astype(np.float32)  # replaces the base score
+        if len(rows) == 1:
+            leaves = self._walk_row(rows[0])[:, None]
+        else:
+            chunks = range(0, len(rows), _CHUNK_ROWS)
+            leaves = np.hstack([self._walk_rows(rows[i : i + _CHUNK_ROWS]) for i in chunks])
+        terms = np.concatenate([start.T[None], leaves[self.class_trees]])  # (1 + rounds, 3, n)
+        return np.cumsum(terms, axis=0, dtype=np.float32)[-1].T  # in order, in float32
+
+    def _walk_row(self, x: np.ndarray) -> np.ndarray:
+        """Leaf value of each tree for one float32 row."""
+        missing = 2 * np.isnan(x)
+        slot = self.roots
+        for _ in range(self.depth):
+            f = self.feature[slot]
+            slot = self.child_slot[slot + (x[f] >= self.threshold[slot]) + missing[f]]
+        return self.leaf[slot // 3]
+
+    def _walk_rows(self, rows: np.ndarray) -> np.ndarray:
+        """(n_trees, n_rows) leaf values."""
+        n_rows, n_features = rows.shape
+        flat = rows.ravel()
+        missing = 2 * np.isnan(flat)
+        starts = np.arange(n_rows) * n_features
+        slot = np.repeat(self.roots[:, None], n_rows, axis=1)
+        for _ in range(self.depth):
+            f = self.feature[slot] + starts
+            slot = self.child_slot[slot + (flat[f] >= self.threshold[slot]) + missing[f]]
+        return self.leaf[slot // 3]
+
+
+def _tree_depth(left: Sequence[int], right: Sequence[int]) -> int:
+    """Edges on the longest root-to-leaf path of one tree (0 for a lone leaf)."""
+    depth, level = 0, [0]
+    while True:
+        level = [c for node in level for c in (left[node], right[node]) if c != -1]
+        if not level:
+            return depth
+        depth += 1
 
 
 @dataclass(frozen=True)
@@ -467,8 +578,7 @@ def _load_xgboost(entry: Mapping[str, Any], directory: Path) -> CompiledModel:
     import xgboost as xgb
 
     booster = xgb.Booster(model_file=str(directory / entry["file"]))
-    booster.set_param({"nthread": 1})
-    return CompiledXGBoost(booster, _margin(entry))
+    return CompiledXGBoost.from_booster(booster, _margin(entry))
 
 
 def _load_lightgbm(entry: Mapping[str, Any], directory: Path) -> CompiledModel:

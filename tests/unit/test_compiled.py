@@ -134,9 +134,13 @@ def test_predict_one_is_a_row_of_predict_proba(exported) -> None:
 
 def test_rows_are_walked_in_chunks_alike(plain, monkeypatch) -> None:
     stack, directory = plain
-    monkeypatch.setattr(models.compiled, "_CHUNK_ROWS", 7)
     X = new_rows()
-    np.testing.assert_allclose(load_ensemble(directory).predict_proba(X), stack.predict_proba(X))
+    whole = load_ensemble(directory).predict_proba(X)
+    monkeypatch.setattr(models.compiled, "_CHUNK_ROWS", 7)
+    chunked = load_ensemble(directory).predict_proba(X)
+    np.testing.assert_array_equal(chunked, whole)
+    # XGBoost's softmax is float32, the compiled one float64 on the same float32 margins
+    np.testing.assert_allclose(chunked, stack.predict_proba(X), rtol=0, atol=1e-6)
 
 
 def test_inputs_are_checked(plain) -> None:
@@ -244,3 +248,61 @@ def test_predict_one_walks_a_deep_forest_on_220_features(tmp_path) -> None:
     expected = stack.predict_proba(rows)
     for i, values in enumerate(rows.to_numpy()):
         np.testing.assert_allclose(ensemble.predict_one(values), expected[i], rtol=0, atol=1e-9)
+
+
+def _xgboost_rows(compiled: models.compiled.CompiledXGBoost, X: pd.DataFrame) -> np.ndarray:
+    """New rows with holes, plus rows exactly on split thresholds and float64 values that
+    round onto a threshold in float32 (XGBoost compares float32 x < float32 threshold)."""
+    values = X.to_numpy(dtype=np.float64)
+    rng = np.random.default_rng(11)
+    splits = np.flatnonzero(compiled.child_slot[0::3] != 3 * np.arange(len(compiled.leaf)))
+    edge = []
+    for node in rng.choice(splits, size=min(60, len(splits)), replace=False):
+        feature, threshold = compiled.feature[3 * node], float(compiled.threshold[3 * node])
+        for value in (threshold, np.nextafter(threshold, -np.inf), np.nextafter(threshold, np.inf)):
+            row = values[rng.integers(len(values))].copy()
+            row[feature] = value  # the float64 neighbours round back onto the threshold
+            edge.append(row)
+    return np.vstack([values, edge])
+
+
+def _check_xgboost(model: XGBoostModel, compiled, values: np.ndarray) -> None:
+    margin = None if compiled.margin is None else compiled.margin(values)
+    rows = values.astype(np.float32)
+    expected = model.booster_.inplace_predict(rows, predict_type="margin", base_margin=margin)
+    np.testing.assert_array_equal(compiled.margins(values), expected)  # bit for bit
+    probs = model.booster_.inplace_predict(rows, base_margin=margin)
+    np.testing.assert_allclose(compiled.predict(values), probs, rtol=0, atol=1e-6)
+    for i in (0, 1, 2, len(values) - 1):  # the one-row walk is the many-row walk
+        np.testing.assert_array_equal(compiled.margins(values[i : i + 1]), expected[i : i + 1])
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_xgboost_walk_is_the_boosters_own_prediction(anchored, tmp_path) -> None:
+    X, y = matches(300, seed=1)
+    stack = MetaLearner([xgboost(anchored)], n_folds=2).fit(X, y)
+    compiled = load_ensemble(export_ensemble(stack, tmp_path / "ensemble")).members[0]
+    assert isinstance(compiled, models.compiled.CompiledXGBoost)
+    values = _xgboost_rows(compiled, new_rows()[FEATURES])
+    assert np.isnan(values).any() and np.all(np.isnan(values[0]))
+    _check_xgboost(stack.base_models_[0], compiled, values)
+
+
+def test_xgboost_walk_of_the_default_booster_on_220_features(tmp_path) -> None:
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(600, 220)), columns=[f"f{i:03d}" for i in range(220)])
+    y = rng.integers(0, 3, size=600)
+    X = X.mask(rng.random(X.shape) < 0.05)
+    model = XGBoostModel(max_bin=32, n_jobs=1).fit(X, y)  # configs/train.yaml: 200 x depth 6
+    oof_rows = time_ordered_folds(len(X), 2)[0].predict
+    stack = MetaLearner([model], n_folds=2).fit_from_forecasts(
+        X, y, [model], [model.predict_proba(X.iloc[oof_rows])]
+    )
+    ensemble = load_ensemble(export_ensemble(stack, tmp_path / "ensemble"))
+    compiled = ensemble.members[0]
+    assert compiled.depth == 6 and compiled.class_trees.shape == (200, 3)
+    values = _xgboost_rows(compiled, X.iloc[:100])
+    _check_xgboost(model, compiled, values)
+    expected = stack.predict_proba(X.iloc[:5])
+    for i, row in enumerate(X.iloc[:5].to_numpy()):
+        np.testing.assert_allclose(ensemble.predict_one(row), expected[i], rtol=0, atol=1e-9)
