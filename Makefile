@@ -20,9 +20,11 @@ install: $(STAMP)
 run: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore pipeline
 
-## test: install, then the whole test suite
+## test: install, then the whole test suite, two test files at a time (one per core: much of
+## the suite waits on subprocesses and servers starting). A file's tests stay in one worker,
+## so a module's fixtures (a trained store, a running server) are built once.
 test: $(STAMP)
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check sabiscore models tasks flows bentos tests benchmarks

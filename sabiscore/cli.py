@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,6 +80,25 @@ def _emit(summary: dict[str, Any], json_output: bool, human: list[str]) -> None:
         print("\n".join(human))
 
 
+def _run_and_report(
+    run: Callable[[], dict[str, Any]],
+    json_output: bool,
+    lines: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    """Run a flow and print its summary. A file that could not be ingested: the ingest summary
+    and exit 1 (the good files are stored); a mistake the user can fix: one line and exit 2."""
+    from flows.ingest import IngestError
+
+    try:
+        summary = run()
+    except IngestError as error:
+        _emit(error.summary, json_output, _ingest_lines(error.summary))
+        raise typer.Exit(1) from None
+    except USER_ERRORS as error:
+        _fail(error)
+    _emit(summary, json_output, lines(summary))
+
+
 def _ingest_lines(s: dict[str, Any]) -> list[str]:
     lines = [
         f"files: {s['files']} of {s['files_seen']} stored or unchanged",
@@ -117,21 +137,18 @@ def ingest(
     """Fetch, validate (Great Expectations) and store football-data.co.uk files."""
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
-    from flows.ingest import IngestError, ingest_flow
+    from flows.ingest import ingest_flow
 
-    try:
-        summary = ingest_flow(
+    _run_and_report(
+        lambda: ingest_flow(
             sources=sources or None,
             data_dir=str(data_dir) if data_dir else None,
             config_path=str(config) if config else None,
             force=force,
-        )
-    except IngestError as error:
-        _emit(error.summary, json_output, _ingest_lines(error.summary))
-        raise typer.Exit(1) from None
-    except USER_ERRORS as error:
-        _fail(error)
-    _emit(summary, json_output, _ingest_lines(summary))
+        ),
+        json_output,
+        _ingest_lines,
+    )
 
 
 @app.command()
@@ -255,23 +272,19 @@ def backtest(
     _quiet_prefect(json_output)
     _check_local_sources([*train_sources, *test_sources])
     from flows.holdout import holdout_flow
-    from flows.ingest import IngestError
     from sabiscore.config import default_data_dir
 
     store = data_dir or default_data_dir() / "backtest"
-    try:
-        summary = _with_runner(holdout_flow, config)(
+    _run_and_report(
+        lambda: _with_runner(holdout_flow, config)(
             train_sources=train_sources,
             test_sources=test_sources,
             data_dir=str(store),
             config_path=str(config) if config else None,
-        )
-    except IngestError as error:
-        _emit(error.summary, json_output, _ingest_lines(error.summary))
-        raise typer.Exit(1) from None
-    except USER_ERRORS as error:
-        _fail(error)
-    _emit(summary, json_output, _train_lines(summary))
+        ),
+        json_output,
+        _train_lines,
+    )
 
 
 def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
@@ -316,24 +329,20 @@ def backtest_bets(
     _quiet_prefect(json_output)
     _check_local_sources([*train_sources, *test_sources])
     from flows.backtest import backtest_bets_flow
-    from flows.ingest import IngestError
     from sabiscore.config import default_data_dir
 
     store = data_dir or default_data_dir() / "backtest-bets"
-    try:
-        summary = _with_runner(backtest_bets_flow, config)(
+    _run_and_report(
+        lambda: _with_runner(backtest_bets_flow, config)(
             train_sources=train_sources,
             test_sources=test_sources,
             data_dir=str(store),
             config_path=str(config) if config else None,
             report_dir=str(report_dir) if report_dir else None,
-        )
-    except IngestError as error:
-        _emit(error.summary, json_output, _ingest_lines(error.summary))
-        raise typer.Exit(1) from None
-    except USER_ERRORS as error:
-        _fail(error)
-    _emit(summary, json_output, _backtest_bets_lines(summary))
+        ),
+        json_output,
+        _backtest_bets_lines,
+    )
 
 
 def _pipeline_lines(s: dict[str, Any]) -> list[str]:
@@ -373,23 +382,19 @@ def pipeline(
     """
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
-    from flows.ingest import IngestError
     from flows.pipeline import pipeline_flow
 
-    try:
-        summary = _with_runner(pipeline_flow, config)(
+    _run_and_report(
+        lambda: _with_runner(pipeline_flow, config)(
             sources=sources or None,
             data_dir=str(data_dir) if data_dir else None,
             config_path=str(config) if config else None,
             leagues=leagues or None,
             test_seasons=test_season or None,
-        )
-    except IngestError as error:
-        _emit(error.summary, json_output, _ingest_lines(error.summary))
-        raise typer.Exit(1) from None
-    except USER_ERRORS as error:
-        _fail(error)
-    _emit(summary, json_output, _pipeline_lines(summary))
+        ),
+        json_output,
+        _pipeline_lines,
+    )
 
 
 def _registry(data_dir: Path | None) -> Any:
