@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 from prefect import flow
 
-from flows.ingest import ingest_flow
+from flows.holdout import ingest_partitions
 from sabiscore.backtest import MODEL, BacktestSettings, Baseline, Window, results_by_strategy
 from sabiscore.config import deep_merge, default_data_dir, load_config
 from sabiscore.staking import StakingPolicy
@@ -53,23 +53,6 @@ class WindowForecast:
 
     forecasts: dict[str, pd.DataFrame]
     record: dict[str, Any]  # label, start, n_train, n_test, seconds
-
-
-def _partitions(summary: dict) -> list[str]:
-    return sorted({p for r in summary["per_file"] for p in r["partitions"] if ":" not in p})
-
-
-def ingest_partitions(
-    train_sources: list[str], test_sources: list[str], data_dir: str, config_path: str | None
-) -> dict[str, list[str]]:
-    """Ingest both sets of files; their league-seasons, which must not overlap."""
-    train = ingest_flow(sources=train_sources, data_dir=data_dir, config_path=config_path)
-    test = ingest_flow(sources=test_sources, data_dir=data_dir, config_path=config_path)
-    partitions = {"train": _partitions(train), "test": _partitions(test)}
-    overlap = set(partitions["train"]) & set(partitions["test"])
-    if overlap:
-        raise ValueError(f"train and test share league-seasons: {sorted(overlap)}")
-    return partitions
 
 
 def forecast(
