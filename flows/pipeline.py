@@ -53,7 +53,8 @@ def pipeline_flow(
         decision, champion, market = gate(registry, outcome, candidate, scores, probs, version)
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    champion_version = str(registry.champion().version) if registry.champion() else None
+    champion_now = registry.champion()
+    champion_version = str(champion_now.version) if champion_now is not None else None
     semver = registry.info(registry.client.get_model_version(registry.name, version)).semver
     publish_decision(version, semver, decision,
                      {"candidate": scores, "champion": champion, "market": market},

@@ -115,7 +115,7 @@ def score_champion(
     if registry.champion() is None:
         return None
     ensemble = registry.load_ensemble(CHAMPION)
-    index = holdout_index(outcome)
+    index = candidate.holdout_predictions.index
     kickoffs = outcome.table.info.loc[index, "kickoff"]
     trained_through = ensemble.metadata.get("trained_through")
     holdout_id = candidate.holdout_id
@@ -133,7 +133,7 @@ def market_scores(outcome: Any, candidate: Candidate) -> HoldoutScores | None:
                   None)  # fmt: skip
     if market is None:
         return None
-    index = holdout_index(outcome)
+    index = candidate.holdout_predictions.index
     probs = outcome.evaluation.forecasts[market].loc[index, list(OUTCOMES)].to_numpy()
     return scores_on(market, probs, outcome.table.info.loc[index, "result"],
                      candidate.holdout_id)  # fmt: skip
