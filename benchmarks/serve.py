@@ -150,6 +150,8 @@ async def push_latency(url: str, match: dict, n_subscribers: int, n_updates: int
     sockets = [await connect(f"{ws_url}/ws/edge/{match_id}") for _ in range(n_subscribers)]
     for ws in sockets:
         await ws.recv()  # the current edge
+    # The client offers permessage-deflate, as browsers do; did the server take it?
+    extensions = sockets[0].response.headers.get("Sec-WebSocket-Extensions")
     listeners = [asyncio.create_task(subscriber(ws)) for ws in sockets]
     from_returned, from_sent = [], []
     for k in range(n_updates):
@@ -174,6 +176,7 @@ async def push_latency(url: str, match: dict, n_subscribers: int, n_updates: int
     return {
         "subscribers": n_subscribers,
         "updates": n_updates,
+        "compression": extensions,
         "from_post_returned": summary_ms(from_returned),
         "from_post_sent": summary_ms(from_sent),
     }

@@ -107,13 +107,21 @@ class EdgeHub:
     async def _send_loop(self, subscriber: Subscriber) -> None:
         """Write queued messages (a heartbeat when idle) until a write fails or stalls."""
         heartbeat_s, send_timeout_s = self.settings.heartbeat_s, self.settings.send_timeout_s
+        queue = subscriber.queue
         while True:
+            # asyncio.timeout rather than wait_for: no task per message (100 subscribers ->
+            # 100 fewer tasks per update).
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(heartbeat_s):
+                        text = await queue.get()
+                except TimeoutError:
+                    text = heartbeat()
+            else:
+                text = queue.get_nowait()
             try:
-                text = await asyncio.wait_for(subscriber.queue.get(), heartbeat_s)
-            except TimeoutError:
-                text = heartbeat()
-            try:
-                await asyncio.wait_for(subscriber.socket.send_text(text), send_timeout_s)
+                async with asyncio.timeout(send_timeout_s):
+                    await subscriber.socket.send_text(text)
             except TimeoutError:
                 logger.info("closing a subscriber that took no message for %.1f s",
                             send_timeout_s)  # fmt: skip

@@ -10,10 +10,12 @@ One worker: the WebSocket subscribers and the prices posted to /odds must meet i
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
 import bentoml
+import uvicorn
 from starlette.responses import JSONResponse
 
 from bentos.app import create_app
@@ -28,9 +30,34 @@ from bentos.schemas import (
     MatchRequest,
     Prediction,
 )
-from bentos.settings import ServingSettings
+from bentos.settings import PushSettings, ServingSettings
+from sabiscore.config import load_config
 
 app = create_app()
+
+
+def push_compression() -> bool:
+    """`serving.push.compression` of the configs (with $SABISCORE_CONFIG on top)."""
+    push = (load_config(os.environ.get("SABISCORE_CONFIG")).get("serving") or {}).get("push")
+    return PushSettings(**(push or {})).compression
+
+
+class _Config(uvicorn.Config):
+    """uvicorn's Config, with permessage-deflate as `serving.push.compression` says.
+
+    BentoML 1.4 builds the worker's `uvicorn.Config` itself (`_bentoml_impl.worker.service`)
+    and passes no WebSocket options, so uvicorn's default (compress every message, one zlib
+    stream per connection) would always apply. That worker imports this module before it
+    builds the Config, and looks `uvicorn.Config` up when it does; a caller that names
+    `ws_per_message_deflate` still gets what it asked for.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("ws_per_message_deflate", push_compression())
+        super().__init__(*args, **kwargs)
+
+
+uvicorn.Config = _Config  # type: ignore[misc]
 
 
 class OwnProbes:
@@ -65,6 +92,10 @@ def _answer(respond: Callable[[], Any]) -> Any:
     # Re-enable them with a BentoML config file ($BENTOML_CONFIG) where they are wanted.
     logging={"access": {"enabled": False}},
     metrics={"enabled": False},
+    # OpenTelemetry's ASGI middleware opens a span for every message a WebSocket sends: a
+    # quarter of the server's time in a push to 100 subscribers. The pushes are not traced;
+    # HTTP requests still are.
+    tracing={"excluded_urls": ["/ws/"]},
 )
 @bentoml.asgi_app(app, path="/")
 class SabiScore:

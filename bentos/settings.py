@@ -81,6 +81,7 @@ class PushSettings:
     heartbeat_s: float = 15.0
     queue_size: int = 16
     send_timeout_s: float = 5.0
+    compression: bool = False
 
     def __post_init__(self) -> None:
         if self.heartbeat_s <= 0 or self.queue_size < 1 or self.send_timeout_s <= 0:

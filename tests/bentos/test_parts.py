@@ -88,6 +88,25 @@ def test_cli_serve_refuses_production_with_the_default_secret() -> None:
     assert "default revalidation secret" in out.stderr and "Traceback" not in out.stderr
 
 
+def test_websocket_compression_follows_the_config(tmp_path, monkeypatch) -> None:
+    """BentoML builds uvicorn's Config without WebSocket options; bentos.service makes
+    permessage-deflate follow serving.push.compression (off by default)."""
+    import uvicorn
+
+    import bentos.service
+
+    monkeypatch.delenv("SABISCORE_CONFIG", raising=False)
+    assert uvicorn.Config is bentos.service._Config
+    assert uvicorn.Config(app=create_app()).ws_per_message_deflate is False
+    override = tmp_path / "on.yaml"
+    override.write_text("serving:\n  push:\n    compression: true\n")
+    monkeypatch.setenv("SABISCORE_CONFIG", str(override))
+    assert uvicorn.Config(app=create_app()).ws_per_message_deflate is True
+    # A caller that names the option gets it.
+    assert uvicorn.Config(app=create_app(), ws_per_message_deflate=False).ws_per_message_deflate \
+        is False
+
+
 # --- the push hub -----------------------------------------------------------------------------
 
 

@@ -233,6 +233,10 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
             first = await client.post("/odds", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
             match_id = first.json()["match_id"]
             async with connect(f"{server.ws_url}/ws/edge/{match_id}") as ws:
+                # The client offered permessage-deflate (as browsers do); the server declined
+                # it (serving.push.compression: false).
+                assert "permessage-deflate" in ws.request.headers["Sec-WebSocket-Extensions"]
+                assert "Sec-WebSocket-Extensions" not in ws.response.headers
                 assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == first.json()
                 moved = {**BOOKS, "bet365": {"home": 2.4, "draw": 3.5, "away": 3.5}}
                 posted = await client.post("/odds", json={"match_id": match_id,
