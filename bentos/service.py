@@ -36,10 +36,26 @@ from sabiscore.config import load_config
 app = create_app()
 
 
+def _serving_config() -> dict[str, Any]:
+    """`serving` of the configs, with $SABISCORE_CONFIG merged on top."""
+    return dict(load_config(os.environ.get("SABISCORE_CONFIG")).get("serving") or {})
+
+
 def push_compression() -> bool:
-    """`serving.push.compression` of the configs (with $SABISCORE_CONFIG on top)."""
-    push = (load_config(os.environ.get("SABISCORE_CONFIG")).get("serving") or {}).get("push")
-    return PushSettings(**(push or {})).compression
+    """`serving.push.compression`: permessage-deflate on the WebSocket."""
+    return PushSettings(**(_serving_config().get("push") or {})).compression
+
+
+def traced_urls_excluded() -> list[str]:
+    """What BentoML's OpenTelemetry middleware leaves alone (`serving.opentelemetry`).
+
+    Off (the default): every route. BentoML collects no trace unless its own config names an
+    exporter and a sample rate, yet the middleware's spans and metrics cost more CPU than the
+    prediction itself (benchmarks/serve.py: ~1.9 vs ~4.5 ms of server CPU a request on 2 cores).
+    On: every route but the WebSocket, whose every message would be a span of its own. A
+    BentoML config file that sets `tracing.excluded_urls` decides instead.
+    """
+    return ["/ws/"] if _serving_config().get("opentelemetry") else [".*"]
 
 
 class _Config(uvicorn.Config):
@@ -92,10 +108,8 @@ def _answer(respond: Callable[[], Any]) -> Any:
     # Re-enable them with a BentoML config file ($BENTOML_CONFIG) where they are wanted.
     logging={"access": {"enabled": False}},
     metrics={"enabled": False},
-    # OpenTelemetry's ASGI middleware opens a span for every message a WebSocket sends: a
-    # quarter of the server's time in a push to 100 subscribers. The pushes are not traced;
-    # HTTP requests still are.
-    tracing={"excluded_urls": ["/ws/"]},
+    # Defaults: a BentoML config file ($BENTOML_CONFIG) overrides them.
+    tracing={"excluded_urls": traced_urls_excluded()},
 )
 @bentoml.asgi_app(app, path="/")
 class SabiScore:

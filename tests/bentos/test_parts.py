@@ -103,8 +103,28 @@ def test_websocket_compression_follows_the_config(tmp_path, monkeypatch) -> None
     monkeypatch.setenv("SABISCORE_CONFIG", str(override))
     assert uvicorn.Config(app=create_app()).ws_per_message_deflate is True
     # A caller that names the option gets it.
-    assert uvicorn.Config(app=create_app(), ws_per_message_deflate=False).ws_per_message_deflate \
+    assert (
+        uvicorn.Config(app=create_app(), ws_per_message_deflate=False).ws_per_message_deflate
         is False
+    )
+
+
+def test_opentelemetry_follows_the_config(tmp_path, monkeypatch) -> None:
+    """Off by default: no route goes through BentoML's tracing; on: all but the WebSocket."""
+    from opentelemetry.util.http import ExcludeList
+
+    from bentos.service import traced_urls_excluded
+
+    monkeypatch.delenv("SABISCORE_CONFIG", raising=False)
+    excluded = ExcludeList(traced_urls_excluded())
+    assert excluded.url_disabled("http://127.0.0.1:3000/predict")
+    assert excluded.url_disabled("http://127.0.0.1:3000/ws/edge/m1")
+    override = tmp_path / "on.yaml"
+    override.write_text("serving:\n  opentelemetry: true\n")
+    monkeypatch.setenv("SABISCORE_CONFIG", str(override))
+    excluded = ExcludeList(traced_urls_excluded())
+    assert not excluded.url_disabled("http://127.0.0.1:3000/predict")
+    assert excluded.url_disabled("http://127.0.0.1:3000/ws/edge/m1")
 
 
 # --- the push hub -----------------------------------------------------------------------------
