@@ -132,6 +132,26 @@ def test_predict_one_is_a_row_of_predict_proba(exported) -> None:
         np.testing.assert_allclose(ensemble.predict_one(values[i]), probs[i], atol=1e-12)
 
 
+def test_lightgbm_single_row_path_is_booster_predict(exported) -> None:
+    """One row goes through LightGBM's single-row C API; it must equal Booster.predict."""
+    _, ensemble = exported
+    values = new_rows()[ensemble.feature_names].to_numpy()
+    members = [
+        (member, columns)
+        for member, columns in zip(ensemble.members, ensemble.member_columns, strict=True)
+        if isinstance(member, models.compiled.CompiledLightGBM)
+    ]
+    assert members
+    for member, columns in members:
+        rows = values if columns is None else values[:, columns]
+        raw = member.margin is not None
+        expected = member.booster.predict(rows.astype(np.float32), raw_score=raw, num_threads=1)
+        for i in (0, 1, 2, 50, 1, 0):  # NaNs, a zero price, plain rows; the set-up is reused
+            got = member._predict_row(rows[i].astype(np.float32), raw)
+            np.testing.assert_array_equal(got, expected[i])
+        np.testing.assert_array_equal(member.predict(rows[3:4]), member.predict(rows)[3:4])
+
+
 def test_rows_are_walked_in_chunks_alike(plain, monkeypatch) -> None:
     stack, directory = plain
     X = new_rows()
