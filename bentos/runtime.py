@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import Sequence
@@ -85,6 +86,7 @@ class Runtime:
         self.model = model
         self.load_error = None
         _tag_sentry(model)
+        settle_heap()
 
     async def reload(self, only_if_moved: bool = False) -> ReloadResult:
         """Load the version the alias names now, with the state from the current data store,
@@ -209,6 +211,19 @@ def _match_id(update: OddsUpdate) -> str:
         raise RequestRejected("send match_id, or kickoff so that the match_id can be made")
     return make_match_id(update.league, pd.Timestamp(update.kickoff), update.home_team,
                          update.away_team)  # fmt: skip
+
+
+def settle_heap() -> None:
+    """Collect once, then freeze what is left out of the garbage collector's way.
+
+    After a load the process holds ~350,000 long-lived objects (libraries, the model, the
+    teams' state); every full collection walked them all, ~0.3 s with the event loop stopped,
+    now and then in the middle of a request. Frozen, they are skipped; unfreezing first lets the
+    previous model's cycles go at a reload.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _tag_sentry(model: LoadedModel) -> None:

@@ -74,6 +74,14 @@ def test_probes_say_which_model_is_loaded(client: TestClient, model) -> None:
     assert ready["state_date"] == str(model.featurizer.state_date.date())
 
 
+def test_the_loaded_heap_is_frozen_out_of_the_collectors_way(client: TestClient) -> None:
+    import gc
+
+    assert client.get("/readyz").status_code == 200
+    # the libraries, the model and the teams' state: far more than a test's own objects
+    assert gc.get_freeze_count() > 100_000
+
+
 def test_teams_lists_the_leagues_teams(teams: list[str]) -> None:
     assert len(teams) == 16 and teams == sorted(teams)
 

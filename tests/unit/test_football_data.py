@@ -582,4 +582,3 @@ def test_a_fixture_list_without_result_columns_is_all_fixtures() -> None:
     assert parsed.matches["status"].tolist() == ["fixture"]
     assert parsed.matches["result"].isna().all()
     assert len(parsed.odds) == 3
-
