@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import operator
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -866,10 +865,18 @@ def _disagreement(prices: np.ndarray, method: str) -> dict[str, np.ndarray]:
     n_books = complete.sum(axis=1)
     several = n_books >= 2
     out: dict[str, np.ndarray] = {"mkt_books_n": n_books.astype(float)}
-    with warnings.catch_warnings():  # matches with no quotes: all-NaN slices, NaN wanted
-        warnings.simplefilter("ignore", RuntimeWarning)
-        std = np.nanstd(probs, axis=1)
-        spread = np.nanmax(probs, axis=1) - np.nanmin(probs, axis=1)
+    # np.nanstd / nanmax / nanmin, written out: a book's row is all NaN or complete, and
+    # their generic masking cost more than the rest of a served prediction's features.
+    # The same operations in the same order: equal to the last bit (tested).
+    quoted = complete[:, :, None]
+    count = n_books[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):  # no quotes: 0 / 0, NaN wanted
+        mean = np.where(quoted, probs, 0.0).sum(axis=1, keepdims=True) / count[:, None]
+        deviation = np.where(quoted, probs - mean, 0.0)
+        std = np.sqrt((deviation * deviation).sum(axis=1) / count)
+    spread = np.where(quoted, probs, -np.inf).max(axis=1) - np.where(quoted, probs, np.inf).min(
+        axis=1
+    )
     for j, outcome in enumerate("HDA"):
         out[f"mkt_books_std_{outcome}"] = np.where(several, std[:, j], np.nan)
         out[f"mkt_books_range_{outcome}"] = np.where(several, spread[:, j], np.nan)

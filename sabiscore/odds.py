@@ -27,8 +27,8 @@ class ImpliedMethod(StrEnum):
 
 def _as_prices(decimal_odds: np.ndarray | list) -> np.ndarray:
     prices = np.atleast_2d(np.asarray(decimal_odds, dtype=float))
-    finite = prices[np.isfinite(prices)]
-    if np.any(finite <= 1.0):
+    low = prices <= 1.0  # False for NaN
+    if low.any() and np.isfinite(prices[low]).any():  # -inf is missing, not a price
         raise ValueError("decimal odds must be greater than 1.0")
     return prices
 

@@ -358,3 +358,32 @@ def test_fixtures_with_no_history_at_all_get_starting_ratings() -> None:
     assert (got["elo_home"] == 1500.0).all() and (got["pi_home_home"] == 0.0).all()
     assert got["form_home_all_points_mean5"].isna().all()
     assert (got["stage_home_games_played"] == 0).all() and (got["rest_home_days"] == 21).all()
+
+
+def test_book_disagreement_equals_numpys_nan_functions() -> None:
+    """`_disagreement` writes out nanstd / nanmax / nanmin (for speed); to the last bit."""
+    import warnings
+
+    from sabiscore.features import _disagreement
+    from sabiscore.odds import implied_probabilities
+
+    rng = np.random.default_rng(3)
+    for n_matches, n_books in [(1, 1), (1, 2), (1, 6), (400, 5)]:
+        prices = rng.uniform(1.05, 12.0, size=(n_matches, n_books, 3))
+        prices[rng.random(prices.shape) < 0.2] = np.nan
+        prices[0, :, 1] = np.nan  # a match no book quotes completely
+        for method in ("multiplicative", "shin"):
+            got = _disagreement(prices, method)
+            probs = implied_probabilities(prices.reshape(-1, 3), method).reshape(prices.shape)
+            several = np.isfinite(probs).all(axis=2).sum(axis=1) >= 2
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                std = np.nanstd(probs, axis=1)
+                spread = np.nanmax(probs, axis=1) - np.nanmin(probs, axis=1)
+            for j, outcome in enumerate("HDA"):
+                expected_std = np.where(several, std[:, j], np.nan)
+                expected_range = np.where(several, spread[:, j], np.nan)
+                np.testing.assert_array_equal(got[f"mkt_books_std_{outcome}"], expected_std)
+                np.testing.assert_array_equal(got[f"mkt_books_range_{outcome}"], expected_range)
+        if n_matches > 1:  # the comparison covered real spreads, not only NaN
+            assert np.isfinite(got["mkt_books_std_H"]).sum() > n_matches / 2
