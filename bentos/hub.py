@@ -107,18 +107,14 @@ class EdgeHub:
     async def _send_loop(self, subscriber: Subscriber) -> None:
         """Write queued messages (a heartbeat when idle) until a write fails or stalls."""
         heartbeat_s, send_timeout_s = self.settings.heartbeat_s, self.settings.send_timeout_s
-        queue = subscriber.queue
         while True:
             # asyncio.timeout rather than wait_for: no task per message (100 subscribers ->
             # 100 fewer tasks per update).
-            if queue.empty():
-                try:
-                    async with asyncio.timeout(heartbeat_s):
-                        text = await queue.get()
-                except TimeoutError:
-                    text = heartbeat()
-            else:
-                text = queue.get_nowait()
+            try:
+                async with asyncio.timeout(heartbeat_s):
+                    text = await subscriber.queue.get()
+            except TimeoutError:
+                text = heartbeat()
             try:
                 async with asyncio.timeout(send_timeout_s):
                     await subscriber.socket.send_text(text)

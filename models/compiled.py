@@ -286,19 +286,19 @@ class CompiledLightGBM:
 
     def predict(self, values: np.ndarray) -> np.ndarray:
         rows = values.astype(np.float32)
-        raw_score = self.margin is not None
         if len(rows) == 1:
-            scores = self._predict_row(rows[0], raw_score)[None, :]
+            scores = self._predict_row(rows[0])[None, :]
         else:
-            scores = self.booster.predict(rows, raw_score=raw_score, num_threads=1)
+            scores = self.booster.predict(rows, raw_score=self.margin is not None, num_threads=1)
         return scores if self.margin is None else softmax(scores + self.margin(values))
 
-    def _predict_row(self, row: np.ndarray, raw_score: bool) -> np.ndarray:
+    def _predict_row(self, row: np.ndarray) -> np.ndarray:
+        """Probabilities (raw scores when there is a market margin) of one float32 row."""
         row = np.ascontiguousarray(row, dtype=np.float32)
         out = np.empty(N_CLASSES, dtype=np.float64)
         out_len = ctypes.c_int64(0)
         with self._lock:  # a FastConfig serves one call at a time
-            fast = self._single_row or self._init_single_row(len(row), raw_score)
+            fast = self._single_row or self._init_single_row(len(row))
             _check_lightgbm(
                 fast.lib.LGBM_BoosterPredictForMatSingleRowFast(
                     fast.handle,
@@ -311,9 +311,10 @@ class CompiledLightGBM:
             raise ValueError(f"LightGBM returned {out_len.value} scores for one row")
         return out
 
-    def _init_single_row(self, n_features: int, raw_score: bool) -> _FastConfig:
+    def _init_single_row(self, n_features: int) -> _FastConfig:
         from lightgbm.basic import _LIB
 
+        raw_score = self.margin is not None
         handle = ctypes.c_void_p()
         _check_lightgbm(
             _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(

@@ -147,7 +147,7 @@ def test_lightgbm_single_row_path_is_booster_predict(exported) -> None:
         raw = member.margin is not None
         expected = member.booster.predict(rows.astype(np.float32), raw_score=raw, num_threads=1)
         for i in (0, 1, 2, 50, 1, 0):  # NaNs, a zero price, plain rows; the set-up is reused
-            got = member._predict_row(rows[i].astype(np.float32), raw)
+            got = member._predict_row(rows[i].astype(np.float32))
             np.testing.assert_array_equal(got, expected[i])
         np.testing.assert_array_equal(member.predict(rows[3:4]), member.predict(rows)[3:4])
 
