@@ -874,9 +874,8 @@ def _disagreement(prices: np.ndarray, method: str) -> dict[str, np.ndarray]:
         mean = np.where(quoted, probs, 0.0).sum(axis=1, keepdims=True) / count[:, None]
         deviation = np.where(quoted, probs - mean, 0.0)
         std = np.sqrt((deviation * deviation).sum(axis=1) / count)
-    spread = np.where(quoted, probs, -np.inf).max(axis=1) - np.where(quoted, probs, np.inf).min(
-        axis=1
-    )
+    highest = np.where(quoted, probs, -np.inf).max(axis=1)
+    spread = highest - np.where(quoted, probs, np.inf).min(axis=1)
     for j, outcome in enumerate("HDA"):
         out[f"mkt_books_std_{outcome}"] = np.where(several, std[:, j], np.nan)
         out[f"mkt_books_range_{outcome}"] = np.where(several, spread[:, j], np.nan)
