@@ -8,7 +8,9 @@ bookmakers' prices:
   client; a minimal HTTP/1.1 client on raw asyncio streams, so that the client's own cost on
   this 2-core machine stays small): p50 and p99 latency in ms and requests per second;
 * the same prediction made in-process on the model loaded by the service's own code
-  (`Runtime.predict`: featurizer + ensemble, no HTTP), the limit HTTP can approach;
+  (`Runtime.predict`: featurizer + ensemble, no HTTP), the limit HTTP can approach, and the
+  heap the load left (`heap`: objects frozen out of the garbage collector's way, a full
+  collection's time with and without that);
 * WebSocket push latency: `--subscribers` clients on one match; `--updates` times, `POST /odds`
   with a new price, then the time from that POST's response to each subscriber's message
   (`from_post_returned`; a message that beat the response counts 0) and from the POST's start
@@ -186,6 +188,25 @@ async def push_latency(url: str, match: dict, n_subscribers: int, n_updates: int
 # --- in-process -------------------------------------------------------------------------------
 
 
+def heap_after_load() -> dict:
+    """What the service's `gc.freeze()` after a load spares each full collection: the objects
+    it froze, and a full collection's time with them frozen and unfrozen."""
+    import gc
+
+    def collect_ms() -> float:
+        started = time.perf_counter()
+        gc.collect()
+        return round((time.perf_counter() - started) * 1e3, 1)
+
+    frozen = gc.get_freeze_count()
+    with_freeze = collect_ms()
+    gc.unfreeze()
+    without_freeze = collect_ms()
+    gc.freeze()
+    return {"frozen_objects": frozen, "full_collection_ms": with_freeze,
+            "full_collection_ms_unfrozen": without_freeze}  # fmt: skip
+
+
 def in_process(data_dir: Path | None, match: dict, n_calls: int) -> dict:
     """The prediction without HTTP, on the model loaded by the service's own code."""
     from bentos.runtime import Runtime
@@ -206,6 +227,7 @@ def in_process(data_dir: Path | None, match: dict, n_calls: int) -> dict:
         runtime.predict(request)
         times.append(time.perf_counter() - started)
     model = runtime.require_model()
+    heap = heap_after_load()
     books = {book: tuple(prices.values()) for book, prices in BOOKS.items()}
     row = model.featurizer.features(**match, odds=books)
     ensemble_times = []
@@ -216,6 +238,7 @@ def in_process(data_dir: Path | None, match: dict, n_calls: int) -> dict:
     return {
         "predict": summary_ms(times),
         "ensemble_predict_one": summary_ms(ensemble_times),
+        "heap": heap,
         "model_version": model.info.version,
         "base_models": model.ensemble.base_model_names,
     }

@@ -217,7 +217,7 @@ def settle_heap() -> None:
     """Collect once, then freeze what is left out of the garbage collector's way.
 
     After a load the process holds ~350,000 long-lived objects (libraries, the model, the
-    teams' state); every full collection walked them all, ~0.3 s with the event loop stopped,
+    teams' state); every full collection walked them all, ~0.26 s with the event loop stopped,
     now and then in the middle of a request. Frozen, they are skipped; unfreezing first lets the
     previous model's cycles go at a reload.
     """

@@ -274,7 +274,7 @@ class CompiledLightGBM:
 
     One row (the serving path) goes through LightGBM's own single-row C API
     (`LGBM_BoosterPredictForMatSingleRowFast`, set up once): the same prediction as
-    `Booster.predict`, without its ~0.1 ms of Python-side checks and conversions per call.
+    `Booster.predict`, without its Python-side checks and conversions on every call.
     """
 
     booster: Any  # lightgbm.Booster
