@@ -5,6 +5,14 @@ Shared by the BentoML `edge` endpoint and the betting backtest, so both bet the 
 * edge = model_prob × decimal_odds − 1, the expected profit per unit staked *if the model's
   probability is right*. A bet is worth considering only when it is clearly positive
   (`min_edge`), because the model's probabilities carry error of a few points themselves.
+* The sharp check: most of the model's "edges" are its own error (measured: the ensemble's
+  bets lost 4.2 % to the closing line), while a sharp book's de-margined line is the best
+  forecast on offer before the close (Pinnacle's opening line bet at Bet365 beat the close by
+  2.6 %). So an outcome is bet only when the sharp line does not contradict it either:
+  sharp_prob × decimal_odds − 1 ≥ −`sharp_tolerance`, the sharp book being the first of
+  `sharp_books` that prices the match. At the sharp book's own price that is minus its margin
+  share, so no bet is ever taken there. Without a sharp price the edge alone decides
+  (`BetReason`, `bet_decisions`).
 * Kelly's stake edge / (odds − 1) maximises long-run log growth only for true probabilities.
   Ours are estimates, and over-betting costs more than under-betting, so a fraction of it is
   staked (a quarter by default: about half the growth for a much smaller drawdown), and the
@@ -20,7 +28,7 @@ Every probability and price triple is in the order home, draw, away.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -39,12 +47,23 @@ _LOGIT_EPSILON = 1e-6
 #: Model probabilities of one match may miss summing to 1 by this much (rounded inputs).
 _SUM_TOLERANCE = 1e-3
 
+#: The sharp reference of a match: the first of these books that prices it (configs/staking.yaml).
+SHARP_BOOKS: tuple[str, ...] = ("pinnacle", "market_avg")
+
 
 class QualityTier(StrEnum):
     PREMIUM = "premium"
     VALUE = "value"
     MARGINAL = "marginal"
     AVOID = "avoid"
+
+
+class BetReason(StrEnum):
+    """Why an outcome is bet or not: the first rule that refuses it, else a value bet."""
+
+    VALUE_BET = "value_bet"  # edge ≥ min_edge and no sharp line contradicts it: bet
+    BELOW_MIN_EDGE = "below_min_edge"  # the model's edge is below min_edge (or not positive)
+    SHARP_CONTRADICTS = "sharp_contradicts"  # sharp_prob × decimal_odds − 1 < −sharp_tolerance
 
 
 # --- the policy ---------------------------------------------------------------------------------
@@ -82,6 +101,8 @@ class StakingPolicy:
     min_edge: float = 0.02  # bet an outcome only when its edge is at least this
     implied_method: ImpliedMethod = ImpliedMethod.MULTIPLICATIVE  # de-margining of a book
     tiers: TierThresholds = field(default_factory=TierThresholds)
+    sharp_books: tuple[str, ...] = SHARP_BOOKS  # the sharp reference: first of these present
+    sharp_tolerance: float = 0.0  # bet only if sharp_prob × decimal_odds − 1 ≥ −this
 
     def __post_init__(self) -> None:
         for name in ("kelly_fraction", "max_stake_fraction"):
@@ -97,6 +118,15 @@ class StakingPolicy:
         object.__setattr__(self, "implied_method", ImpliedMethod(self.implied_method))
         if not isinstance(self.tiers, TierThresholds):
             raise ValueError("tiers must be TierThresholds; from_dict converts a mapping")
+        books = self.sharp_books
+        if isinstance(books, str) or not all(isinstance(b, str) and b for b in books):
+            raise ValueError(f"sharp_books must be a list of bookmaker names, got {books!r}")
+        if len(set(books)) != len(books):
+            raise ValueError(f"sharp_books names a bookmaker twice: {list(books)}")
+        object.__setattr__(self, "sharp_books", tuple(books))
+        if not (_is_number(self.sharp_tolerance) and 0 <= self.sharp_tolerance < 1):
+            got = self.sharp_tolerance
+            raise ValueError(f"sharp_tolerance must lie in [0, 1), got {got!r}")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> StakingPolicy:
@@ -111,6 +141,7 @@ class StakingPolicy:
         """Plain types (for YAML, JSON or tracking parameters); `from_dict` reads it back."""
         d = asdict(self)
         d["implied_method"] = str(self.implied_method)
+        d["sharp_books"] = list(self.sharp_books)
         return d
 
 
@@ -139,6 +170,15 @@ def _probabilities(model_prob: Any) -> np.ndarray:
     return probs
 
 
+def _probabilities_or_nan(values: Any) -> np.ndarray:
+    """Probabilities in [0, 1], where NaN marks a missing line."""
+    probs = np.asarray(values, dtype=float)
+    present = probs[~np.isnan(probs)]
+    if not np.isfinite(present).all() or (present < 0).any() or (present > 1).any():
+        raise ValueError("probabilities must lie in [0, 1] (NaN for a missing line)")
+    return probs
+
+
 def _triples(model_probs: Any, decimal_odds: Any) -> tuple[np.ndarray, np.ndarray]:
     """(probs, prices) of one match, shape (3,), or of n matches, shape (n, 3)."""
     probs, prices = _probabilities(model_probs), _prices(decimal_odds)
@@ -148,6 +188,24 @@ def _triples(model_probs: Any, decimal_odds: Any) -> tuple[np.ndarray, np.ndarra
             f"probabilities {probs.shape} and odds {prices.shape}"
         )
     return probs, prices
+
+
+def _sharp_lines(sharp_probs: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Sharp de-margined lines shaped like the prices; a row of NaN where there is none."""
+    if sharp_probs is None:
+        return np.full(shape, np.nan)
+    sharp = _probabilities_or_nan(sharp_probs)
+    if sharp.shape != shape:
+        raise ValueError(f"sharp probabilities must be shaped like the odds {shape}, "
+                         f"got {sharp.shape}")  # fmt: skip
+    rows = np.atleast_2d(sharp)
+    missing = np.isnan(rows)
+    if (missing.any(axis=1) != missing.all(axis=1)).any():
+        raise ValueError("a sharp line is three probabilities or none (a row of NaN)")
+    sums = rows[~missing.all(axis=1)].sum(axis=1)
+    if (np.abs(sums - 1.0) > _SUM_TOLERANCE).any():
+        raise ValueError("sharp probabilities must be de-margined: each line sums to 1")
+    return sharp
 
 
 def _scalar_or_array(values: np.ndarray) -> float | np.ndarray:
@@ -180,25 +238,64 @@ def kelly_fraction_full(model_prob: float | Any, decimal_odds: float | Any) -> f
     return _scalar_or_array(np.clip(full, 0.0, None))
 
 
-def match_stakes(model_probs: Any, decimal_odds: Any, policy: StakingPolicy) -> np.ndarray:
-    """Stakes on home/draw/away as shares of the bankroll, for one match (3,) or n (n, 3).
+@dataclass(frozen=True, eq=False)
+class BetDecisions:
+    """The betting rule's answer per outcome, each array shaped like the prices given."""
 
-    Fractional Kelly per outcome, zero where the edge is below `min_edge` (or not positive);
-    when a match's total exceeds `max_stake_fraction`, every stake of that match is scaled by
-    the same factor so the total equals the cap, keeping their proportions. The outcomes are
-    treated one by one (not Kelly's joint solution for exclusive outcomes): with a quarter
-    Kelly and a 5 % cap the difference is small, and two value outcomes in one match are rare.
+    stakes: np.ndarray  # fractional Kelly, capped per match, share of the bankroll; 0: no bet
+    reasons: np.ndarray  # a BetReason per outcome (dtype object)
+    edges: np.ndarray  # model_prob × decimal_odds − 1
+    sharp_edges: np.ndarray  # sharp_prob × decimal_odds − 1; NaN where no sharp line
+
+
+def bet_decisions(
+    model_probs: Any, decimal_odds: Any, sharp_probs: Any | None, policy: StakingPolicy
+) -> BetDecisions:
+    """The bets of one match (3,) or n matches (n, 3): the one rule of the endpoint and the
+    backtest.
+
+    An outcome is bet when the model's edge at the price taken is at least `min_edge` (and
+    positive), unless a sharp line is given and contradicts it: sharp_prob × decimal_odds − 1
+    below −`sharp_tolerance`. `sharp_probs` holds de-margined lines shaped like the prices, a
+    row of NaN (or None for all) where there is none: there the edge alone decides.
+
+    Stakes are fractional Kelly, edge / (odds − 1) × `kelly_fraction`, on the outcomes bet;
+    when a match's total exceeds `max_stake_fraction`, each of its stakes is scaled by the same
+    factor so that the total equals the cap. The outcomes are treated one by one (not Kelly's
+    joint solution for exclusive outcomes): with a quarter Kelly and a 5 % cap the difference
+    is small, and two value outcomes in one match are rare.
+
+    >>> d = bet_decisions([[0.5, 0.3, 0.2]] * 3, [[2.2, 3.0, 4.0]] * 3,
+    ...     [[0.48, 0.28, 0.24], [0.44, 0.30, 0.26], [np.nan] * 3], StakingPolicy())
+    >>> [str(r) for r in d.reasons[:, 0]]  # home: 0.48 × 2.2 − 1 > 0; 0.44 × 2.2 − 1 < 0
+    ['value_bet', 'sharp_contradicts', 'value_bet']
+    >>> d.stakes[:, 0].round(6).tolist()  # a quarter of 0.10 / 1.2
+    [0.020833, 0.0, 0.020833]
+    """
+    probs, prices = _triples(model_probs, decimal_odds)
+    edges = probs * prices - 1.0
+    sharp_edges = _sharp_lines(sharp_probs, prices.shape) * prices - 1.0
+    below = ~((edges >= policy.min_edge) & (edges > 0))
+    contradicts = ~below & (sharp_edges < -policy.sharp_tolerance)  # False where NaN
+    reasons = np.empty(prices.shape, dtype=object)
+    reasons.fill(BetReason.VALUE_BET)  # the member itself (np.full would store its str)
+    reasons[contradicts] = BetReason.SHARP_CONTRADICTS
+    reasons[below] = BetReason.BELOW_MIN_EDGE
+    stakes = np.where(below | contradicts, 0.0, policy.kelly_fraction * edges / (prices - 1.0))
+    total = stakes.sum(axis=-1, keepdims=True)
+    scale = np.minimum(1.0, policy.max_stake_fraction / np.where(total > 0, total, 1.0))
+    return BetDecisions(stakes * scale, reasons, edges, sharp_edges)
+
+
+def match_stakes(
+    model_probs: Any, decimal_odds: Any, policy: StakingPolicy, sharp_probs: Any | None = None
+) -> np.ndarray:
+    """The stakes of `bet_decisions`, for one match (3,) or n (n, 3), shares of the bankroll.
 
     >>> match_stakes([0.30, 0.30, 0.40], [3.5, 3.2, 2.2], StakingPolicy()).round(6).tolist()
     [0.005, 0.0, 0.0]
     """
-    probs, prices = _triples(model_probs, decimal_odds)
-    edges = probs * prices - 1.0
-    stakes = policy.kelly_fraction * np.clip(edges / (prices - 1.0), 0.0, None)
-    stakes = np.where((edges >= policy.min_edge) & (edges > 0), stakes, 0.0)
-    total = stakes.sum(axis=-1, keepdims=True)
-    scale = np.minimum(1.0, policy.max_stake_fraction / np.where(total > 0, total, 1.0))
-    return stakes * scale
+    return bet_decisions(model_probs, decimal_odds, sharp_probs, policy).stakes
 
 
 def quality_tier(edge: float, policy: StakingPolicy) -> QualityTier:
@@ -327,15 +424,6 @@ class ClosingLineModel:
         return cls(**d)
 
 
-def _probabilities_or_nan(values: Any) -> np.ndarray:
-    """Probabilities in [0, 1], where NaN marks a missing line."""
-    probs = np.asarray(values, dtype=float)
-    present = probs[~np.isnan(probs)]
-    if not np.isfinite(present).all() or (present < 0).any() or (present > 1).any():
-        raise ValueError("probabilities must lie in [0, 1] (NaN for a missing line)")
-    return probs
-
-
 def _least_squares_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(intercept, slope) of y on x by ordinary least squares."""
     design = np.column_stack([np.ones_like(x), x])
@@ -351,9 +439,11 @@ class OutcomeEdge:
     """One outcome of a match at the best price on offer: what the model sees there.
 
     `implied_prob` is the de-margined probability of the book offering that best price;
-    `edge_percentage` and `kelly_stake_percentage` are per cent (5.0 = 5 %, the stake as a
-    share of the bankroll); `clv_expected` is a fraction (0.05 = 5 %), None without a
-    closing-line model.
+    `sharp_prob` that of the match's sharp book (None when none was sent: no sharp check);
+    `edge_percentage`, `sharp_edge_percentage` and `kelly_stake_percentage` are per cent
+    (5.0 = 5 %, the stake as a share of the bankroll); `clv_expected` is a fraction
+    (0.05 = 5 %), None without a closing-line model. `quality` is the tier of the edge of a
+    bet, AVOID whenever the rule refuses it (`reason` says why).
     """
 
     outcome: str
@@ -365,6 +455,9 @@ class OutcomeEdge:
     kelly_stake_percentage: float
     quality: QualityTier
     clv_expected: float | None
+    reason: BetReason
+    sharp_prob: float | None
+    sharp_edge_percentage: float | None
 
 
 def match_edges(
@@ -375,22 +468,27 @@ def match_edges(
     *,
     reference_book: str | None = None,
 ) -> list[OutcomeEdge]:
-    """Edges, stakes and tiers of home/draw/away, each at the best price among `books`.
+    """Edges, stakes, tiers and reasons of home/draw/away, each at the best price in `books`.
 
     `books` maps a bookmaker to its (home, draw, away) prices; a tie for the best price goes
-    to the book listed first. Stakes come from `match_stakes` at the best prices, so their
-    total respects the cap. The expected CLV starts from the market's current fair line:
-    `reference_book`'s de-margined probabilities when given (a sharp book such as Pinnacle,
-    the kind the model was fitted on), else the mean over all the books sent.
+    to the book listed first. The bets are `bet_decisions` at the best prices, checked against
+    the de-margined line of `sharp_book(books, policy)` when one was sent. The expected CLV
+    starts from the market's current fair line: `reference_book`'s de-margined probabilities
+    when given (a sharp book such as Pinnacle, the kind the model was fitted on), else the
+    mean over all the books sent. `reference_book` does not choose the sharp book: the check is
+    the policy's, the one the backtest measured.
     """
     probs = _match_probabilities(model_probs)
     names, prices = _book_prices(books)
     implied = implied_probabilities(prices, policy.implied_method)
     best = prices.argmax(axis=0)
     best_prices = prices[best, np.arange(3)]
-    edges = probs * best_prices - 1.0
-    stakes = match_stakes(probs, best_prices, policy)
+    sharp = sharp_book(names, policy)
+    sharp_probs = None if sharp is None else implied[names.index(sharp)]
+    bets = bet_decisions(probs, best_prices, sharp_probs, policy)
     clv = _expected_clv(clv_model, best_prices, implied, names, reference_book)
+    tiers = [quality_tier(float(e), policy) if r is BetReason.VALUE_BET else QualityTier.AVOID
+             for e, r in zip(bets.edges, bets.reasons, strict=True)]  # fmt: skip
     return [
         OutcomeEdge(
             outcome=OUTCOMES[k],
@@ -398,13 +496,26 @@ def match_edges(
             implied_prob=float(implied[best[k], k]),
             decimal_odds=float(best_prices[k]),
             bookmaker=names[best[k]],
-            edge_percentage=100.0 * float(edges[k]),
-            kelly_stake_percentage=100.0 * float(stakes[k]),
-            quality=quality_tier(float(edges[k]), policy),
+            edge_percentage=100.0 * float(bets.edges[k]),
+            kelly_stake_percentage=100.0 * float(bets.stakes[k]),
+            quality=tiers[k],
             clv_expected=None if clv is None else float(clv[k]),
+            reason=bets.reasons[k],
+            sharp_prob=None if sharp_probs is None else float(sharp_probs[k]),
+            sharp_edge_percentage=None if sharp is None else 100.0 * float(bets.sharp_edges[k]),
         )
         for k in range(3)
     ]
+
+
+def sharp_book(books: Iterable[str], policy: StakingPolicy) -> str | None:
+    """The match's sharp reference: the first of `policy.sharp_books` among `books`, or None.
+
+    >>> sharp_book(["bet365", "market_avg", "pinnacle"], StakingPolicy())
+    'pinnacle'
+    """
+    sent = set(books)
+    return next((book for book in policy.sharp_books if book in sent), None)
 
 
 def _match_probabilities(model_probs: Any) -> np.ndarray:

@@ -17,16 +17,19 @@ from sabiscore import staking
 from sabiscore.config import configs_dir
 from sabiscore.odds import ImpliedMethod
 from sabiscore.staking import (
+    BetReason,
     ClosingLineModel,
     QualityTier,
     StakingPolicy,
     TierThresholds,
+    bet_decisions,
     closing_line_value,
     edge,
     kelly_fraction_full,
     match_edges,
     match_stakes,
     quality_tier,
+    sharp_book,
 )
 
 POLICY = StakingPolicy()
@@ -130,6 +133,110 @@ def test_bad_probabilities_and_shapes_raise() -> None:
         match_stakes([[0.5, 0.3, 0.2]], [2.0, 3.0, 4.0], POLICY)
 
 
+# --- the sharp check ----------------------------------------------------------------------------
+
+# Binary fractions, so every edge below is exact: the model (9/16, 4/16, 3/16) at (2, 4, 4) has
+# edges +0.125, 0 and −0.25; the sharp line (7/16, 5/16, 4/16) there −0.125, +0.25 and 0.
+PROBS, ODDS, SHARP = [9 / 16, 4 / 16, 3 / 16], [2.0, 4.0, 4.0], [7 / 16, 5 / 16, 4 / 16]
+
+
+def test_a_sharp_line_that_agrees_lets_the_bet_through() -> None:
+    agrees = [9 / 16, 4 / 16, 3 / 16]  # the sharp line is the model's: sharp edge +0.125
+    bets = bet_decisions(PROBS, ODDS, agrees, POLICY)
+    assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.BELOW_MIN_EDGE,
+                                     BetReason.BELOW_MIN_EDGE]  # fmt: skip
+    assert bets.stakes.tolist() == [0.25 * 0.125 / 1.0, 0.0, 0.0]
+    assert bets.edges.tolist() == [0.125, 0.0, -0.25]
+    assert bets.sharp_edges.tolist() == [0.125, 0.0, -0.25]
+
+
+def test_a_contradicting_sharp_line_refuses_the_bet() -> None:
+    bets = bet_decisions(PROBS, ODDS, SHARP, POLICY)
+    assert bets.reasons[0] is BetReason.SHARP_CONTRADICTS  # 7/16 × 2 − 1 = −0.125
+    assert bets.sharp_edges.tolist() == [-0.125, 0.25, 0.0]
+    assert bets.stakes.tolist() == [0.0, 0.0, 0.0]
+    # the draw's sharp edge is +0.25, but the model's own edge (0) is below min_edge
+    assert bets.reasons[1] is BetReason.BELOW_MIN_EDGE
+
+
+def test_the_tolerance_is_inclusive() -> None:
+    at = dataclasses.replace(POLICY, sharp_tolerance=0.125)
+    inside = dataclasses.replace(POLICY, sharp_tolerance=0.124)
+    assert bet_decisions(PROBS, ODDS, SHARP, at).reasons[0] is BetReason.VALUE_BET
+    assert bet_decisions(PROBS, ODDS, SHARP, at).stakes[0] == 0.03125  # 0.25 × 0.125 / 1
+    assert bet_decisions(PROBS, ODDS, SHARP, inside).reasons[0] is BetReason.SHARP_CONTRADICTS
+
+
+def test_without_a_sharp_line_the_edge_alone_decides() -> None:
+    for missing in (None, [math.nan] * 3):
+        bets = bet_decisions(PROBS, ODDS, missing, POLICY)
+        assert bets.reasons[0] is BetReason.VALUE_BET and bets.stakes[0] == 0.03125
+        assert np.isnan(bets.sharp_edges).all()
+    assert match_stakes(PROBS, ODDS, POLICY).tolist() == [0.03125, 0.0, 0.0]
+
+
+def test_a_refused_outcome_leaves_the_cap_to_the_others() -> None:
+    # As in the cap test above: quarter Kelly 0.05 on home and 0.01667 on the draw, scaled by
+    # 0.75 to the 5 % cap. The sharp line (0.55, 0.2, 0.25) refuses the draw (0.2 × 4 − 1 =
+    # −0.2) and backs home (0.55 × 2 − 1 = +0.1): home alone keeps its whole 0.05.
+    probs, odds = [0.6, 0.3, 0.1], [2.0, 4.0, 5.0]
+    bets = bet_decisions(probs, odds, [0.55, 0.2, 0.25], POLICY)
+    assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.SHARP_CONTRADICTS,
+                                     BetReason.BELOW_MIN_EDGE]  # fmt: skip
+    assert bets.stakes == pytest.approx([0.05, 0.0, 0.0])
+    assert match_stakes(probs, odds, POLICY) == pytest.approx([0.0375, 0.0125, 0.0])
+
+
+def test_vectorised_decisions_match_one_match_at_a_time() -> None:
+    probs = np.array([PROBS, [0.6, 0.3, 0.1], PROBS])
+    odds = np.array([ODDS, [2.0, 4.0, 5.0], ODDS])
+    sharp = np.array([SHARP, [0.55, 0.2, 0.25], [np.nan] * 3])
+    together = bet_decisions(probs, odds, sharp, POLICY)
+    assert together.stakes.shape == together.reasons.shape == (3, 3)
+    for row in range(3):
+        alone = bet_decisions(probs[row], odds[row], sharp[row], POLICY)
+        assert together.stakes[row].tolist() == alone.stakes.tolist()
+        assert together.reasons[row].tolist() == alone.reasons.tolist()
+
+
+def test_the_rule_holds_over_random_matches() -> None:
+    rng = np.random.default_rng(11)
+    probs = rng.dirichlet([2.0, 1.5, 1.5], size=5000)
+    odds = 1.01 + rng.exponential(3.0, size=(5000, 3))
+    sharp = rng.dirichlet([2.0, 1.5, 1.5], size=5000)
+    sharp[::7] = np.nan  # some matches without a sharp line
+    policy = dataclasses.replace(POLICY, sharp_tolerance=0.03)
+    bets = bet_decisions(probs, odds, sharp, policy)
+    sharp_edges = sharp * odds - 1
+    assert (bets.stakes.sum(axis=1) <= policy.max_stake_fraction + 1e-12).all()
+    assert (bets.stakes[sharp_edges < -0.03] == 0).all()
+    assert (bets.stakes[probs * odds - 1 < policy.min_edge] == 0).all()
+    assert ((bets.stakes > 0) == (bets.reasons == BetReason.VALUE_BET)).all()
+    unchecked = bets.stakes[::7]  # no sharp line: the stakes of the edge alone
+    assert np.array_equal(unchecked, match_stakes(probs[::7], odds[::7], policy))
+
+
+@pytest.mark.parametrize(
+    ("sharp", "words"),
+    [
+        ([0.5, 0.5], "shaped like the odds"),
+        ([0.5, math.nan, 0.25], "three probabilities or none"),
+        ([0.5, 0.3, 0.3], "de-margined: each line sums to 1"),
+        ([1.2, -0.1, -0.1], r"lie in \[0, 1\]"),
+    ],
+)
+def test_bad_sharp_lines_raise(sharp: list[float], words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        bet_decisions(PROBS, ODDS, sharp, POLICY)
+
+
+def test_the_sharp_book_is_the_first_of_sharp_books_sent() -> None:
+    assert sharp_book(["bet365", "market_avg", "pinnacle"], POLICY) == "pinnacle"
+    assert sharp_book(["bet365", "market_avg"], POLICY) == "market_avg"
+    assert sharp_book(["bet365"], POLICY) is None
+    assert sharp_book(["pinnacle"], dataclasses.replace(POLICY, sharp_books=())) is None
+
+
 # --- tiers and the policy -----------------------------------------------------------------------
 
 
@@ -164,6 +271,12 @@ def test_policy_from_dict_and_back() -> None:
     assert policy.tiers == TierThresholds(premium=0.1, value=0.04, marginal=0.02)
     assert StakingPolicy.from_dict(json.loads(json.dumps(policy.to_dict()))) == policy
     assert StakingPolicy.from_dict(None) == StakingPolicy()
+    sharp = StakingPolicy.from_dict(
+        {"sharp_books": ["betfair", "pinnacle"], "sharp_tolerance": 0.01}
+    )
+    assert sharp.sharp_books == ("betfair", "pinnacle") and sharp.sharp_tolerance == 0.01
+    assert sharp.to_dict()["sharp_books"] == ["betfair", "pinnacle"]
+    assert StakingPolicy.from_dict(json.loads(json.dumps(sharp.to_dict()))) == sharp
 
 
 @pytest.mark.parametrize(
@@ -180,6 +293,12 @@ def test_policy_from_dict_and_back() -> None:
         ({"tiers": {"premium": 0.03}}, "marginal < value < premium"),
         ({"tiers": {"value": 0.02}}, "marginal < value < premium"),
         ({"tiers": {"marginal": -0.01}}, "0 <= marginal"),
+        ({"sharp_books": "pinnacle"}, "sharp_books must be a list of bookmaker names"),
+        ({"sharp_books": ["pinnacle", ""]}, "sharp_books must be a list of bookmaker names"),
+        ({"sharp_books": ["pinnacle", "pinnacle"]}, "names a bookmaker twice"),
+        ({"sharp_tolerance": -0.01}, r"sharp_tolerance must lie in \[0, 1\)"),
+        ({"sharp_tolerance": math.nan}, r"sharp_tolerance must lie in \[0, 1\)"),
+        ({"sharp_tolernace": 0.01}, "unknown staking policy keys"),
     ],
 )
 def test_bad_policies_are_rejected(settings: dict, words: str) -> None:
@@ -282,6 +401,60 @@ def test_match_edges_by_hand() -> None:
     assert (draw.bookmaker, draw.implied_prob, draw.edge_percentage) == ("A", 0.25, 0.0)
     assert draw.kelly_stake_percentage == 0.0 and draw.quality is QualityTier.AVOID
     assert (away.outcome, away.bookmaker) == ("away", "A")
+    # neither A nor B is a sharp book: the edge alone decides
+    assert [e.reason for e in (home, draw, away)] == [BetReason.VALUE_BET,
+                                                      BetReason.BELOW_MIN_EDGE,
+                                                      BetReason.BELOW_MIN_EDGE]  # fmt: skip
+    assert {(e.sharp_prob, e.sharp_edge_percentage) for e in (home, draw, away)} == {(None, None)}
+
+
+# Pinnacle at (1.9, 3.5, 4.2): overround 1/1.9 + 1/3.5 + 1/4.2 = 1.050125, multiplicative
+# line (0.50119, 0.27207, 0.22674). The model (0.6, 0.2, 0.2) sees +14 % on home there.
+PINNACLE = [1.9, 3.5, 4.2]
+OVERROUND = 1 / 1.9 + 1 / 3.5 + 1 / 4.2
+
+
+def test_a_premium_edge_at_the_sharp_books_own_price_is_refused() -> None:
+    home, draw, away = match_edges([0.6, 0.2, 0.2], {"pinnacle": PINNACLE}, POLICY)
+    assert home.edge_percentage == pytest.approx(14.0)  # 0.6 × 1.9 − 1: a "premium" edge
+    assert home.sharp_prob == pytest.approx(1 / 1.9 / OVERROUND)
+    # fair × own price − 1 = 1 / overround − 1: minus Pinnacle's margin share, on every outcome
+    for e in (home, draw, away):
+        assert e.sharp_edge_percentage == pytest.approx(100 * (1 / OVERROUND - 1))  # −4.77 %
+    assert home.reason is BetReason.SHARP_CONTRADICTS
+    assert home.kelly_stake_percentage == 0.0 and home.quality is QualityTier.AVOID
+    # a tolerance above the margin share lets it through (at a price no sharper than the line)
+    loose = dataclasses.replace(POLICY, sharp_tolerance=0.05)
+    home = match_edges([0.6, 0.2, 0.2], {"pinnacle": PINNACLE}, loose)[0]
+    assert home.reason is BetReason.VALUE_BET and home.quality is QualityTier.PREMIUM
+    assert home.kelly_stake_percentage == pytest.approx(100 * 0.25 * 0.14 / 0.9)
+
+
+def test_a_better_price_than_the_sharp_line_is_bet() -> None:
+    # bet365 offers 2.0 on home: Pinnacle's fair line 0.50119 × 2.0 − 1 = +0.24 %
+    books = {"bet365": [2.0, 3.3, 4.0], "pinnacle": PINNACLE}
+    home, draw, away = match_edges([0.6, 0.2, 0.2], books, POLICY)
+    assert (home.bookmaker, home.reason) == ("bet365", BetReason.VALUE_BET)
+    assert home.sharp_edge_percentage == pytest.approx(100 * (2.0 / 1.9 / OVERROUND - 1))
+    assert home.kelly_stake_percentage == pytest.approx(100 * 0.25 * 0.2 / 1.0)
+    assert home.quality is QualityTier.PREMIUM
+    # the draw and away are best at Pinnacle's own price, and below min_edge anyway
+    assert [draw.reason, away.reason] == [BetReason.BELOW_MIN_EDGE] * 2
+
+
+def test_the_first_sharp_book_sent_is_the_reference_whatever_reference_book_says() -> None:
+    # market_avg at (1.95, 3, 3): fair home 1/1.95 ÷ (1/1.95 + 2/3) = 0.43478, at bet365's 2.0
+    # −13 %; Pinnacle's line there is +0.24 %
+    books = {"bet365": [2.0, 3.3, 4.0], "market_avg": [1.95, 3.0, 3.0], "pinnacle": PINNACLE}
+    identity = ClosingLineModel.identity()
+    for reference in (None, "market_avg", "bet365"):
+        home = match_edges([0.6, 0.2, 0.2], books, POLICY, identity, reference_book=reference)[0]
+        assert home.sharp_prob == pytest.approx(1 / 1.9 / OVERROUND)
+        assert home.reason is BetReason.VALUE_BET
+    market_first = dataclasses.replace(POLICY, sharp_books=("market_avg", "pinnacle"))
+    home = match_edges([0.6, 0.2, 0.2], books, market_first)[0]
+    assert home.sharp_prob == pytest.approx(1 / 1.95 / (1 / 1.95 + 2 / 3))
+    assert home.reason is BetReason.SHARP_CONTRADICTS and home.kelly_stake_percentage == 0.0
 
 
 def test_match_edges_stakes_respect_the_cap() -> None:
