@@ -5,11 +5,14 @@ and the model that bets on a window is trained only on matches of earlier dates
 (`walk_forward_windows`, `training_rows`). Features are leak-free by construction
 (`sabiscore.features`), so one feature table serves every window.
 
-Bets follow the staking rules of the `edge` endpoint (`sabiscore.staking`): an outcome is
-backed when model_prob × price − 1 reaches `min_edge`, with fractional Kelly stakes capped per
-match, at the **opening** prices of one bookmaker (Bet365 by default) or the best of several.
+Bets follow the staking rules of the `edge` endpoint (`sabiscore.staking.bet_decisions`): an
+outcome is backed when model_prob × price − 1 reaches `min_edge` and the sharp line does not
+contradict it (sharp_prob × price − 1 ≥ −`sharp_tolerance`, the sharp line being the de-margined
+**opening** prices of the first of `sharp_books` that quotes the match), with fractional Kelly
+stakes capped per match, at the **opening** prices of one bookmaker (Bet365 by default) or the
+best of several. Closing prices never decide a bet; they only measure it (CLV).
 
-Accounting is flat: a stake is a share of the *initial* bankroll (what `match_stakes` returns,
+Accounting is flat: a stake is a share of the *initial* bankroll (what `bet_decisions` gives,
 read against a bankroll of 1.0), never re-sized as the bankroll moves. So turnover and profit
 are in units of the initial bankroll, ROI = profit ÷ initial bankroll, yield = profit ÷
 turnover (`sabiscore.betting`). Flat, because a compounding bankroll depends on the order of the
@@ -40,7 +43,13 @@ from sabiscore.betting import bankroll_curve, summarize, summary_with_ci
 from sabiscore.config import reject_unknown_keys
 from sabiscore.evaluation import MIN_PRICE, OUTCOMES, market_probabilities, outcome_index
 from sabiscore.odds import ImpliedMethod
-from sabiscore.staking import StakingPolicy, closing_line_value, match_stakes, quality_tier
+from sabiscore.staking import (
+    SHARP_BOOKS,
+    StakingPolicy,
+    bet_decisions,
+    closing_line_value,
+    quality_tier,
+)
 
 #: Strategy name of the model under test (the stacked ensemble).
 MODEL = "ensemble"
@@ -254,11 +263,14 @@ def _newton_step(
 
 @dataclass(frozen=True, eq=False)
 class BettingMarket:
-    """Per test match: what happened, the prices on offer at opening, the fair closing line."""
+    """Per test match: what happened, the prices on offer at opening, the sharp opening line
+    the bets are checked against, the fair closing line they are measured by."""
 
     info: pd.DataFrame  # date, league, season, result; index match_id, kick-off order
     prices: pd.DataFrame  # H, D, A opening prices at the chosen book (a row of NaN: no bet)
     closing_prob: pd.DataFrame  # H, D, A de-margined closing probabilities (NaN: no close)
+    sharp_prob: pd.DataFrame  # H, D, A de-margined sharp opening line (NaN: no sharp check)
+    sharp_books: tuple[str, ...] = SHARP_BOOKS  # the books `sharp_prob` was taken from, in order
 
 
 def opening_prices(wide: pd.DataFrame, bookmaker: str, best_of: Sequence[str] = ()) -> pd.DataFrame:
@@ -286,14 +298,38 @@ def _book_prices(wide: pd.DataFrame, book: str) -> np.ndarray:
     return np.where((prices > MIN_PRICE).all(axis=1, keepdims=True), prices, np.nan)
 
 
+def sharp_probabilities(
+    wide: pd.DataFrame,
+    sharp_books: Sequence[str] = SHARP_BOOKS,
+    method: ImpliedMethod | str = ImpliedMethod.MULTIPLICATIVE,
+) -> pd.DataFrame:
+    """H, D, A de-margined **opening** line of the first of `sharp_books` that fully quotes
+    each match (a row of NaN where none does): the sharp reference of the bets. Opening, as the
+    prices bet into are: the close is not known when a bet is struck.
+
+    >>> wide = pd.DataFrame({"pinnacle_open_H": [2.0, np.nan], "pinnacle_open_D": [4.0, np.nan],
+    ...     "pinnacle_open_A": [4.0, np.nan], "market_avg_open_H": [1.9, 2.5],
+    ...     "market_avg_open_D": [3.5, 2.5], "market_avg_open_A": [4.0, 5.0]}, index=["m1", "m2"])
+    >>> sharp_probabilities(wide, ["pinnacle", "market_avg"]).round(6).to_numpy().tolist()
+    [[0.5, 0.25, 0.25], [0.4, 0.4, 0.2]]
+    """
+    probs = np.full((len(wide), 3), np.nan)
+    for book in sharp_books:
+        missing = np.isnan(probs).any(axis=1)
+        probs[missing] = market_probabilities(wide, book, "open", method).to_numpy()[missing]
+    return pd.DataFrame(probs, index=wide.index, columns=list(OUTCOMES))
+
+
 def betting_market(
     wide: pd.DataFrame,
     info: pd.DataFrame,
     bookmaker: str = "bet365",
     best_of: Sequence[str] = (),
     method: ImpliedMethod | str = ImpliedMethod.MULTIPLICATIVE,
+    sharp_books: Sequence[str] = SHARP_BOOKS,
 ) -> BettingMarket:
-    """The market of the matches in `info` (kickoff, league, season, result; index match id)."""
+    """The market of the matches in `info` (kickoff, league, season, result; index match id);
+    `sharp_books` as the policy's (`StakingPolicy.sharp_books`)."""
     wide = wide.reindex(info.index)
     closing = market_probabilities(wide, *CLOSING_BOOK, method=method, fallback=CLOSING_FALLBACK)
     frame = info.assign(date=info["kickoff"].dt.normalize())
@@ -301,13 +337,15 @@ def betting_market(
         frame.loc[:, ["date", "league", "season", "result"]],
         opening_prices(wide, bookmaker, best_of),
         closing,
+        sharp_probabilities(wide, sharp_books, method),
+        tuple(sharp_books),
     )
 
 
 # --- bets ---------------------------------------------------------------------------------------
 
 LEDGER_COLUMNS = (
-    "strategy", "match_id", "date", "league", "season", "outcome", "model_prob",
+    "strategy", "match_id", "date", "league", "season", "outcome", "model_prob", "sharp_prob",
     "decimal_odds", "edge", "tier", "stake", "won", "clv",
 )  # fmt: skip
 
@@ -318,14 +356,21 @@ def policy_bets(
     """The bets a forecaster places under `policy`: the rules of the `edge` endpoint.
 
     `model_prob` has columns H, D, A indexed by match id; matches without a forecast or without
-    prices are passed over. Stakes are `match_stakes` (fractional Kelly, `min_edge`, the cap
-    per match), the tier that of each bet's edge.
+    prices are passed over. Stakes are `bet_decisions` (`min_edge`, the sharp check against
+    the market's sharp opening line where there is one, fractional Kelly, the cap per match),
+    the tier that of each bet's edge.
     """
+    if market.sharp_books != policy.sharp_books:
+        raise ValueError(
+            f"the market's sharp line is of {list(market.sharp_books)}, the policy's sharp_books "
+            f"are {list(policy.sharp_books)}: build the market with the policy's sharp_books"
+        )
     probs = model_prob.reindex(market.info.index).loc[:, list(OUTCOMES)].to_numpy(dtype=float)
     prices = market.prices.to_numpy(dtype=float)
+    sharp = market.sharp_prob.to_numpy(dtype=float)
     usable = np.isfinite(probs).all(axis=1) & np.isfinite(prices).all(axis=1)
     stakes = np.zeros_like(prices)
-    stakes[usable] = match_stakes(probs[usable], prices[usable], policy)
+    stakes[usable] = bet_decisions(probs[usable], prices[usable], sharp[usable], policy).stakes
     row, outcome = np.nonzero(stakes > 0)
     edges = probs[row, outcome] * prices[row, outcome] - 1.0
     tiers = [quality_tier(float(e), policy).value for e in edges]
@@ -396,6 +441,7 @@ def _ledger(
     info = market.info.iloc[row]
     odds = market.prices.to_numpy()[row, outcome]
     close = market.closing_prob.to_numpy(dtype=float)[row, outcome]
+    sharp = market.sharp_prob.to_numpy(dtype=float)[row, outcome]
     results = info["result"].to_numpy()
     won = outcome_index(results) == outcome if len(results) else np.zeros(0, dtype=bool)
     return pd.DataFrame(
@@ -407,6 +453,7 @@ def _ledger(
             "season": info["season"].to_numpy(),
             "outcome": np.asarray(OUTCOMES)[outcome],
             "model_prob": np.asarray(model_prob)[order],
+            "sharp_prob": sharp,
             "decimal_odds": odds,
             "edge": np.asarray(edge)[order],
             "tier": np.asarray(tier, dtype=object)[order],

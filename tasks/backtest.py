@@ -34,7 +34,7 @@ from sabiscore.evaluation import (
     reliability_curve,
     to_markdown,
 )
-from sabiscore.staking import StakingPolicy
+from sabiscore.staking import SHARP_BOOKS, StakingPolicy
 from tasks.train import FeatureTable
 
 #: The feature the Elo baseline reads (`sabiscore.features`: home + home advantage − away).
@@ -91,10 +91,16 @@ def forecast_window(
 
 @task(name="build-betting-market")
 def build_market(
-    table: FeatureTable, test: pd.Series, bookmaker: str, best_of: Sequence[str], method: str
+    table: FeatureTable,
+    test: pd.Series,
+    bookmaker: str,
+    best_of: Sequence[str],
+    method: str,
+    sharp_books: Sequence[str] = SHARP_BOOKS,
 ) -> BettingMarket:
+    """The test matches' market; `sharp_books` the staking policy's (its sharp check)."""
     info = table.info.loc[test.to_numpy(bool)]
-    return betting_market(table.market, info, bookmaker, best_of, method)
+    return betting_market(table.market, info, bookmaker, best_of, method, sharp_books)
 
 
 def join_forecasts(

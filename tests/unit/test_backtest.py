@@ -3,6 +3,7 @@ synthetic league, where the true probabilities are known."""
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import math
 from pathlib import Path
@@ -34,7 +35,7 @@ from sabiscore.backtest import (
 from sabiscore.config import configs_dir
 from sabiscore.evaluation import market_probabilities
 from sabiscore.football_data import one_x_two, parse_football_data
-from sabiscore.staking import StakingPolicy, match_edges
+from sabiscore.staking import BetReason, StakingPolicy, match_edges
 from sabiscore.synthetic import (
     FOOTBALL_DATA_COLUMNS,
     LeagueSpec,
@@ -52,25 +53,17 @@ def test_doctests() -> None:
 # --- a hand-worked market -----------------------------------------------------------------------
 
 
-def hand_market() -> tuple[BettingMarket, pd.DataFrame]:
-    """Three matches on three dates; the third has no Bet365 price.
-
-    m1: model (0.5, 0.3, 0.2) at (2.2, 3.0, 4.0): edges +0.10, −0.10, −0.20 → back H, a quarter
-        of Kelly 0.10 / 1.2: stake 0.0208333, premium. H won: profit 0.0208333 × 1.2 = 0.025.
-        Pinnacle closed at (2.0, 3.6, 4.5), margin-free already: fair H 0.5, CLV 2.2 × 0.5 − 1.
-    m2: model (0.3, 0.3, 0.4) at (3.5, 3.2, 2.2): edges +0.05, −0.04, −0.12 → back H, stake
-        0.25 × 0.05 / 2.5 = 0.005, value. A won: profit −0.005. No Pinnacle close: the market
-        average (3.0, 3.0, 3.0), fair 1/3 each: CLV 3.5 / 3 − 1.
-    """
+def hand_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(wide prices, match info, model) of `hand_market`."""
     ids = ["m1", "m2", "m3"]
     wide = pd.DataFrame(
         {
             "bet365_open_H": [2.2, 3.5, np.nan],
             "bet365_open_D": [3.0, 3.2, np.nan],
             "bet365_open_A": [4.0, 2.2, np.nan],
-            "pinnacle_open_H": [2.1, 3.6, 2.0],
-            "pinnacle_open_D": [3.1, 3.3, 3.5],
-            "pinnacle_open_A": [4.2, 2.1, 4.0],
+            "pinnacle_open_H": [2.1, 3.2, 2.0],
+            "pinnacle_open_D": [3.1, 3.4, 3.5],
+            "pinnacle_open_A": [4.2, 2.2, 4.0],
             "pinnacle_close_H": [2.0, np.nan, 2.0],
             "pinnacle_close_D": [3.6, np.nan, 3.5],
             "pinnacle_close_A": [4.5, np.nan, 4.0],
@@ -92,6 +85,26 @@ def hand_market() -> tuple[BettingMarket, pd.DataFrame]:
     model = pd.DataFrame(
         [[0.5, 0.3, 0.2], [0.3, 0.3, 0.4], [0.6, 0.2, 0.2]], index=ids, columns=list("HDA")
     )
+    return wide, info, model
+
+
+#: Pinnacle's de-margined opening home probabilities of m1 and m2 (multiplicative).
+SHARP_H = [(1 / 2.1) / (1 / 2.1 + 1 / 3.1 + 1 / 4.2), (1 / 3.2) / (1 / 3.2 + 1 / 3.4 + 1 / 2.2)]
+
+
+def hand_market() -> tuple[BettingMarket, pd.DataFrame]:
+    """Three matches on three dates; the third has no Bet365 price.
+
+    m1: model (0.5, 0.3, 0.2) at (2.2, 3.0, 4.0): edges +0.10, −0.10, −0.20 → back H, a quarter
+        of Kelly 0.10 / 1.2: stake 0.0208333, premium. H won: profit 0.0208333 × 1.2 = 0.025.
+        Pinnacle opened at (2.1, 3.1, 4.2): fair H 0.45926, × 2.2 − 1 = +1.0 %, no contradiction.
+        Pinnacle closed at (2.0, 3.6, 4.5), margin-free already: fair H 0.5, CLV 2.2 × 0.5 − 1.
+    m2: model (0.3, 0.3, 0.4) at (3.5, 3.2, 2.2): edges +0.05, −0.04, −0.12 → back H, stake
+        0.25 × 0.05 / 2.5 = 0.005, value. A won: profit −0.005. Pinnacle opened at (3.2, 3.4,
+        2.2): fair H 0.29449, × 3.5 − 1 = +3.1 %. No Pinnacle close: the market average (3.0,
+        3.0, 3.0), fair 1/3 each: CLV 3.5 / 3 − 1.
+    """
+    wide, info, model = hand_frames()
     return betting_market(wide, info, "bet365"), model
 
 
@@ -106,6 +119,56 @@ def test_the_model_bets_by_the_staking_rules_by_hand() -> None:
     assert bets["won"].tolist() == [True, False]
     # CLV: m1 against Pinnacle's close, m2 against the market-average close (no Pinnacle)
     assert bets["clv"].tolist() == pytest.approx([2.2 * 0.5 - 1, 3.5 / 3 - 1])
+    assert bets["sharp_prob"].tolist() == pytest.approx(SHARP_H)  # what the bets were checked on
+
+
+def test_a_contradicting_sharp_opening_line_refuses_the_bet() -> None:
+    """Pinnacle opens m2 at (3.6, 3.3, 2.1): fair H 0.26280, × 3.5 − 1 = −8.0 %: no bet on m2,
+    unless the tolerance allows 8 %."""
+    wide, info, model = hand_frames()
+    wide.loc["m2", ["pinnacle_open_H", "pinnacle_open_D", "pinnacle_open_A"]] = [3.6, 3.3, 2.1]
+    market = betting_market(wide, info, "bet365")
+    assert market.sharp_prob.loc["m2", "H"] == pytest.approx(
+        (1 / 3.6) / (1 / 3.6 + 1 / 3.3 + 1 / 2.1)
+    )
+    bets = policy_bets("ensemble", model, market, POLICY)
+    assert bets["match_id"].tolist() == ["m1"]
+    assert bets["stake"].tolist() == pytest.approx([0.25 * 0.10 / 1.2])  # m1 is untouched
+    tolerant = dataclasses.replace(POLICY, sharp_tolerance=0.081)
+    assert policy_bets("ensemble", model, market, tolerant)["match_id"].tolist() == ["m1", "m2"]
+    # a sharp order without Pinnacle, and no other sharp book quoted: the edge alone decides
+    betfair = dataclasses.replace(POLICY, sharp_books=("betfair",))
+    alone = betting_market(wide, info, "bet365", sharp_books=betfair.sharp_books)
+    assert alone.sharp_prob.isna().all(axis=None)
+    assert policy_bets("ensemble", model, alone, betfair)["match_id"].tolist() == ["m1", "m2"]
+
+
+def test_the_sharp_line_falls_back_to_the_next_sharp_book() -> None:
+    """No Pinnacle opening price for m2; the market average opened at (3.6, 3.3, 2.1)."""
+    wide, info, model = hand_frames()
+    wide.loc["m2", ["pinnacle_open_H", "pinnacle_open_D", "pinnacle_open_A"]] = np.nan
+    for outcome, price in zip("HDA", [3.6, 3.3, 2.1], strict=True):
+        wide[f"market_avg_open_{outcome}"] = [np.nan, price, np.nan]
+    market = betting_market(wide, info, "bet365")
+    assert market.sharp_prob["H"].tolist()[:2] == pytest.approx(
+        [SHARP_H[0], (1 / 3.6) / (1 / 3.6 + 1 / 3.3 + 1 / 2.1)]
+    )
+    m3 = 1 / np.array([2.0, 3.5, 4.0])  # Pinnacle's opening prices of m3
+    assert market.sharp_prob.loc["m3"].tolist() == pytest.approx(m3 / m3.sum())
+    assert policy_bets("ensemble", model, market, POLICY)["match_id"].tolist() == ["m1"]
+
+
+def test_closing_prices_never_decide_a_bet() -> None:
+    """A close that would contradict every bet changes the CLV, not the bets."""
+    wide, info, model = hand_frames()
+    before = policy_bets("ensemble", model, betting_market(wide, info, "bet365"), POLICY)
+    for book in ("pinnacle", "market_avg"):
+        for outcome, price in zip("HDA", [9.0, 1.2, 1.2], strict=True):
+            wide[f"{book}_close_{outcome}"] = price
+    after = policy_bets("ensemble", model, betting_market(wide, info, "bet365"), POLICY)
+    columns = ["match_id", "outcome", "stake", "sharp_prob"]
+    pd.testing.assert_frame_equal(before[columns], after[columns])
+    assert (after["clv"] < before["clv"]).all()
 
 
 def test_roi_yield_drawdown_and_clv_by_hand() -> None:
@@ -166,11 +229,18 @@ def test_same_stakes_as_the_edge_endpoint() -> None:
     info = pd.DataFrame({"kickoff": pd.date_range("2023-08-01", periods=40), "league": "E0",
                          "season": "2023-2024", "result": "H"}, index=ids)  # fmt: skip
     model = pd.DataFrame(probs, index=ids, columns=list("HDA"))
-    for bookmaker, sent in (("bet365", ["bet365"]), ("best", ["bet365", "pinnacle"])):
-        market = betting_market(wide, info, bookmaker, ["bet365", "pinnacle"])
-        bets = policy_bets("x", model, market, POLICY).set_index(["match_id", "outcome"])
+    # Bet365 alone (and no sharp book in the policy: the endpoint sees no Pinnacle price), or
+    # the best of both, checked against Pinnacle's line in both places.
+    no_sharp = dataclasses.replace(POLICY, sharp_books=())
+    reasons = set()
+    for bookmaker, sent, policy in (("bet365", ["bet365"], no_sharp),
+                                    ("best", ["bet365", "pinnacle"], POLICY)):  # fmt: skip
+        market = betting_market(wide, info, bookmaker, ["bet365", "pinnacle"],
+                                sharp_books=policy.sharp_books)  # fmt: skip
+        bets = policy_bets("x", model, market, policy).set_index(["match_id", "outcome"])
         for i, match in enumerate(ids):
-            edges = match_edges(probs[i], {b: books[b][i] for b in sent}, POLICY)
+            edges = match_edges(probs[i], {b: books[b][i] for b in sent}, policy)
+            reasons.update(e.reason for e in edges)
             for e in edges:
                 key = (match, {"home": "H", "draw": "D", "away": "A"}[e.outcome])
                 staked = bets["stake"].get(key, 0.0)
@@ -178,6 +248,7 @@ def test_same_stakes_as_the_edge_endpoint() -> None:
                 if staked:
                     assert bets.loc[key, "decimal_odds"] == pytest.approx(e.decimal_odds)
                     assert bets.loc[key, "tier"] == e.quality.value
+    assert reasons == set(BetReason)  # some bets were refused by the sharp check
 
 
 def test_a_quote_of_one_or_less_is_no_price() -> None:
@@ -345,16 +416,58 @@ def true_expected_yield(ledger: pd.DataFrame, truth: pd.DataFrame) -> float:
     return float(ev.sum() / ledger["stake"].sum())
 
 
+NO_SHARP = dataclasses.replace(POLICY, sharp_books=())
+
+
+def edge_alone(market: BettingMarket) -> BettingMarket:
+    """The market without a sharp line: the edge alone decides."""
+    return dataclasses.replace(market, sharp_prob=market.sharp_prob * np.nan, sharp_books=())
+
+
 def test_the_true_probabilities_find_value_against_a_noisy_book(synthetic) -> None:
     """Bet365's opening view of the truth is noisy: the truth backs its mistakes, and by kick-off
     the market has corrected part of them, so the bets beat the close."""
     market, truth, _ = synthetic
-    ledger = policy_bets("truth", truth, market, POLICY)
+    ledger = policy_bets("truth", truth, edge_alone(market), NO_SHARP)
     row = strategy_results(ledger, ["truth"], n_boot=1000).iloc[0]
     assert row["bets"] > 400
     assert true_expected_yield(ledger, truth) > 0.08  # every bet has edge >= 2 % in truth
     assert row["yield"] > 0 and row["profit"] > 0  # and it showed in the results
     assert row["clv_low"] > 0.02  # beat the de-margined close, beyond noise
+
+
+def test_the_sharp_check_keeps_the_better_of_the_truths_bets(synthetic) -> None:
+    """Pinnacle's opening line is a sharper view of the truth than Bet365's: where it agrees with
+    the bet the truth's edge is larger still (fewer bets, each worth more, and a larger CLV)."""
+    market, truth, _ = synthetic
+    assert market.sharp_prob.notna().all(axis=None)  # Pinnacle quotes every match
+    alone = policy_bets("truth", truth, edge_alone(market), NO_SHARP)
+    checked = policy_bets("truth", truth, market, POLICY)
+    assert 30 < len(checked) < len(alone) / 5
+    keys = ["match_id", "outcome"]
+    assert set(map(tuple, checked[keys].to_numpy())) <= set(map(tuple, alone[keys].to_numpy()))
+    assert (checked["sharp_prob"] * checked["decimal_odds"] >= 1).all()
+    assert true_expected_yield(checked, truth) > true_expected_yield(alone, truth)
+    assert checked["clv"].mean() > alone["clv"].mean()
+
+
+def test_pinnacles_opening_line_passes_its_own_check(synthetic) -> None:
+    """As a forecaster, Pinnacle's line is the sharp line: its edge is its sharp edge, so the
+    check refuses nothing and the baseline bets as before."""
+    market, _, wide = synthetic
+    pinnacle = market_probabilities(wide, "pinnacle", "open")
+    checked = policy_bets("pinnacle_open", pinnacle, market, POLICY)
+    alone = policy_bets("pinnacle_open", pinnacle, edge_alone(market), NO_SHARP)
+    assert len(checked) > 10
+    pd.testing.assert_frame_equal(checked.drop(columns="sharp_prob"),
+                                  alone.drop(columns="sharp_prob"))  # fmt: skip
+    assert checked["sharp_prob"].tolist() == pytest.approx(checked["model_prob"].tolist())
+
+
+def test_the_market_and_the_policy_name_the_same_sharp_books() -> None:
+    market, model = hand_market()
+    with pytest.raises(ValueError, match="build the market with the policy's sharp_books"):
+        policy_bets("ensemble", model, market, NO_SHARP)
 
 
 def test_the_books_own_prices_find_no_edge(synthetic) -> None:
