@@ -3,8 +3,8 @@ comes in (a 4xx names the field and the problem) and are the schemas of the Open
 the service publishes at /docs.json. bentos/README.md shows them with examples.
 
 Prices are decimal odds, strictly numbers (a string such as "2.1" is refused) above 1.0.
-Probabilities and `clv_expected` are fractions (0.05 = 5 %); `edge_percentage` and
-`kelly_stake_percentage` are per cent of the bankroll.
+Probabilities and `clv_expected` are fractions (0.05 = 5 %); `edge_percentage`,
+`sharp_edge_percentage` and `kelly_stake_percentage` are per cent (the stake: of the bankroll).
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from sabiscore.staking import BetReason
 
 Outcome = Literal["home", "draw", "away"]
 Quality = Literal["PREMIUM", "VALUE", "MARGINAL", "AVOID"]
@@ -84,7 +86,8 @@ class EdgeRequest(Match, title="EdgeRequest"):
     reference_book: Name | None = Field(
         default=None,
         description="The book whose de-margined line the expected closing move starts from. "
-        "Default: the book the closing-line model was fitted on when sent, else the mean.",
+        "Default: the book the closing-line model was fitted on when sent, else the mean. "
+        "It does not choose the sharp book of the bets' check (see `sharp_reference`).",
     )
 
 
@@ -159,13 +162,44 @@ class OutcomeEdge(BaseModel):
     bookmaker: str = Field(description="The book offering the best price (first on a tie).")
     edge_percentage: float = Field(description="100 × (fair_probability × best_odds − 1).")
     kelly_stake_percentage: float = Field(
-        description="Fractional Kelly stake, % of bankroll; 0 below the minimum edge. The "
-        "three outcomes of a match together never exceed the cap."
+        description="Fractional Kelly stake, % of bankroll; 0 unless `reason` is value_bet. "
+        "The three outcomes of a match together never exceed the cap."
     )
-    quality: Quality
+    quality: Quality = Field(
+        description="The tier of the edge of a bet; AVOID whenever no bet is suggested."
+    )
     clv_expected: float | None = Field(
         description="Expected closing-line value of taking best_odds now: best_odds × the "
         "predicted fair closing probability − 1. Null without a closing-line model."
+    )
+    reason: BetReason = Field(
+        description="value_bet: bet (edge ≥ min_edge, and the sharp line, when sent, does not "
+        "contradict it); below_min_edge: the edge is below min_edge or not positive; "
+        "sharp_contradicts: 100 × (sharp_probability × best_odds − 1) is below "
+        "−sharp_reference.tolerance_percentage."
+    )
+    sharp_probability: float | None = Field(
+        description="De-margined probability of the sharp reference book; null when no sharp "
+        "book was sent (no sharp check: the edge alone decides)."
+    )
+    sharp_edge_percentage: float | None = Field(
+        description="100 × (sharp_probability × best_odds − 1): the edge if the sharp line is "
+        "right; negative at the sharp book's own price (its margin). Null without a sharp book."
+    )
+
+
+class SharpReference(BaseModel):
+    """The sharp book every bet is checked against: `sharp_books` and `sharp_tolerance` of
+    configs/staking.yaml, the rule the betting backtest measures."""
+
+    bookmaker: str | None = Field(
+        description="The first of sharp_books among the books sent; null when none was sent."
+    )
+    sharp_books: list[str] = Field(description="The configured order.")
+    tolerance_percentage: float = Field(description="100 × sharp_tolerance.")
+    note: str = Field(
+        description="Why this book, or that bets rest on the model's edge alone.",
+        examples=["pinnacle: first of sharp_books sent (pinnacle, market_avg)"],
     )
 
 
@@ -181,6 +215,7 @@ class EdgeResponse(BaseModel):
         description="The book the expected closing move starts from; 'mean' for the mean "
         "of the books sent; null without a closing-line model."
     )
+    sharp_reference: SharpReference
     model_version: str
     model_semver: str
 

@@ -19,6 +19,10 @@ from sabiscore.config import default_data_dir, load_config
 from sabiscore.odds import ImpliedMethod
 from sabiscore.staking import StakingPolicy
 
+#: Keys of serving.yaml's `edge`. The betting rule itself (min_edge, Kelly, the cap, the sharp
+#: check) is configs/staking.yaml's alone, so that the endpoint bets as the backtest measured.
+EDGE_KEYS = frozenset({"implied_method", "clv_books", "clv_min_matches"})
+
 #: The development secret of the design; fine on a laptop, refused in production.
 DEFAULT_SECRET = "dev-secret-token"
 PRODUCTION = "production"
@@ -124,6 +128,7 @@ class ServingSettings:
         root = Path(data_dir or environ.get("SABISCORE_DATA_DIR") or default_data_dir())
         model = serving.get("model") or {}
         edge = serving.get("edge") or {}
+        check_edge_keys(edge)
         staking = dict(config.get("staking") or {})
         if edge.get("implied_method"):
             staking["implied_method"] = ImpliedMethod(edge["implied_method"])
@@ -160,6 +165,17 @@ class ServingSettings:
         """The settings of a `bentoml serve` process: configs (with `$SABISCORE_CONFIG`, a
         YAML override file, merged on top) and `os.environ`."""
         return cls.from_config(load_config(os.environ.get("SABISCORE_CONFIG")), os.environ)
+
+
+def check_edge_keys(edge: Mapping[str, Any]) -> None:
+    """A typo, or a staking setting put under serving's `edge` (say `sharp_books`), would be
+    silently ignored: refuse it, and say where the staking settings live."""
+    unknown = sorted(set(edge) - EDGE_KEYS)
+    if unknown:
+        raise ValueError(
+            f"unknown serving edge keys: {unknown} (known: {sorted(EDGE_KEYS)}); min_edge, "
+            "Kelly, the cap, sharp_books and sharp_tolerance are set in configs/staking.yaml"
+        )
 
 
 def check_secret(settings: ServingSettings) -> None:

@@ -26,13 +26,14 @@ from bentos.schemas import (
     OutcomeEdge,
     Prediction,
     Prices,
+    SharpReference,
 )
 from bentos.settings import ServingSettings
 from sabiscore.features import FeatureConfig
 from sabiscore.football_data import one_x_two
 from sabiscore.matchup import MatchupFeaturizer, UnknownLeague, UnknownTeam
 from sabiscore.odds import implied_probabilities
-from sabiscore.staking import OUTCOMES, ClosingLineModel, match_edges
+from sabiscore.staking import OUTCOMES, ClosingLineModel, StakingPolicy, match_edges, sharp_book
 from sabiscore.store import DataStore
 
 logger = logging.getLogger(__name__)
@@ -102,6 +103,9 @@ class LoadedModel:
                 kelly_stake_percentage=e.kelly_stake_percentage,
                 quality=e.quality.name,
                 clv_expected=e.clv_expected,
+                reason=e.reason,
+                sharp_probability=e.sharp_prob,
+                sharp_edge_percentage=e.sharp_edge_percentage,
             )
             for e in edges
         ]
@@ -114,6 +118,7 @@ class LoadedModel:
             total_stake_percentage=sum(o.kelly_stake_percentage for o in outcomes),
             implied_method=str(policy.implied_method),
             clv_reference=None if self.clv_model is None else reference or "mean",
+            sharp_reference=sharp_reference(prices, policy),
             model_version=self.info.version,
             model_semver=self.info.semver,
         )
@@ -157,6 +162,24 @@ class LoadedModel:
 
     def teams(self) -> dict[str, list[str]]:
         return self.featurizer.teams()
+
+
+def sharp_reference(books: Mapping[str, Any], policy: StakingPolicy) -> SharpReference:
+    """Which book the bets were checked against (`sabiscore.staking.sharp_book`), and why."""
+    book = sharp_book(books, policy)
+    order = ", ".join(policy.sharp_books)
+    if book is not None:
+        note = f"{book}: first of sharp_books sent ({order})"
+    elif policy.sharp_books:
+        note = f"no book of sharp_books ({order}) sent: bets rest on the model's edge alone"
+    else:
+        note = "sharp_books is empty: bets rest on the model's edge alone"
+    return SharpReference(
+        bookmaker=book,
+        sharp_books=list(policy.sharp_books),
+        tolerance_percentage=100.0 * policy.sharp_tolerance,
+        note=note,
+    )
 
 
 def _books(odds: Mapping[str, Prices] | None) -> dict[str, tuple[float, float, float]]:

@@ -29,7 +29,9 @@ from bentos.settings import (
     RevalidationSettings,
     ServingSettings,
 )
+from bentos.state import sharp_reference
 from sabiscore.config import load_config
+from sabiscore.staking import StakingPolicy
 
 SECRET = "s3cret-for-the-tests-7c1e"
 
@@ -69,6 +71,39 @@ def test_implied_method_can_be_overridden_for_serving() -> None:
     config["serving"]["edge"]["implied_method"] = "shin"
     assert str(ServingSettings.from_config(config, {}).staking.implied_method) == "shin"
     assert str(settings().staking.implied_method) == config["staking"]["implied_method"]
+
+
+def test_the_sharp_check_is_staking_yamls_and_not_overridden_for_serving() -> None:
+    config = load_config()
+    staking = settings().staking
+    assert list(staking.sharp_books) == config["staking"]["sharp_books"]
+    assert staking.sharp_tolerance == config["staking"]["sharp_tolerance"]
+    config["serving"]["edge"]["sharp_books"] = ["bet365"]  # misplaced: refused, not ignored
+    with pytest.raises(ValueError, match=r"unknown serving edge keys: \['sharp_books'\].*"
+                                         r"configs/staking.yaml"):  # fmt: skip
+        ServingSettings.from_config(config, {})
+
+
+@pytest.mark.parametrize(
+    ("books", "sharp_books", "bookmaker", "note"),
+    [
+        (["bet365", "market_avg", "pinnacle"], ("pinnacle", "market_avg"), "pinnacle",
+         "pinnacle: first of sharp_books sent (pinnacle, market_avg)"),
+        (["bet365", "market_avg"], ("pinnacle", "market_avg"), "market_avg",
+         "market_avg: first of sharp_books sent (pinnacle, market_avg)"),
+        (["bet365"], ("pinnacle", "market_avg"), None,
+         "no book of sharp_books (pinnacle, market_avg) sent: bets rest on the model's edge "
+         "alone"),
+        (["pinnacle"], (), None, "sharp_books is empty: bets rest on the model's edge alone"),
+    ],
+)  # fmt: skip
+def test_the_sharp_reference_says_which_book_and_why(
+    books: list[str], sharp_books: tuple[str, ...], bookmaker: str | None, note: str
+) -> None:
+    policy = StakingPolicy(sharp_books=sharp_books, sharp_tolerance=0.01)
+    reference = sharp_reference(dict.fromkeys(books), policy)
+    assert reference.model_dump() == {"bookmaker": bookmaker, "sharp_books": list(sharp_books),
+                                      "tolerance_percentage": 1.0, "note": note}  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -138,27 +138,103 @@ def test_edge_at_the_best_price(client: TestClient, model, teams: list[str]) -> 
     fair = [predicted[k] for k in ("home_win_probability", "draw_probability",
                                    "away_win_probability")]  # fmt: skip
     assert [o["outcome"] for o in edge["outcomes"]] == ["home", "draw", "away"]
+    sharp = fair_line(BOOKS["pinnacle"])  # Pinnacle: the first of sharp_books sent
     for o, side, p in zip(edge["outcomes"], ("home", "draw", "away"), fair, strict=True):
         best = max(BOOKS, key=lambda b, side=side: BOOKS[b][side])  # first listed on a tie
         assert (o["bookmaker"], o["best_odds"]) == (best, BOOKS[best][side])
         assert o["fair_probability"] == pytest.approx(p)
-        prices = BOOKS[best]
-        inverse = {k: 1 / v for k, v in prices.items()}
-        assert o["implied_probability"] == pytest.approx(inverse[side] / sum(inverse.values()))
+        assert o["implied_probability"] == pytest.approx(fair_line(BOOKS[best])[side])
         assert o["edge_percentage"] == pytest.approx(100 * (p * o["best_odds"] - 1))
+        assert o["sharp_probability"] == pytest.approx(sharp[side])
+        assert o["sharp_edge_percentage"] == pytest.approx(100 * (sharp[side] * o["best_odds"] - 1))
         kelly = 100 * policy.kelly_fraction * (p * o["best_odds"] - 1) / (o["best_odds"] - 1)
         if o["edge_percentage"] / 100 < policy.min_edge:
-            assert o["kelly_stake_percentage"] == 0.0 and o["quality"] == "AVOID"
+            assert o["reason"] == "below_min_edge"
+        elif o["sharp_edge_percentage"] / 100 < -policy.sharp_tolerance:
+            assert o["reason"] == "sharp_contradicts"
         else:
+            assert o["reason"] == "value_bet" and o["quality"] != "AVOID"
             assert o["kelly_stake_percentage"] == pytest.approx(
                 min(kelly, 100 * policy.max_stake_fraction)
             )
+        if o["reason"] != "value_bet":
+            assert o["kelly_stake_percentage"] == 0.0 and o["quality"] == "AVOID"
+    assert edge["sharp_reference"] == {
+        "bookmaker": "pinnacle", "sharp_books": list(policy.sharp_books),
+        "tolerance_percentage": 100 * policy.sharp_tolerance,
+        "note": "pinnacle: first of sharp_books sent (pinnacle, market_avg)",
+    }  # fmt: skip
     assert edge["clv_reference"] == model.clv_book == "pinnacle"
     assert all(o["clv_expected"] is not None for o in edge["outcomes"])
     assert edge["total_stake_percentage"] == pytest.approx(
         sum(o["kelly_stake_percentage"] for o in edge["outcomes"])
     )
     assert edge["implied_method"] == str(policy.implied_method)
+
+
+def fair_line(prices: dict[str, float]) -> dict[str, float]:
+    """A book's multiplicative de-margined probabilities."""
+    inverse = {side: 1 / price for side, price in prices.items()}
+    return {side: value / sum(inverse.values()) for side, value in inverse.items()}
+
+
+#: Pinnacle-only prices, from a short favourite to long odds on every side.
+PINNACLE_ONLY = [
+    {"home": 1.3, "draw": 6.0, "away": 11.0},
+    {"home": 11.0, "draw": 6.0, "away": 1.3},
+    {"home": 2.9, "draw": 2.9, "away": 2.9},
+    {"home": 1.9, "draw": 3.5, "away": 4.2},
+]
+
+
+def test_no_bet_at_the_sharp_books_own_price(client: TestClient, model, teams: list[str]) -> None:
+    """At Pinnacle's own price its fair line × price − 1 = 1 / overround − 1, minus its margin
+    share: the sharp check refuses every edge the model sees there, however large."""
+    refused = []
+    for prices in PINNACLE_ONLY:
+        edge = client.post("/edge", json=match(teams, odds={"pinnacle": prices})).json()
+        margin_share = 1 / sum(1 / p for p in prices.values()) - 1
+        assert edge["sharp_reference"]["bookmaker"] == "pinnacle"
+        for o in edge["outcomes"]:
+            assert o["sharp_edge_percentage"] == pytest.approx(100 * margin_share)
+            assert o["reason"] != "value_bet" and o["kelly_stake_percentage"] == 0.0
+            assert o["quality"] == "AVOID"
+            if o["reason"] == "sharp_contradicts":
+                refused.append(o["edge_percentage"])
+        assert edge["total_stake_percentage"] == 0.0
+    # the model sees edges at some of these prices: the check, not min_edge, refused them
+    min_edge = 100 * model.settings.staking.min_edge
+    assert refused and all(e >= min_edge for e in refused), refused
+
+
+def test_a_better_price_than_the_sharp_line_is_bet(client: TestClient, teams: list[str]) -> None:
+    """Bet365 beats every one of Pinnacle's prices by 10 %: the sharp line backs any outcome at
+    1.1 / overround − 1 > 0, so the model's edge alone decides there."""
+    for prices in PINNACLE_ONLY:
+        better = {side: round(1.1 * price, 2) for side, price in prices.items()}
+        books = {"pinnacle": prices, "bet365": better}
+        edge = client.post("/edge", json=match(teams, odds=books)).json()
+        sharp = fair_line(prices)
+        for o in edge["outcomes"]:
+            assert o["bookmaker"] == "bet365"
+            assert o["sharp_edge_percentage"] == pytest.approx(
+                100 * (sharp[o["outcome"]] * o["best_odds"] - 1)
+            )
+            assert o["sharp_edge_percentage"] > 0
+            assert o["reason"] in ("value_bet", "below_min_edge")
+            assert (o["reason"] == "value_bet") == (o["kelly_stake_percentage"] > 0)
+
+
+def test_reference_book_does_not_choose_the_sharp_book(client: TestClient,
+                                                       teams: list[str]) -> None:  # fmt: skip
+    """It sets the expected CLV's starting line only; the check stays the policy's."""
+    default = client.post("/edge", json=match(teams, odds=BOOKS)).json()
+    chosen = client.post("/edge", json=match(teams, odds=BOOKS, reference_book="bet365")).json()
+    assert chosen["clv_reference"] == "bet365" and default["clv_reference"] == "pinnacle"
+    assert chosen["sharp_reference"] == default["sharp_reference"]
+    assert chosen["sharp_reference"]["bookmaker"] == "pinnacle"
+    for keys in ("reason", "sharp_probability", "kelly_stake_percentage"):
+        assert [o[keys] for o in chosen["outcomes"]] == [o[keys] for o in default["outcomes"]]
 
 
 def test_expected_clv_comes_from_the_closing_line_model(client: TestClient, model,
@@ -184,6 +260,11 @@ def test_kelly_across_a_match_never_exceeds_the_cap(client: TestClient, model,
         cap
     )
     assert {o["quality"] for o in edge["outcomes"]} <= {"PREMIUM", "VALUE"}
+    # no sharp book sent: the edge alone decides, and the answer says so
+    assert {(o["reason"], o["sharp_probability"], o["sharp_edge_percentage"])
+            for o in edge["outcomes"]} == {("value_bet", None, None)}  # fmt: skip
+    assert edge["sharp_reference"]["bookmaker"] is None
+    assert edge["sharp_reference"]["note"].endswith("bets rest on the model's edge alone")
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -311,8 +392,14 @@ def test_the_openapi_document_has_every_schema(client: TestClient) -> None:
         assert "post" in paths[route]
     schemas = spec["components"]["schemas"]
     for name in ("Prediction", "EdgeResponse", "OutcomeEdge", "EdgeUpdate", "OddsUpdate",
-                 "Ready", "Teams", "ReloadResult", "Error", "Prices"):  # fmt: skip
+                 "Ready", "Teams", "ReloadResult", "Error", "Prices", "SharpReference",
+                 "BetReason"):  # fmt: skip
         assert name in schemas, name
+    assert schemas["BetReason"]["enum"] == ["value_bet", "below_min_edge", "sharp_contradicts"]
+    outcome = schemas["OutcomeEdge"]["properties"]
+    assert {"reason", "sharp_probability", "sharp_edge_percentage"} <= set(outcome)
+    assert "SharpReference" in json.dumps(schemas["EdgeResponse"]["properties"]["sharp_reference"])
+    assert "sharp_reference" in schemas["EdgeResponse"]["required"]
     ready = json.dumps(paths["/readyz"]["get"]["responses"]["200"])
     assert "#/components/schemas/Ready" in ready
     # OpenAPI has no WebSocket: /odds and the EdgeUpdate schema describe what it pushes
