@@ -4,18 +4,40 @@ A pure function of the candidate's and the champion's scores on the SAME holdout
 market's score there, and a policy from `configs/promotion.yaml`. The flow applies the decision
 (aliases in the registry); this module only decides and says why, in one sentence a person can
 read in the MLflow UI.
+
+Three bars, in this order, the first model included:
+
+* sanity — valid probabilities, and a calibration error no worse than the market's own on the
+  same matches (never below what chance alone gives a calibrated forecast on that many
+  matches) plus a margin (`ece_bound`);
+* the market — log loss no worse than the market's (Pinnacle's de-margined opening line by
+  default) by more than `market.tolerance`: a model the market beats has no edge to offer;
+* the champion — a clear gain in log loss, and no loss beyond tolerance in RPS, Brier or
+  calibration.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from sabiscore.config import reject_unknown_keys
+from sabiscore.evaluation import MARKET_FORECASTERS
+
+#: Slack for comparing a gap with its tolerance: 0.9900 - 0.9880 is 0.0020000000000000018 in
+#: binary, and a gap equal to the tolerance in decimal is not "more than" it.
+_SLACK = 1e-12
+
+#: A perfectly calibrated 1X2 forecast shows, by chance alone, a class-wise ECE (10 bins, as
+#: `sabiscore.evaluation.score`) of about this times sqrt(10 / n) on n matches: measured by
+#: drawing outcomes from de-margined opening prices, 300 draws at each n from 240 to 3,800
+#: (0.26-0.27; the 95th percentile is about 0.37 times it).
+CHANCE_ECE_FACTOR = 0.27
 
 
 @dataclass(frozen=True)
@@ -35,27 +57,79 @@ class HoldoutScores:
         return all(v is not None and math.isfinite(v) for v in values)
 
 
+class WhenNoMarket(StrEnum):
+    """What the gate does when the market prices none of the holdout matches."""
+
+    SKIP = "skip"  # decide without the market rule: sanity and the champion still apply
+    REFUSE = "refuse"  # promote nothing that was not measured against the market
+
+
+@dataclass(frozen=True)
+class MarketRule:
+    """The market as a bar to clear (`market` in configs/promotion.yaml)."""
+
+    forecaster: str = "pinnacle_open"  # a name of sabiscore.evaluation.MARKET_FORECASTERS
+    required: bool = True  # false: the market is reported, never a reason to refuse
+    tolerance: float = 0.002  # log loss may be worse than the market's by at most this
+    when_missing: WhenNoMarket = WhenNoMarket.SKIP
+
+    def __post_init__(self) -> None:
+        if self.forecaster not in MARKET_FORECASTERS:
+            known = ", ".join(MARKET_FORECASTERS)
+            raise ValueError(f"unknown market forecaster {self.forecaster!r}; known: {known}")
+        if not isinstance(self.required, bool):
+            raise ValueError(f"market.required must be true or false, got {self.required!r}")
+        if not (_is_number(self.tolerance) and self.tolerance >= 0):
+            raise ValueError(f"market.tolerance must be a number >= 0, got {self.tolerance!r}")
+        if self.when_missing not in set(WhenNoMarket):
+            known = ", ".join(WhenNoMarket)
+            raise ValueError(f"market.when_missing must be one of {known}: {self.when_missing!r}")
+        object.__setattr__(self, "when_missing", WhenNoMarket(self.when_missing))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> MarketRule:
+        d = dict(d or {})
+        reject_unknown_keys(d, cls, "promotion market")
+        return cls(**d)
+
+
 @dataclass(frozen=True)
 class PromotionPolicy:
-    max_ece: float = 0.05  # sanity: a model this badly calibrated is never promoted
+    ece_margin: float = 0.01  # sanity: calibration error at most the market's (or chance's) + this
     min_log_loss_gain: float = 0.001  # the candidate must beat the champion by at least this
     rps_tolerance: float = 0.001  # ... and not be worse than this on RPS
     brier_tolerance: float = 0.002  # ... or on Brier (sum over 3 outcomes)
     max_ece_increase: float = 0.01  # ... nor lose this much calibration
-    require_beat_market: bool = False  # when true, log loss must be <= market + tolerance
-    market_tolerance: float = 0.0
+    market: MarketRule = field(default_factory=MarketRule)
+
+    def __post_init__(self) -> None:
+        if not (_is_number(self.ece_margin) and self.ece_margin >= 0):
+            raise ValueError(f"ece_margin must be a number >= 0, got {self.ece_margin!r}")
+        if not isinstance(self.market, MarketRule):
+            raise ValueError("market must be a MarketRule; from_dict converts a mapping")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> PromotionPolicy:
         d = dict(d or {})
         reject_unknown_keys(d, cls, "promotion policy")
+        if "market" in d:
+            d["market"] = MarketRule.from_dict(d["market"])
         return cls(**d)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
 class Decision:
+    """The gate's verdict, its reason, and the figures the candidate was held to."""
+
     promote: bool
     reason: str
+    ece_bound: float | None = None  # the calibration error the candidate had to stay under
+    market_gap: float | None = None  # candidate minus market log loss (None: no market)
+    market_tolerance: float | None = None  # what the gap may be (None: the rule did not apply)
 
 
 def probabilities_valid(probs: np.ndarray, tolerance: float = 1e-6) -> str | None:
@@ -77,11 +151,40 @@ def probabilities_valid(probs: np.ndarray, tolerance: float = 1e-6) -> str | Non
     return None
 
 
-def _market_note(candidate: HoldoutScores, market: HoldoutScores | None) -> str:
-    if market is None or market.log_loss is None:
-        return "market: not available on this holdout"
-    gap = candidate.log_loss - market.log_loss
-    return f"market ({market.name}) log loss {market.log_loss:.4f}, candidate {gap:+.4f}"
+def chance_ece(n: int, n_bins: int = 10) -> float:
+    """The class-wise ECE a perfectly calibrated forecast shows on n matches by chance alone.
+
+    Each bin's observed frequency misses its mean probability by sampling noise of order
+    sqrt(p (1 - p) / matches in the bin), so the count-weighted gap falls like sqrt(bins / n)
+    (`CHANCE_ECE_FACTOR` says by how much). One season of one league is 380 matches: chance
+    alone is 0.044 there, which is why a fixed bound of 0.05 refused forecasts as good as the
+    market's.
+
+    >>> round(chance_ece(380), 4), round(chance_ece(3800), 4)  # 0.27 * sqrt(10 / n)
+    (0.0438, 0.0139)
+    """
+    if n < 1 or n_bins < 1:
+        raise ValueError(f"need at least one match and one bin, got n={n}, n_bins={n_bins}")
+    return CHANCE_ECE_FACTOR * math.sqrt(n_bins / n)
+
+
+def ece_bound(n: int, market_ece: float | None, margin: float, n_bins: int = 10) -> float:
+    """The highest calibration error the gate lets a candidate show on its n holdout matches.
+
+    The market's own ECE on the same matches, plus `margin` — a bound the market itself
+    passes. Never below what chance alone gives a perfectly calibrated forecast on n matches
+    (`chance_ece`), so that a market lucky on this holdout sets no bar a calibrated model
+    misses by chance; without the market's ECE, that chance level plus the margin.
+
+    >>> round(ece_bound(380, 0.052, 0.01), 4)  # E0: Pinnacle's opening line, 380 matches
+    0.062
+    >>> round(ece_bound(380, None, 0.01), 4)  # chance alone on 380 matches: 0.0438
+    0.0538
+    """
+    chance = chance_ece(n, n_bins)
+    if market_ece is None or not math.isfinite(market_ece):
+        return chance + margin
+    return max(market_ece, chance) + margin
 
 
 def decide_promotion(
@@ -91,41 +194,108 @@ def decide_promotion(
     policy: PromotionPolicy,
     candidate_probs: np.ndarray | None = None,
 ) -> Decision:
-    """Sanity first, then the champion on the same matches, then (optionally) the market."""
+    """Sanity first, then the market, then the champion on the same matches.
+
+    `market` is the policy's market forecaster on the candidate's holdout matches: scored when
+    it prices every one of them; else its `n` says how many it prices and its scores are None
+    (None altogether: it prices none). A candidate kept out while there is no champion leaves
+    none, and the reason says so.
+    """
+    decision = _decide(candidate, champion, market, policy, candidate_probs)
+    if champion is None and not decision.promote:
+        return replace(decision, reason=f"{decision.reason}; no champion")
+    return decision
+
+
+def _decide(
+    candidate: HoldoutScores,
+    champion: HoldoutScores | None,
+    market: HoldoutScores | None,
+    policy: PromotionPolicy,
+    candidate_probs: np.ndarray | None,
+) -> Decision:
     problem = probabilities_valid(candidate_probs) if candidate_probs is not None else None
     if problem:
         return Decision(False, f"sanity failed: {problem}")
     if not candidate.complete():
         return Decision(False, "sanity failed: the candidate's holdout metrics are missing or NaN")
-    if candidate.ece > policy.max_ece:
-        return Decision(
-            False, f"sanity failed: calibration error {candidate.ece:.4f} > {policy.max_ece}"
-        )
-    market_note = _market_note(candidate, market)
-    if policy.require_beat_market and market is not None and market.log_loss is not None:
-        if candidate.log_loss > market.log_loss + policy.market_tolerance:
-            return Decision(
-                False, f"does not beat the market as the policy requires; {market_note}"
-            )
+    missing = _market_missing(candidate, market, policy.market.forecaster)
+    scored = None if missing else market
+    if scored is not None and scored.holdout_id != candidate.holdout_id:
+        return Decision(False, "not comparable: the market was not scored on the candidate's "
+                        "holdout matches")  # fmt: skip
+    bound = ece_bound(candidate.n, scored.ece if scored else None, policy.ece_margin)
+    gap = candidate.log_loss - scored.log_loss if scored else None
+    tolerance = policy.market.tolerance if scored and policy.market.required else None
+
+    def decision(promote: bool, reason: str) -> Decision:
+        return Decision(promote, reason, bound, gap, tolerance)
+
+    if candidate.ece > bound + _SLACK:
+        return decision(False, f"sanity failed: {_calibration_note(candidate, scored, bound)}")
+    refusal, note = _market_rule(candidate, scored, missing, policy.market)
+    if refusal:
+        return decision(False, refusal)
     if champion is None:
-        return Decision(True, f"first model: sanity passed; {market_note}")
+        return decision(True, f"first model: sanity passed; {note}")
     if not champion.complete():
-        return Decision(
-            True, f"the champion has no holdout metrics to compare; sanity passed; {market_note}"
-        )
+        return decision(True, f"the champion has no holdout metrics to compare; sanity passed; "
+                        f"{note}")  # fmt: skip
     if champion.holdout_id != candidate.holdout_id:
-        return Decision(
+        return decision(
             False, "not comparable: candidate and champion were scored on different holdout matches"
         )
-    return _against_champion(candidate, champion, policy, market_note)
+    return decision(*_against_champion(candidate, champion, policy, note))
+
+
+def _market_rule(
+    candidate: HoldoutScores, market: HoldoutScores | None, missing: str | None, rule: MarketRule
+) -> tuple[str | None, str]:
+    """(why the market rule keeps the candidate out, or None; the note every reason ends with)."""
+    if missing:
+        if rule.required and rule.when_missing is WhenNoMarket.REFUSE:
+            return (f"{missing}, and the policy promotes nothing unmeasured against the market "
+                    f"(market.when_missing: refuse)"), ""  # fmt: skip
+        if rule.required:
+            return None, f"{missing}: the market rule did not apply (market.when_missing: skip)"
+        return None, f"market: {missing}"
+    assert market is not None  # not missing: scored on every holdout match
+    gap = candidate.log_loss - market.log_loss
+    note = f"market ({market.name}) log loss {market.log_loss:.4f}, candidate {gap:+.4f}"
+    if rule.required and gap > rule.tolerance + _SLACK:
+        return (f"worse than the market ({market.name}) by {gap:.4f} > tolerance "
+                f"{rule.tolerance} on {candidate.n} holdout matches (log loss "
+                f"{candidate.log_loss:.4f} vs {market.log_loss:.4f})"), note  # fmt: skip
+    return None, note
+
+
+def _market_missing(
+    candidate: HoldoutScores, market: HoldoutScores | None, forecaster: str
+) -> str | None:
+    """None when the market was scored on every holdout match, else what it lacks."""
+    if market is not None and market.complete():
+        return None
+    priced = market.n if market is not None else 0
+    if priced == 0:
+        return f"{forecaster} prices none of the {candidate.n} holdout matches"
+    return f"{forecaster} prices only {priced} of the {candidate.n} holdout matches"
+
+
+def _calibration_note(candidate: HoldoutScores, market: HoldoutScores | None, bound: float) -> str:
+    chance = chance_ece(candidate.n)
+    if market is not None and market.ece >= chance:
+        basis = f"{market.name}'s {market.ece:.4f} on the same {candidate.n} matches"
+    else:
+        basis = f"chance alone {chance:.4f} on {candidate.n} matches"
+    return f"calibration error {candidate.ece:.4f} > bound {bound:.4f} ({basis} + margin)"
 
 
 def _against_champion(
     candidate: HoldoutScores, champion: HoldoutScores, policy: PromotionPolicy, market_note: str
-) -> Decision:
+) -> tuple[bool, str]:
     gain = champion.log_loss - candidate.log_loss
     if gain < policy.min_log_loss_gain:
-        return Decision(
+        return (
             False,
             f"log loss {candidate.log_loss:.4f} vs champion "
             f"{champion.log_loss:.4f}: gain {gain:+.4f} < required "
@@ -139,12 +309,12 @@ def _against_champion(
     if candidate.ece > champion.ece + policy.max_ece_increase:
         worse.append(f"calibration error {candidate.ece:.4f} vs {champion.ece:.4f}")
     if worse:
-        return Decision(
+        return (
             False,
             f"log loss improves by {gain:.4f} but {', '.join(worse)} got "
             f"worse beyond tolerance; {market_note}",
         )
-    return Decision(
+    return (
         True,
         f"log loss improves by {gain:.4f} over the champion "
         f"({champion.log_loss:.4f} -> {candidate.log_loss:.4f}); {market_note}",

@@ -30,7 +30,9 @@ SMALL = {
         },
         "stacking": {"n_folds": 3},
     },
-    "promotion": {"max_ece": 0.2},  # ~240 holdout matches: noise alone gives ECE ~0.05
+    # the serving tests need a champion from these small models: the market is reported, not
+    # required, and calibration on ~240 holdout matches is not what they test
+    "promotion": {"ece_margin": 0.2, "market": {"required": False}},
 }
 LEAGUE = "SY1"
 

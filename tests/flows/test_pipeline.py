@@ -34,8 +34,10 @@ SMALL = {
         },
         "stacking": {"n_folds": 3},
     },
-    # ~600 holdout matches: calibration error from noise alone can pass 0.05
-    "promotion": {"max_ece": 0.2},
+    # These runs are about the champion, aliases and rollback with small, quick models: the
+    # market is reported but not required of them (test_a_first_model_behind_the_market_...
+    # holds a candidate to it), and their calibration is not what is tested.
+    "promotion": {"ece_margin": 0.2, "market": {"required": False}},
 }
 OFF = {"enabled": False}
 BASELINE = {"features": {"form": OFF, "market": OFF}}  # ratings, rest, stage
