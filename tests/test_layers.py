@@ -14,7 +14,7 @@ def test_domain_imports_no_framework() -> None:
         "sabiscore.sources, sabiscore.synthetic, sabiscore.config, sabiscore.cli, "
         "sabiscore.features, sabiscore.evaluation, sabiscore.odds, sabiscore.splits, "
         "sabiscore.plots, sabiscore.promotion, sabiscore.staking, sabiscore.betting, "
-        "sabiscore.matchup\n"
+        "sabiscore.matchup, sabiscore.holdout_bets\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
