@@ -14,6 +14,7 @@ from flows.train import train_ensemble
 from models.registry import ModelRegistry
 from sabiscore.config import default_data_dir, load_config
 from tasks.registry import (
+    assess_holdout,
     export_candidate,
     gate,
     notify_serving,
@@ -49,16 +50,16 @@ def pipeline_flow(
     out = workdir()
     try:
         candidate, scores, probs = export_candidate(outcome, out)
-        version = register_candidate(registry, candidate, outcome.summary["run_id"])
-        decision, champion, market = gate(registry, outcome, candidate, scores, probs, version)
+        market, bets = assess_holdout(outcome, candidate)
+        version = register_candidate(registry, candidate, outcome.summary["run_id"], market, bets)
+        decision, champion = gate(registry, outcome, candidate, scores, market, probs, version)
     finally:
         shutil.rmtree(out, ignore_errors=True)
     champion_now = registry.champion()
     champion_version = str(champion_now.version) if champion_now is not None else None
     semver = registry.info(registry.client.get_model_version(registry.name, version)).semver
-    publish_decision(version, semver, decision,
-                     {"candidate": scores, "champion": champion, "market": market},
-                     champion_version)  # fmt: skip
+    holdout = {"candidate": scores, "champion": champion, "market": market}
+    publish_decision(version, semver, decision, holdout, champion_version, bets)
     notified = notify_serving(
         reload_url(config) if decision.promote else None,
         {"model": registry.name, "version": champion_version},
@@ -73,11 +74,9 @@ def pipeline_flow(
         "promoted": decision.promote,
         "reason": decision.reason,
         "champion_version": champion_version,
-        "holdout": {
-            name: s.__dict__
-            for name, s in {"candidate": scores, "champion": champion, "market": market}.items()
-            if s is not None
-        },  # fmt: skip
+        "gate": {k: getattr(decision, k) for k in ("ece_bound", "market_gap", "market_tolerance")},
+        "holdout": {name: s.__dict__ for name, s in holdout.items() if s is not None},
+        "holdout_bets": {**bets.to_dict(), "informational": True},  # not a promotion criterion
         "notified": notified,
         "tracking_uri": registry.tracking_uri,
     }

@@ -183,8 +183,9 @@ class ModelRegistry:
             for key, value in version.tags.items()
             if key.startswith(METRIC_PREFIX)
         }
-        if "n" in metrics:
-            metrics["n"] = int(metrics["n"])
+        for count in ("n", "bets", "clv_bets"):
+            if count in metrics:
+                metrics[count] = int(metrics[count])
         return metrics
 
     # --- the design's operations --------------------------------------------------------------
@@ -246,10 +247,15 @@ class ModelRegistry:
         return tags
 
     def record_decision(self, version: str, decision: Decision) -> None:
-        """The gate's verdict and reason, as tags on the version."""
+        """The gate's verdict and reason, and the figures it held the version to, as tags."""
         self.client.set_model_version_tag(self.name, version, "promotion.promoted",
                                           str(decision.promote).lower())  # fmt: skip
         self.client.set_model_version_tag(self.name, version, "promotion.reason", decision.reason)
+        for name in ("ece_bound", "market_gap", "market_tolerance"):
+            value = getattr(decision, name)
+            if value is not None:
+                self.client.set_model_version_tag(self.name, version, f"promotion.{name}",
+                                                  repr(float(value)))  # fmt: skip
 
     def promote_to_production(self, version: str, reason: str = "promoted by hand") -> str | None:
         """Move `champion` to `version` (remembering the one it replaces); returns that one."""

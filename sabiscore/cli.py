@@ -355,8 +355,42 @@ def _pipeline_lines(s: dict[str, Any]) -> list[str]:
         f"registered {s['model_name']} version {s['registered_version']} ({s['semver']}): "
         f"{'PROMOTED' if s['promoted'] else 'not promoted (alias challenger)'}",
         f"reason: {s['reason']}",
-        f"champion: version {s['champion_version']}   registry: {s['tracking_uri']}",
+        *_holdout_lines(s),
+        f"champion: {_champion_words(s['champion_version'])}   registry: {s['tracking_uri']}",
     ]
+    return lines
+
+
+def _champion_words(version: str | None) -> str:
+    return f"version {version}" if version else "none (no model has passed the gate yet)"
+
+
+def _holdout_lines(s: dict[str, Any]) -> list[str]:
+    """The candidate against the market and its calibration bound; its bets' CLV beside."""
+    candidate, market, gate = s["holdout"]["candidate"], s["holdout"].get("market"), s["gate"]
+    if candidate.get("log_loss") is None or gate.get("ece_bound") is None:
+        return [f"holdout ({candidate['n']} matches): not scored, see the reason"]
+    against = "no market"
+    if market and market.get("log_loss") is None:
+        against = f"{market['name']} prices {market['n']} of them"
+    elif market:
+        held = gate.get("market_tolerance")
+        held = "not required" if held is None else f"tolerance {held}"
+        against = f"{market['name']} {market['log_loss']:.4f}, {gate['market_gap']:+.4f}, {held}"
+    lines = [
+        f"holdout ({candidate['n']} matches): log loss {candidate['log_loss']:.4f} ({against}); "
+        f"calibration error {candidate['ece']:.4f} (bound {gate['ece_bound']:.4f})"
+    ]
+    bets = s.get("holdout_bets")
+    if bets:
+        clv = "-"
+        if bets["clv_mean"] is not None:
+            low, high = bets["clv_ci"]
+            clv = f"{bets['clv_mean']:+.2%} [{low:+.2%}, {high:+.2%}]"
+        lines.append(
+            f"closing-line value {clv} over {bets['clv_bets']} of {bets['bets']} bets at "
+            f"{bets['bookmaker']} opening (informational, not a gate criterion)"
+        )
     return lines
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,12 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.registry import CHAMPION, Candidate, ModelRegistry
-from sabiscore.evaluation import OUTCOMES, common_matches, outcome_index, score
+from sabiscore.backtest import BacktestSettings
+from sabiscore.evaluation import OUTCOMES, common_matches, market_forecasts, outcome_index, score
 from sabiscore.features import FeatureConfig, build_features
+from sabiscore.holdout_bets import HoldoutBets, holdout_bets
 from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
+from sabiscore.staking import StakingPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +91,56 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
     return candidate, scores, probs
 
 
+@task(name="assess-holdout", cache_policy=NO_CACHE)
+def assess_holdout(outcome: Any, candidate: Candidate) -> tuple[HoldoutScores, HoldoutBets]:
+    """The gate's market on the candidate's holdout matches, and the bets the candidate would
+    have placed there (reported beside the decision, never part of it)."""
+    policy = PromotionPolicy.from_dict(outcome.config["promotion"])
+    market = market_scores(outcome, candidate, policy.market.forecaster)
+    bets = holdout_bets(
+        candidate.holdout_predictions,
+        outcome.table.market,
+        outcome.table.info.loc[candidate.holdout_predictions.index],
+        BacktestSettings.from_dict(outcome.config.get("backtest")),
+        StakingPolicy.from_dict(outcome.config["staking"]),
+    )
+    return market, bets
+
+
+def market_scores(outcome: Any, candidate: Candidate, forecaster: str) -> HoldoutScores:
+    """The market forecaster on the candidate's holdout matches: scored when it prices every
+    one of them, else only how many it prices (`n`, scores None)."""
+    index = candidate.holdout_predictions.index
+    forecasts = outcome.evaluation.forecasts
+    if forecaster not in forecasts:  # not among the evaluation's: de-margined the same way
+        method = outcome.config["evaluation"]["implied_method"]
+        forecasts = market_forecasts(outcome.table.market, method, [forecaster])
+    probs = forecasts[forecaster].loc[index, list(OUTCOMES)]
+    priced = int(probs.notna().all(axis=1).sum())
+    if priced < len(index):
+        print(f"the market ({forecaster}) prices {priced} of the {len(index)} holdout matches")
+        return HoldoutScores(forecaster, candidate.holdout_id, priced, None, None, None, None)
+    results = outcome.table.info.loc[index, "result"]
+    return scores_on(forecaster, probs.to_numpy(), results, candidate.holdout_id)
+
+
+def holdout_tags(market: HoldoutScores, bets: HoldoutBets) -> dict[str, float]:
+    """`holdout.*` figures beside the candidate's own: the market's scores, the bets' CLV."""
+    tags = {f"market_{k}": getattr(market, k) for k in ("log_loss", "brier", "rps", "ece")
+            if getattr(market, k) is not None}  # fmt: skip
+    return {**tags, **bets.tags()}
+
+
 @task(name="register-candidate", cache_policy=NO_CACHE)
-def register_candidate(registry: ModelRegistry, candidate: Candidate, run_id: str) -> str:
-    version = registry.register_model(candidate, run_id)
+def register_candidate(
+    registry: ModelRegistry,
+    candidate: Candidate,
+    run_id: str,
+    market: HoldoutScores,
+    bets: HoldoutBets,
+) -> str:
+    metrics = {**candidate.holdout_metrics, **holdout_tags(market, bets)}
+    version = registry.register_model(replace(candidate, holdout_metrics=metrics), run_id)
     print(f"registered {registry.name} version {version.version} ({version.tags['semver']})")
     return str(version.version)
 
@@ -126,19 +177,6 @@ def score_champion(
     return scores_on("champion", probs, results, holdout_id)
 
 
-def market_scores(outcome: Any, candidate: Candidate) -> HoldoutScores | None:
-    """The first market forecaster of the evaluation config, on the same matches."""
-    names = [n for n in outcome.evaluation.forecasts if n not in ("ensemble",)]
-    market = next((n for n in outcome.config["evaluation"]["market_forecasters"] if n in names),
-                  None)  # fmt: skip
-    if market is None:
-        return None
-    index = candidate.holdout_predictions.index
-    probs = outcome.evaluation.forecasts[market].loc[index, list(OUTCOMES)].to_numpy()
-    return scores_on(market, probs, outcome.table.info.loc[index, "result"],
-                     candidate.holdout_id)  # fmt: skip
-
-
 @task(name="apply-decision", cache_policy=NO_CACHE)
 def apply_decision(registry: ModelRegistry, version: str, decision: Decision) -> str | None:
     """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason."""
@@ -156,18 +194,18 @@ def gate(
     outcome: Any,
     candidate: Candidate,
     candidate_scores: HoldoutScores,
+    market: HoldoutScores,
     probs: np.ndarray,
     version: str,
-) -> tuple[Decision, HoldoutScores | None, HoldoutScores | None]:
+) -> tuple[Decision, HoldoutScores | None]:
     """Champion scores, decision and its application under one registry lock, so that two
     pipelines finishing together compare against the champion that is really in place."""
     policy = PromotionPolicy.from_dict(outcome.config["promotion"])
-    market = market_scores(outcome, candidate)
     with registry.lock():
         champion = score_champion(registry, outcome, candidate)
         decision = decide_promotion(candidate_scores, champion, market, policy, probs)
         apply_decision(registry, version, decision)
-    return decision, champion, market
+    return decision, champion
 
 
 @task(name="publish-decision", cache_policy=NO_CACHE)
@@ -177,13 +215,16 @@ def publish_decision(
     decision: Decision,
     scores: dict[str, HoldoutScores | None],
     champion_version: str | None,
+    bets: HoldoutBets,
 ) -> str:
+    champion = (f"version {champion_version}" if champion_version
+                else "none: no model has passed the gate yet, nothing is served")  # fmt: skip
     lines = [
         f"# Promotion gate: version {version} ({semver})",
         "",
         f"**{'promoted' if decision.promote else 'kept out (challenger)'}** — {decision.reason}",
         "",
-        f"Champion now: version {champion_version}",
+        f"Champion now: {champion}",
         "",
         "| on the holdout | n | log loss | Brier (sum of 3) | RPS | calibration error |",
         "|---|---|---|---|---|---|",
@@ -192,9 +233,45 @@ def publish_decision(
         if s is not None and s.complete():
             lines.append(f"| {name} | {s.n} | {s.log_loss:.4f} | {s.brier:.4f} | "
                          f"{s.rps:.4f} | {s.ece:.4f} |")  # fmt: skip
+    lines += ["", *gate_lines(decision), "", *bets_lines(bets)]
     markdown = "\n".join(lines)
     create_markdown_artifact(markdown, key="promotion-decision")
     return markdown
+
+
+def gate_lines(decision: Decision) -> list[str]:
+    """The figures the candidate was held to, in words."""
+    lines = []
+    if decision.market_gap is not None:
+        held = (f"tolerance {decision.market_tolerance}" if decision.market_tolerance is not None
+                else "not required")  # fmt: skip
+        lines.append(f"- log loss against the market: {decision.market_gap:+.4f} ({held})")
+    if decision.ece_bound is not None:
+        lines.append(f"- calibration error bound: {decision.ece_bound:.4f}")
+    return lines
+
+
+def bets_lines(bets: HoldoutBets) -> list[str]:
+    """The candidate's bets on the holdout: informational, not a promotion criterion."""
+    return [
+        "## The candidate's bets on the holdout (informational, not a promotion criterion)",
+        "",
+        f"At the opening prices of {bets.bookmaker} ({bets.priced} holdout matches priced), "
+        "staked by configs/staking.yaml; closing-line value against the de-margined Pinnacle "
+        "close; percentile bootstrap intervals over bets (configs/backtest.yaml).",
+        "",
+        "| bets | turnover | yield [CI] | CLV [CI] | bets with a close |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {bets.bets} | {bets.turnover:.3f} | {percent(bets.yield_, bets.yield_ci)} | "
+        f"{percent(bets.clv_mean, bets.clv_ci)} | {bets.clv_bets} |",
+    ]
+
+
+def percent(value: float, ci: tuple[float, float]) -> str:
+    """+1.23% [-0.40%, +2.90%]; a dash without bets."""
+    if math.isnan(value):
+        return "–"
+    return f"{value:+.2%} [{ci[0]:+.2%}, {ci[1]:+.2%}]"
 
 
 @task(name="notify-serving", cache_policy=NO_CACHE)

@@ -122,6 +122,69 @@ def test_first_run_promotes_version_one(history) -> None:
     assert first["promoted"] is True and first["champion_version"] == "1"
     assert first["reason"].startswith("first model")
     assert {"candidate", "market"} <= set(first["holdout"])
+    market = first["holdout"]["market"]
+    assert market["name"] == "pinnacle_open" and market["n"] == first["holdout"]["candidate"]["n"]
+    gate = first["gate"]
+    assert gate["market_gap"] == pytest.approx(
+        first["holdout"]["candidate"]["log_loss"] - market["log_loss"]
+    )
+    assert gate["market_tolerance"] is None  # reported, not required in these runs
+    assert gate["ece_bound"] >= market["ece"] + 0.2
+
+
+def test_the_holdout_bets_are_reported_beside_the_log_loss(history) -> None:
+    """The candidate's bets on the holdout at the backtest's bookmaker, settled against the
+    close: in the summary and in the version's tags, never in the decision."""
+    store, (first, _, _) = history
+    bets = first["holdout_bets"]
+    assert bets["bookmaker"] == "bet365" and bets["informational"] is True
+    assert bets["priced_matches"] == first["holdout"]["candidate"]["n"]
+    assert bets["bets"] > 0 and 0 < bets["clv_bets"] <= bets["bets"]
+    low, high = bets["clv_ci"]
+    assert low <= bets["clv_mean"] <= high
+    tags = _client(store).get_model_version(DEFAULT_MODEL_NAME, "1").tags
+    assert float(tags["holdout.clv_mean"]) == pytest.approx(bets["clv_mean"])
+    assert int(float(tags["holdout.clv_bets"])) == bets["clv_bets"]
+    assert float(tags["holdout.clv_low"]) == pytest.approx(low)
+    assert float(tags["holdout.clv_high"]) == pytest.approx(high)
+    assert float(tags["holdout.market_ece"]) == pytest.approx(first["holdout"]["market"]["ece"])
+    assert float(tags["holdout.ece"]) == pytest.approx(first["holdout"]["candidate"]["ece"])
+    assert float(tags["promotion.ece_bound"]) == pytest.approx(first["gate"]["ece_bound"])
+    assert "CLV" not in first["reason"]
+
+
+def test_a_first_model_behind_the_market_leaves_no_champion_and_says_so(tmp_path: Path) -> None:
+    """Held to Pinnacle's closing line (which opening-price forecasts cannot match: it is
+    ~0.005 better than the opening on the synthetic league), the first candidate is kept out,
+    and the store is left without a champion: the summary, its printed lines and the Prefect
+    artifact say so."""
+    from prefect.artifacts import Artifact
+
+    from sabiscore.cli import _pipeline_lines
+
+    league_dir = _league(tmp_path / "league", 3, LeagueSpec("SY1", 16, 1, "Sylvania"))
+    strict = {"promotion": {"market": {"forecaster": "pinnacle_close", "required": True}}}
+    summary = pipeline_flow(sources=[str(league_dir)], data_dir=str(tmp_path / "store"),
+                            config_path=_config(tmp_path, "strict", strict))  # fmt: skip
+    gap, n = summary["gate"]["market_gap"], summary["holdout"]["candidate"]["n"]
+    assert summary["promoted"] is False and summary["champion_version"] is None
+    assert gap > 0.002 and summary["gate"]["market_tolerance"] == 0.002
+    assert summary["reason"].startswith(
+        f"worse than the market (pinnacle_close) by {gap:.4f} > tolerance 0.002 on {n} holdout "
+        "matches"
+    )
+    assert summary["reason"].endswith("; no champion")
+    assert json.loads(json.dumps(summary, default=str))["champion_version"] is None
+    lines = _pipeline_lines(summary)
+    assert "champion: none (no model has passed the gate yet)" in lines[-1]
+    assert any("not promoted" in line for line in lines)
+    assert any(line.startswith("closing-line value") for line in lines)
+    registry = ModelRegistry(tracking_uri(tmp_path / "store"))
+    assert registry.champion() is None
+    assert str(registry.version_by_alias("challenger").version) == "1"
+    report = Artifact.get("promotion-decision")
+    assert report is not None and "Champion now: none" in report.data
+    assert "informational, not a promotion criterion" in report.data
 
 
 def test_the_tracking_store_follows_the_data_dir(history, tmp_path: Path) -> None:
