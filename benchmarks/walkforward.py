@@ -72,6 +72,7 @@ def main() -> None:
                 "n_train": result["n_train"],
                 "n_features": result["n_features"],
                 "rows": result["rows"],
+                "per_league": result["per_league"],
                 "base_model_weights": result["base_model_weights"],
             }
             print(f"{season}: " + ", ".join(
@@ -79,12 +80,29 @@ def main() -> None:
             ), file=sys.stderr)  # fmt: skip
     table = pooled([s["rows"] for s in per_season.values()])
     by_name = {row["forecaster"]: row["log_loss"] for row in table}
+    leagues = sorted({r["group"] for s in per_season.values() for r in s["per_league"]})
+    per_league = {
+        league: pooled(
+            [[r for r in s["per_league"] if r["group"] == league] for s in per_season.values()]
+        )  # fmt: skip
+        for league in leagues
+    }
+    members = [n for n in by_name if n not in ("ensemble", "pinnacle_open", "pinnacle_close",
+                                               "bet365_open")]  # fmt: skip
+    best_member = min(members, key=by_name.get) if members else None
     print(json.dumps({
         "benchmark": "walkforward",
         "test_seasons": args.seasons,
         "pooled": table,
         "ensemble_minus_pinnacle_open": round(by_name["ensemble"] - by_name["pinnacle_open"], 5),
         "ensemble_minus_pinnacle_close": round(by_name["ensemble"] - by_name["pinnacle_close"], 5),
+        "best_member": best_member,
+        "ensemble_minus_best_member": None if best_member is None
+        else round(by_name["ensemble"] - by_name[best_member], 5),
+        "per_league": {
+            league: {row["forecaster"]: row["log_loss"] for row in rows}
+            for league, rows in per_league.items()
+        },
         "per_season": per_season,
         "seconds": seconds,
         "note": "brier is the sum over the 3 outcomes",

@@ -18,7 +18,7 @@ from typing import Any
 
 from models.base import CLASS_NAMES, BaseModel
 from models.lightgbm_model import LightGBMModel
-from models.meta_learner import MetaLearner, time_ordered_folds
+from models.meta_learner import MARKET, MetaLearner, time_ordered_folds
 from models.random_forest import RandomForestModel
 from models.xgboost_model import XGBoostModel
 
@@ -32,6 +32,7 @@ __all__ = [
     "XGBoostModel",
     "build_base_models",
     "build_meta_learner",
+    "stack_members",
     "time_ordered_folds",
 ]
 
@@ -47,19 +48,37 @@ def _train_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return config["train"] if "models" not in config and "train" in config else config
 
 
+def stack_members(config: Mapping[str, Any]) -> list[str]:
+    """The forecasters pooled by the stack (`stacking.members`; default: every model of
+    `models:`, no market), each a model of `models:` or "market"."""
+    train = _train_section(config)
+    models = list(train.get("models") or {})
+    members = (train.get("stacking") or {}).get("members")
+    if members is None:
+        return models
+    unknown = [m for m in members if m != MARKET and m not in models]
+    if unknown:
+        raise ValueError(
+            f"stacking.members names {unknown}, not among the models {models} or {MARKET!r}"
+        )
+    if not [m for m in members if m != MARKET]:
+        raise ValueError("stacking.members needs at least one model beside the market")
+    return list(members)
+
+
 def build_base_models(config: Mapping[str, Any]) -> list[BaseModel]:
-    """One unfitted model per entry of `models:`, in the config's order.
+    """One unfitted model per member of the stack (`stack_members`), in the config's order.
 
     The top-level `random_state` and `n_jobs` apply to every model unless it sets its own;
     an unknown model name or hyperparameter raises, so a typo cannot pass silently.
     """
     train = _train_section(config)
     shared = {key: train[key] for key in ("random_state", "n_jobs") if key in train}
-    models = []
-    for name, params in (train.get("models") or {}).items():
-        if name not in BASE_MODELS:
-            raise ValueError(f"unknown model {name!r}; expected one of {sorted(BASE_MODELS)}")
-        models.append(BASE_MODELS[name](**{**shared, **(params or {})}))
+    unknown = [name for name in (train.get("models") or {}) if name not in BASE_MODELS]
+    if unknown:
+        raise ValueError(f"unknown model {unknown[0]!r}; expected one of {sorted(BASE_MODELS)}")
+    chosen = [name for name in stack_members(train) if name != MARKET]
+    models = [BASE_MODELS[name](**{**shared, **(train["models"][name] or {})}) for name in chosen]
     if not models:
         raise ValueError("the train config lists no models")
     return models
@@ -70,4 +89,6 @@ def build_meta_learner(config: Mapping[str, Any]) -> MetaLearner:
     train = _train_section(config)
     stacking = dict(train.get("stacking") or {})
     stacking.setdefault("random_state", train.get("random_state", 42))
+    stacking["market"] = MARKET in stack_members(train)
+    stacking.pop("members", None)
     return MetaLearner(build_base_models(train), **stacking)

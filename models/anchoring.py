@@ -32,7 +32,10 @@ def check_margin_columns(columns: Sequence[str] | None, X: pd.DataFrame) -> list
         raise ValueError(f"base_margin_columns needs 3 names (H, D, A), got {names}")
     missing = [name for name in names if name not in X.columns]
     if missing:
-        raise KeyError(f"base_margin_columns not in X: {missing}")
+        raise KeyError(
+            f"base_margin_columns not in X: {missing} (the sharp line needs features.market "
+            "enabled; or set the model's base_margin_columns to null)"
+        )
     return names
 
 
@@ -77,3 +80,18 @@ class MarketAnchored:
         if self.margin_columns_ is None:
             return None
         return market_margin(X, self.margin_columns_, self.fallback_margin_)
+
+
+def early_stopping_split(n_rows: int, validation_fraction: float) -> tuple[slice, slice]:
+    """(rows that fit, rows that watch) for early stopping: the LAST `validation_fraction` of
+    the rows, which arrive in time order, watch — the model is judged on its future, as in use.
+
+    >>> early_stopping_split(10, 0.2)
+    (slice(0, 8, None), slice(8, 10, None))
+    """
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must lie in (0, 1), got {validation_fraction!r}")
+    cut = int(round(n_rows * (1.0 - validation_fraction)))
+    if cut < 1 or cut >= n_rows:
+        raise ValueError(f"{n_rows} rows are too few to hold out {validation_fraction:.0%}")
+    return slice(0, cut), slice(cut, n_rows)

@@ -41,7 +41,8 @@ from models.calibration import _EPS, Calibration, _logit
 from models.meta_learner import MetaLearner, log_prob_features
 
 FORMAT = "sabiscore.compiled-ensemble"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the market as a member (its columns, a second layer for unpriced rows)
+_READABLE_VERSIONS = (1, 2)
 MANIFEST = "ensemble.json"
 
 _LEAF = -1  # sklearn.tree._tree.TREE_LEAF: the child index of a leaf
@@ -459,6 +460,8 @@ class CompiledEnsemble:
         logistic: LogisticLayer,
         calibration: CalibrationMaps,
         metadata: dict[str, Any],
+        market_columns: list[str] | None = None,
+        logistic_no_market: LogisticLayer | None = None,
     ) -> None:
         self.feature_names = feature_names
         self._feature_index = pd.Index(feature_names)
@@ -468,11 +471,19 @@ class CompiledEnsemble:
         self.logistic = logistic
         self.calibration = calibration
         self.metadata = metadata
+        # the market member: where its columns sit among the features, and the models-only
+        # layer for rows without an opening price (both None when the market is not a member)
+        self.market_columns = market_columns
+        self._market_positions = (
+            None if market_columns is None else self._feature_index.get_indexer(market_columns)
+        )
+        self.logistic_no_market = logistic_no_market
 
     def predict_proba(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """(n, 3) probabilities H/D/A; a DataFrame's columns are matched by name, an array's
         columns must already be in `feature_names` order."""
-        return self._stack(self._base_forecasts(self._values(X)))
+        values = self._values(X)
+        return self._stack(self._base_forecasts(values), values)
 
     def predict_base(self, X: pd.DataFrame | np.ndarray) -> dict[str, np.ndarray]:
         """Each base model's (n, 3) forecast, keyed by its name in the stack."""
@@ -487,7 +498,7 @@ class CompiledEnsemble:
         row = np.asarray(values, dtype=np.float64)
         if row.shape != (len(self.feature_names),):
             raise ValueError(f"expected {len(self.feature_names)} values, got shape {row.shape}")
-        return self._stack(self._base_forecasts(row[None, :]))[0]
+        return self._stack(self._base_forecasts(row[None, :]), row[None, :])[0]
 
     def _values(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
@@ -510,8 +521,22 @@ class CompiledEnsemble:
             for member, columns in zip(self.members, self.member_columns, strict=True)
         ]
 
-    def _stack(self, forecasts: list[np.ndarray]) -> np.ndarray:
-        return self.calibration.apply(self.logistic.predict(log_prob_features(forecasts)))
+    def _stack(self, forecasts: list[np.ndarray], values: np.ndarray) -> np.ndarray:
+        if self._market_positions is None:
+            return self.calibration.apply(self.logistic.predict(log_prob_features(forecasts)))
+        market = values[:, self._market_positions]
+        quoted = np.isfinite(market).all(axis=1) & (market > 0).all(axis=1)
+        if quoted.all():  # the serving path: one priced row, no masking
+            market = market / market.sum(axis=1, keepdims=True)
+            probs = self.logistic.predict(log_prob_features([market, *forecasts]))
+        else:
+            assert self.logistic_no_market is not None
+            probs = self.logistic_no_market.predict(log_prob_features(forecasts))
+            if quoted.any():
+                rows = market[quoted] / market[quoted].sum(axis=1, keepdims=True)
+                pooled = log_prob_features([rows, *[f[quoted] for f in forecasts]])
+                probs[quoted] = self.logistic.predict(pooled)
+        return self.calibration.apply(probs)
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -605,6 +630,16 @@ def export_ensemble(
         if unknown:
             raise ValueError(f"base model {name!r} uses features the stack lacks: {unknown}")
     logistic = LogisticLayer.from_estimator(stack.meta_model_).to_json()
+    no_market = getattr(stack, "meta_model_no_market_", None)
+    market_member = None
+    if no_market is not None:
+        market_member = {
+            "columns": list(stack.market_columns),
+            "meta_model_no_market": LogisticLayer.from_estimator(no_market).to_json(),
+            "note": "the market's de-margined opening line is a member of the pooled layer; "
+            "matches without any opening price are forecast by the models alone, with a "
+            "layer fitted separately on them (meta_model_no_market)",
+        }
     calibration = CalibrationMaps.from_calibrators(stack.calibrators_).to_json()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -624,6 +659,7 @@ def export_ensemble(
         "classes": list(CLASS_NAMES),
         "base_models": entries,
         "meta_model": logistic,
+        "market_member": market_member,
         "calibration": calibration,
         "metadata": dict(metadata or {}),
     }
@@ -671,7 +707,7 @@ _LOADERS = {
 
 def _read_manifest(directory: Path) -> dict[str, Any]:
     manifest = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    if manifest.get("format") != FORMAT or manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format") != FORMAT or manifest.get("format_version") not in _READABLE_VERSIONS:
         raise ValueError(
             f"{directory / MANIFEST} is not a {FORMAT} version {FORMAT_VERSION} manifest "
             f"(format {manifest.get('format')!r}, version {manifest.get('format_version')!r})"
@@ -700,6 +736,7 @@ def load_ensemble(directory: Path) -> CompiledEnsemble:
             raise ValueError(f"base model {entry['name']!r} has unknown kind {entry['kind']!r}")
         members.append(loader(entry, directory))
         columns.append(_columns(entry["features"], feature_names))
+    market_member = manifest.get("market_member")
     return CompiledEnsemble(
         feature_names=feature_names,
         base_model_names=[entry["name"] for entry in manifest["base_models"]],
@@ -708,4 +745,8 @@ def load_ensemble(directory: Path) -> CompiledEnsemble:
         logistic=LogisticLayer.from_json(manifest["meta_model"]),
         calibration=CalibrationMaps.from_json(manifest["calibration"]),
         metadata=manifest["metadata"],
+        market_columns=None if market_member is None else market_member["columns"],
+        logistic_no_market=None
+        if market_member is None
+        else LogisticLayer.from_json(market_member["meta_model_no_market"]),
     )

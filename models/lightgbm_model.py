@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.anchoring import MarketAnchored
+from models.anchoring import MarketAnchored, early_stopping_split
 from models.base import BaseModel, softmax
 
 _N_CLASSES = 3
@@ -30,6 +30,10 @@ class LightGBMModel(MarketAnchored, BaseModel):
     `base_margin_columns`: three column names of X holding de-margined market probabilities
     H/D/A, used as each row's starting score (`init_score`). Default None (start from zero).
     `col_wise`: LightGBM's histogram layout; None lets it time both on every fit.
+    `early_stopping_rounds`, `validation_fraction`: as in `XGBoostModel` (rounds chosen on the
+    last rows, then a refit on all rows). `reg_lambda`, `min_split_gain`, `feature_fraction`,
+    `bagging_fraction`: LightGBM's `lambda_l2`, `min_gain_to_split`, `feature_fraction`,
+    `bagging_fraction` (bagging every iteration when below 1).
     """
 
     model_name = "lightgbm"
@@ -44,6 +48,12 @@ class LightGBMModel(MarketAnchored, BaseModel):
         max_bin: int = 255,
         col_wise: bool | None = None,
         base_margin_columns: Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        validation_fraction: float = 0.2,
+        reg_lambda: float = 0.0,
+        min_split_gain: float = 0.0,
+        feature_fraction: float = 1.0,
+        bagging_fraction: float = 1.0,
         verbosity: int = -1,
         n_jobs: int = 2,
         random_state: int | None = 42,
@@ -56,6 +66,12 @@ class LightGBMModel(MarketAnchored, BaseModel):
         self.max_bin = max_bin
         self.col_wise = col_wise
         self.base_margin_columns = base_margin_columns
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
+        self.reg_lambda = reg_lambda
+        self.min_split_gain = min_split_gain
+        self.feature_fraction = feature_fraction
+        self.bagging_fraction = bagging_fraction
         self.verbosity = verbosity
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -74,6 +90,10 @@ class LightGBMModel(MarketAnchored, BaseModel):
             "deterministic": True,
             "verbosity": self.verbosity,
         }
+        params.update(lambda_l2=self.reg_lambda, min_gain_to_split=self.min_split_gain,
+                      feature_fraction=self.feature_fraction)  # fmt: skip
+        if self.bagging_fraction < 1.0:
+            params.update(bagging_fraction=self.bagging_fraction, bagging_freq=1)
         if self.col_wise is not None:
             params["force_col_wise" if self.col_wise else "force_row_wise"] = True
         return params
@@ -83,8 +103,32 @@ class LightGBMModel(MarketAnchored, BaseModel):
 
         self._learn_anchor(X, y)
         params = self._booster_params()
-        train = lgb.Dataset(_values(X), label=y, init_score=self._margin(X), params=params)
-        self.booster_ = lgb.train(params, train, num_boost_round=self.n_estimators)
+        values, margin = _values(X), self._margin(X)
+        self.best_rounds_ = self.n_estimators
+        if self.early_stopping_rounds:
+            self.best_rounds_ = self._rounds_by_early_stopping(params, values, y, margin)
+        if self.best_rounds_ == 0:  # LightGBM refuses 0 rounds (and a learning rate of 0): one
+            params = {**params, "learning_rate": 1e-12}  # round that moves a score by < 1e-11
+        train = lgb.Dataset(values, label=y, init_score=margin, params=params)
+        self.booster_ = lgb.train(params, train, num_boost_round=max(self.best_rounds_, 1))
+
+    def _rounds_by_early_stopping(
+        self, params: dict[str, Any], values: np.ndarray, y: np.ndarray, margin: np.ndarray | None
+    ) -> int:
+        """Rounds until the held-out last rows stop improving (at least 1)."""
+        import lightgbm as lgb
+
+        fit, watch = early_stopping_split(len(values), self.validation_fraction)
+
+        def part(rows: slice) -> Any:
+            start = None if margin is None else margin[rows]
+            return lgb.Dataset(values[rows], label=y[rows], init_score=start, params=params)
+
+        booster = lgb.train(
+            params, part(fit), num_boost_round=self.n_estimators, valid_sets=[part(watch)],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )  # fmt: skip
+        return max(int(booster.best_iteration), 1)
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         margin = self._margin(X)

@@ -17,6 +17,14 @@ reproduce any single base model exactly (weight 1 on its own logs), sharpen or s
 (weights above or below 1) and remove its class bias (intercepts). On raw probabilities it
 could do none of these exactly.
 
+The market is a member of its own (`members` naming "market"): the de-margined opening line of a
+sharp book (`market_columns`, the features' sharp line) enters the layer as log-probabilities
+beside the models', and the layer's penalty shrinks towards the market rather than towards the
+uniform forecast (`models.pool`), so with no evidence the pool IS the market and it moves only
+as far as the models earn. The market needs no fitting, so its "out-of-fold" forecast is simply
+its price. Rows without any opening price are forecast by a second layer fitted on the models
+alone (`meta_model_no_market_`).
+
 The same expanding scheme is applied once more inside the out-of-fold rows to score the stack
 itself out of sample (`oof_scores_`, `oof_ece_`) and to fit the optional calibration.
 
@@ -39,7 +47,12 @@ from sklearn.linear_model import LogisticRegression
 
 from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes
 from models.calibration import Calibration, apply_calibrators, fit_calibrators
+from models.pool import AnchoredLogistic, market_anchor
 from sabiscore.evaluation import expected_calibration_error, log_loss
+from sabiscore.features import SHARP_COLUMNS
+
+#: The name of the market in `members`: the sharp line's de-margined opening probabilities.
+MARKET = "market"
 
 _MIN_PROB = 1e-4  # log(1e-4) = -9.2: a class a base model never saw cannot dominate the stack
 
@@ -97,6 +110,14 @@ def log_prob_features(probs: Sequence[np.ndarray]) -> np.ndarray:
     return np.log(np.clip(np.hstack(probs), _MIN_PROB, 1.0))
 
 
+def market_forecast(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """(n, 3) market probabilities from X's sharp-line columns; a row of NaN where not quoted."""
+    probs = X[list(columns)].to_numpy(dtype=float, na_value=np.nan)
+    quoted = np.isfinite(probs).all(axis=1) & (probs > 0).all(axis=1)
+    probs = np.where(quoted[:, None], probs, np.nan)
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
 def fit_and_forecast(
     model: BaseModel, X: pd.DataFrame, y: np.ndarray, train: np.ndarray, predict: np.ndarray | None
 ) -> tuple[BaseModel, np.ndarray | None]:
@@ -127,6 +148,10 @@ class MetaLearner(BaseModel):
     C: inverse L2 strength of the logistic regression.
     calibration: none | isotonic | sigmoid, fitted on the stack's own out-of-fold forecasts.
     n_jobs: base-model fits run at once (threads); give each base model n_jobs=1 then.
+    market: whether the market (X[market_columns]) is a member of the layer.
+    market_columns: the de-margined H/D/A opening line (the features' sharp line).
+    tied_weights: one weight per member instead of one per member, class and input class
+        (`models.pool`: a geometric pool with few free knobs).
     """
 
     model_name = "meta_learner"
@@ -139,6 +164,9 @@ class MetaLearner(BaseModel):
         calibration: str = "none",
         n_jobs: int = 1,
         random_state: int | None = 42,
+        market: bool = False,
+        market_columns: Sequence[str] = SHARP_COLUMNS,
+        tied_weights: bool = False,
     ) -> None:
         self.base_models = base_models
         self.n_folds = n_folds
@@ -146,6 +174,9 @@ class MetaLearner(BaseModel):
         self.calibration = calibration
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.market = market
+        self.market_columns = market_columns
+        self.tied_weights = tied_weights
 
     def fit(self, X: pd.DataFrame, y: Any, order: Any = None) -> MetaLearner:
         """Out-of-fold forecasts in time order, the logistic layer, then refit on all rows.
@@ -191,10 +222,12 @@ class MetaLearner(BaseModel):
             forecasts = self._adopt_base_models(*given, n_oof_rows=len(oof_rows))
         self.oof_rows_ = oof_rows
         self.oof_proba_ = dict(zip(self.base_model_names_, forecasts, strict=True))
-        features = log_prob_features(forecasts)
+        market = self._market_of(X)
+        if market is not None:
+            self.oof_proba_ = {MARKET: market[oof_rows], **self.oof_proba_}
         started = time.perf_counter()
-        self.meta_model_ = self._logistic().fit(features, y[oof_rows])
-        self._score_out_of_fold(features, y, oof_rows)
+        self._fit_layers(forecasts, None if market is None else market[oof_rows], y[oof_rows])
+        self._score_out_of_fold(forecasts, market, y, oof_rows)
         self.calibrators_ = fit_calibrators(self.stack_oof_proba_, y[self.eval_rows_], calibration)
         self.timings_["meta_learner"] = round(time.perf_counter() - started, 4)
 
@@ -248,10 +281,71 @@ class MetaLearner(BaseModel):
         }
         return [np.vstack([done[(m, k)][1] for k in range(n_folds)]) for m in range(n_models)]
 
-    def _logistic(self) -> LogisticRegression:
+    def _market_of(self, X: pd.DataFrame) -> np.ndarray | None:
+        """The market member's forecast of X's rows (None when the market is not a member)."""
+        if not self.market:
+            return None
+        missing = [c for c in self.market_columns if c not in X.columns]
+        if missing:
+            raise KeyError(f"the market member needs the feature columns {missing}")
+        return market_forecast(X, self.market_columns)
+
+    def _logistic(self, n_features: int, anchored: bool) -> Any:
+        """The layer: anchored on the market when it is a member (its logs come first)."""
+        if anchored:
+            return AnchoredLogistic(C=self.C, anchor=market_anchor(n_features),
+                                    tied=self.tied_weights)  # fmt: skip
+        if self.tied_weights:
+            return AnchoredLogistic(C=self.C, tied=True)
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
 
-    def _score_out_of_fold(self, features: np.ndarray, y: np.ndarray, oof_rows: np.ndarray) -> None:
+    def _layers(
+        self, forecasts: Sequence[np.ndarray], market: np.ndarray | None, y: np.ndarray
+    ) -> tuple[Any, Any | None]:
+        """(layer for rows with a market price, layer for rows without) fitted on these rows.
+
+        Without the market as a member there is one layer for every row (the second is None).
+        """
+        models_only = log_prob_features(forecasts)
+        if market is None:
+            return self._logistic(models_only.shape[1], False).fit(models_only, y), None
+        quoted = np.isfinite(market).all(axis=1)
+        if quoted.sum() < N_CLASSES:
+            raise ValueError("the market is a member, but hardly any row has an opening price")
+        pooled = log_prob_features([market[quoted], *[f[quoted] for f in forecasts]])
+        with_market = self._logistic(pooled.shape[1], True).fit(pooled, y[quoted])
+        return with_market, self._logistic(models_only.shape[1], False).fit(models_only, y)
+
+    def _fit_layers(
+        self, forecasts: Sequence[np.ndarray], market: np.ndarray | None, y: np.ndarray
+    ) -> None:
+        self.meta_model_, self.meta_model_no_market_ = self._layers(forecasts, market, y)
+
+    @staticmethod
+    def _apply_layers(
+        layers: tuple[Any, Any | None], forecasts: Sequence[np.ndarray], market: np.ndarray | None
+    ) -> np.ndarray:
+        """Probabilities from the layers: the pooled one where a market price exists."""
+        with_market, without = layers
+        models_only = log_prob_features(forecasts)
+        if without is None:
+            return expand_to_classes(with_market.predict_proba(models_only), with_market.classes_)
+        probs = expand_to_classes(without.predict_proba(models_only), without.classes_)
+        quoted = np.isfinite(market).all(axis=1)
+        if quoted.any():
+            pooled = log_prob_features([market[quoted], *[f[quoted] for f in forecasts]])
+            probs[quoted] = expand_to_classes(
+                with_market.predict_proba(pooled), with_market.classes_
+            )
+        return probs
+
+    def _score_out_of_fold(
+        self,
+        forecasts: Sequence[np.ndarray],
+        market: np.ndarray | None,
+        y: np.ndarray,
+        oof_rows: np.ndarray,
+    ) -> None:
         """Scores on the blocks where the stack itself is out of sample (blocks 2..).
 
         The stack is refitted on the out-of-fold rows of earlier blocks and forecasts the next
@@ -262,53 +356,75 @@ class MetaLearner(BaseModel):
         first = 1 if len(self.folds_) > 1 else 0
         positions = np.arange(starts[first], starts[-1])
         self.eval_rows_ = oof_rows[positions]
-        forecasts = {name: oof[positions] for name, oof in self.oof_proba_.items()}
+        scored = {name: oof[positions] for name, oof in self.oof_proba_.items()}
+        oof_market = None if market is None else market[oof_rows]
         if first:
             blocks = range(1, len(self.folds_))
-            nested = [self._nested_forecast(features, y[oof_rows], starts, k) for k in blocks]
-            forecasts["stack"] = np.vstack(nested)
+            nested = [self._nested_forecast(forecasts, oof_market, y[oof_rows], starts, k)
+                      for k in blocks]  # fmt: skip
+            scored["stack"] = np.vstack(nested)
         base_rates = [_base_rate(y[fold.train], len(fold.predict)) for fold in self.folds_[first:]]
-        forecasts["base_rate"] = np.vstack(base_rates)
-        self.stack_oof_proba_ = forecasts.get("stack")
+        scored["base_rate"] = np.vstack(base_rates)
+        self.stack_oof_proba_ = scored.get("stack")
         y_eval = y[self.eval_rows_]
-        self.oof_scores_ = {name: log_loss(p, y_eval) for name, p in forecasts.items()}
+        comparable = np.all([np.isfinite(p).all(axis=1) for p in scored.values()], axis=0)
+        self.oof_scores_ = {
+            name: log_loss(p[comparable], y_eval[comparable]) for name, p in scored.items()
+        }
         self.oof_ece_ = {
-            name: expected_calibration_error(p, y_eval) for name, p in forecasts.items()
+            name: expected_calibration_error(p[comparable], y_eval[comparable])
+            for name, p in scored.items()
         }
 
     def _nested_forecast(
-        self, features: np.ndarray, y_oof: np.ndarray, starts: np.ndarray, k: int
+        self,
+        forecasts: Sequence[np.ndarray],
+        market: np.ndarray | None,
+        y_oof: np.ndarray,
+        starts: np.ndarray,
+        k: int,
     ) -> np.ndarray:
         """The stack trained on out-of-fold blocks before k, forecasting block k."""
         seen = slice(0, starts[k])
         block = slice(starts[k], starts[k + 1])
-        model = self._logistic().fit(features[seen], y_oof[seen])
-        return expand_to_classes(model.predict_proba(features[block]), model.classes_)
+        cut = lambda a, part: None if a is None else a[part]  # noqa: E731
+        layers = self._layers([f[seen] for f in forecasts], cut(market, seen), y_oof[seen])
+        return self._apply_layers(layers, [f[block] for f in forecasts], cut(market, block))
 
     def create_meta_features(self, X: pd.DataFrame) -> pd.DataFrame:
-        """The logistic layer's inputs for X: log-probabilities of each refitted base model."""
+        """The layer's inputs for X: log-probabilities of the market (NaN where not quoted) and
+        of each refitted base model."""
         X = self._aligned(X)
-        features = log_prob_features([model.predict_proba(X) for model in self.base_models_])
+        forecasts = [model.predict_proba(X) for model in self.base_models_]
+        market = self._market_of(X)
+        if market is not None:
+            forecasts = [market, *forecasts]
+        features = np.log(np.clip(np.hstack(forecasts), _MIN_PROB, 1.0))
         return pd.DataFrame(features, index=X.index, columns=self._importance_names())
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        features = self.create_meta_features(X).to_numpy()
-        probs = expand_to_classes(
-            self.meta_model_.predict_proba(features), self.meta_model_.classes_
-        )
+        forecasts = [model.predict_proba(X) for model in self.base_models_]
+        layers = (self.meta_model_, getattr(self, "meta_model_no_market_", None))
+        probs = self._apply_layers(layers, forecasts, self._market_of(X))
         return apply_calibrators(self.calibrators_, probs)
 
+    @property
+    def member_names_(self) -> list[str]:
+        """The pooled layer's members in the order of its inputs: the market first."""
+        return ([MARKET] if self.market else []) + list(self.base_model_names_)
+
     def _importance_names(self) -> list[str]:
-        return [f"{name}_log_p_{c}" for name in self.base_model_names_ for c in CLASS_NAMES]
+        return [f"{name}_log_p_{c}" for name in self.member_names_ for c in CLASS_NAMES]
 
     def _importances(self) -> np.ndarray:
         return np.abs(self.meta_model_.coef_).sum(axis=0)
 
     def get_base_model_weights(self) -> dict[str, float]:
         """Share of the logistic layer's absolute coefficient mass on each base model."""
-        per_feature = self._importances().reshape(len(self.base_model_names_), N_CLASSES)
+        members = self.member_names_
+        per_feature = self._importances().reshape(len(members), N_CLASSES)
         mass = per_feature.sum(axis=1)
-        return dict(zip(self.base_model_names_, (mass / mass.sum()).tolist(), strict=True))
+        return dict(zip(members, (mass / mass.sum()).tolist(), strict=True))
 
     def _params_for_metadata(self) -> dict[str, Any]:
         params = self.get_params(deep=False)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.anchoring import MarketAnchored
+from models.anchoring import MarketAnchored, early_stopping_split
 from models.base import BaseModel
 
 _N_CLASSES = 3
@@ -30,6 +30,10 @@ class XGBoostModel(MarketAnchored, BaseModel):
     `base_margin_columns`: three column names of X holding de-margined market probabilities
     H/D/A. When set, each row starts from their logs instead of a constant, so the trees learn
     a correction to the market (the columns stay usable as features too). Default None.
+    `early_stopping_rounds`: when set, the rounds are chosen on the last `validation_fraction`
+    of the (time-ordered) rows — boosting stops once their log loss has not improved for that
+    many rounds, at most `n_estimators` — and the model is then refitted on all rows for the
+    chosen number of rounds.
     """
 
     model_name = "xgboost"
@@ -48,6 +52,8 @@ class XGBoostModel(MarketAnchored, BaseModel):
         tree_method: str = "hist",
         max_bin: int = 256,
         base_margin_columns: Sequence[str] | None = None,
+        early_stopping_rounds: int | None = None,
+        validation_fraction: float = 0.2,
         n_jobs: int = 2,
         random_state: int | None = 42,
     ) -> None:
@@ -63,6 +69,8 @@ class XGBoostModel(MarketAnchored, BaseModel):
         self.tree_method = tree_method
         self.max_bin = max_bin
         self.base_margin_columns = base_margin_columns
+        self.early_stopping_rounds = early_stopping_rounds
+        self.validation_fraction = validation_fraction
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -90,8 +98,29 @@ class XGBoostModel(MarketAnchored, BaseModel):
         import xgboost as xgb
 
         self._learn_anchor(X, y)
-        train = xgb.DMatrix(_values(X), label=y, base_margin=self._margin(X), nthread=self.n_jobs)
-        self.booster_ = xgb.train(self._booster_params(), train, num_boost_round=self.n_estimators)
+        values, margin = _values(X), self._margin(X)
+        self.best_rounds_ = self.n_estimators
+        if self.early_stopping_rounds:
+            self.best_rounds_ = self._rounds_by_early_stopping(values, y, margin)
+        train = xgb.DMatrix(values, label=y, base_margin=margin, nthread=self.n_jobs)
+        self.booster_ = xgb.train(self._booster_params(), train, num_boost_round=self.best_rounds_)
+
+    def _rounds_by_early_stopping(
+        self, values: np.ndarray, y: np.ndarray, margin: np.ndarray | None
+    ) -> int:
+        """Rounds until the held-out last rows stop improving (at least 1)."""
+        import xgboost as xgb
+
+        fit, watch = early_stopping_split(len(values), self.validation_fraction)
+
+        def part(rows: slice) -> Any:
+            start = None if margin is None else margin[rows]
+            return xgb.DMatrix(values[rows], label=y[rows], base_margin=start, nthread=self.n_jobs)
+
+        booster = xgb.train(self._booster_params(), part(fit), num_boost_round=self.n_estimators,
+                            evals=[(part(watch), "watch")], verbose_eval=False,
+                            early_stopping_rounds=self.early_stopping_rounds)  # fmt: skip
+        return int(booster.best_iteration) + 1
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         probs = self.booster_.inplace_predict(_values(X), base_margin=self._margin(X))
@@ -108,7 +137,7 @@ class XGBoostModel(MarketAnchored, BaseModel):
         return {
             "n_rounds": rounds,
             "n_trees": rounds * _N_CLASSES,
-            "best_iteration": rounds - 1,  # no early stopping: the last round is used
+            "best_iteration": rounds - 1,  # the refit stops at the chosen round: the last
             "tree_method": self.tree_method,
             "max_bin": self.max_bin,
             "anchored_on": self.margin_columns_,

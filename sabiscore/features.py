@@ -38,6 +38,7 @@ from sabiscore.odds import ImpliedMethod, implied_probabilities, overround
 __all__ = [
     "FAMILY_PREFIXES",
     "FORM_STATS",
+    "SHARP_COLUMNS",
     "EloConfig",
     "FeatureConfig",
     "FormConfig",
@@ -56,6 +57,7 @@ __all__ = [
     "pi_goal_difference",
     "pi_update",
     "rolling_mean_by_group",
+    "sharp_line",
 ]
 
 #: Family -> prefix of its column names; `feature_columns` recognises features by these.
@@ -103,6 +105,15 @@ _DISAGREEMENT_BOOKS: tuple[str, ...] = (
     "william_hill",
     "bet_victor",
 )
+
+
+#: The order in which a book's opening line stands for the market (`MarketConfig.sharp_books`):
+#: Pinnacle is the sharp book; the market average where Pinnacle is missing; then Bet365.
+_SHARP_BOOKS: tuple[str, ...] = ("pinnacle", "market_avg", "bet365")
+
+#: The columns of the market's own forecast (de-margined H/D/A of the sharp chain): the market
+#: member of the stack and the starting score of the anchored boosted models read them.
+SHARP_COLUMNS: tuple[str, str, str] = ("mkt_sharp_H", "mkt_sharp_D", "mkt_sharp_A")
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -192,16 +203,28 @@ class SeasonStageConfig:
 
 @dataclass(frozen=True)
 class MarketConfig:
-    """Opening-price features. `books` get their own columns; `disagreement_books` (None: every
-    individual bookmaker quoted) measure how much the books differ."""
+    """Opening-price features.
+
+    `sharp_books`: the market's own forecast, `mkt_sharp_H/D/A`, is the de-margined line of the
+    first of these books that quotes the match (Pinnacle, else the market average, else Bet365)
+    and, when none does, the mean de-margined line of the individual books that do. It exists
+    whichever books a caller sends, so the model never meets "a different kind of match" only
+    because a book is missing. `books` get columns of their own (NaN where unquoted);
+    `disagreement` measures how much `disagreement_books` (None: every individual bookmaker
+    quoted) differ.
+    """
 
     enabled: bool = True
-    books: tuple[str, ...] = ("pinnacle", "bet365", "market_avg")
+    sharp_books: tuple[str, ...] = _SHARP_BOOKS
+    books: tuple[str, ...] = ()
     method: str = ImpliedMethod.MULTIPLICATIVE.value
+    disagreement: bool = False
     disagreement_books: tuple[str, ...] | None = _DISAGREEMENT_BOOKS
 
     def __post_init__(self) -> None:
         ImpliedMethod(self.method)  # raises ValueError on an unknown method
+        if not self.sharp_books:
+            raise ValueError("sharp_books needs at least one book")
         if self.disagreement_books is not None and len(self.disagreement_books) < 2:
             raise ValueError("disagreement_books needs at least two books (or null for all)")
 
@@ -219,7 +242,7 @@ _FAMILY_CONFIGS: dict[str, tuple[type, tuple[str, ...]]] = {
     "pi_ratings": (PiConfig, ()),
     "rest": (RestConfig, ()),
     "season_stage": (SeasonStageConfig, ()),
-    "market": (MarketConfig, ("books", "disagreement_books")),
+    "market": (MarketConfig, ("sharp_books", "books", "disagreement_books")),
 }
 
 
@@ -818,8 +841,13 @@ def _market_features(
     if books is None:
         books = disagreement_books_of(quotes.bookmakers, _aggregate_books(odds))
     n_matches = len(m.match_id)
+    individual = disagreement_books_of(quotes.bookmakers, _aggregate_books(odds))
     return market_features(
-        quotes.prices(n_matches, config.books), quotes.prices(n_matches, books), config
+        quotes.prices(n_matches, config.books),
+        quotes.prices(n_matches, books),
+        config,
+        sharp_prices=quotes.prices(n_matches, config.sharp_books),
+        consensus_prices=quotes.prices(n_matches, individual),
     )
 
 
@@ -834,26 +862,73 @@ def disagreement_books_of(bookmakers: Iterable[str], aggregates: Iterable[str]) 
 
 
 def market_features(
-    book_prices: np.ndarray, spread_prices: np.ndarray, config: MarketConfig
+    book_prices: np.ndarray,
+    spread_prices: np.ndarray,
+    config: MarketConfig,
+    *,
+    sharp_prices: np.ndarray,
+    consensus_prices: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """De-margined opening probabilities of each named book, its overround and home-vs-away
-    log-odds, and how far the individual books disagree on each outcome.
+    """The market's own forecast (the sharp chain), then, as configured, the de-margined
+    opening probabilities of each named book with its overround and home-vs-away log-odds, and
+    how far the individual books disagree on each outcome.
 
-    `book_prices` are the opening decimal prices as (match, `config.books`, H/D/A) and
-    `spread_prices` those of the books whose disagreement is measured, NaN where not quoted.
+    Prices are opening decimal odds as (match, book, H/D/A), NaN where not quoted:
+    `sharp_prices` of `config.sharp_books`, `consensus_prices` of every individual book quoted
+    (their consensus stands in for the sharp line when no sharp book quotes), `book_prices` of
+    `config.books`, `spread_prices` of the books whose disagreement is measured.
     `build_features` reads them from the odds table; a caller holding quotes of a match not in
     any table gets the same numbers from here.
     """
+    out = sharp_line(sharp_prices, consensus_prices, config.method)
+    if not config.books:
+        book_prices = np.full((len(sharp_prices), 0, 3), np.nan)
     flat = book_prices.reshape(-1, 3)  # all books in one call: each row is de-margined alone
     probs = implied_probabilities(flat, config.method).reshape(book_prices.shape)
     margins = overround(flat).reshape(book_prices.shape[:2])
-    out: dict[str, np.ndarray] = {}
     for b, book in enumerate(config.books):
         for j, outcome in enumerate("HDA"):
             out[f"mkt_{book}_{outcome}"] = probs[:, b, j]
         out[f"mkt_{book}_overround"] = margins[:, b]
         out[f"mkt_{book}_log_odds_home_away"] = np.log(probs[:, b, 0] / probs[:, b, 2])
-    out.update(_disagreement(spread_prices, config.method))
+    if config.disagreement:
+        out.update(_disagreement(spread_prices, config.method))
+    return out
+
+
+def sharp_line(
+    sharp_prices: np.ndarray, consensus_prices: np.ndarray, method: str
+) -> dict[str, np.ndarray]:
+    """`mkt_sharp_H/D/A`: the de-margined line of the first sharp book quoting each match (in
+    the order of the books' axis), else the mean de-margined line of the individual books that
+    quote it, else NaN; `mkt_sharp_overround` is that book's (the consensus's mean) margin.
+
+    >>> sharp = np.array([[[np.nan] * 3, [2.0, 4.0, 4.0]]])  # book 0 missing: book 1 stands in
+    >>> line = sharp_line(sharp, sharp[:, :0], "multiplicative")
+    >>> [line[k].round(3).tolist() for k in ("mkt_sharp_H", "mkt_sharp_D", "mkt_sharp_A")]
+    [[0.5], [0.25], [0.25]]
+    """
+    probs = implied_probabilities(sharp_prices.reshape(-1, 3), method).reshape(sharp_prices.shape)
+    margins = overround(sharp_prices.reshape(-1, 3)).reshape(sharp_prices.shape[:2])
+    quoted = np.isfinite(probs).all(axis=2)
+    first = np.where(quoted.any(axis=1), quoted.argmax(axis=1), -1)
+    rows = np.arange(len(probs))
+    line = np.where((first >= 0)[:, None], probs[rows, np.maximum(first, 0)], np.nan)
+    margin = np.where(first >= 0, margins[rows, np.maximum(first, 0)], np.nan)
+    missing = np.flatnonzero(first < 0)
+    if missing.size and consensus_prices.shape[1]:
+        spread = consensus_prices[missing]
+        spread_probs = implied_probabilities(spread.reshape(-1, 3), method).reshape(spread.shape)
+        complete = np.isfinite(spread_probs).all(axis=2)
+        count = complete.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):  # no book at all: NaN wanted
+            line[missing] = (
+                np.where(complete[:, :, None], spread_probs, 0.0).sum(axis=1) / count[:, None]
+            )
+            spread_margins = overround(spread.reshape(-1, 3)).reshape(spread.shape[:2])
+            margin[missing] = np.where(complete, spread_margins, 0.0).sum(axis=1) / count
+    out = {column: line[:, j] for j, column in enumerate(SHARP_COLUMNS)}
+    out["mkt_sharp_overround"] = margin
     return out
 
 

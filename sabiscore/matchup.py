@@ -233,7 +233,13 @@ def _market_row(
     spread_books = market.disagreement_books or disagreement_books_of(quotes, aggregates) or ("",)
     book_prices = np.array([[quotes.get(b, _UNQUOTED) for b in market.books]], dtype=float)
     spread_prices = np.array([[quotes.get(b, _UNQUOTED) for b in spread_books]], dtype=float)
-    return {k: v[0] for k, v in market_features(book_prices, spread_prices, market).items()}
+    sharp_prices = np.array([[quotes.get(b, _UNQUOTED) for b in market.sharp_books]], dtype=float)
+    individual = disagreement_books_of(quotes, aggregates) or ("",)
+    consensus = np.array([[quotes.get(b, _UNQUOTED) for b in individual]], dtype=float)
+    features = market_features(
+        book_prices, spread_prices, market, sharp_prices=sharp_prices, consensus_prices=consensus
+    )
+    return {k: v[0] for k, v in features.items()}
 
 
 # --- the one-off build -----------------------------------------------------------------------

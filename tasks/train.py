@@ -122,6 +122,11 @@ def evaluate_forecasts(
     for fit in fits:
         probs = fit.calibrated.predict_proba(X)
         forecasts[fit.name] = pd.DataFrame(probs, index=X.index, columns=columns)
+    if getattr(stack, "market", False):  # the stack's market member, scored as a forecaster
+        from models.meta_learner import MARKET, market_forecast
+
+        market_probs = market_forecast(X, stack.market_columns)
+        forecasts[MARKET] = pd.DataFrame(market_probs, index=X.index, columns=columns)
     names = settings.get("market_forecasters")
     forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
     results = info.loc[X.index, "result"]

@@ -40,8 +40,14 @@ SMALL = {
     "promotion": {"ece_margin": 0.2, "market": {"required": False}},
 }
 OFF = {"enabled": False}
-BASELINE = {"features": {"form": OFF, "market": OFF}}  # ratings, rest, stage
-WEAKER = {"features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF}}
+# Without the market's features the stack can neither pool the market nor start from it.
+NO_MARKET = {
+    "models": {"xgboost": {"base_margin_columns": None}, "lightgbm": {"base_margin_columns": None}},
+    "stacking": {"members": ["random_forest", "xgboost", "lightgbm"]},
+}
+BASELINE = {"features": {"form": OFF, "market": OFF}, "train": NO_MARKET}  # ratings, rest, stage
+WEAKER = {"features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF},
+          "train": NO_MARKET}  # fmt: skip
 BETTER: dict = {"features": {"form": OFF}}  # the ratings and the opening market
 
 

@@ -71,6 +71,12 @@ def _market(anchored: bool) -> list[str] | None:
 
 STACKS = {
     "three_models": lambda: ([forest(), xgboost(), lightgbm()], "none"),
+    "market_member_tied": lambda: (
+        [forest(), xgboost(True), lightgbm(True)],
+        "none",
+        {"market": True, "tied_weights": True},
+    ),  # fmt: skip
+    "market_member_full": lambda: ([lightgbm(True)], "sigmoid", {"market": True}),
     "anchored_isotonic": lambda: ([forest(), xgboost(True), lightgbm(True)], "isotonic"),
     "two_anchored_sigmoid": lambda: ([lightgbm(True), xgboost(True)], "sigmoid"),
     "repeated_kind": lambda: ([lightgbm(), forest(), lightgbm(True)], "isotonic"),
@@ -79,9 +85,10 @@ STACKS = {
 
 @pytest.fixture(scope="module", params=list(STACKS))
 def exported(request, tmp_path_factory) -> tuple[MetaLearner, models.compiled.CompiledEnsemble]:
-    base_models, calibration = STACKS[request.param]()
+    base_models, calibration, *options = STACKS[request.param]()
     X, y = matches(300, seed=1)
-    stack = MetaLearner(base_models, n_folds=3, calibration=calibration).fit(X, y)
+    extra = {"market_columns": MARKET, **options[0]} if options else {}
+    stack = MetaLearner(base_models, n_folds=3, calibration=calibration, **extra).fit(X, y)
     directory = export_ensemble(stack, tmp_path_factory.mktemp(request.param) / "ensemble")
     return stack, load_ensemble(directory)
 
@@ -101,6 +108,23 @@ def test_compiled_ensemble_forecasts_what_the_stack_forecasts(exported) -> None:
     assert np.allclose(probs.sum(axis=1), 1.0)
 
 
+def test_the_market_member_and_its_unpriced_layer_travel_with_the_ensemble(exported) -> None:
+    stack, ensemble = exported
+    X = new_rows()
+    unpriced = X["mkt_h"].isna() | X["mkt_d"].isna() | X["mkt_a"].isna() | (X["mkt_d"] <= 0)
+    assert 0 < unpriced.sum() < len(X)  # both layers are exercised by new_rows
+    if not stack.market:
+        assert ensemble.market_columns is None
+        return
+    assert ensemble.market_columns == MARKET
+    assert stack.member_names_[0] == "market"
+    for row in range(3):  # one row at a time: the serving path, priced and unpriced rows
+        np.testing.assert_allclose(
+            ensemble.predict_one(X[ensemble.feature_names].to_numpy()[row]),
+            stack.predict_proba(X.iloc[[row]])[0], rtol=0, atol=1e-6,
+        )  # fmt: skip
+
+
 def test_every_base_model_is_rebuilt(exported) -> None:
     stack, ensemble = exported
     X = new_rows()
@@ -114,6 +138,7 @@ def test_every_base_model_is_rebuilt(exported) -> None:
 def test_logistic_layer_and_calibration_match_scikit_learn(exported) -> None:
     stack, ensemble = exported
     features = stack.create_meta_features(new_rows()).to_numpy()
+    features = features[np.isfinite(features).all(axis=1)]  # the priced rows' layer
     layer = stack.meta_model_
     expected = expand_to_classes(layer.predict_proba(features), layer.classes_)
     expected = apply_calibrators(stack.calibrators_, expected)

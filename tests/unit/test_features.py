@@ -49,9 +49,16 @@ def tables(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, pd.D
     return matches, odds
 
 
+#: Every market feature on: the per-book columns and the books' disagreement besides the sharp
+#: line (the defaults build only the sharp line).
+FULL_MARKET = FeatureConfig.from_dict(
+    {"market": {"books": ["pinnacle", "bet365", "market_avg"], "disagreement": True}}
+)
+
+
 @pytest.fixture(scope="module")
 def features(tables: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
-    return build_features(*tables, FeatureConfig())
+    return build_features(*tables, FULL_MARKET)
 
 
 def _middle_date(matches: pd.DataFrame, season_index: int = 0) -> pd.Timestamp:
@@ -130,7 +137,7 @@ def test_default_features_are_numeric_indexed_by_match_in_kickoff_order(
 def test_switching_a_family_off_removes_exactly_its_columns(
     tables: tuple[pd.DataFrame, pd.DataFrame], features: pd.DataFrame, family: str
 ) -> None:
-    config = FeatureConfig()
+    config = FULL_MARKET
     off = replace(config, **{family: replace(getattr(config, family), enabled=False)})
     reduced = build_features(*tables, off)
     prefix = FAMILY_PREFIXES[family]
@@ -154,7 +161,7 @@ def test_a_result_reaches_no_match_on_or_before_its_day_but_does_reach_later_one
     changed.loc[target, "result"] = "A"
     stats = list(STAT_COLUMNS)
     changed.loc[target, stats] = changed.loc[target, stats].to_numpy(dtype=float) * 3 + 1
-    after = build_features(changed, odds, FeatureConfig())
+    after = build_features(changed, odds, FULL_MARKET)
 
     same_day = _ids(matches, matches["date"] == day)
     assert len(same_day) > 1  # the other matches of the day are checked too
@@ -176,7 +183,7 @@ def test_truncating_after_a_day_leaves_every_earlier_feature_unchanged(
     dates = np.sort(matches.loc[matches["season"] == season, "date"].unique())
     day = dates[0] if where == "first" else dates[len(dates) // 2]
     kept = matches[matches["date"] <= day]
-    truncated = build_features(kept, odds[odds["match_id"].isin(kept["match_id"])])
+    truncated = build_features(kept, odds[odds["match_id"].isin(kept["match_id"])], FULL_MARKET)
     assert len(truncated) < len(features)
     pd.testing.assert_frame_equal(truncated, features.loc[truncated.index])
 
@@ -190,13 +197,14 @@ def test_closing_prices_are_never_read(tables: tuple[pd.DataFrame, pd.DataFrame]
     base = base.sample(frac=1.0, random_state=0)
     closing = base["phase"] == "close"
     assert closing.sum() > 1000
-    expected = build_features(matches, base)
+    expected = build_features(matches, base, FULL_MARKET)
     assert expected.loc[no_open, "mkt_pinnacle_H"].isna().all()
+    assert expected.loc[no_open, "mkt_sharp_H"].isna().all()
     shaken = base.copy()
     rng = np.random.default_rng(0)
     shaken.loc[closing, "price"] = 1.01 + rng.uniform(0, 20, int(closing.sum()))
-    pd.testing.assert_frame_equal(build_features(matches, shaken), expected)
-    pd.testing.assert_frame_equal(build_features(matches, base[~closing]), expected)
+    pd.testing.assert_frame_equal(build_features(matches, shaken, FULL_MARKET), expected)
+    pd.testing.assert_frame_equal(build_features(matches, base[~closing], FULL_MARKET), expected)
 
 
 def test_fixtures_get_features_from_the_latest_state_and_move_nothing(
@@ -209,11 +217,11 @@ def test_fixtures_get_features_from_the_latest_state_and_move_nothing(
     with_fixtures = matches.copy()
     with_fixtures.loc[upcoming, RESULT_COLUMNS] = np.nan
     with_fixtures.loc[upcoming, "status"] = "fixture"
-    built = build_features(with_fixtures, odds)
+    built = build_features(with_fixtures, odds, FULL_MARKET)
 
     fixtures = _ids(matches, upcoming)
     pd.testing.assert_frame_equal(built.drop(index=fixtures), features.drop(index=fixtures))
-    only_played = build_features(matches[~upcoming], odds)
+    only_played = build_features(matches[~upcoming], odds, FULL_MARKET)
     pd.testing.assert_frame_equal(built.drop(index=fixtures), only_played)
     # the first fixture day sees exactly what it saw when it was played
     first = _ids(matches, matches["date"] == first_fixture_day)
@@ -324,7 +332,7 @@ def test_market_probabilities_are_distributions_from_opening_prices(
     tables: tuple[pd.DataFrame, pd.DataFrame], features: pd.DataFrame
 ) -> None:
     _, odds = tables
-    for book in FeatureConfig().market.books:
+    for book in FULL_MARKET.market.books:
         probs = features[[f"mkt_{book}_{o}" for o in "HDA"]]
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-9)
         log_odds = np.log(probs[f"mkt_{book}_H"] / probs[f"mkt_{book}_A"])
@@ -336,6 +344,8 @@ def test_market_probabilities_are_distributions_from_opening_prices(
     inverse = 1 / one[["H", "D", "A"]]
     expected = inverse["H"] / inverse.sum(axis=1)
     np.testing.assert_allclose(features.loc[expected.index, "mkt_pinnacle_H"], expected)
+    # every synthetic match has a Pinnacle opening price: the sharp line is Pinnacle's
+    np.testing.assert_array_equal(features["mkt_sharp_H"], features["mkt_pinnacle_H"])
     assert (features["mkt_books_n"] == 6).all()
     assert (features["mkt_books_range_D"] >= features["mkt_books_std_D"]).all()
 
@@ -345,7 +355,7 @@ def test_a_match_without_prices_gets_nan_market_features(
 ) -> None:
     matches, odds = tables
     missing = matches["match_id"].iloc[100]
-    got = build_features(matches, odds[odds["match_id"] != missing])
+    got = build_features(matches, odds[odds["match_id"] != missing], FULL_MARKET)
     market = [c for c in got if c.startswith("mkt_") and c != "mkt_books_n"]
     assert got.loc[missing, market].isna().all()
     assert got.loc[missing, "mkt_books_n"] == 0

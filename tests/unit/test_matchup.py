@@ -32,7 +32,15 @@ SMALL = SyntheticConfig(
 )
 RESULT_COLUMNS = ["home_goals", "away_goals", "result", *STAT_COLUMNS]
 ALL_BOOKS_SHIN = FeatureConfig.from_dict(
-    {"market": {"disagreement_books": None, "method": "shin"}, "rest": {"cap_days": 30}}
+    {
+        "market": {
+            "books": ["pinnacle", "bet365", "market_avg"],
+            "disagreement": True,
+            "disagreement_books": None,
+            "method": "shin",
+        },
+        "rest": {"cap_days": 30},
+    }
 )
 SOME_FAMILIES_OFF = FeatureConfig.from_dict(
     {
@@ -181,6 +189,7 @@ NO_ODDS = pd.DataFrame(
 )
 ELO_AND_REST = FeatureConfig.from_dict(
     {name: {"enabled": name in ("elo", "rest", "market")} for name in FAMILY_PREFIXES}
+    | {"market": {"books": ["pinnacle", "bet365", "market_avg"], "disagreement": True}}
 )
 
 
@@ -250,6 +259,24 @@ def test_market_features_from_the_quoted_prices_and_nan_without_them(
     assert unpriced["mkt_books_n"] == 0
     assert _named(tiny, tiny.features("T1", "A", "B", odds={})).equals(unpriced)
     assert unpriced.drop(market).equals(quoted.drop(market))
+    # the market's own line is Pinnacle's, the first sharp book sent
+    assert quoted[["mkt_sharp_H", "mkt_sharp_D", "mkt_sharp_A"]].tolist() == [0.5, 0.25, 0.25]
+
+
+def test_the_sharp_line_falls_back_along_the_chain_then_to_the_books_consensus(
+    tiny: MatchupFeaturizer,
+) -> None:
+    sharp = ["mkt_sharp_H", "mkt_sharp_D", "mkt_sharp_A"]
+
+    def line(**odds: tuple) -> list[float]:
+        return _named(tiny, tiny.features("T1", "A", "B", odds=odds))[sharp].round(4).tolist()
+
+    # no Pinnacle: the market average, next in sharp_books, even when Bet365 is sent too
+    assert line(market_avg=(2.0, 4.0, 4.0), bet365=(1.9, 3.5, 4.2)) == [0.5, 0.25, 0.25]
+    assert line(bet365=(1.9, 3.5, 4.2)) == [0.5012, 0.2721, 0.2267]  # the odds doctest
+    # none of the chain: the mean de-margined line of the individual books sent
+    # bwin 2.0/3.5/4.0 -> 0.4828/0.2759/0.2414; william hill 2.0/4.0/4.0 -> 0.5/0.25/0.25
+    assert line(bwin=(2.0, 3.5, 4.0), william_hill=(2.0, 4.0, 4.0)) == [0.4914, 0.2629, 0.2457]
 
 
 # --- refusals -------------------------------------------------------------------------------

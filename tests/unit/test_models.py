@@ -407,6 +407,78 @@ def test_anchored_booster_starts_where_a_plain_one_must_first_get_to() -> None:
     assert anchored.evaluate(X[test], y[test])["log_loss"] < plain_loss - 0.02
 
 
+@pytest.mark.parametrize("model_type", [XGBoostModel, LightGBMModel])
+def test_anchored_boosting_with_zero_rounds_returns_the_market(model_type) -> None:
+    X, y, truth = league(400, seed=5)
+    X = with_market(X, truth)
+    model = small(model_type, n_estimators=0, base_margin_columns=MARKET).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(X), truth, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_type", [XGBoostModel, LightGBMModel])
+def test_early_stopping_chooses_the_rounds_on_the_last_rows(model_type) -> None:
+    X, y, truth = league(1200, seed=6)
+    X = with_market(X, truth)  # the market is the truth: every round after the start overfits
+    model = small(model_type, n_estimators=300, learning_rate=0.3, base_margin_columns=MARKET,
+                  early_stopping_rounds=10)  # fmt: skip
+    model.fit(X, y)
+    assert 1 <= model.best_rounds_ < 60
+    assert model.get_booster_info()["n_rounds"] == model.best_rounds_  # the refit on all rows
+
+
+def test_the_pooled_stack_reproduces_the_market_when_the_models_know_nothing(
+    tmp_path: Path,
+) -> None:
+    """The embedded synthetic league with every model feature shuffled across matches: the
+    models carry no information, the market all there is. The pool stays the market."""
+    from sabiscore.evaluation import log_loss as score
+    from sabiscore.evaluation import outcome_index
+    from sabiscore.features import SHARP_COLUMNS, FeatureConfig, build_features, feature_columns
+    from sabiscore.football_data import parse_football_data
+    from sabiscore.synthetic import SyntheticConfig, generate_league, write_football_data_csvs
+
+    paths = write_football_data_csvs(generate_league(SyntheticConfig()), tmp_path)
+    parsed = [parse_football_data(p.read_bytes(), str(p)) for p in paths]
+    matches = pd.concat([p.matches for p in parsed], ignore_index=True)
+    odds = pd.concat([p.odds for p in parsed], ignore_index=True)
+    features = build_features(matches, odds, FeatureConfig())
+    X = features[feature_columns(features)]
+    y = outcome_index(matches.set_index("match_id").loc[X.index, "result"])
+    rng = np.random.default_rng(8)
+    shuffled = {c: X[c].to_numpy()[rng.permutation(len(X))] for c in X if c not in SHARP_COLUMNS}
+    X = X.assign(**shuffled)
+    half = len(X) // 2
+    anchored = {"learning_rate": 0.03, "n_estimators": 300, "early_stopping_rounds": 20,
+                "base_margin_columns": list(SHARP_COLUMNS)}  # fmt: skip
+    members = [small(LightGBMModel, **anchored), small(XGBoostModel, **anchored)]
+    stack = MetaLearner(members, n_folds=3, market=True, tied_weights=True)
+    stack.fit(X.iloc[:half], y[:half])
+    # Every member starts from the market and finds ~nothing to add: together they weigh ~1
+    # (0.90 here: the pool shares the weight out among near copies, and its intercepts correct
+    # the synthetic books' home bias). The forecast is the market's, to its quality and within a
+    # point or two; the exact case (a penalty that allows no move) is models/pool.py's doctest.
+    weights = dict(zip(stack.member_names_, stack.meta_model_.weights_, strict=True))
+    assert sum(weights.values()) == pytest.approx(1.0, abs=0.15), weights
+    market = X.iloc[half:][list(SHARP_COLUMNS)].to_numpy()
+    probs = stack.predict_proba(X.iloc[half:])
+    assert np.abs(probs - market).mean() < 0.02
+    assert abs(score(probs, y[half:]) - score(market, y[half:])) < 0.001
+
+
+def test_stack_members_choose_the_models_and_the_market() -> None:
+    config = yaml.safe_load(TRAIN_CONFIG.read_text())
+    config["stacking"]["members"] = ["market", "lightgbm"]
+    assert [m.model_name for m in build_base_models(config)] == ["lightgbm"]
+    stack = build_meta_learner({"train": config})
+    assert stack.market and len(stack.base_models) == 1
+    config["stacking"]["members"] = ["market", "catboost"]
+    with pytest.raises(ValueError, match="catboost"):
+        build_base_models(config)
+    config["stacking"]["members"] = ["market"]
+    with pytest.raises(ValueError, match="at least one model"):
+        build_base_models(config)
+
+
 def test_models_are_built_from_the_train_config() -> None:
     config = yaml.safe_load(TRAIN_CONFIG.read_text())
     built = build_base_models(config)
