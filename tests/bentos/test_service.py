@@ -115,6 +115,38 @@ def test_prices_move_the_forecast(client: TestClient, teams: list[str]) -> None:
     assert home[0] > home[1]
 
 
+def _fair(prices: tuple[float, float, float], margin: float) -> dict[str, float]:
+    """Prices of the same fair line (1 / price, normalised) at another margin."""
+    inverse = np.array([1 / p for p in prices])
+    fair = inverse / inverse.sum()
+    return dict(zip(("home", "draw", "away"), (1 / (fair * (1 + margin))).tolist(), strict=True))
+
+
+def test_the_forecast_does_not_swing_with_which_books_are_sent(
+    client: TestClient, teams: list[str]
+) -> None:
+    """Tried as a new user would (the issue's case: a home price of 1.30 gave home 0.44 with
+    Pinnacle alone and 0.66 with three books). Books that agree on the line, at their own
+    margins, in any combination: no outcome moves by more than 0.02."""
+    line = (1.30, 5.5, 10.0)
+    books = {"pinnacle": _fair(line, 0.025), "bet365": _fair(line, 0.05),
+             "market_avg": _fair(line, 0.06), "bwin": _fair(line, 0.055)}  # fmt: skip
+    combinations = [["pinnacle"], ["pinnacle", "bet365", "market_avg"], ["bet365"],
+                    ["market_avg"], ["bwin"], ["bet365", "bwin"], list(books)]  # fmt: skip
+    answers = []
+    for names in combinations:
+        odds = {name: books[name] for name in names}
+        answer = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=odds))
+        assert answer.status_code == 200, answer.text
+        p = answer.json()
+        answers.append([p["home_win_probability"], p["draw_probability"],
+                        p["away_win_probability"]])  # fmt: skip
+    answers = np.array(answers)
+    swing = answers.max(axis=0) - answers.min(axis=0)
+    assert swing.max() <= 0.02, answers.round(3).tolist()
+    assert answers[0, 0] > 0.6  # a 1.30 home favourite is a favourite
+
+
 def test_a_batch_answers_like_single_calls(client: TestClient, teams: list[str]) -> None:
     matches = [match(teams, odds=BOOKS), match(teams[2:], kickoff=KICKOFF), match(teams[4:])]
     batch = client.post("/predict_batch", json={"matches": matches})
