@@ -94,12 +94,15 @@ class BacktestSettings:
     alpha: float = 0.05
     seed: int = 0
     train: Mapping[str, Any] = field(default_factory=dict)  # overrides of configs/train.yaml
+    windows_at_once: str | int = "all"  # windows trained side by side: "all", or a number >= 1
 
     def __post_init__(self) -> None:
         every = self.retrain_every
-        whole = isinstance(every, int) and not isinstance(every, bool)
-        if every != "season" and not (whole and every >= 1):
+        if every != "season" and not (_whole(every) and every >= 1):
             raise ValueError(f"retrain_every must be 'season' or a number >= 1, got {every!r}")
+        at_once = self.windows_at_once
+        if at_once != "all" and not (_whole(at_once) and at_once >= 1):
+            raise ValueError(f"windows_at_once must be 'all' or a number >= 1, got {at_once!r}")
         if not (isinstance(self.flat_stake, int | float) and 0 < self.flat_stake <= 1):
             raise ValueError(f"flat_stake must lie in (0, 1], got {self.flat_stake!r}")
         if not self.best_of:
@@ -132,6 +135,20 @@ class BacktestSettings:
     def strategies(self) -> list[str]:
         """The model first, then the baselines in the configured order."""
         return [MODEL, *map(str, self.baselines)]
+
+    def windows_in_flight(self, n_windows: int) -> int:
+        """How many of `n_windows` windows train side by side (`windows_at_once`, at most all).
+
+        >>> [BacktestSettings(windows_at_once=n).windows_in_flight(5) for n in ("all", 2, 9)]
+        [5, 2, 5]
+        """
+        limit = n_windows if self.windows_at_once == "all" else int(self.windows_at_once)
+        return max(1, min(limit, n_windows))
+
+
+def _whole(value: Any) -> bool:
+    """An int that is not a bool (YAML's `true` is not a number of anything)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 # --- walk-forward windows -----------------------------------------------------------------------

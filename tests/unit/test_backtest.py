@@ -368,6 +368,7 @@ def test_the_config_file_parses_and_names_every_setting() -> None:
     assert parsed.bookmaker == "bet365" and parsed.retrain_every == "season"
     assert parsed.strategies == ["ensemble", "elo", "pinnacle_open", "every_outcome", "favourite"]
     assert set(settings) == set(BacktestSettings.__dataclass_fields__)
+    assert parsed == BacktestSettings()  # the YAML holds the code's defaults
     assert parsed.to_dict()["baselines"] == [str(b) for b in Baseline]
 
 
@@ -378,6 +379,9 @@ def test_the_config_file_parses_and_names_every_setting() -> None:
         ({"retrain_every": "weekly"}, "retrain_every"),
         ({"flat_stake": 2}, "flat_stake"),
         ({"baselines": ["coin_flip"]}, "unknown baseline"),
+        ({"windows_at_once": 0}, "windows_at_once"),
+        ({"windows_at_once": True}, "windows_at_once"),
+        ({"windows_at_once": "many"}, "windows_at_once"),
         ({"bookie": "bet365"}, "unknown backtest settings keys"),
     ],
 )
