@@ -1,24 +1,36 @@
 """The betting backtest: would following SabiScore's value bets have made money, and did they
 beat the closing line? `sabiscore backtest-bets --train SOURCE... --test SOURCE...`.
 
-Ingest both sets → features → walk-forward windows (a stack and an Elo model trained before
-each) → bets of the model and the baselines at the opening prices → results with bootstrap
-intervals → plots, a markdown report, an MLflow run and Prefect artifacts.
+Ingest both sets → features (once) → walk-forward windows (a stack and an Elo model trained
+before each, the windows side by side on the task runner) → bets of the model and the baselines
+at the opening prices → results with bootstrap intervals → plots, a markdown report, an MLflow
+run and Prefect artifacts.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import flow
+from prefect.context import FlowRunContext
+from prefect.futures import PrefectFuture, as_completed
 
 from flows.holdout import ingest_partitions
-from sabiscore.backtest import MODEL, BacktestSettings, Baseline, Window, results_by_strategy
+from sabiscore.backtest import (
+    MODEL,
+    BacktestSettings,
+    Baseline,
+    EloOutcomeModel,
+    Window,
+    results_by_strategy,
+)
 from sabiscore.config import deep_merge, default_data_dir, load_config
 from sabiscore.staking import StakingPolicy
 from sabiscore.store import DataStore
@@ -52,29 +64,108 @@ class WindowForecast:
     """One window's forecasts, and how it was trained."""
 
     forecasts: dict[str, pd.DataFrame]
-    record: dict[str, Any]  # label, start, n_train, n_test, seconds
+    record: dict[str, Any]  # label, start, n_train, n_test, seconds, fit_seconds (per model)
 
 
-def forecast(
+@dataclass(frozen=True, eq=False)
+class WindowInFlight:
+    """A window whose base models are being fitted on the task runner."""
+
+    window: Window
+    X_fit: pd.DataFrame
+    y_fit: np.ndarray
+    fits: list[PrefectFuture]  # one per base model, in the config's order
+    elo: EloOutcomeModel | None
+    submitted: float  # time.perf_counter() when its fits were submitted
+
+
+def submit_window(
     table: FeatureTable, allowed: pd.Series, window: Window, train_config: dict, with_elo: bool
-) -> WindowForecast:
-    """Train the stack and the Elo model on matches before the window; forecast its matches."""
-    from models import build_base_models, build_meta_learner
+) -> WindowInFlight:
+    """Slice the window's training rows from the one feature table, submit its base-model fits
+    to the task runner and fit its Elo model (a few milliseconds) meanwhile."""
+    from models import build_base_models
 
-    started = time.perf_counter()
+    submitted = time.perf_counter()
     X_fit, y_fit = table.rows(window_training_rows(table, allowed, window))
     n_folds = train_config["stacking"]["n_folds"]
-    futures = [fit_base_model.submit(model, X_fit, y_fit, n_folds)
-               for model in build_base_models(train_config)]  # fmt: skip
+    fits = [fit_base_model.submit(model, X_fit, y_fit, n_folds)
+            for model in build_base_models(train_config)]  # fmt: skip
     elo = fit_elo_baseline(X_fit, y_fit) if with_elo else None
-    stack = fit_stack(build_meta_learner(train_config), [f.result() for f in futures], X_fit, y_fit)
-    forecasts = forecast_window(stack, elo, table.X.loc[window.matches])
-    seconds = round(time.perf_counter() - started, 1)
-    print(f"{window.label}: trained on {len(X_fit)} matches, {len(window.matches)} to bet on, "
-          f"{seconds} s")  # fmt: skip
-    record = {"label": window.label, "start": str(window.start.date()), "n_train": len(X_fit),
-              "n_test": len(window.matches), "seconds": seconds}  # fmt: skip
+    return WindowInFlight(window, X_fit, y_fit, fits, elo, submitted)
+
+
+def finish_window(
+    table: FeatureTable, in_flight: WindowInFlight, train_config: dict
+) -> WindowForecast:
+    """Stack the window's fitted base models (the logistic layer) and forecast its matches."""
+    from models import build_meta_learner
+
+    window, fits = in_flight.window, [future.result() for future in in_flight.fits]
+    stack = fit_stack(build_meta_learner(train_config), fits, in_flight.X_fit, in_flight.y_fit)
+    forecasts = forecast_window(stack, in_flight.elo, table.X.loc[window.matches])
+    record = {"label": window.label, "start": str(window.start.date()),
+              "n_train": len(in_flight.X_fit), "n_test": len(window.matches),
+              "seconds": round(time.perf_counter() - in_flight.submitted, 1),
+              "fit_seconds": {fit.name: round(fit.seconds, 1) for fit in fits}}  # fmt: skip
     return WindowForecast(forecasts, record)
+
+
+def forecast_windows(
+    table: FeatureTable,
+    allowed: pd.Series,
+    windows: Sequence[Window],
+    train_config: dict,
+    with_elo: bool,
+    at_once: int,
+) -> list[WindowForecast]:
+    """Every window's forecasts, in window order, with `at_once` windows in flight.
+
+    The base-model fits of the windows in flight are one flat set of tasks on the flow's task
+    runner (threads, or Dask): only the flow submits and waits, no task waits on another, so a
+    bounded pool cannot starve. A window's stack is fitted as soon as its fits are done. The
+    latest windows go first: they train on the most rows, and a long fit started last would
+    leave the other workers idle at the end. Each fit is seeded and single-threaded (`n_jobs`),
+    so what runs beside it changes nothing: the forecasts are those of one window after another.
+    """
+    n_models = len(train_config["models"])
+    print(f"{len(windows)} windows, {at_once} in flight at once: up to {at_once * n_models} "
+          f"base-model fits queued on {_runner_name()}")  # fmt: skip
+    waiting = list(reversed(range(len(windows))))
+    in_flight: dict[int, WindowInFlight] = {}
+    done: dict[int, WindowForecast] = {}
+    while waiting or in_flight:
+        while waiting and len(in_flight) < at_once:
+            index = waiting.pop(0)
+            in_flight[index] = submit_window(table, allowed, windows[index], train_config,
+                                             with_elo)  # fmt: skip
+        index = _first_fitted(in_flight)
+        done[index] = finish_window(table, in_flight.pop(index), train_config)
+        print(_window_line(done[index].record, len(done), len(windows)))
+    return [done[index] for index in range(len(windows))]
+
+
+def _first_fitted(in_flight: Mapping[int, WindowInFlight]) -> int:
+    """The window in flight whose base-model fits are all done (finished or failed) first."""
+    owner = {future: index for index, w in in_flight.items() for future in w.fits}
+    left = {index: len(w.fits) for index, w in in_flight.items()}
+    for future in as_completed(list(owner)):
+        left[owner[future]] -= 1
+        if left[owner[future]] == 0:
+            return owner[future]
+    raise RuntimeError("no window in flight")  # unreachable: every window has fits
+
+
+def _window_line(record: Mapping[str, Any], n_done: int, n_windows: int) -> str:
+    fits = ", ".join(f"{name} {seconds} s" for name, seconds in record["fit_seconds"].items())
+    return (f"window {record['label']} done ({n_done}/{n_windows}): trained on "
+            f"{record['n_train']} matches, {record['n_test']} to bet on, {record['seconds']} s "
+            f"from submission ({fits})")  # fmt: skip
+
+
+def _runner_name() -> str:
+    context = FlowRunContext.get()
+    return type(context.task_runner).__name__ if context else "the task runner"
 
 
 def _policy_line(policy: StakingPolicy) -> str:
@@ -104,8 +195,8 @@ def backtest_bets_flow(
     """Walk-forward betting backtest of the ensemble against its baselines on `test_sources`.
 
     Every test season is bet on by models trained on earlier matches only (of both sets of
-    files); `configs/backtest.yaml` sets the bookmaker, the retraining cadence, the baselines
-    and the bootstrap; `configs/staking.yaml` the bets.
+    files); `configs/backtest.yaml` sets the bookmaker, the retraining cadence, how many
+    windows train at once, the baselines and the bootstrap; `configs/staking.yaml` the bets.
     """
     started = time.perf_counter()
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
@@ -121,7 +212,8 @@ def backtest_bets_flow(
     windows = plan_windows(table.info, test, settings.retrain_every)
     train_config = deep_merge(config["train"], settings.train)
     with_elo = Baseline.ELO in settings.baselines
-    trained = [forecast(table, allowed, w, train_config, with_elo) for w in windows]
+    at_once = settings.windows_in_flight(len(windows))
+    trained = forecast_windows(table, allowed, windows, train_config, with_elo, at_once)
     forecasts = join_forecasts([t.forecasts for t in trained], table.market, method)
 
     market = build_market(table, test, settings.bookmaker, settings.best_of, method)
