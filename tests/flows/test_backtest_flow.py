@@ -30,10 +30,9 @@ STRATEGIES = ["ensemble", "elo", "pinnacle_open", "every_outcome", "favourite"]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    from prefect.settings import PREFECT_API_URL
-
-    root = tmp_path_factory.mktemp("backtest-bets")
+def league(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], list[str]]:
+    """Two small leagues' files: (2019-20 to train on, 2020-21 and 2021-22 to bet on)."""
+    root = tmp_path_factory.mktemp("league")
     config = SyntheticConfig(
         seed=7,
         first_season=2019,
@@ -43,11 +42,19 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
             LeagueSpec(code="SZ1", n_teams=10, tier=1, country="Zembla"),
         ),
     )
-    write_csvs(generate_league(config), root / "league")
+    write_csvs(generate_league(config), root)
+    train = sorted(map(str, root.glob("*/2019-2020.csv")))
+    return train, sorted(map(str, root.glob("*/202[01]-*.csv")))
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory, league) -> tuple[dict, Path]:
+    from prefect.settings import PREFECT_API_URL
+
+    root = tmp_path_factory.mktemp("backtest-bets")
     override = root / "small.yaml"
     override.write_text(yaml.safe_dump(SMALL))
-    train = sorted(map(str, (root / "league").glob("*/2019-2020.csv")))
-    test = sorted(map(str, (root / "league").glob("*/202[01]-*.csv")))
+    train, test = league
     args = [a for t in train for a in ("--train", t)] + [a for t in test for a in ("--test", t)]
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     result = subprocess.run(
@@ -129,3 +136,50 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
     assert report is not None and "# SabiScore betting backtest" in report.data
     image = Artifact.get("backtest-bets-bankroll")
     assert image is not None and image.data.startswith("data:image/png;base64,")
+
+
+def test_windows_side_by_side_bet_exactly_as_one_after_another(
+    league, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four windows (20 match days each): one after another on threads, then every window's
+    fits at once on threads, then at most 2 windows in flight on Dask processes. Each fit is
+    seeded and single-threaded, so the ledger, the forecasts' scores and the results must be
+    the same bytes; the features are built once per run."""
+    import tasks.train
+    from flows.backtest import backtest_bets_flow
+    from flows.train import task_runner_from_config
+
+    builds = []
+    build_features = tasks.train.build_features
+    monkeypatch.setattr(tasks.train, "build_features",
+                        lambda *a, **k: builds.append(1) or build_features(*a, **k))  # fmt: skip
+    train, test = league
+    runners = {
+        "sequential": ({"kind": "threads", "max_workers": 3}, 1),
+        "threads": ({"kind": "threads", "max_workers": 3}, "all"),
+        "dask": ({"kind": "dask", "n_workers": 2, "threads_per_worker": 1}, 2),
+    }
+    runs = {}
+    for name, (runner, at_once) in runners.items():
+        override = tmp_path / f"{name}.yaml"
+        backtest = {**SMALL["backtest"], "retrain_every": 20, "windows_at_once": at_once}
+        override.write_text(yaml.safe_dump({**SMALL, "backtest": backtest}))
+        flow = backtest_bets_flow.with_options(task_runner=task_runner_from_config(runner))
+        runs[name] = flow(train_sources=train, test_sources=test, data_dir=str(tmp_path / name),
+                          config_path=str(override), report_dir=str(tmp_path / name / "report"),
+                          log_to_mlflow=False)  # fmt: skip
+    assert len(builds) == len(runners)  # once a run: a task called, not submitted, runs here
+
+    def window(record: dict) -> tuple:
+        return record["label"], record["n_train"], record["n_test"], list(record["fit_seconds"])
+
+    sequential = runs.pop("sequential")
+    assert [w["label"] for w in sequential["windows"]] == [
+        "2020-2021 days 1-20", "2020-2021 days 21-30", "2021-2022 days 1-20",
+        "2021-2022 days 21-34"]  # fmt: skip
+    for name, summary in runs.items():
+        assert list(map(window, summary["windows"])) == list(map(window, sequential["windows"]))
+        for table in ("bets.csv", "forecast_scores.csv", "results.csv"):
+            ours = (tmp_path / name / "report" / table).read_bytes()
+            assert ours == (tmp_path / "sequential" / "report" / table).read_bytes(), (name, table)
+        assert summary["overall"] == sequential["overall"], name
