@@ -4,8 +4,11 @@ All six leagues: the seasons before the first test season are the training files
 seasons (default 2019-20 … 2023-24) are bet on walk-forward — the flow retrains the stack and
 the Elo model before each test season on every earlier match — at Bet365's opening prices with
 the staking rules of configs/staking.yaml. Prints one JSON line: seconds (the whole flow, and
-per window), the settings used, and per strategy the bets, turnover, ROI, yield and CLV with
-their bootstrap intervals, plus the forecasts' scores on the same matches.
+per window: from submission to forecasts, and each base model's fit), the CPU seconds of this
+process (its threads included, a Dask cluster's worker processes not: over `seconds`, how many
+cores the threads kept busy), the settings used (`windows_at_once`: how many windows trained
+side by side), and per strategy the bets, turnover, ROI, yield and CLV with their bootstrap
+intervals, plus the forecasts' scores on the same matches.
 
     .venv/bin/python benchmarks/backtest_bets.py [--data PATH] [--first-test 2019-2020]
         [--config FILE]
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -73,14 +77,17 @@ def main() -> None:
             report_dir=str(args.report_dir) if args.report_dir else None,
         )  # fmt: skip
         seconds = round(time.perf_counter() - started, 1)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
         "benchmark": "backtest_bets",
         "seconds": seconds,
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
         "cpus": os.cpu_count(),
         "test_seasons": sorted({p.split("/")[1] for p in summary["partitions"]["test"]}),
         "n_test_matches": summary["n_test_matches"],
         "bookmaker": summary["bookmaker"],
         "retrain_every": summary["retrain_every"],
+        "windows_at_once": settings.windows_at_once,
         "flat_stake": summary["flat_stake"],
         "policy": summary["policy"],
         "models": {"models": train_config["models"], "stacking": train_config["stacking"]},
