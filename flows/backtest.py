@@ -125,12 +125,15 @@ def forecast_windows(
     runner (threads, or Dask): only the flow submits and waits, no task waits on another, so a
     bounded pool cannot starve. A window's stack is fitted as soon as its fits are done. The
     latest windows go first: they train on the most rows, and a long fit started last would
-    leave the other workers idle at the end. Each fit is seeded and single-threaded (`n_jobs`),
-    so what runs beside it changes nothing: the forecasts are those of one window after another.
+    leave the other workers idle at the end. Each fit is seeded, its thread count fixed
+    (`n_jobs`), so what runs beside it changes nothing: the forecasts are those of one window
+    after another.
     """
-    n_models = len(train_config["models"])
-    print(f"{len(windows)} windows, {at_once} in flight at once: up to {at_once * n_models} "
-          f"base-model fits queued on {_runner_name()}")  # fmt: skip
+    from models import build_base_models
+
+    names = ", ".join(model.model_name for model in build_base_models(train_config))
+    print(f"{len(windows)} windows, {at_once} in flight at once on {_runner_name()}; "
+          f"fitted for each: {names}, then the stack")  # fmt: skip
     waiting = list(reversed(range(len(windows))))
     in_flight: dict[int, WindowInFlight] = {}
     done: dict[int, WindowForecast] = {}
