@@ -2,7 +2,7 @@
 
 For each test season (default 2021-22 … 2023-24) the stack is trained on every earlier season of
 all leagues — the default configuration, then with each feature family and each stack member
-removed (or, for features off by default, added) in turn — and scored on that season, on the
+removed (or, for features and models off by default, added) in turn — and scored on that season, on the
 same matches for every variant (those with Pinnacle opening and closing prices). Prints one JSON
 line: per variant the pooled log loss, its difference to the default and to Pinnacle's
 de-margined opening line, and the same per league and per season.
@@ -51,9 +51,16 @@ def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
     members = stack_members(config["train"])
     for member in members:
+        if [m for m in members if m not in (member, "market")] == []:
+            continue  # the market alone: that is the sharp line, scored as pinnacle_open beside
         changed = copy.deepcopy(config)
         changed["train"]["stacking"]["members"] = [m for m in members if m != member]
         out[f"-{member}"] = changed
+    for model in config["train"]["models"]:  # configured models the stack leaves out
+        if model not in members:
+            changed = copy.deepcopy(config)
+            changed["train"]["stacking"]["members"] = [*members, model]
+            out[f"+{model}"] = changed
     return out
 
 
