@@ -219,7 +219,8 @@ def backtest_bets_flow(
     trained = forecast_windows(table, allowed, windows, train_config, with_elo, at_once)
     forecasts = join_forecasts([t.forecasts for t in trained], table.market, method)
 
-    market = build_market(table, test, settings.bookmaker, settings.best_of, method)
+    market = build_market(table, test, settings.bookmaker, settings.best_of, method,
+                          policy.sharp_books)  # fmt: skip
     strategies = settings.strategies
     ledger = place_bets(forecasts, market, policy, strategies, settings.flat_stake)
     results = summarize_bets(ledger, strategies, settings.n_boot, settings.alpha, settings.seed)
