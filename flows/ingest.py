@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow
 
 from sabiscore.config import default_data_dir, load_config
-from sabiscore.store import DataStore
+from sabiscore.guards import ReplaceGuards
+from sabiscore.store import DataStore, stored_raw_shas
 from tasks.ingest import (
     FileReport,
     commit_partitions,
@@ -39,15 +41,21 @@ def ingest_flow(
     data_dir: str | None = None,
     config_path: str | None = None,
     force: bool = False,
+    replace: bool = False,
+    now: datetime | None = None,
 ) -> dict:
     """Ingest football-data.co.uk files (or the synthetic league) into a data directory.
 
     Raises `IngestError` (after storing every good file) when a file is not of the format, is
-    too broken to keep, or cannot be downloaded.
+    too broken to keep, looks cut off or smaller than the season it would replace (`replace`
+    forces those two), or cannot be downloaded. `now` is the time of ingest (default: the
+    clock): no match after it has a result.
     """
     started = time.perf_counter()
+    now = now or datetime.now(UTC)
     config = load_config(config_path)
     data, validation = config["data"], config["validation"]
+    guards = ReplaceGuards.from_dict(validation.get("guards", {}))
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     refs = resolve_sources(sources or data["default_sources"], data, store.root)
     reports = {ref.location: FileReport(ref.location) for ref in refs}
@@ -72,8 +80,8 @@ def ingest_flow(
         except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
             file_error(reports[ref.location], error)
 
-    committed = store.manifest()["partitions"]
-    stored_shas = {p["raw_sha256"] for p in committed.values()}
+    manifest = store.manifest()
+    committed, stored_shas = manifest["partitions"], stored_raw_shas(manifest)
     todo = {s: r for s, r in raws.items() if force or r.sha256 not in stored_shas}
     for source, raw in raws.items():
         if source not in todo:
@@ -94,9 +102,9 @@ def ingest_flow(
     commit = None
     if parsed:
         docs = store.root / "gx" / "data_docs" if validation.get("data_docs") else None
-        outcome, gx_stats = validate_files(parsed, validation, docs)
+        outcome, gx_stats = validate_files(parsed, validation, docs, now)
         timings["validate"], clock = time.perf_counter() - clock, time.perf_counter()
-        commit = commit_partitions(store, todo, parsed, outcome, reports)
+        commit = commit_partitions(store, todo, parsed, outcome, reports, guards, replace)
         timings["commit"] = time.perf_counter() - clock
 
     summary = summarize(
@@ -119,7 +127,11 @@ def ingest_flow(
 
 def _report_unchanged(report: FileReport, committed: dict, sha256: str) -> None:
     """A file whose exact bytes are already stored: nothing to do, counts from the manifest."""
-    keys = [key for key, p in committed.items() if p["raw_sha256"] == sha256]
+    keys = [
+        key
+        for key, p in committed.items()
+        if p["raw_sha256"] == sha256 and p.get("kind") != "rejected"
+    ]
     parts = [committed[key] for key in keys]
     report.status = "unchanged"
     report.partitions = keys

@@ -132,6 +132,13 @@ def ingest(
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     force: Annotated[bool, typer.Option(help="Re-validate files already stored.")] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            help="Store a file even if its last row looks cut off or it has fewer matches "
+            "than the season it replaces (validation.guards in configs/validation.yaml)."
+        ),
+    ] = False,
     json_output: JsonFlag = False,
 ) -> None:
     """Fetch, validate (Great Expectations) and store football-data.co.uk files."""
@@ -145,6 +152,7 @@ def ingest(
             data_dir=str(data_dir) if data_dir else None,
             config_path=str(config) if config else None,
             force=force,
+            replace=replace,
         ),
         json_output,
         _ingest_lines,

@@ -244,6 +244,7 @@ class ParsedFile:
     columns: ColumnMap
     encoding: str
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    ends_with_newline: bool = True  # False: the last row may be cut off (see sabiscore.guards)
 
     @property
     def n_rows(self) -> int:
@@ -361,7 +362,8 @@ def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -
     table = _strings(rows, len(header))
     matches = _match_table(table, rows, header, columns, source, season_start_month)
     odds = _odds_table(table, matches, columns, source)
-    return ParsedFile(matches, odds, columns, decoded.encoding, decoded.warnings)
+    ends_with_newline = data.rstrip(b", \t").endswith((b"\n", b"\r"))
+    return ParsedFile(matches, odds, columns, decoded.encoding, decoded.warnings, ends_with_newline)
 
 
 def _column(table: np.ndarray, i: int | None) -> pd.Series:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sabiscore.football_data import season_of
+from sabiscore.guards import played_in_future
 
 PRICE_GROUP = ("source", "line", "match_id", "code", "phase", "market")
 
@@ -44,8 +45,17 @@ def result_from_goals(home_goals: pd.Series, away_goals: pd.Series) -> pd.Series
     return pd.Series(out, index=home_goals.index, dtype=object).replace("", None)
 
 
-def match_check_frame(matches: pd.DataFrame, season_start_month: int = 7) -> pd.DataFrame:
-    """The match table plus the derived columns the match-level expectations read."""
+def match_check_frame(
+    matches: pd.DataFrame,
+    season_start_month: int = 7,
+    now: pd.Timestamp | None = None,
+    future_tolerance_days: float = 1.0,
+) -> pd.DataFrame:
+    """The match table plus the derived columns the match-level expectations read.
+
+    `now` is the time of ingest: a played match dated after it (beyond the tolerance) is a
+    result from the future. Without it (`None`) no row is judged so.
+    """
     frame = matches.copy()
     frame["result_from_goals"] = result_from_goals(frame["home_goals"], frame["away_goals"])
     played = frame["status"] == "played"
@@ -61,6 +71,11 @@ def match_check_frame(matches: pd.DataFrame, season_start_month: int = 7) -> pd.
         {"year": start_year, "month": season_start_month, "day": 1}, errors="coerce"
     )
     frame["days_into_season"] = (frame["date"] - season_start).dt.days
+    frame["played_in_future"] = (
+        played_in_future(frame["kickoff"], frame["status"], now, future_tolerance_days)
+        if now is not None
+        else False
+    )
     return frame
 
 
@@ -212,7 +227,7 @@ def dominant_partition(matches: pd.DataFrame) -> tuple[str, str]:
 #: Columns that exist only to validate rows; they are not stored in the canonical table.
 CHECK_ONLY_COLUMNS = (
     "n_fields", "n_header_fields", "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
-    "result_from_goals", "duplicate_of", "same_teams", "days_into_season",
+    "result_from_goals", "duplicate_of", "same_teams", "days_into_season", "played_in_future",
 )  # fmt: skip
 INTEGER_COLUMNS = (
     "home_goals", "away_goals", "ht_home_goals", "ht_away_goals",

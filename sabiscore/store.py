@@ -24,7 +24,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +55,9 @@ class Partition:
     raw_sha256: str
     source: str
     tables: Mapping[str, pd.DataFrame]
-    kind: str = "results"  # "results", or "fixtures" for a file of upcoming matches only
+    # "results"; "fixtures" for a file of upcoming matches only; "rejected" for the quarantine
+    # of a file that was not stored (so that "see the quarantine" has something to show)
+    kind: str = "results"
 
     @property
     def key(self) -> str:
@@ -69,6 +71,7 @@ class CommitResult:
     unchanged: tuple[str, ...] = ()
     replaced: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    refused: Mapping[str, str] = field(default_factory=dict)  # key -> why it was not committed
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -140,26 +143,45 @@ class DataStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def commit(self, partitions: list[Partition]) -> CommitResult:
-        """Write the partitions' tables and make them current in one atomic step."""
+    def commit(
+        self,
+        partitions: list[Partition],
+        refuse: Callable[[Partition, Mapping | None], str | None] | None = None,
+    ) -> CommitResult:
+        """Write the partitions' tables and make them current in one atomic step.
+
+        `refuse(partition, committed_entry_or_None)` may give a reason not to replace what is
+        committed; it is asked under the store's lock, so it judges the state it would replace.
+        A refused partition's whole file (every partition of its raw bytes) is left out.
+        """
         with self._lock():
             manifest = self.manifest()
             current = manifest["partitions"]
+            refused = {}
+            for part in partitions if refuse else ():
+                reason = refuse(part, current.get(part.key))
+                if reason:
+                    refused[part.key] = reason
+            refused_files = {p.raw_sha256 for p in partitions if p.key in refused}
             written, unchanged, replaced = [], [], []
             for part in partitions:
                 old = current.get(part.key)
+                if part.raw_sha256 in refused_files:
+                    continue
                 if old and old["raw_sha256"] == part.raw_sha256:
                     unchanged.append(part.key)
                     continue
                 current[part.key] = self._write_partition(part)
                 (replaced if old else written).append(part.key)
+                if part.kind == "results":  # a stored season supersedes a refused version's
+                    current.pop(f"rejected:{part.league}/{part.season}", None)
             if written or replaced:
                 manifest["version"] = manifest.get("version", 0) + 1
                 manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 payload = json.dumps(manifest, indent=1, sort_keys=True).encode()
                 _atomic_write(self.manifest_path, payload)
             self._collect_garbage(manifest)
-        return CommitResult(tuple(written), tuple(unchanged), tuple(replaced))
+        return CommitResult(tuple(written), tuple(unchanged), tuple(replaced), refused=refused)
 
     def _write_partition(self, part: Partition) -> dict:
         files, rows = {}, {}
@@ -232,15 +254,28 @@ class DataStore:
         return fixtures.drop_duplicates("match_id", keep="last").reset_index(drop=True)
 
     def summary(self) -> dict:
-        """Counts per table and the leagues/seasons present."""
-        parts = self.manifest()["partitions"].values()
-        totals = {t: sum(p["rows"].get(t, 0) for p in parts) for t in TABLES}
+        """Counts per table and the leagues/seasons present (a rejected file's quarantine is
+        counted, but its league and season are not present: nothing of it is served)."""
+        every = list(self.manifest()["partitions"].values())
+        totals = {t: sum(p["rows"].get(t, 0) for p in every) for t in TABLES}
+        parts = [p for p in every if p.get("kind") != "rejected"]
         return {
             "partitions": len(parts),
             "leagues": sorted({p["league"] for p in parts}),
             "seasons": sorted({p["season"] for p in parts}),
             **totals,
         }
+
+
+def stored_raw_shas(manifest: Mapping) -> set[str]:
+    """The raw files whose data is committed (a rejected file's quarantine does not count)."""
+    return {p["raw_sha256"] for p in manifest["partitions"].values() if p.get("kind") != "rejected"}
+
+
+def rejected_partition(raw: RawFile, quarantine: pd.DataFrame, home: tuple[str, str]) -> Partition:
+    """The quarantine of a file that was not stored, filed under its main league and season."""
+    league, season = home
+    return Partition(league, season, raw.sha256, raw.source, {"quarantine": quarantine}, "rejected")
 
 
 def _partition_order(entry: Mapping) -> tuple[str, str]:

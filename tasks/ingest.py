@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
 from sabiscore.football_data import FileFormatError, ParsedFile, parse_football_data
+from sabiscore.guards import (
+    ReplaceGuards,
+    force_hint,
+    season_mismatch_reason,
+    shrink_reason,
+    truncation_reason,
+)
 from sabiscore.quality import (
     QualityOutcome,
     apply_failures,
@@ -23,7 +31,14 @@ from sabiscore.quality import (
     price_check_frame,
 )
 from sabiscore.sources import SYNTHETIC, SourceRef, resolve
-from sabiscore.store import CommitResult, DataStore, Partition, RawFile, file_partitions
+from sabiscore.store import (
+    CommitResult,
+    DataStore,
+    Partition,
+    RawFile,
+    file_partitions,
+    rejected_partition,
+)
 
 
 @dataclass
@@ -121,15 +136,25 @@ def parse_files(
 
 @task(name="validate-gx")
 def validate_files(
-    parsed: dict[str, ParsedFile], validation: dict, docs_dir: Path | None
+    parsed: dict[str, ParsedFile],
+    validation: dict,
+    docs_dir: Path | None,
+    now: datetime | None = None,
 ) -> tuple[QualityOutcome, dict]:
-    """Run the GX suites over every parsed file at once; decide quarantine and warnings."""
+    """Run the GX suites over every parsed file at once; decide quarantine and warnings.
+
+    `now` is the time of ingest (default: the clock), after which no match has a result.
+    """
     from tasks.gx_runner import run_suites
 
+    guards = ReplaceGuards.from_dict(validation.get("guards", {}))
+    ingest_time = pd.Timestamp(now or datetime.now(UTC))
     matches = pd.concat([p.matches for p in parsed.values()], ignore_index=True)
     odds = pd.concat([p.odds for p in parsed.values()], ignore_index=True)
     frames = {
-        "matches": match_check_frame(matches, validation["season_start_month"]),
+        "matches": match_check_frame(
+            matches, validation["season_start_month"], ingest_time, guards.future_tolerance_days
+        ),
         "prices": price_check_frame(odds),
     }
     started = time.perf_counter()
@@ -152,8 +177,15 @@ def commit_partitions(
     parsed: dict[str, ParsedFile],
     outcome: QualityOutcome,
     reports: dict[str, FileReport],
+    guards: ReplaceGuards | None = None,
+    replace: bool = False,
 ) -> CommitResult:
-    """Group kept rows into (league, season) partitions and make them current atomically."""
+    """Group kept rows into (league, season) partitions and make them current atomically.
+
+    A file the guards refuse (cut off, or fewer matches than the season it would replace) is
+    not committed unless `replace`; the quarantine of every file not stored is kept apart.
+    """
+    guards = guards or ReplaceGuards()
     partitions: list[Partition] = []
     tables = {
         "matches": outcome.matches,
@@ -171,8 +203,11 @@ def commit_partitions(
         if source not in parsed:
             continue
         report.quarantined = len(part_of("quarantine", source))
-        if source in outcome.rejected_files:
-            report.status, report.message = "rejected", outcome.rejected_files[source]
+        reason = outcome.rejected_files.get(source) or _file_refusal(
+            parsed[source], source, replace
+        )
+        if reason:
+            report.status, report.message = "rejected", reason
             continue
         matches = canonical_matches(part_of("matches", source))
         matches["raw_sha256"] = raw.sha256
@@ -191,11 +226,55 @@ def commit_partitions(
         report.partitions = [p.key for p in parts]
         report.status = "stored"
         partitions.extend(parts)
-    result = store.commit(partitions)
+
+    def refuse(part: Partition, committed: dict | None) -> str | None:
+        if replace or part.kind != "results" or committed is None:
+            return None
+        stored = committed.get("rows", {}).get("matches", 0)
+        return shrink_reason(len(part.tables["matches"]), stored, guards.min_replace_share)
+
+    result = store.commit(partitions, refuse)
     for report in reports.values():
-        if report.status == "stored" and all(k in result.unchanged for k in report.partitions):
+        refusals = [f"{k}: {result.refused[k]}" for k in report.partitions if k in result.refused]
+        if report.status == "stored" and refusals:
+            report.status = "rejected"
+            report.message = f"{'; '.join(refusals)}: {force_hint(report.source)}"
+            report.matches = report.fixtures = report.price_warnings = 0
+            report.partitions = []
+        elif report.status == "stored" and all(k in result.unchanged for k in report.partitions):
             report.status = "unchanged"
+    _keep_rejected_quarantine(store, raws, parsed, reports, by_source["quarantine"])
     return result
+
+
+def _file_refusal(parsed: ParsedFile, source: str, replace: bool) -> str | None:
+    """Why a file must not be committed as it is: a season its dates contradict (always), or
+    a cut-off last row (unless `replace`)."""
+    played = parsed.matches[parsed.matches["status"] == "played"]
+    mismatch = season_mismatch_reason(source, played["season"].dropna())
+    if mismatch:
+        return f"{mismatch}: not stored (rename the file, or check its dates)"
+    truncated = truncation_reason(parsed.matches, parsed.ends_with_newline)
+    if truncated and not replace:
+        return f"{truncated}; {force_hint(source)}"
+    return None
+
+
+def _keep_rejected_quarantine(
+    store: DataStore,
+    raws: dict[str, RawFile],
+    parsed: dict[str, ParsedFile],
+    reports: dict[str, FileReport],
+    quarantine: dict[str, pd.DataFrame],
+) -> None:
+    """Store the quarantine rows of the files not stored, so "see the quarantine" shows them."""
+    parts = [
+        rejected_partition(raws[s], quarantine[s], dominant_partition(parsed[s].matches))
+        for s, report in reports.items()
+        if report.status == "rejected" and s in parsed and s in quarantine
+    ]
+    if parts:
+        store.commit(parts)
 
 
 def _split_by_source(table: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -59,3 +59,33 @@ def test_ingest_exits_non_zero_with_the_reason(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "error: source not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_cut_off_file_exits_1_with_how_to_force_it_and_replace_stores_it(
+    tmp_path: Path,
+) -> None:
+    from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
+    from sabiscore.synthetic import write_football_data_csvs as write_csvs
+
+    config = SyntheticConfig(
+        seed=5, first_season=2022, n_seasons=1,
+        leagues=(LeagueSpec(code="SY1", n_teams=20, tier=1, country="Sylvania"),),
+    )  # fmt: skip
+    (season,) = write_csvs(generate_league(config), tmp_path / "files")
+    store = str(tmp_path / "store")
+    assert sabiscore("ingest", str(season), "--data-dir", store).returncode == 0
+    data = season.read_bytes()
+    cut = tmp_path / "cut" / season.name
+    cut.parent.mkdir()
+    cut.write_bytes(data[: data.index(b"\r\n", len(data) // 2) + 20])  # 20 bytes into a row
+
+    result = sabiscore("ingest", str(cut), "--data-dir", store)
+    assert result.returncode == 1, result.stderr
+    assert f"ERROR {cut}: the last row" in result.stdout
+    assert "looks cut off" in result.stdout and f"sabiscore ingest {cut} --replace" in result.stdout
+    assert "store " in result.stdout and ": 380 matches" in result.stdout, "the season is kept"
+
+    result = sabiscore("ingest", str(cut), "--data-dir", store, "--replace", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = _last_json(result.stdout)
+    assert summary["partitions_replaced"] == ["SY1/2022-2023"] and summary["matches"] < 380
