@@ -3,7 +3,8 @@
 The champion ensemble and the teams' state are loaded once, in `__init__`; `predict`,
 `predict_batch` and `edge` are typed `@bentoml.api` endpoints (POST); the probes, the team
 list, pushed prices, reload and the WebSocket live in the FastAPI app of bentos/app.py,
-mounted at "/". All of them delegate to one `Runtime` (bentos/runtime.py).
+mounted at "/". All of them delegate to one `Runtime` (bentos/runtime.py), and all of them
+are behind one check of the API token (bentos/auth.py), an ASGI middleware of BentoML's app.
 
 One worker: the WebSocket subscribers and the prices posted to /odds must meet in one process.
 """
@@ -19,6 +20,7 @@ import uvicorn
 from starlette.responses import JSONResponse
 
 from bentos.app import create_app
+from bentos.auth import AuthPolicy, RequireToken, warn_if_open
 from bentos.errors import ServiceError
 from bentos.observability import init_sentry
 from bentos.runtime import Runtime
@@ -132,8 +134,10 @@ class SabiScore:
             environment=settings.sentry.environment,
             traces_sample_rate=settings.sentry.traces_sample_rate,
             release=f"{model.info.name}@{model.info.semver}" if model else None,
-            secrets=[settings.revalidation.secret],
+            secrets=[s for s in (settings.revalidation.secret, settings.auth.token) if s],
         )
+        warn_if_open(settings.auth.policy)
+        app.state.auth = settings.auth.policy
         app.state.runtime = self.runtime
 
     @bentoml.api(route="/predict")
@@ -160,4 +164,11 @@ class SabiScore:
         return _answer(lambda: self.runtime.edge(request))
 
 
+def _auth_policy() -> AuthPolicy | None:
+    """The policy the service's `__init__` set; None before it has run."""
+    return getattr(app.state, "auth", None)
+
+
+# Outermost of the two: every route of both routers, the probes included, meets the rule.
+SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(OwnProbes, probes=app)

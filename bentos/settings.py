@@ -1,6 +1,6 @@
 """The service's settings: `configs/serving.yaml` and `configs/staking.yaml`, plus the
-environment for what must not live in a file (the revalidation secret, the Sentry DSN) and
-for where things are (data directory, MLflow, the Next.js site).
+environment for what must not live in a file (the API token, the revalidation secret, the
+Sentry DSN) and for where things are (data directory, MLflow, the Next.js site).
 
 Read once at start-up by `ServingSettings.from_environment()`; nothing here reads a file or the
 environment at import.
@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from bentos.auth import API_TOKEN_ENV, AuthPolicy
 from models.registry import tracking_uri
-from sabiscore.config import default_data_dir, load_config
+from sabiscore.config import default_data_dir, load_config, reject_unknown_keys
 from sabiscore.odds import ImpliedMethod
 from sabiscore.staking import StakingPolicy
 
@@ -25,7 +27,44 @@ EDGE_KEYS = frozenset({"implied_method", "clv_books", "clv_min_matches"})
 
 #: The development secret of the design; fine on a laptop, refused in production.
 DEFAULT_SECRET = "dev-secret-token"
-PRODUCTION = "production"
+#: Where the environment's name is read, in this order: the design's name, then ours. When
+#: both are set they must agree.
+ENVIRONMENT_VARIABLES = ("APP_ENV", "SABISCORE_ENV")
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    STAGING = "staging"
+    PRODUCTION = "production"
+
+    @classmethod
+    def parse(cls, name: str) -> Environment:
+        """Case and surrounding spaces do not matter; an unknown name is refused rather than
+        taken for "not production".
+
+        >>> str(Environment.parse(" Production "))
+        'production'
+        """
+        try:
+            return cls(name.strip().lower())
+        except ValueError:
+            known = ", ".join(e.value for e in cls)
+            raise ValueError(f"unknown environment {name!r} (known: {known})") from None
+
+
+PRODUCTION = Environment.PRODUCTION
+
+
+def environment_of(environ: Mapping[str, str], configured: str | None) -> Environment:
+    """$APP_ENV or $SABISCORE_ENV (refused when they disagree), else serving's `environment`."""
+    named = {var: Environment.parse(environ[var]) for var in ENVIRONMENT_VARIABLES
+             if (environ.get(var) or "").strip()}  # fmt: skip
+    if len(set(named.values())) > 1:
+        said = ", ".join(f"{var}={value}" for var, value in named.items())
+        raise ValueError(f"the environment is named twice and differently ({said}): set one")
+    if named:
+        return next(iter(named.values()))
+    return Environment.parse(configured or "development")
 
 
 @dataclass(frozen=True)
@@ -93,6 +132,36 @@ class PushSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """serving.yaml's `auth`, with the token of $SABISCORE_API_TOKEN."""
+
+    protect_reads: bool = False
+    min_secret_length: int = 32
+    token: str | None = field(default=None, repr=False)  # never in a repr, a log or an answer
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.protect_reads, bool):
+            raise ValueError(f"auth.protect_reads must be true or false, got "
+                             f"{self.protect_reads!r}")  # fmt: skip
+        if isinstance(self.min_secret_length, bool) or not isinstance(self.min_secret_length, int) \
+                or self.min_secret_length < 16:  # fmt: skip
+            raise ValueError("auth.min_secret_length must be an integer >= 16 (a shorter "
+                             f"secret can be guessed), got {self.min_secret_length!r}")  # fmt: skip
+
+    @classmethod
+    def from_config(cls, auth: Mapping[str, Any], environ: Mapping[str, str]) -> AuthSettings:
+        reject_unknown_keys(auth, cls, "serving auth")
+        if "token" in auth:
+            raise ValueError(f"serving auth: the token is read from ${API_TOKEN_ENV} only, "
+                             "never from a file")  # fmt: skip
+        return cls(**auth, token=(environ.get(API_TOKEN_ENV) or "").strip() or None)
+
+    @property
+    def policy(self) -> AuthPolicy:
+        return AuthPolicy(token=self.token, protect_reads=self.protect_reads)
+
+
+@dataclass(frozen=True)
 class SentrySettings:
     dsn: str | None = field(default=None, repr=False)
     traces_sample_rate: float = 0.1
@@ -105,7 +174,7 @@ class ServingSettings:
 
     data_dir: Path
     tracking_uri: str
-    environment: str
+    environment: Environment
     model_name: str
     alias: str
     watch_interval_s: float
@@ -117,14 +186,16 @@ class ServingSettings:
     push: PushSettings
     revalidation: RevalidationSettings
     sentry: SentrySettings
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], environ: Mapping[str, str], data_dir: Path | None = None
     ) -> ServingSettings:
-        """From loaded configs (`load_config()`) and an environment; checks the secret."""
+        """From loaded configs (`load_config()`) and an environment; checks the token and the
+        secret (`check_secrets`)."""
         serving = dict(config.get("serving") or {})
-        environment = environ.get("SABISCORE_ENV") or serving.get("environment") or "development"
+        environment = environment_of(environ, serving.get("environment"))
         root = Path(data_dir or environ.get("SABISCORE_DATA_DIR") or default_data_dir())
         model = serving.get("model") or {}
         edge = serving.get("edge") or {}
@@ -154,10 +225,11 @@ class ServingSettings:
             sentry=SentrySettings(
                 dsn=environ.get("SENTRY_DSN") or None,
                 traces_sample_rate=float(sentry.get("traces_sample_rate", 0.1)),
-                environment=sentry.get("environment") or environment,
+                environment=sentry.get("environment") or str(environment),
             ),
+            auth=AuthSettings.from_config(serving.get("auth") or {}, environ),
         )
-        check_secret(settings)
+        check_secrets(settings)
         return settings
 
     @classmethod
@@ -178,10 +250,28 @@ def check_edge_keys(edge: Mapping[str, Any]) -> None:
         )
 
 
-def check_secret(settings: ServingSettings) -> None:
-    """Production with the development secret would let anyone rebuild the site's pages."""
-    if settings.environment == PRODUCTION and settings.revalidation.secret == DEFAULT_SECRET:
-        raise ValueError(
-            "refusing to start in production with the default revalidation secret: "
-            "set REVALIDATE_SECRET"
-        )
+def check_secrets(settings: ServingSettings) -> None:
+    """Refuse to start where the secrets would not keep anyone out.
+
+    Anywhere: reads protected with no token to protect them by. In production: no API token
+    (anyone could push prices and reload), the development revalidation secret (anyone could
+    rebuild the site's pages), or either shorter than `auth.min_secret_length`. The message
+    names what is wrong, never a secret's value.
+    """
+    auth = settings.auth
+    if auth.protect_reads and auth.token is None:
+        raise ValueError(f"auth.protect_reads is true but {API_TOKEN_ENV} is not set")
+    if settings.environment is not PRODUCTION:
+        return
+    minimum, secret = auth.min_secret_length, settings.revalidation.secret
+    problems = []
+    if auth.token is None:
+        problems.append(f"no API token: set {API_TOKEN_ENV}")
+    elif len(auth.token) < minimum:
+        problems.append(f"{API_TOKEN_ENV} is shorter than {minimum} characters")
+    if secret == DEFAULT_SECRET:
+        problems.append("the default revalidation secret: set REVALIDATE_SECRET")
+    elif len(secret) < minimum:
+        problems.append(f"REVALIDATE_SECRET is shorter than {minimum} characters")
+    if problems:
+        raise ValueError("refusing to start in production with " + "; ".join(problems))

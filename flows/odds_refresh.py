@@ -17,6 +17,7 @@ from flows.ingest import ingest_flow
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.football_data import one_x_two
 from sabiscore.store import DataStore
+from tasks.serving import refused_hint, service_headers
 
 SIDES = {"H": "home", "D": "draw", "A": "away"}
 
@@ -87,18 +88,20 @@ def price_messages(fixtures: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
 
 @task(name="push-prices", cache_policy=NO_CACHE)
 def push_prices(url: str | None, messages: list[dict], timeout_s: float) -> tuple[int, int]:
-    """POST each fixture's prices to the service; returns (pushed, failed). Never raises."""
+    """POST each fixture's prices to the service, with its API token when
+    $SABISCORE_API_TOKEN is set; returns (pushed, failed). Never raises."""
     if not url or not messages:
         return 0, 0
     import httpx
 
     logger = get_run_logger()
     pushed = 0
-    with httpx.Client(timeout=timeout_s) as client:
+    with httpx.Client(timeout=timeout_s, headers=service_headers()) as client:
         for message in messages:
             try:
                 client.post(url, json=message).raise_for_status()
                 pushed += 1
             except httpx.HTTPError as error:
-                logger.warning("could not push %s to %s: %s", message["match_id"], url, error)
+                logger.warning("could not push %s to %s: %s%s", message["match_id"], url, error,
+                               refused_hint(error))  # fmt: skip
     return pushed, len(messages) - pushed

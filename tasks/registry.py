@@ -24,6 +24,7 @@ from sabiscore.features import FeatureConfig, build_features
 from sabiscore.holdout_bets import HoldoutBets, holdout_bets
 from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
 from sabiscore.staking import StakingPolicy
+from tasks.serving import refused_hint, service_headers
 
 logger = logging.getLogger(__name__)
 
@@ -276,17 +277,20 @@ def percent(value: float, ci: tuple[float, float]) -> str:
 
 @task(name="notify-serving", cache_policy=NO_CACHE)
 def notify_serving(url: str | None, payload: dict[str, Any], timeout_s: float = 5.0) -> bool:
-    """Tell the service to reload its champion. A failure is logged and never fails the run."""
+    """Tell the service to reload its champion, with its API token when $SABISCORE_API_TOKEN
+    is set. A failure is logged and never fails the run."""
     if not url:
         return False
     import httpx
 
     try:
-        response = httpx.post(url, json=payload, timeout=timeout_s)
+        response = httpx.post(url, json=payload, headers=service_headers(), timeout=timeout_s)
         response.raise_for_status()
     except httpx.HTTPError as error:
-        logger.warning("could not notify the serving layer at %s: %s", url, error)
-        print(f"warning: could not notify the serving layer at {url}: {error}")
+        logger.warning("could not notify the serving layer at %s: %s%s", url, error,
+                       refused_hint(error))  # fmt: skip
+        print(f"warning: could not notify the serving layer at {url}: {error}"
+              f"{refused_hint(error)}")  # fmt: skip
         return False
     print(f"notified the serving layer at {url}")
     return True

@@ -44,13 +44,14 @@ def settings(**environ: str) -> ServingSettings:
 
 
 def test_production_refuses_the_default_secret() -> None:
+    token = "api-token-of-the-parts-tests-3b8e1c57"  # production: the API token is required too
     with pytest.raises(ValueError, match="default revalidation secret"):
-        settings(SABISCORE_ENV="production")
+        settings(SABISCORE_ENV="production", SABISCORE_API_TOKEN=token)
     with pytest.raises(ValueError, match="default revalidation secret"):
         settings(SABISCORE_ENV="production", REVALIDATE_SECRET=DEFAULT_SECRET)
-    assert (
-        settings(SABISCORE_ENV="production", REVALIDATE_SECRET=SECRET).environment == "production"
-    )
+    strong = f"{SECRET}-long-enough"  # at least auth.min_secret_length (tests/bentos/test_auth.py)
+    assert settings(SABISCORE_ENV="production", REVALIDATE_SECRET=strong,
+                    SABISCORE_API_TOKEN=token).environment == "production"  # fmt: skip
     assert settings().revalidation.secret == DEFAULT_SECRET  # development: the default is fine
 
 

@@ -31,6 +31,8 @@ from tests.bentos.conftest import LEAGUE, copy_store, promote_copy
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 SECRET = "site-secret-for-the-server-tests-41d9"
+TOKEN = "api-token-for-the-server-tests-c3a06b92"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 KICKOFF = "2022-08-13T15:00:00"
 BOOKS = {
     "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
@@ -127,8 +129,9 @@ def server(champion_store: Path, site: FakeSite, tmp_path_factory: pytest.TempPa
     config = root / "override.yaml"
     config.write_text(yaml.safe_dump(OVERRIDES))
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "APP_ENV")}
     env.update(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_ENV="development",
+               SABISCORE_API_TOKEN=TOKEN,
                SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")  # fmt: skip
     log = root / "server.log"
     command = [sys.executable, "-m", "sabiscore.cli", "serve", "--port", str(port),
@@ -210,7 +213,7 @@ def test_bad_input_over_http(server: Server, teams: list[str]) -> None:
     ]  # fmt: skip
     for path, body, status in cases:
         answer = httpx.post(f"{server.url}{path}", content=body,
-                            headers={"content-type": "application/json"})  # fmt: skip
+                            headers={"content-type": "application/json", **AUTH})  # fmt: skip
         assert answer.status_code == status, (path, answer.text)
         assert answer.json()["error"] and "Traceback" not in answer.text
 
@@ -229,7 +232,7 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
     site.mode = "ok"
 
     async def scenario() -> tuple[str, dict, dict, dict]:
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with httpx.AsyncClient(base_url=server.url, headers=AUTH) as client:
             first = await client.post("/odds", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
             match_id = first.json()["match_id"]
             async with connect(f"{server.ws_url}/ws/edge/{match_id}") as ws:
@@ -261,7 +264,7 @@ def test_a_failing_site_never_stops_pushes(
     server: Server, site: FakeSite, teams: list[str]
 ) -> None:
     async def push_once(match_id: str, home: float) -> float:
-        async with httpx.AsyncClient(base_url=server.url) as client:
+        async with httpx.AsyncClient(base_url=server.url, headers=AUTH) as client:
             await client.post("/odds", json={"match_id": match_id, **match(teams, odds=BOOKS)})
             async with connect(f"{server.ws_url}/ws/edge/{match_id}") as ws:
                 await asyncio.wait_for(ws.recv(), 5)  # the current edge
@@ -292,7 +295,8 @@ def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None
     from models.registry import ModelRegistry
 
     version = promote_copy(server.store)
-    reloaded = httpx.post(f"{server.url}/reload", json={"version": version}, timeout=60)
+    reloaded = httpx.post(f"{server.url}/reload", json={"version": version}, headers=AUTH,
+                          timeout=60)  # fmt: skip
     assert reloaded.status_code == 200, reloaded.text
     assert reloaded.json()["model"]["version"] == version
     assert httpx.get(f"{server.url}/readyz").json()["model"]["version"] == version
@@ -301,7 +305,19 @@ def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None
     _until(lambda: httpx.get(f"{server.url}/readyz").json()["model"]["version"] == "1", 30)
 
 
+def test_writes_need_the_token_over_http(server: Server, teams: list[str]) -> None:
+    """The rule holds on the real server too, where BentoML builds the app and its middleware."""
+    body = {"match_id": "no-token", **match(teams, odds=BOOKS)}
+    missing = httpx.post(f"{server.url}/odds", json=body)
+    assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = httpx.post(f"{server.url}/reload", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 403
+    assert wrong.json() == {"error": "the token sent is not the service's"}
+    assert httpx.post(f"{server.url}/predict", json=match(teams)).status_code == 200  # reads open
+    assert httpx.post(f"{server.url}/odds", json=body, headers=AUTH).status_code == 200
+
+
 def test_the_secret_is_never_logged(server: Server) -> None:
     log = server.log.read_text()
     assert "sabiscore" in log  # the service did log
-    assert SECRET not in log
+    assert SECRET not in log and TOKEN not in log

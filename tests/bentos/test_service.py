@@ -18,6 +18,7 @@ from tests.bentos.conftest import LEAGUE, copy_store, own_tracking_uri, promote_
 pytestmark = pytest.mark.slow
 
 KICKOFF = "2022-08-13T15:00:00"  # after the synthetic league's last played day
+TOKEN = "api-token-of-the-service-tests-9d27f4e1"
 BOOKS = {
     "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
     "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
@@ -37,9 +38,13 @@ def client(store: Path) -> Iterator[TestClient]:
         patch.setenv("SABISCORE_DATA_DIR", str(store))
         patch.delenv("NEXT_URL", raising=False)
         patch.delenv("SENTRY_DSN", raising=False)
+        patch.delenv("APP_ENV", raising=False)
+        patch.delenv("SABISCORE_CONFIG", raising=False)
+        patch.setenv("SABISCORE_API_TOKEN", TOKEN)  # writes need it (tests/bentos/test_auth.py)
         from bentos.service import SabiScore
 
-        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False) as client:
+        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False,
+                        headers={"Authorization": f"Bearer {TOKEN}"}) as client:  # fmt: skip
             yield client
 
 
