@@ -127,7 +127,7 @@ def apply_failures(
     quarantine = _quarantine_entries(matches, [f for f in failures if f.level == "match"])
     bad_rows = set(quarantine["_row"])
     warnings, dropped = _price_warnings(matches, odds, [f for f in failures if f.level == "price"])
-    rejected = _rejected_files(matches, bad_rows, max_bad_share)
+    rejected = _rejected_files(matches, quarantine, max_bad_share)
     keep = ~matches.index.isin(list(bad_rows)) & ~matches["source"].isin(list(rejected))
     kept = matches.loc[keep]
     # Prices belong to the line they were read from: a quarantined duplicate takes its own
@@ -197,16 +197,23 @@ def _price_warnings(
     return pd.DataFrame.from_records(records, columns=list(WARNING_COLUMNS)), dropped
 
 
-def _rejected_files(matches: pd.DataFrame, bad_rows: set, max_bad_share: float) -> dict[str, str]:
+def _rejected_files(
+    matches: pd.DataFrame, quarantine: pd.DataFrame, max_bad_share: float
+) -> dict[str, str]:
+    """Files with too large a share of bad rows, and why in words: the share and the most
+    common reason, so that a file rejected whole says what is wrong with it."""
     rejected = {}
-    bad = matches.index.isin(list(bad_rows))
+    bad = matches.index.isin(list(set(quarantine["_row"])))
     for source, rows in matches.groupby("source").groups.items():
         n_bad = int(bad[matches.index.get_indexer(rows)].sum())
         share = n_bad / len(rows)
         if share > max_bad_share:
+            reasons = quarantine.loc[quarantine["source"] == source, "reason"].value_counts()
+            n_top = int(reasons.iloc[0])
             rejected[source] = (
                 f"{n_bad} of {len(rows)} rows ({share:.0%}) failed validation, more than the "
-                f"allowed {max_bad_share:.0%}: the file was not stored (see the quarantine)"
+                f"allowed {max_bad_share:.0%}, most often: {reasons.index[0]} "
+                f"({n_top} row{'s' * (n_top != 1)}); the file was not stored (see the quarantine)"
             )
     return rejected
 

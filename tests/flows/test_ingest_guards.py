@@ -120,8 +120,9 @@ def test_results_dated_in_2099_are_quarantined_and_nothing_is_served(
 ) -> None:
     store = DataStore(tmp_path / "store")
     future = _copy(_in_2099(season_file.read_bytes()), tmp_path, "future.csv")
-    with pytest.raises(IngestError, match="failed validation"):
+    with pytest.raises(IngestError, match="failed validation") as raised:
         _ingest(future, store, now=datetime(2026, 12, 2, tzinfo=UTC))
+    assert "most often: a played match (with a result) is dated after" in str(raised.value)
     assert store.load("matches").empty
     assert store.summary()["seasons"] == [], "2099-2100 is not served"
     quarantine = store.load("quarantine")

@@ -271,6 +271,7 @@ def test_bad_share_equal_to_the_limit_is_not_rejected():
     assert apply_failures(matches, odds, [failure], max_bad_share=0.2).rejected_files == {}
     rejected = apply_failures(matches, odds, [failure], max_bad_share=0.19).rejected_files
     assert "1 of 5 rows (20%)" in rejected["a.csv"]
+    assert "most often: same teams (1 row); the file was not stored" in rejected["a.csv"]
 
 
 def test_quarantined_duplicate_keeps_the_first_occurrence_and_its_prices():
