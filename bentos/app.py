@@ -30,6 +30,7 @@ from bentos.schemas import (
     ReloadResult,
     Teams,
 )
+from sabiscore.football_data import is_safe_match_id
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,9 @@ def _add_routes(app: FastAPI) -> None:
         An unknown match_id is closed with code 4404."""
         await websocket.accept()
         runtime = runtime_of(websocket)
-        if runtime.tracked(match_id) is None and runtime.hub.latest(match_id) is None:
+        if not is_safe_match_id(match_id) or (
+            runtime.tracked(match_id) is None and runtime.hub.latest(match_id) is None
+        ):
             await websocket.close(CLOSE_UNKNOWN_MATCH, f"unknown match_id {match_id!r}"[:120])
             return
         try:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from bentos.settings import RevalidationSettings
+from sabiscore.football_data import is_safe_match_id
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ class Revalidator:
 
     def schedule(self, match_id: str) -> None:
         """Revalidate the match's page soon; returns at once."""
-        if not self.enabled:
-            return
+        if not self.enabled or not is_safe_match_id(match_id):
+            return  # never forwarded: an id outside the safe pattern is no path of the site
         if match_id in self._running:
             self._again.add(match_id)  # coalesced into one call after the one in flight
             return

@@ -14,14 +14,24 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sabiscore.football_data import MATCH_ID_PATTERN
 from sabiscore.staking import BetReason
+
+#: The highest decimal price accepted: beyond it a "price" is a typo or an attack (1e300 made a
+#: PREMIUM bet with a 5 % stake), not a quote; the longest real 1X2 prices are in the hundreds.
+MAX_DECIMAL_ODDS = 1000.0
 
 Outcome = Literal["home", "draw", "away"]
 Quality = Literal["PREMIUM", "VALUE", "MARGINAL", "AVOID"]
 CalibrationStatus = Literal["excellent", "good", "fair", "poor"]
 DecimalOdds = Annotated[
     float,
-    Field(gt=1.0, strict=True, allow_inf_nan=False, description="Decimal odds, above 1.0."),
+    Field(gt=1.0, le=MAX_DECIMAL_ODDS, strict=True, allow_inf_nan=False,
+          description=f"Decimal odds, above 1.0 and at most {MAX_DECIMAL_ODDS:g}."),
+]  # fmt: skip
+MatchId = Annotated[
+    str,
+    Field(pattern=MATCH_ID_PATTERN, description="Letters, digits, '-' and '_'; 1-255 characters."),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -94,7 +104,7 @@ class EdgeRequest(Match, title="EdgeRequest"):
 class OddsUpdate(Match, title="OddsUpdate"):
     """`POST /odds`: new prices for a match (the odds-refresh flow sends exactly this)."""
 
-    match_id: Name | None = Field(
+    match_id: MatchId | None = Field(
         default=None,
         description="Id of the match (default: made from league, kick-off day and teams, as "
         "in the data store). The WebSocket /ws/edge/{match_id} takes it.",

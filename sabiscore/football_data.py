@@ -273,6 +273,23 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+#: What a match id may be wherever it travels (HTTP, WebSocket paths, the site's revalidation
+#: path, logs): letters, digits, "-" and "_", at most 255 characters. `make_match_id` makes only
+#: such ids; a caller's own id is refused otherwise (no "../", "?", "/" or line breaks).
+MATCH_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,254}$"
+
+
+def is_safe_match_id(match_id: str) -> bool:
+    """Whether `match_id` fits `MATCH_ID_PATTERN`.
+
+    >>> is_safe_match_id("e0-20230811-burnley-man-city"), is_safe_match_id("../../api/admin")
+    (True, False)
+    >>> is_safe_match_id("x forged log line"), is_safe_match_id("x?secret=leak&path=/")
+    (False, False)
+    """
+    return isinstance(match_id, str) and re.fullmatch(MATCH_ID_PATTERN, match_id) is not None
+
+
 def make_match_id(league: str, date: pd.Timestamp, home_team: str, away_team: str) -> str:
     """Stable, URL-safe id from division, date and teams.
 

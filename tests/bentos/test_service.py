@@ -382,6 +382,39 @@ def test_post_odds_pushes_the_new_edge_to_subscribers(client: TestClient,
             assert pushed["edge"]["outcomes"][0]["best_odds"] == 2.6
 
 
+@pytest.mark.parametrize(
+    "match_id", ["../../api/admin", "x?secret=leak&path=/", "/etc/passwd", "x\nforged line", ""]
+)
+def test_an_unsafe_match_id_is_refused_and_never_forwarded(
+    client: TestClient, teams: list[str], match_id: str
+) -> None:
+    """Issue 12's ids: a 400 naming the field, no push, no revalidation path built from it."""
+    answer = client.post("/odds", json={"match_id": match_id,
+                                        **match(teams, kickoff=KICKOFF, odds=BOOKS)})  # fmt: skip
+    assert answer.status_code == 400, answer.text
+    assert "match_id" in answer.text
+    from bentos.service import app
+
+    assert match_id not in app.state.runtime.revalidator._running
+
+
+def test_a_websocket_for_an_unsafe_match_id_is_closed_as_unknown(client: TestClient) -> None:
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/ws/edge/bad.id!") as socket:  # outside the pattern
+            socket.receive_json()
+    assert closed.value.code == 4404
+
+
+@pytest.mark.parametrize("price", [1e300, 1e308, 1000.5])
+def test_absurd_prices_are_refused(client: TestClient, teams: list[str], price: float) -> None:
+    """1e300 was a PREMIUM bet with a 5 % stake, 1e308 an edge of null: now a 422."""
+    odds = {"pinnacle": {"home": price, "draw": 3.4, "away": 3.6}}
+    for path in ("/edge", "/predict", "/odds"):
+        answer = client.post(path, json=match(teams, kickoff=KICKOFF, odds=odds))
+        assert answer.status_code in (400, 422), (path, answer.text)  # BentoML's routes: 400
+        assert "1000" in answer.text, answer.text
+
+
 def test_a_fixture_without_prices_is_pushed_without_an_edge(client: TestClient,
                                                             teams: list[str]) -> None:  # fmt: skip
     posted = client.post("/odds", json={"match_id": "no-prices-yet", **match(teams)})
