@@ -2,10 +2,10 @@
 
 For each test season (default 2021-22 … 2023-24) the stack is trained on every earlier season of
 all leagues — the default configuration, then with each feature family and each stack member
-removed (or, for features and models off by default, added) in turn — and scored on that season, on the
-same matches for every variant (those with Pinnacle opening and closing prices). Prints one JSON
-line: per variant the pooled log loss, its difference to the default and to Pinnacle's
-de-margined opening line, and the same per league and per season.
+removed (or, for features and models off by default, added) in turn — and scored on that
+season, on the same matches for every variant (those with Pinnacle opening and closing
+prices). Prints one JSON line: per variant the pooled log loss, its difference to the default
+and to Pinnacle's de-margined opening line, and the same per league and per season.
 
     .venv/bin/python benchmarks/ablation.py [--data PATH | --store DIR] [--seasons S ...]
         [--variants default -market ...] [--config FILE]
@@ -64,6 +64,9 @@ def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
+_FEATURES: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
 def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> pd.DataFrame:
     """Stack forecasts (H, D, A) of every played match of `seasons`, each season trained on all
     earlier played matches."""
@@ -71,9 +74,12 @@ def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> 
     from sabiscore.evaluation import outcome_index
     from sabiscore.features import FeatureConfig, build_features, feature_columns
 
-    matches, odds = store.load("matches"), store.load("odds")
-    features = build_features(matches, odds, FeatureConfig.from_dict(config["features"]))
-    X = features[feature_columns(features)]
+    key = json.dumps(config["features"], sort_keys=True, default=str)
+    if key not in _FEATURES:  # variants of the stack share their feature table
+        matches, odds = store.load("matches"), store.load("odds")
+        features = build_features(matches, odds, FeatureConfig.from_dict(config["features"]))
+        _FEATURES[key] = (matches, features[feature_columns(features)])
+    matches, X = _FEATURES[key]
     info = matches.set_index("match_id").loc[X.index]
     played = (info["status"] == "played").to_numpy()
     frames = []

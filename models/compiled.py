@@ -38,7 +38,7 @@ from sklearn.linear_model import LogisticRegression
 from models.anchoring import _MIN_PROB as _MIN_MARKET_PROB
 from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes, softmax
 from models.calibration import _EPS, Calibration, _logit
-from models.meta_learner import MetaLearner, log_prob_features
+from models.meta_learner import MetaLearner, log_prob_features, normalised_market
 
 FORMAT = "sabiscore.compiled-ensemble"
 FORMAT_VERSION = 2  # 2: the market as a member (its columns, a second layer for unpriced rows)
@@ -524,17 +524,15 @@ class CompiledEnsemble:
     def _stack(self, forecasts: list[np.ndarray], values: np.ndarray) -> np.ndarray:
         if self._market_positions is None:
             return self.calibration.apply(self.logistic.predict(log_prob_features(forecasts)))
-        market = values[:, self._market_positions]
-        quoted = np.isfinite(market).all(axis=1) & (market > 0).all(axis=1)
+        market = normalised_market(values[:, self._market_positions])
+        quoted = np.isfinite(market).all(axis=1)
         if quoted.all():  # the serving path: one priced row, no masking
-            market = market / market.sum(axis=1, keepdims=True)
             probs = self.logistic.predict(log_prob_features([market, *forecasts]))
         else:
             assert self.logistic_no_market is not None
             probs = self.logistic_no_market.predict(log_prob_features(forecasts))
             if quoted.any():
-                rows = market[quoted] / market[quoted].sum(axis=1, keepdims=True)
-                pooled = log_prob_features([rows, *[f[quoted] for f in forecasts]])
+                pooled = log_prob_features([market[quoted], *[f[quoted] for f in forecasts]])
                 probs[quoted] = self.logistic.predict(pooled)
         return self.calibration.apply(probs)
 

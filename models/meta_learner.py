@@ -112,7 +112,16 @@ def log_prob_features(probs: Sequence[np.ndarray]) -> np.ndarray:
 
 def market_forecast(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     """(n, 3) market probabilities from X's sharp-line columns; a row of NaN where not quoted."""
-    probs = X[list(columns)].to_numpy(dtype=float, na_value=np.nan)
+    return normalised_market(X[list(columns)].to_numpy(dtype=float, na_value=np.nan))
+
+
+def normalised_market(probs: np.ndarray) -> np.ndarray:
+    """(n, 3) sharp-line values as probabilities summing to 1; a row of NaN where not quoted
+    (a value missing or not positive). The stack and the compiled ensemble both read it here.
+
+    >>> normalised_market(np.array([[0.5, 0.3, 0.3], [0.5, np.nan, 0.5]])).round(3).tolist()
+    [[0.455, 0.273, 0.273], [nan, nan, nan]]
+    """
     quoted = np.isfinite(probs).all(axis=1) & (probs > 0).all(axis=1)
     probs = np.where(quoted[:, None], probs, np.nan)
     return probs / probs.sum(axis=1, keepdims=True)
