@@ -73,6 +73,11 @@ def create_app() -> FastAPI:
         summary="Football 1X2 forecasts and value bets from the champion model.",
         lifespan=_lifespan,
         responses=_ERRORS,
+        # one document, BentoML's made true (bentos/openapi.py), at /docs.json; not a second
+        # one of these routes alone at /openapi.json
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     _add_error_handlers(app)
     _add_routes(app)
@@ -118,6 +123,14 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_routes(app: FastAPI) -> None:
+    @app.get("/docs.json", include_in_schema=False)
+    async def openapi_document(request: Request) -> JSONResponse:
+        """The OpenAPI document (bentos/openapi.py), built by the service at start-up."""
+        document = getattr(request.app.state, "openapi", None)
+        if document is None:
+            raise Unavailable("the service is starting")
+        return JSONResponse(document)
+
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> Health:
         """Alive: the process answers (the model may still be loading)."""

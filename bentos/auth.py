@@ -13,12 +13,13 @@ added later needs the token without anyone remembering to say so.
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from bentos.errors import loggable, send_error
 
 logger = logging.getLogger(__name__)
 
@@ -148,24 +149,16 @@ class RequireToken:
         if refusal is None:
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("?",))[0]
-        logger.info("refused %s %s from %s: %s", method, scope["path"], client,
+        logger.info("refused %s %s from %s: %s", method, loggable(scope["path"]), client,
                     refusal.status_code)  # fmt: skip
         if scope["type"] == "websocket":
             await _close_websocket(refusal, receive, send)
         else:
-            await _respond(refusal, send)
+            await send_error(send, refusal.status_code, refusal.message, refusal.headers)
 
 
 def _header(scope: dict, name: bytes) -> bytes | None:
     return next((value for key, value in scope.get("headers", ()) if key.lower() == name), None)
-
-
-async def _respond(refusal: Refusal, send: Callable) -> None:
-    body = json.dumps({"error": refusal.message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               *((k.lower().encode(), v.encode()) for k, v in refusal.headers.items())]  # fmt: skip
-    await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 async def _close_websocket(refusal: Refusal, receive: Callable, send: Callable) -> None:

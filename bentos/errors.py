@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
+
 
 class ServiceError(Exception):
     """A failure with a message fit for the caller (never a traceback)."""
@@ -33,3 +36,27 @@ class Unavailable(ServiceError):
     """No model loaded yet (no champion in the registry)."""
 
     status_code = 503
+
+
+def loggable(text: object, limit: int = 200) -> str:
+    """Caller-supplied text as it may enter a log line: quoted with every control character
+    escaped (a newline cannot forge a line), and cut at `limit` characters.
+
+    >>> print(loggable("x\\nforged [ERROR] line"))
+    'x\\nforged [ERROR] line'
+    >>> loggable("a" * 300, limit=5)
+    "'aaaaa'... (300 characters)"
+    """
+    text = str(text)
+    shown = repr(text[:limit])
+    return shown if len(text) <= limit else f"{shown}... ({len(text)} characters)"
+
+
+async def send_error(send: Callable, status: int, message: str,
+                     headers: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    """An `{"error": message}` answer straight onto an ASGI `send` (for the middlewares)."""
+    body = json.dumps({"error": message}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+           *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

@@ -56,16 +56,31 @@ class EdgeHub:
     settings: PushSettings
     _subscribers: dict[str, set[Subscriber]] = field(default_factory=dict)
     _latest: dict[str, str] = field(default_factory=dict)
+    _forgotten: set[str] = field(default_factory=set)  # forgotten while someone listened
 
     def publish(self, match_id: str, message: dict[str, Any] | str) -> int:
         """Make `message` the match's current one and hand it to every subscriber; returns
         how many there are. Never waits."""
         text = message if isinstance(message, str) else json.dumps(message)
         self._latest[match_id] = text
+        self._forgotten.discard(match_id)
         subscribers = self._subscribers.get(match_id, ())
         for subscriber in subscribers:
             subscriber.offer(text)
         return len(subscribers)
+
+    def forget(self, match_id: str) -> None:
+        """Drop the match's current message (the service stopped tracking it); while it has
+        subscribers, only once the last of them leaves."""
+        if self._subscribers.get(match_id):
+            self._forgotten.add(match_id)
+        else:
+            self._latest.pop(match_id, None)
+
+    @property
+    def matches(self) -> int:
+        """Matches with a current message."""
+        return len(self._latest)
 
     def latest(self, match_id: str) -> str | None:
         return self._latest.get(match_id)
@@ -103,6 +118,9 @@ class EdgeHub:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self._subscribers[match_id]
+                if match_id in self._forgotten:
+                    self._forgotten.discard(match_id)
+                    self._latest.pop(match_id, None)
 
     async def _send_loop(self, subscriber: Subscriber) -> None:
         """Write queued messages (a heartbeat when idle) until a write fails or stalls."""

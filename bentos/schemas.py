@@ -9,6 +9,7 @@ Probabilities and `clv_expected` are fractions (0.05 = 5 %); `edge_percentage`,
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -17,9 +18,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from sabiscore.football_data import MATCH_ID_PATTERN
 from sabiscore.staking import BetReason
 
-#: The highest decimal price accepted: beyond it a "price" is a typo or an attack (1e300 made a
-#: PREMIUM bet with a 5 % stake), not a quote; the longest real 1X2 prices are in the hundreds.
-MAX_DECIMAL_ODDS = 1000.0
+
+def max_decimal_odds() -> float:
+    """`serving.odds.max_decimal` (with $SABISCORE_CONFIG merged on top): the highest decimal
+    price accepted. Beyond it a "price" is a typo or an attack (1e300 made a PREMIUM bet with a
+    5 % stake), not a quote; the longest real 1X2 prices are in the hundreds."""
+    from sabiscore.config import load_config
+
+    serving = load_config(os.environ.get("SABISCORE_CONFIG")).get("serving") or {}
+    value = (serving.get("odds") or {}).get("max_decimal", 1000)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value < 1e9:
+        raise ValueError(f"serving.odds.max_decimal must be a number above 1 (and below 1e9), "
+                         f"got {value!r}")  # fmt: skip
+    return float(value)
+
+
+#: Read once, when the service starts: the schemas below and the OpenAPI document carry it.
+MAX_DECIMAL_ODDS = max_decimal_odds()
 
 Outcome = Literal["home", "draw", "away"]
 Quality = Literal["PREMIUM", "VALUE", "MARGINAL", "AVOID"]

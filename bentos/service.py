@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse
 
 from bentos.app import create_app
 from bentos.auth import AuthPolicy, RequireToken, warn_if_open
+from bentos.bodies import DEFAULT_MAX_BODY_BYTES, CheckJsonBodies
 from bentos.errors import ServiceError
 from bentos.observability import init_sentry
+from bentos.openapi import published_document
 from bentos.runtime import Runtime
 from bentos.schemas import (
     BatchPrediction,
@@ -30,6 +32,7 @@ from bentos.schemas import (
     EdgeRequest,
     EdgeResponse,
     MatchRequest,
+    OddsUpdate,
     Prediction,
 )
 from bentos.settings import PushSettings, ServingSettings
@@ -48,6 +51,14 @@ def push_compression() -> bool:
     return PushSettings(**(_serving_config().get("push") or {})).compression
 
 
+def shutdown_timeout_s() -> float:
+    """`serving.shutdown_timeout_s`: how long a stopping server waits for open requests."""
+    value = _serving_config().get("shutdown_timeout_s", 5)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"serving.shutdown_timeout_s must be a number > 0, got {value!r}")
+    return float(value)
+
+
 def traced_urls_excluded() -> list[str]:
     """What BentoML's OpenTelemetry middleware leaves alone (`serving.opentelemetry`).
 
@@ -62,17 +73,22 @@ def traced_urls_excluded() -> list[str]:
 
 
 class _Config(uvicorn.Config):
-    """uvicorn's Config, with permessage-deflate as `serving.push.compression` says.
+    """uvicorn's Config, with permessage-deflate as `serving.push.compression` says and a
+    bounded graceful shutdown (`serving.shutdown_timeout_s`).
 
     BentoML 1.4 builds the worker's `uvicorn.Config` itself (`_bentoml_impl.worker.service`)
     and passes no WebSocket options, so uvicorn's default (compress every message, one zlib
-    stream per connection) would always apply. That worker imports this module before it
-    builds the Config, and looks `uvicorn.Config` up when it does; a caller that names
-    `ws_per_message_deflate` still gets what it asked for.
+    stream per connection) would always apply; and unless `bentoml serve` is given
+    `--timeout-graceful-shutdown`, a SIGTERM waits for every open connection to close (a
+    WebSocket subscriber, a client that never reads) - 45 s and more under load. That worker
+    imports this module before it builds the Config, and looks `uvicorn.Config` up when it
+    does; a caller that names either option still gets what it asked for.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("ws_per_message_deflate", push_compression())
+        if kwargs.get("timeout_graceful_shutdown") is None:
+            kwargs["timeout_graceful_shutdown"] = shutdown_timeout_s()
         super().__init__(*args, **kwargs)
 
 
@@ -80,11 +96,12 @@ uvicorn.Config = _Config  # type: ignore[misc]
 
 
 class OwnProbes:
-    """BentoML answers /healthz and /readyz itself, before any mounted app; send these two
-    to the FastAPI app instead, whose /readyz says which model is loaded (and answers 503
-    while none is)."""
+    """BentoML answers /healthz, /readyz and /docs.json itself, before any mounted app; send
+    these to the FastAPI app instead, whose /readyz says which model is loaded (and answers
+    503 while none is) and whose /docs.json is the document of bentos/openapi.py."""
 
-    def __init__(self, app: Any, probes: Any, paths: tuple[str, ...] = ("/healthz", "/readyz")):
+    def __init__(self, app: Any, probes: Any,
+                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json")):  # fmt: skip
         self.app, self.probes, self.paths = app, probes, paths
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -138,6 +155,9 @@ class SabiScore:
         )
         warn_if_open(settings.auth.policy)
         app.state.auth = settings.auth.policy
+        app.state.max_body_bytes = settings.max_body_bytes
+        app.state.openapi = published_document(SabiScore.openapi_spec.asdict(),
+                                               settings.auth.policy)  # fmt: skip
         app.state.runtime = self.runtime
 
     @bentoml.api(route="/predict")
@@ -169,6 +189,17 @@ def _auth_policy() -> AuthPolicy | None:
     return getattr(app.state, "auth", None)
 
 
-# Outermost of the two: every route of both routers, the probes included, meets the rule.
+def _max_body_bytes() -> int:
+    return getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
+
+
+# In this order, outermost first: every route of both routers, the probes included, meets the
+# token rule; then the `@bentoml.api` routes' bodies are checked (bentos/bodies.py).
 SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
+SabiScore.add_asgi_middleware(
+    CheckJsonBodies,
+    max_bytes=_max_body_bytes,
+    models={**{api.route: api.input_spec for api in SabiScore.apis.values()},
+            "/odds": OddsUpdate},  # fmt: skip
+)
 SabiScore.add_asgi_middleware(OwnProbes, probes=app)

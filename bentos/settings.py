@@ -108,15 +108,44 @@ class RevalidationSettings:
     retries: int = 3
     backoff_s: float = 0.5
     debounce_s: float = 0.1
+    max_in_flight: int = 4
+    max_pending: int = 1000
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0 or self.debounce_s < 0:
             raise ValueError("revalidation: timeout_s > 0, retries >= 0, backoff_s >= 0 and "
                              "debounce_s >= 0 are required")  # fmt: skip
+        if not _positive_int(self.max_in_flight) or not _positive_int(self.max_pending):
+            raise ValueError(
+                "revalidation: max_in_flight and max_pending must be integers >= 1, got "
+                f"{self.max_in_flight!r} and {self.max_pending!r}"
+            )
 
     @property
     def url(self) -> str | None:
         return f"{self.next_url.rstrip('/')}{self.endpoint}" if self.next_url else None
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """serving.yaml's `tracking`: how many posted matches the service keeps, and how long."""
+
+    max_matches: int = 1000
+    expire_after_kickoff_h: float | None = 6.0
+
+    def __post_init__(self) -> None:
+        if not _positive_int(self.max_matches):
+            raise ValueError(f"tracking.max_matches must be an integer >= 1, got "
+                             f"{self.max_matches!r}")  # fmt: skip
+        hours = self.expire_after_kickoff_h
+        if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)
+                                  or hours < 0):  # fmt: skip
+            raise ValueError("tracking.expire_after_kickoff_h must be null or a number >= 0, "
+                             f"got {hours!r}")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,6 +216,13 @@ class ServingSettings:
     revalidation: RevalidationSettings
     sentry: SentrySettings
     auth: AuthSettings = field(default_factory=AuthSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    max_body_bytes: int = 1_048_576
+
+    def __post_init__(self) -> None:
+        if not _positive_int(self.max_body_bytes):
+            raise ValueError(f"predict.max_body_bytes must be an integer >= 1, got "
+                             f"{self.max_body_bytes!r}")  # fmt: skip
 
     @classmethod
     def from_config(
@@ -228,6 +264,8 @@ class ServingSettings:
                 environment=sentry.get("environment") or str(environment),
             ),
             auth=AuthSettings.from_config(serving.get("auth") or {}, environ),
+            tracking=_section(TrackingSettings, serving, "tracking"),
+            max_body_bytes=(serving.get("predict") or {}).get("max_body_bytes", 1_048_576),
         )
         check_secrets(settings)
         return settings
@@ -237,6 +275,13 @@ class ServingSettings:
         """The settings of a `bentoml serve` process: configs (with `$SABISCORE_CONFIG`, a
         YAML override file, merged on top) and `os.environ`."""
         return cls.from_config(load_config(os.environ.get("SABISCORE_CONFIG")), os.environ)
+
+
+def _section(cls: type, serving: Mapping[str, Any], name: str) -> Any:
+    """serving's `name` as a `cls`; a key it does not know is refused by name."""
+    values = serving.get(name) or {}
+    reject_unknown_keys(values, cls, f"serving {name}")
+    return cls(**values)
 
 
 def check_edge_keys(edge: Mapping[str, Any]) -> None:
