@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import subprocess
 import sys
 import time
@@ -402,6 +403,62 @@ def test_one_call_in_flight_per_match_and_bursts_coalesce() -> None:
     assert site.max_in_flight == 2  # one per match
 
 
+def test_revalidation_is_bounded_in_calls_at_once_and_in_matches_waiting() -> None:
+    """Issue 12: 1,000 distinct matches posted made 1,000 calls at once, PoolTimeouts and a
+    stalled event loop. Now at most `max_in_flight` calls at once and `max_pending` matches
+    waiting; beyond that a match is dropped and counted, and `schedule` never waits."""
+    site, failures = FakeSite(delay=0.02), []
+
+    async def scenario() -> Revalidator:
+        reval = revalidator(site, failures, max_in_flight=3, max_pending=10)
+        started = asyncio.get_running_loop().time()
+        for i in range(50):
+            reval.schedule(f"m{i}")
+        assert asyncio.get_running_loop().time() - started < 0.05  # returned at once
+        assert reval.pending == 10 and reval.dropped == 40
+        reval.schedule("m0")  # waiting already: coalesced, not dropped
+        assert reval.coalesced == 1 and reval.dropped == 40
+        await reval.wait_idle()
+        await reval.close()
+        return reval
+
+    reval = asyncio.run(scenario())
+    assert sorted(r["path"] for r in site.received) == sorted(f"/match/m{i}" for i in range(10))
+    assert site.max_in_flight == 3 and failures == [] and reval.calls == 10
+
+
+def test_a_hanging_site_holds_only_the_workers() -> None:
+    """Calls to a site that never answers time out; the queue stays bounded meanwhile."""
+    site, failures = FakeSite("timeout", "timeout", "timeout", "timeout"), []
+
+    async def scenario() -> Revalidator:
+        reval = revalidator(site, failures, retries=0, max_in_flight=2, max_pending=5)
+        for i in range(4):
+            reval.schedule(f"m{i}")
+        await reval.wait_idle()
+        await reval.close()
+        return reval
+
+    reval = asyncio.run(scenario())
+    assert reval.failures == 4 and len(failures) == 4 and site.max_in_flight <= 2
+
+
+@pytest.mark.parametrize(
+    "section, values, words",
+    [
+        ("revalidation", {"max_in_flight": 0}, "max_in_flight"),
+        ("revalidation", {"max_pending": True}, "max_pending"),
+        ("tracking", {"max_matches": 0}, "tracking.max_matches"),
+        ("tracking", {"expire_after_kickoff_h": -1}, "expire_after_kickoff_h"),
+        ("tracking", {"max_match": 5}, "unknown serving tracking keys: ['max_match']"),
+        ("predict", {"max_body_bytes": 0}, "max_body_bytes"),
+    ],
+)
+def test_bounds_of_the_service_are_checked(section: str, values: dict, words: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(words)):
+        ServingSettings.from_config({"serving": {section: values}}, {})
+
+
 def test_revalidation_is_off_without_next_url() -> None:
     reval = Revalidator(RevalidationSettings(next_url=None, secret=SECRET))
     reval.schedule("m1")  # no event loop needed: nothing is scheduled
@@ -505,3 +562,13 @@ def test_the_app_answers_503_until_a_runtime_is_attached() -> None:
         assert client.get("/healthz").json() == {"status": "alive"}
         answer = client.get("/readyz")
         assert answer.status_code == 503 and "starting" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("module", ["bentos.auth", "bentos.bodies", "bentos.errors",
+                                    "bentos.settings", "bentos.app"])  # fmt: skip
+def test_doctests(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.failed == 0 and result.attempted > 0

@@ -5,6 +5,7 @@ WebSocket, reload, and the OpenAPI document."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -409,12 +410,13 @@ def test_a_websocket_for_an_unsafe_match_id_is_closed_as_unknown(client: TestCli
 
 @pytest.mark.parametrize("price", [1e300, 1e308, 1000.5])
 def test_absurd_prices_are_refused(client: TestClient, teams: list[str], price: float) -> None:
-    """1e300 was a PREMIUM bet with a 5 % stake, 1e308 an edge of null: now a 422."""
+    """1e300 was a PREMIUM bet with a 5 % stake, 1e308 an edge of null: now a 400 naming the
+    field and the bound (serving.odds.max_decimal)."""
     odds = {"pinnacle": {"home": price, "draw": 3.4, "away": 3.6}}
     for path in ("/edge", "/predict", "/odds"):
         answer = client.post(path, json=match(teams, kickoff=KICKOFF, odds=odds))
-        assert answer.status_code in (400, 422), (path, answer.text)  # BentoML's routes: 400
-        assert "1000" in answer.text, answer.text
+        assert answer.status_code == 400, (path, answer.text)
+        assert "odds.pinnacle.home" in answer.text and "1000" in answer.text, answer.text
 
 
 def test_a_fixture_without_prices_is_pushed_without_an_edge(client: TestClient,
@@ -483,3 +485,118 @@ def _slug(name: str) -> str:
     from sabiscore.football_data import slug
 
     return slug(name)
+
+
+def test_the_openapi_document_is_valid_for_its_version_and_says_every_status(
+    client: TestClient,
+) -> None:
+    """BentoML's said 3.0.2 over 3.1 schemas, documented a 400 `detail` string it sends as an
+    array, and none of 413 / 415 / 422 / 503 (issue 12): now valid 3.1, every status, the
+    bearer scheme on the writes."""
+    from openapi_spec_validator import validate
+
+    spec = client.get("/docs.json").json()
+    validate(spec)  # raises on any schema error
+    assert spec["openapi"] == "3.1.0"
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {
+        "type": "http", "scheme": "bearer", "description": "The service's $SABISCORE_API_TOKEN."}
+    paths = spec["paths"]
+
+    def statuses(method: str, path: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    for route in ("/predict", "/edge", "/predict_batch"):
+        assert statuses("post", route) == {"200", "400", "413", "415", "422", "503"}, route
+        assert "security" not in paths[route]["post"]  # reads are open by default
+    assert statuses("post", "/odds") == {"200", "400", "401", "403", "413", "415", "422", "503"}
+    assert statuses("post", "/reload") == {"200", "400", "401", "403", "503"}
+    for route in ("/odds", "/reload"):
+        assert paths[route]["post"]["security"] == [{"bearerAuth": []}]
+    assert statuses("get", "/readyz") == {"200", "503"} and statuses("get", "/healthz") == {"200"}
+    assert "/metrics" not in paths  # off in this service: BentoML documented it anyway
+    text = json.dumps(spec)
+    for name in ("InvalidArgument", "InternalServerError", '"500"'):
+        assert name not in text, name
+    error = spec["components"]["schemas"]["Error"]
+    assert error["properties"]["error"]["type"] == "string" and error["required"] == ["error"]
+    assert client.get("/openapi.json").status_code == 404  # one document, not two
+
+
+@pytest.mark.parametrize("path", ["/predict", "/edge", "/predict_batch", "/odds"])
+def test_a_body_that_is_not_json_is_a_415_logged_in_one_line(
+    client: TestClient, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`Content-Type: multipart/form-data` without a boundary was a 500 with three tracebacks
+    at ERROR (issue 12)."""
+    caplog.set_level(logging.INFO)
+    answer = client.post(path, content=b"x", headers={"content-type": "multipart/form-data"})
+    assert answer.status_code == 415, answer.text
+    assert answer.json() == {"error": "send the body as JSON (Content-Type: application/json), "
+                                      "not 'multipart/form-data'"}  # fmt: skip
+    refusals = [r for r in caplog.records if r.name == "bentos.bodies"]
+    assert [r.levelno for r in refusals] == [logging.INFO]
+    assert all(r.levelno < logging.WARNING and not r.exc_info for r in caplog.records)
+    assert "Traceback" not in caplog.text
+
+
+def test_invalid_bodies_are_one_info_line_each_without_a_traceback(
+    client: TestClient, teams: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """One schemathesis run logged 5,137 tracebacks at ERROR (issue 12): a client's mistake is
+    one INFO line, with what it sent escaped (a newline cannot forge a line)."""
+    caplog.set_level(logging.INFO)
+    bodies = [b"{", b"[1]", json.dumps({**match(teams), "x\n[ERROR] forged": 1}).encode(),
+              json.dumps({"league": 3}).encode()]  # fmt: skip
+    for body in bodies:
+        answer = client.post("/predict", content=body,
+                             headers={"content-type": "application/json"})  # fmt: skip
+        assert answer.status_code == 400, answer.text
+    refusals = [r for r in caplog.records if r.name == "bentos.bodies"]
+    assert len(refusals) == len(bodies) and {r.levelno for r in refusals} == {logging.INFO}
+    assert not any(r.exc_info or r.levelno >= logging.ERROR for r in caplog.records)
+    assert all("\n" not in r.getMessage() for r in refusals)
+    assert "\\n[ERROR] forged" in caplog.text  # escaped, on the refusal's own line
+
+
+def test_a_body_over_the_limit_is_413_without_being_read_whole(client: TestClient) -> None:
+    huge = b"[" * 2_000_000
+    answer = client.post("/predict_batch", content=huge,
+                         headers={"content-type": "application/json"})  # fmt: skip
+    assert answer.status_code == 413 and "at most 1048576" in answer.json()["error"]
+
+
+# --- bounded tracking (last: it forgets what the tests above posted) ---------------------------
+
+
+def test_tracked_matches_are_bounded_and_expire_after_kickoff(
+    client: TestClient, teams: list[str]
+) -> None:
+    """Issue 12: 1,000 POST /odds with distinct ids grew the service without bound. At most
+    `tracking.max_matches` (1000) are kept, the least recently posted forgotten first; a
+    forgotten match's new subscriber is refused as unknown."""
+    from datetime import datetime, timedelta
+
+    from bentos.service import app
+
+    runtime = app.state.runtime
+    limit = runtime.settings.tracking.max_matches
+    assert limit == 1000 and runtime.settings.tracking.expire_after_kickoff_h == 6
+    body = match(teams, kickoff=KICKOFF, odds=BOOKS)
+    for i in range(limit + 5):
+        assert client.post("/odds", json={**body, "match_id": f"bound-{i:04d}"}).status_code == 200
+    tracked = [m for m in runtime._posted]
+    assert len(tracked) == limit and tracked[-1] == f"bound-{limit + 4:04d}"
+    assert runtime.tracked("bound-0000") is None and runtime.hub.latest("bound-0000") is None
+    assert runtime.hub.matches <= limit
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with client.websocket_connect("/ws/edge/bound-0000") as socket:
+            socket.receive_json()
+    assert closed.value.code == 4404
+    # re-posting moves a match to the back of the queue
+    client.post("/odds", json={**body, "match_id": "bound-0010"})
+    assert next(reversed(runtime._posted)) == "bound-0010"
+    # six hours after the kick-off, every match of that kick-off is forgotten
+    kickoff = datetime.fromisoformat(KICKOFF)
+    assert runtime.forget_expired(now=kickoff + timedelta(hours=5)) == 0
+    assert runtime.forget_expired(now=kickoff + timedelta(hours=7)) >= limit
+    assert runtime.tracked("bound-0010") is None and runtime.hub.matches == 0
