@@ -38,6 +38,12 @@ class Unavailable(ServiceError):
     status_code = 503
 
 
+class ReloadFailed(ServiceError):
+    """A reload could not load the version named (the previous one keeps serving)."""
+
+    status_code = 503
+
+
 def loggable(text: object, limit: int = 200) -> str:
     """Caller-supplied text as it may enter a log line: quoted with every control character
     escaped (a newline cannot forge a line), and cut at `limit` characters.

@@ -44,7 +44,8 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
                       "predict.max_body_bytes", **_MODEL},  # fmt: skip
     ("post", "/odds"): {**_BODY, **_MODEL},
     ("post", "/reload"): {400: "Malformed JSON, or a field invalid",
-                          503: "The registry has no champion to load"},  # fmt: skip
+                          503: "No champion in the registry, or it could not be loaded (the "
+                               "version loaded before keeps serving)"},  # fmt: skip
 }
 #: Routes BentoML documents that this service does not answer (metrics are off).
 NOT_SERVED = frozenset({("get", "/metrics")})

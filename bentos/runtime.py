@@ -21,7 +21,14 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from bentos.errors import BadRequest, NotFound, PayloadTooLarge, RequestRejected, Unavailable
+from bentos.errors import (
+    BadRequest,
+    NotFound,
+    PayloadTooLarge,
+    ReloadFailed,
+    RequestRejected,
+    Unavailable,
+)
 from bentos.hub import EdgeHub
 from bentos.revalidate import Revalidator
 from bentos.schemas import (
@@ -113,7 +120,17 @@ class Runtime:
             if only_if_moved and previous == str(version.version):
                 return ReloadResult(reloaded=False, previous_version=previous,
                                     model=self.model.info)  # fmt: skip
-            model = await in_daemon_thread(load_model, self.settings, self.registry, version)
+            try:
+                model = await in_daemon_thread(load_model, self.settings, self.registry, version)
+            except NoChampion:
+                raise
+            except Exception as error:  # the data or the files: the old model keeps serving
+                logger.exception("could not load version %s", version.version)
+                still = f"still serving version {previous}" if previous else "no model loaded"
+                reason = f"{type(error).__name__}: {error}"
+                raise ReloadFailed(
+                    f"could not load version {version.version}: {reason}; {still}"
+                ) from None
             self._install(model)
             logger.info("now serving %s version %s (was %s)", model.info.name,
                         model.info.version, previous)  # fmt: skip

@@ -11,8 +11,12 @@ One worker: the WebSocket subscribers and the prices posted to /odds must meet i
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import bentoml
@@ -38,6 +42,7 @@ from bentos.schemas import (
 from bentos.settings import PushSettings, ServingSettings
 from sabiscore.config import load_config
 
+logger = logging.getLogger(__name__)
 app = create_app()
 
 
@@ -144,7 +149,11 @@ class SabiScore:
     def __init__(self) -> None:
         settings = ServingSettings.from_environment()
         self.runtime = Runtime(settings)
-        self.runtime.load()
+        try:
+            self.runtime.load()
+        except Exception as error:
+            give_up(f"{type(error).__name__}: {error}")
+            raise
         model = self.runtime.model
         init_sentry(
             settings.sentry.dsn,
@@ -182,6 +191,30 @@ class SabiScore:
         """Per outcome at the best price sent: fair and implied probability, edge, fractional
         Kelly stake (the match's total capped), quality tier and expected closing-line value."""
         return _answer(lambda: self.runtime.edge(request))
+
+
+#: Set by `sabiscore serve`: the file a worker that cannot load writes its reason into.
+START_FAILURE_ENV = "SABISCORE_START_FAILURE"
+
+
+def give_up(reason: str) -> None:
+    """A start that cannot load (the champion's files, a store with no played match): say
+    why, then stop the whole server rather than leave it holding the port and answering
+    nothing while BentoML respawns the worker for ever.
+
+    Only inside a server that `sabiscore serve` started ($SABISCORE_START_FAILURE names where
+    the reason goes, and the process manager is this worker's parent); in a test's
+    in-process app the error is simply raised. A store without a champion is no failure: the
+    service starts and /readyz answers 503.
+    """
+    logger.error("cannot start: %s", reason)
+    failure = os.environ.get(START_FAILURE_ENV)
+    if not failure:
+        return
+    with contextlib.suppress(OSError):
+        Path(failure).write_text(reason + "\n")
+    with contextlib.suppress(OSError):
+        os.kill(os.getppid(), signal.SIGTERM)
 
 
 def _auth_policy() -> AuthPolicy | None:

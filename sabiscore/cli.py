@@ -522,7 +522,40 @@ def serve(
     command = [str(bentoml) if bentoml.exists() else "bentoml", "serve",
                "bentos.service:SabiScore", "--host", host, "--port", str(port),
                "--working-dir", str(PROJECT_ROOT)]  # fmt: skip
-    os.execvpe(command[0], command, env)
+    raise typer.Exit(_supervise(command, env))
+
+
+def _supervise(command: list[str], env: dict[str, str]) -> int:
+    """Run `bentoml serve` until it stops; its exit status, or 1 with the reason when the
+    service could not start.
+
+    A worker that fails to load would otherwise be respawned for ever by BentoML's process
+    manager, which keeps the port and answers nothing. The worker writes why into the file
+    named by $SABISCORE_START_FAILURE and stops the server (bentos/service.py); SIGTERM,
+    SIGINT and SIGHUP sent here are passed on.
+    """
+    import signal
+    import subprocess
+    import tempfile
+
+    from bentos.service import START_FAILURE_ENV
+
+    with tempfile.TemporaryDirectory(prefix="sabiscore-serve-") as folder:
+        failure = Path(folder) / "start-failure.txt"
+        env = {**env, START_FAILURE_ENV: str(failure)}
+        process = subprocess.Popen(command, env=env)
+
+        def forward(signum: int, _frame: object) -> None:
+            process.send_signal(signum)
+
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, forward)
+        code = process.wait()
+        if failure.exists():
+            typer.echo(f"sabiscore serve: could not start: {failure.read_text().strip()}",
+                       err=True)  # fmt: skip
+            return 1
+    return code if code >= 0 else 128 - code
 
 
 @app.command()
