@@ -147,6 +147,9 @@ class SabiScore:
     """
 
     def __init__(self) -> None:
+        # BentoML's server logging passes WARNING and above of every logger but its own: the
+        # service's INFO lines (a refused request, a model loaded) would never be seen.
+        logging.getLogger("bentos").setLevel(logging.INFO)
         settings = ServingSettings.from_environment()
         self.runtime = Runtime(settings)
         try:

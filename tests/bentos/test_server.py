@@ -6,27 +6,18 @@ Nothing leaves the machine."""
 from __future__ import annotations
 
 import asyncio
-import gzip
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.bentos.conftest import LEAGUE, copy_store, promote_copy
+from tests.bentos.live import FakeSite, Server, server_env, serving, until
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -43,126 +34,26 @@ OVERRIDES = {
         "model": {"watch_interval_s": 1},
         "revalidation": {"timeout_s": 0.5, "retries": 1, "backoff_s": 0.05, "debounce_s": 0.05},
         "push": {"heartbeat_s": 1.5},
+        # the synthetic league's kick-offs are in 2022: long expired by the wall clock
+        "tracking": {"expire_after_kickoff_h": None},
     }
 }
 
 
-# --- a local stand-in for the Next.js site and for Sentry -------------------------------------
-
-
-class FakeSite(ThreadingHTTPServer):
-    """Records revalidation calls (answering as `mode` says: "ok", "500" or "hang") and
-    Sentry envelopes (always accepted)."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _SiteHandler)
-        self.mode = "ok"
-        self.revalidations: list[dict] = []
-        self.envelopes: list[str] = []
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _SiteHandler(BaseHTTPRequestHandler):
-    server: FakeSite
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        if "/envelope" in self.path:
-            self.server.envelopes.append(body.decode("utf-8", "replace"))
-            return self._answer(200)
-        mode = self.server.mode
-        self.server.revalidations.append({"endpoint": self.path, "mode": mode, **json.loads(body)})
-        if mode == "hang":
-            time.sleep(1.5)  # longer than the service's timeout
-        self._answer(500 if mode == "500" else 200)
-
-    def _answer(self, status: int) -> None:
-        try:
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-        except OSError:  # the service gave up waiting
-            pass
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[FakeSite]:
-    server = FakeSite()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-# --- the service process ----------------------------------------------------------------------
-
-
-@dataclass
-class Server:
-    url: str
-    ws_url: str
-    store: Path
-    log: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    with FakeSite().running() as site:
+        yield site
 
 
 @pytest.fixture(scope="module")
 def server(champion_store: Path, site: FakeSite, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("server")
     store = copy_store(champion_store, root / "store")
-    config = root / "override.yaml"
-    config.write_text(yaml.safe_dump(OVERRIDES))
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "APP_ENV")}
-    env.update(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_ENV="development",
-               SABISCORE_API_TOKEN=TOKEN,
-               SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")  # fmt: skip
-    log = root / "server.log"
-    command = [sys.executable, "-m", "sabiscore.cli", "serve", "--port", str(port),
-               "--data-dir", str(store), "--config", str(config)]  # fmt: skip
-    with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, process, log)
-        yield Server(url, f"ws://127.0.0.1:{port}", store, log)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log: Path, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"the service exited:\n{log.read_text()[-3000:]}"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"not ready after {timeout_s} s:\n{log.read_text()[-3000:]}")
+    env = server_env(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_API_TOKEN=TOKEN,
+                     SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")  # fmt: skip
+    with serving(store, root, OVERRIDES, env) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -172,13 +63,6 @@ def teams(server: Server) -> list[str]:
 
 def match(teams: list[str], **extra: object) -> dict:
     return {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1], **extra}
-
-
-def _until(condition, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 # --- the tests --------------------------------------------------------------------------------
@@ -254,7 +138,7 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
     assert pushed["edge"]["outcomes"][0]["bookmaker"] == "bet365"
     assert heartbeat["type"] == "heartbeat"
     path = f"/match/{match_id}"
-    _until(lambda: any(r["path"] == path for r in site.revalidations))
+    until(lambda: any(r["path"] == path for r in site.revalidations))
     calls = [r for r in site.revalidations if r["path"] == path]
     assert calls[0] == {"endpoint": "/api/revalidate", "mode": "ok", "secret": SECRET,
                         "path": path}  # fmt: skip
@@ -281,7 +165,7 @@ def test_a_failing_site_never_stops_pushes(
         seconds = asyncio.run(push_once(f"failing-{mode}", 2.7))
         assert seconds < 1.0, f"a push waited {seconds:.2f} s on a site answering {mode}"
         # reported once the first call and its retry have failed
-        _until(lambda path=path: any(f"of {path} failed" in e for e in site.envelopes), 15)
+        until(lambda path=path: any(f"of {path} failed" in e for e in site.envelopes), 15)
         attempts = [r["mode"] for r in site.revalidations if r["path"] == path]
         assert len(attempts) >= 2 and set(attempts) == {mode}
     site.mode = "ok"
@@ -302,7 +186,7 @@ def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None
     assert httpx.get(f"{server.url}/readyz").json()["model"]["version"] == version
 
     ModelRegistry(tracking_uri(server.store)).rollback()  # nobody tells the service
-    _until(lambda: httpx.get(f"{server.url}/readyz").json()["model"]["version"] == "1", 30)
+    until(lambda: httpx.get(f"{server.url}/readyz").json()["model"]["version"] == "1", 30)
 
 
 def test_writes_need_the_token_over_http(server: Server, teams: list[str]) -> None:
