@@ -1,4 +1,4 @@
-"""The ingest flow: fetch → keep raw → parse → validate (GX) → store → report."""
+"""The ingest flow: fetch → keep raw → screen → parse → validate (GX) → store → report."""
 
 from __future__ import annotations
 
@@ -9,16 +9,20 @@ from pathlib import Path
 from prefect import flow
 
 from sabiscore.config import default_data_dir, load_config
+from sabiscore.faults import Stage, fault_point
 from sabiscore.guards import ReplaceGuards
 from sabiscore.store import DataStore, stored_raw_shas
 from tasks.ingest import (
     FileReport,
     commit_partitions,
     download,
+    early_refusal,
     file_error,
+    keep_refused_quarantine,
     parse_files,
     publish_summary,
     resolve_sources,
+    screen_files,
     store_raw,
     summarize,
     validate_files,
@@ -57,6 +61,7 @@ def ingest_flow(
     data, validation = config["data"], config["validation"]
     guards = ReplaceGuards.from_dict(validation.get("guards", {}))
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
+    store.tidy()  # what a killed run left unreferenced
     refs = resolve_sources(sources or data["default_sources"], data, store.root)
     reports = {ref.location: FileReport(ref.location) for ref in refs}
 
@@ -79,6 +84,7 @@ def ingest_flow(
             reports[ref.location].sha256 = raws[ref.location].sha256
         except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
             file_error(reports[ref.location], error)
+    fault_point(Stage.RAW_STORED)
 
     manifest = store.manifest()
     committed, stored_shas = manifest["partitions"], stored_raw_shas(manifest)
@@ -88,8 +94,15 @@ def ingest_flow(
             _report_unchanged(reports[source], committed, raw.sha256)
 
     timings["fetch"], clock = time.perf_counter() - clock, time.perf_counter()
+    refused = screen_files(todo, validation, now)
+    for source, refusal in refused.items():
+        early_refusal(reports[source], refusal)
+    keep_refused_quarantine(store, todo, refused)
+    to_parse = {s: r for s, r in todo.items() if s not in refused}
+
+    timings["screen"], clock = time.perf_counter() - clock, time.perf_counter()
     parsed = {}
-    for source, result in parse_files(todo, validation["season_start_month"]).items():
+    for source, result in parse_files(to_parse, validation["season_start_month"]).items():
         if isinstance(result, Exception):
             file_error(reports[source], result)
         else:
@@ -104,6 +117,7 @@ def ingest_flow(
         docs = store.root / "gx" / "data_docs" if validation.get("data_docs") else None
         outcome, gx_stats = validate_files(parsed, validation, docs, now)
         timings["validate"], clock = time.perf_counter() - clock, time.perf_counter()
+        fault_point(Stage.VALIDATED)
         commit = commit_partitions(store, todo, parsed, outcome, reports, guards, replace)
         timings["commit"] = time.perf_counter() - clock
 

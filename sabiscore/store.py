@@ -13,7 +13,9 @@ rows and why) and `price_warnings` (bookmaker prices dropped and why).
 The manifest is the single commit point. New part files get new names, then the manifest is
 replaced atomically (`os.replace`), then unreferenced files are removed. An interrupted run
 leaves the old manifest and therefore the old, complete dataset; a corrected file for a season
-replaces that season in one step; ingesting the same bytes again changes nothing.
+replaces that season in one step; ingesting the same bytes again changes nothing. What a run
+killed before its clean-up leaves (part files nothing refers to, a manifest's temporary file)
+is never read, and `tidy` removes it at the start of the next ingest.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+
+from sabiscore.faults import Stage, fault_point
 
 TABLES = ("matches", "odds", "fixtures", "quarantine", "price_warnings")
 
@@ -87,6 +91,11 @@ def _atomic_write(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
 
 
 class DataStore:
@@ -176,10 +185,12 @@ class DataStore:
                 if part.kind == "results":  # a stored season supersedes a refused version's
                     current.pop(f"rejected:{part.league}/{part.season}", None)
             if written or replaced:
+                fault_point(Stage.PARTS_WRITTEN)
                 manifest["version"] = manifest.get("version", 0) + 1
                 manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 payload = json.dumps(manifest, indent=1, sort_keys=True).encode()
                 _atomic_write(self.manifest_path, payload)
+                fault_point(Stage.MANIFEST_COMMITTED)
             self._collect_garbage(manifest)
         return CommitResult(tuple(written), tuple(unchanged), tuple(replaced), refused=refused)
 
@@ -197,6 +208,7 @@ class DataStore:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
             frame.reset_index(drop=True).to_parquet(tmp, index=False)
+            _fsync(tmp)  # on disk before the manifest that names it
             os.replace(tmp, path)
             files[table], rows[table] = str(rel), len(frame)
         return {
@@ -210,8 +222,19 @@ class DataStore:
             "committed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
 
+    def tidy(self) -> None:
+        """Remove what a killed run left unreferenced: its part files, its manifest's temp file.
+
+        Under the store's lock, where every part file and manifest is written, so nothing a
+        live run is still writing can be taken.
+        """
+        with self._lock():
+            self._collect_garbage(self.manifest())
+
     def _collect_garbage(self, manifest: dict) -> None:
         """Remove part files no committed partition refers to (left by replaced or failed runs)."""
+        for stale in self.root.glob(f".{self.manifest_path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         referenced = {f for p in manifest["partitions"].values() for f in p["files"].values()}
         canonical = self.root / "canonical"
         if not canonical.exists():
