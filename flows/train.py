@@ -13,6 +13,7 @@ import pandas as pd
 from prefect import flow, task
 
 from sabiscore.config import default_data_dir, load_config
+from sabiscore.faults import Stage, fault_point
 from sabiscore.splits import SeasonSplit, season_split
 from sabiscore.store import DataStore
 from tasks.tracking import log_training_run
@@ -157,6 +158,7 @@ def train_ensemble(
                 files={**plots, "report": report},
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
             )  # fmt: skip
+        fault_point(Stage.RUN_LOGGED)
 
     summary = {
         "run_id": run_id,

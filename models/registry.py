@@ -9,6 +9,14 @@ commit, and the gate's decision with its reason.
 Writes that read-then-change the registry (numbering a semantic version, moving `champion`) hold
 a file lock when the store is a local SQLite file, so that two pipelines running at once
 neither lose a version nor crown two champions. A tracking server serialises by itself.
+
+A registration is several MLflow calls and none of them can be undone by a process that is
+killed, so a version is created with a `registration.pending` tag naming its process
+(`host:pid`) and loses it once the gate's alias has moved — the alias is the commit point. A
+pending version without an alias is invisible to every reader here (`versions`,
+`compare_models`, `promote_to_production`; the service reads only `champion`); the semantic
+numbering counts it while its process lives, and the next registration deletes it once its
+process is gone. One whose alias moved is complete and only loses the tag.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -27,6 +36,7 @@ from typing import Any
 
 import pandas as pd
 
+from sabiscore.faults import Stage, fault_point
 from sabiscore.promotion import Decision, next_semver
 
 DEFAULT_MODEL_NAME = "sabiscore-ensemble"
@@ -34,6 +44,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
 METRIC_PREFIX = "holdout."
+PENDING = "registration.pending"  # host:pid of the process still registering the version
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm")
 
 
@@ -100,6 +111,25 @@ def point_mlflow_at(uri: str) -> None:
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_is_gone(owner: str) -> bool:
+    """True when `owner` (host:pid) ran on this host and no longer runs; another host's
+    process cannot be asked, so it is never taken for gone."""
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def _requirements() -> list[str]:
     from importlib.metadata import version
 
@@ -153,9 +183,29 @@ class ModelRegistry:
             )
 
     def versions(self) -> list[Any]:
-        """Every version of the model, oldest first."""
+        """Every complete version of the model, oldest first (not one still being registered,
+        nor one a killed registration left)."""
+        aliased = set(self._aliases())
+        return [
+            v for v in self._all_versions() if PENDING not in v.tags or str(v.version) in aliased
+        ]
+
+    def _all_versions(self) -> list[Any]:
         found = self.client.search_model_versions(f"name = '{self.name}'")
         return sorted(found, key=lambda v: int(v.version))
+
+    def _aliases(self) -> dict[str, list[str]]:
+        """version -> its aliases (a search of versions does not fill them in)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(self.name)
+        except MlflowException:
+            return {}
+        found: dict[str, list[str]] = {}
+        for alias, number in model.aliases.items():
+            found.setdefault(str(number), []).append(alias)
+        return found
 
     def version_by_alias(self, alias: str) -> Any | None:
         from mlflow.exceptions import MlflowException
@@ -199,7 +249,9 @@ class ModelRegistry:
         signature = infer_signature(candidate.input_example, candidate.output_example)
         with self.lock():
             self._ensure_registered_model()
-            latest = self.versions()[-1] if self.versions() else None
+            self.clear_interrupted()
+            numbered = self._all_versions()  # a live registration's pending version included
+            latest = numbered[-1] if numbered else None
             semver = next_semver(
                 latest.tags.get("semver") if latest else None,
                 latest.tags.get("feature_hash") if latest else None,
@@ -217,19 +269,43 @@ class ModelRegistry:
                     pip_requirements=_requirements(),
                     metadata={"semver": semver, "holdout_id": candidate.holdout_id},
                 )
+            fault_point(Stage.MODEL_LOGGED)
             version = self.client.create_model_version(
                 self.name,
                 logged.model_uri,
                 run_id=run_id,
-                tags=self._tags(candidate, semver),
+                tags={**self._tags(candidate, semver), PENDING: this_process()},
                 model_id=logged.model_id,  # a tracking server insists on it
             )
+            fault_point(Stage.VERSION_CREATED)
         if candidate.holdout_predictions is not None:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "predictions.csv"
                 candidate.holdout_predictions.to_csv(path, index_label="match_id")
                 self.client.log_artifact(run_id, str(path), artifact_path="holdout")
         return self.client.get_model_version(self.name, version.version)
+
+    def complete_registration(self, version: str) -> None:
+        """The version's alias has moved: it is complete, for every reader."""
+        self.client.delete_model_version_tag(self.name, str(version), PENDING)
+
+    def clear_interrupted(self) -> list[str]:
+        """Settle the versions of registrations whose process is gone: one whose alias moved
+        is complete (its tag goes), any other is deleted (MLflow never reuses its number).
+        Returns the versions deleted."""
+        aliased = self._aliases()
+        deleted = []
+        for version in self._all_versions():
+            owner = version.tags.get(PENDING)
+            if owner is None or not process_is_gone(owner):
+                continue
+            if str(version.version) in aliased:
+                self.complete_registration(version.version)
+                continue
+            self.client.delete_model_version(self.name, version.version)
+            deleted.append(str(version.version))
+            print(f"deleted version {version.version}: its registration ({owner}) was killed")
+        return deleted
 
     def _tags(self, candidate: Candidate, semver: str) -> dict[str, str]:
         tags = {
@@ -263,20 +339,24 @@ class ModelRegistry:
             target = self.client.get_model_version(self.name, str(version))
             if target.tags.get("archived") == "true":
                 raise ValueError(f"version {version} is archived; it cannot become champion")
+            owner = target.tags.get(PENDING)
+            if owner is not None and owner != this_process() and not target.aliases:
+                raise ValueError(f"version {version} is not registered completely ({owner})")
             previous = self.champion()
             if previous is not None and str(previous.version) == str(target.version):
                 return str(previous.version)
+            # every tag first, the alias last: a kill in between leaves the champion as it was
             if previous is not None:
                 self.client.set_model_version_tag(
                     self.name, target.version, "previous_champion", str(previous.version)
                 )
-            self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
-            if CHALLENGER in (target.aliases or []):
-                self.client.delete_registered_model_alias(self.name, CHALLENGER)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
             self.client.set_model_version_tag(self.name, target.version,
                                               "promotion.reason", reason)  # fmt: skip
+            self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
+            if CHALLENGER in (target.aliases or []):
+                self.client.delete_registered_model_alias(self.name, CHALLENGER)
         return str(previous.version) if previous is not None else None
 
     def set_challenger(self, version: str) -> None:
@@ -347,9 +427,7 @@ class ModelRegistry:
         if not versions:
             return pd.DataFrame()
         rows = []
-        aliases: dict[str, list[str]] = {}
-        for alias, number in self.client.get_registered_model(self.name).aliases.items():
-            aliases.setdefault(str(number), []).append(alias)
+        aliases = self._aliases()
         for version in versions:
             tags = version.tags
             rows.append({

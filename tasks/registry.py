@@ -20,6 +20,7 @@ from prefect.cache_policies import NO_CACHE
 from models.registry import CHAMPION, Candidate, ModelRegistry
 from sabiscore.backtest import BacktestSettings
 from sabiscore.evaluation import OUTCOMES, common_matches, market_forecasts, outcome_index, score
+from sabiscore.faults import Stage, fault_point
 from sabiscore.features import FeatureConfig, build_features
 from sabiscore.holdout_bets import HoldoutBets, holdout_bets
 from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
@@ -180,12 +181,18 @@ def score_champion(
 
 @task(name="apply-decision", cache_policy=NO_CACHE)
 def apply_decision(registry: ModelRegistry, version: str, decision: Decision) -> str | None:
-    """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason."""
+    """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason.
+
+    The alias is the registration's commit point: only then is the version marked complete.
+    """
     registry.record_decision(version, decision)
+    fault_point(Stage.DECIDED)
     if decision.promote:
         registry.promote_to_production(version, decision.reason)
     else:
         registry.set_challenger(version)
+    fault_point(Stage.ALIAS_MOVED)
+    registry.complete_registration(version)
     champion = registry.champion()
     return str(champion.version) if champion is not None else None
 
