@@ -12,13 +12,19 @@ send, a /metrics route that is off, and none of 401, 403, 413, 415, 422 or 503. 
   statuses of `ROUTE_ERRORS` and the token's 401 / 403 where `route_access` asks for it;
 - a bearer `securityScheme`, required by the writes, and by the reads when
   `auth.protect_reads` is on;
+- the `@bentoml.api` routes' bodies and answers are the pydantic models' own schemas (BentoML
+  rewrites them: an answer's `kickoff: null` was documented as a string);
 - BentoML's own error schemas and the routes it does not serve here are left out.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
 from bentos.auth import API_TOKEN_ENV, Access, AuthPolicy, route_access
 
@@ -53,8 +59,13 @@ NOT_SERVED = frozenset({("get", "/metrics")})
 BENTOML_ERRORS = ("InvalidArgument", "NotFound", "InternalServerError")
 
 
-def published_document(generated: dict[str, Any], policy: AuthPolicy) -> dict[str, Any]:
-    """The document to publish, from BentoML's (`SabiScore.openapi_spec.asdict()`)."""
+Models = Mapping[str, tuple[type[BaseModel], type[BaseModel]]]
+
+
+def published_document(generated: dict[str, Any], policy: AuthPolicy,
+                       bentoml_routes: Models) -> dict[str, Any]:  # fmt: skip
+    """The document to publish, from BentoML's (`SabiScore.openapi_spec.asdict()`);
+    `bentoml_routes`: route -> (body model, answer model) of each `@bentoml.api` route."""
     doc = copy.deepcopy(generated)
     doc["openapi"] = OPENAPI_VERSION
     doc["info"] = {
@@ -75,6 +86,7 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy) -> dict[st
     schemas.setdefault("Error", {
         "type": "object", "title": "Error", "required": ["error"],
         "properties": {"error": {"type": "string", "title": "Error"}}})  # fmt: skip
+    _own_schemas(doc, bentoml_routes)
     components["securitySchemes"] = {SCHEME: {
         "type": "http", "scheme": "bearer",
         "description": f"The service's ${API_TOKEN_ENV}."}}  # fmt: skip
@@ -108,3 +120,23 @@ def _document_errors(operation: dict[str, Any], method: str, path: str,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
     operation["responses"] = responses
+
+
+def _own_schemas(doc: dict[str, Any], routes: Models) -> None:
+    """Point each BentoML route at its models' schemas (bodies as validated, answers as
+    serialised), in place of BentoML's `*IODescriptor` copies."""
+    pairs = [(model, mode) for body, answer in routes.values()
+             for model, mode in ((body, "validation"), (answer, "serialization"))]  # fmt: skip
+    refs, definitions = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
+    schemas = doc["components"]["schemas"]
+    schemas.update(definitions.get("$defs", {}))
+    for name in [n for n in schemas if n.endswith("IODescriptor")]:
+        del schemas[name]
+    for route, (body, answer) in routes.items():
+        operation = doc["paths"][route]["post"]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": refs[(body, "validation")]}},
+        }
+        ok = operation["responses"].setdefault("200", {"description": "Successful Response"})
+        ok["content"] = {"application/json": {"schema": refs[(answer, "serialization")]}}

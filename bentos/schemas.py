@@ -10,10 +10,10 @@ Probabilities and `clv_expected` are fractions (0.05 = 5 %); `edge_percentage`,
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from sabiscore.football_data import MATCH_ID_PATTERN
 from sabiscore.staking import BetReason
@@ -49,6 +49,26 @@ MatchId = Annotated[
     Field(pattern=MATCH_ID_PATTERN, description="Letters, digits, '-' and '_'; 1-255 characters."),
 ]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+def utc_text(moment: datetime) -> str:
+    """RFC 3339 with its offset, as OpenAPI's `date-time` requires: a naive time is UTC (the
+    store's convention).
+
+    >>> utc_text(datetime(2024, 8, 17, 15, 0))
+    '2024-08-17T15:00:00Z'
+    """
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat().replace("+00:00", "Z")
+
+
+#: A time in an answer: always with its offset (a naive "2022-05-30T15:00:00" is no RFC 3339
+#: date-time, and a client cannot tell which zone it is in).
+AnsweredTime = Annotated[
+    datetime,
+    PlainSerializer(utc_text, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization"),
+]
 
 
 class _Strict(BaseModel):
@@ -101,7 +121,7 @@ class MatchRequest(Match, title="MatchRequest"):
 class BatchRequest(_Strict, title="BatchRequest"):
     """`POST /predict_batch`: several matches (at most `predict.max_batch_size`)."""
 
-    matches: list[MatchRequest]
+    matches: list[MatchRequest] = Field(min_length=1)
 
 
 class EdgeRequest(Match, title="EdgeRequest"):
@@ -153,7 +173,7 @@ class Prediction(BaseModel):
     league: str
     home_team: str
     away_team: str
-    kickoff: datetime | None
+    kickoff: AnsweredTime | None
     home_win_probability: float
     draw_probability: float
     away_win_probability: float
@@ -232,7 +252,7 @@ class EdgeResponse(BaseModel):
     league: str
     home_team: str
     away_team: str
-    kickoff: datetime | None
+    kickoff: AnsweredTime | None
     outcomes: list[OutcomeEdge]
     total_stake_percentage: float
     implied_method: str
@@ -256,7 +276,7 @@ class EdgeUpdate(BaseModel):
     match_id: str
     prediction: Prediction
     edge: EdgeResponse | None = Field(description="Null while no bookmaker has priced it.")
-    updated_at: datetime
+    updated_at: AnsweredTime
 
 
 class Health(BaseModel):
@@ -266,7 +286,7 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready"] = "ready"
     model: ModelInfo
-    loaded_at: datetime
+    loaded_at: AnsweredTime
     state_date: str = Field(description="Last played day of the history the teams' state is at.")
     calibration_status: CalibrationStatus
 

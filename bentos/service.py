@@ -15,12 +15,14 @@ import contextlib
 import logging
 import os
 import signal
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import bentoml
 import uvicorn
+from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
 from bentos.app import create_app
@@ -168,8 +170,9 @@ class SabiScore:
         warn_if_open(settings.auth.policy)
         app.state.auth = settings.auth.policy
         app.state.max_body_bytes = settings.max_body_bytes
-        app.state.openapi = published_document(SabiScore.openapi_spec.asdict(),
-                                               settings.auth.policy)  # fmt: skip
+        app.state.openapi = published_document(
+            SabiScore.openapi_spec.asdict(), settings.auth.policy, bentoml_routes()
+        )
         app.state.runtime = self.runtime
 
     @bentoml.api(route="/predict")
@@ -225,6 +228,17 @@ def _auth_policy() -> AuthPolicy | None:
     return getattr(app.state, "auth", None)
 
 
+def bentoml_routes() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
+    """route -> (body model, answer model) of each `@bentoml.api` method, from its hints."""
+    routes = {}
+    for api in SabiScore.apis.values():
+        hints = typing.get_type_hints(api.func)
+        answer = hints.pop("return")
+        (body,) = hints.values()
+        routes[api.route] = (body, answer)
+    return routes
+
+
 def _max_body_bytes() -> int:
     return getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
 
@@ -235,7 +249,7 @@ SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(
     CheckJsonBodies,
     max_bytes=_max_body_bytes,
-    models={**{api.route: api.input_spec for api in SabiScore.apis.values()},
+    models={**{route: body for route, (body, _) in bentoml_routes().items()},
             "/odds": OddsUpdate},  # fmt: skip
 )
 SabiScore.add_asgi_middleware(OwnProbes, probes=app)

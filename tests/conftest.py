@@ -26,3 +26,15 @@ def football_data_dir() -> Path:
     if not any(FOOTBALL_DATA.glob("*/*.csv")):
         pytest.skip(f"real football-data files not found under {FOOTBALL_DATA}")
     return FOOTBALL_DATA
+
+
+_SESSION_START = __import__("time").time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The schemathesis run's own summary (tests/bentos/test_schemathesis.py), when this
+    session ran it."""
+    summary = REPO / ".pytest_cache" / "schemathesis-summary.txt"
+    if summary.exists() and summary.stat().st_mtime >= _SESSION_START:
+        terminalreporter.section("schemathesis against sabiscore serve")
+        terminalreporter.write_line(summary.read_text())

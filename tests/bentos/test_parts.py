@@ -565,7 +565,7 @@ def test_the_app_answers_503_until_a_runtime_is_attached() -> None:
 
 
 @pytest.mark.parametrize("module", ["bentos.auth", "bentos.bodies", "bentos.errors",
-                                    "bentos.settings", "bentos.app"])  # fmt: skip
+                                    "bentos.schemas", "bentos.settings", "bentos.app"])  # fmt: skip
 def test_doctests(module: str) -> None:
     import doctest
     import importlib

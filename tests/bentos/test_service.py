@@ -325,7 +325,7 @@ def _bad_requests(teams: list[str]) -> list[tuple[str, object, int, str]]:
         ("/predict", {**good, "home": "typo"}, 400, "home: Extra inputs are not permitted"),
         ("/predict", b'{"league": ', 400, "malformed JSON"),
         ("/predict", b"", 400, "league: Field required"),
-        ("/predict_batch", {"matches": []}, 400, "matches is empty"),
+        ("/predict_batch", {"matches": []}, 400, "matches: List should have at least 1 item"),
         ("/predict_batch", {"matches": [good] * 101}, 413, "at most 100"),
         ("/predict_batch", {"matches": [good, {**good, "league": "XX"}]}, 422, "unknown league"),
         ("/edge", good, 400, "odds: Field required"),
