@@ -161,6 +161,7 @@ class ModelRegistry:
                 self._held -= 1
             return
         path = Path(self.tracking_uri.removeprefix("sqlite:///") + ".lock")
+        path.parent.mkdir(parents=True, exist_ok=True)  # a store not made yet (`serve` on it)
         with path.open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             self._held += 1

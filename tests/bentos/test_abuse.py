@@ -170,8 +170,7 @@ def test_a_start_that_cannot_load_exits_non_zero_with_the_reason(
 def test_a_store_without_a_champion_starts_and_is_not_ready(tmp_path: Path) -> None:
     """No champion is no failure: the service starts, /readyz answers 503 saying why."""
     env = server_env(SABISCORE_API_TOKEN=TOKEN)
-    store = tmp_path / "empty-store"
-    store.mkdir()
+    store = tmp_path / "no-store-yet"  # not even the folder
     with serving(store, tmp_path, OVERRIDES, env, ready="/healthz") as server:
         ready = httpx.get(f"{server.url}/readyz")
         body = {"league": LEAGUE, "home_team": "a", "away_team": "b"}
