@@ -35,6 +35,12 @@ SMALL = {
     "promotion": {"ece_margin": 0.2, "market": {"required": False}},
 }
 LEAGUE = "SY1"
+KICKOFF = "2022-08-13T15:00:00"  # after the synthetic league's last played day
+#: Two books' prices of one match, as the serving tests post them.
+BOOKS = {
+    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
+}
 
 
 @pytest.fixture(scope="session")

@@ -17,18 +17,13 @@ import pandas as pd
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.bentos.conftest import LEAGUE, copy_store
+from tests.bentos.conftest import BOOKS, KICKOFF, LEAGUE, copy_store
 from tests.bentos.live import FakeSite, server_env, serving, start, stop, wait_for
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
 TOKEN = "api-token-for-the-abuse-tests-5be1c0d7f2"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-KICKOFF = "2022-08-13T15:00:00"
-BOOKS = {
-    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
-    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
-}
 OVERRIDES = {"serving": {"tracking": {"expire_after_kickoff_h": None}}}
 
 #: Polls /healthz every 20 ms until `stop` exists, then writes every latency (s) to `out`.

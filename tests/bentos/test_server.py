@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.bentos.conftest import LEAGUE, copy_store, promote_copy
+from tests.bentos.conftest import BOOKS, KICKOFF, LEAGUE, copy_store, promote_copy
 from tests.bentos.live import FakeSite, Server, server_env, serving, until
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -24,11 +24,6 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 SECRET = "site-secret-for-the-server-tests-41d9"
 TOKEN = "api-token-for-the-server-tests-c3a06b92"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-KICKOFF = "2022-08-13T15:00:00"
-BOOKS = {
-    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
-    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
-}
 OVERRIDES = {
     "serving": {
         "model": {"watch_interval_s": 1},

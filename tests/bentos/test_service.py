@@ -14,16 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.bentos.conftest import LEAGUE, copy_store, own_tracking_uri, promote_copy
+from tests.bentos.conftest import BOOKS, KICKOFF, LEAGUE, copy_store, own_tracking_uri, promote_copy
 
 pytestmark = pytest.mark.slow
 
-KICKOFF = "2022-08-13T15:00:00"  # after the synthetic league's last played day
 TOKEN = "api-token-of-the-service-tests-9d27f4e1"
-BOOKS = {
-    "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
-    "bet365": {"home": 2.05, "draw": 3.50, "away": 3.50},
-}
 
 
 @pytest.fixture(scope="module")
