@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -329,23 +330,49 @@ def _to_number(raw: pd.Series) -> pd.Series:
     return pd.Series([_float_or_nan(v) if v else np.nan for v in raw], dtype=float)
 
 
-def _read_rows(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and (line number, fields) of every row that is not blank or made of commas."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
+    """The file's text as a stream, decoded as `decode_bytes` decided (a BOM dropped).
+
+    Read lazily, so a large file is never held as a second, wider copy of itself (a
+    `StringIO` of the whole text keeps four bytes a character).
+    """
+    stream = io.BytesIO(data)
+    if data.startswith(b"\xef\xbb\xbf"):
+        stream.seek(3)
+    return io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+
+
+def _csv_records(data: bytes, encoding: str) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """Header and a lazy stream of (line number, fields) of every row that is not blank or
+    made of commas. Raises `FileFormatError` when the text is not CSV (the rows: when read)."""
+    reader = csv.reader(_text_stream(data, encoding))
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration as error:
         raise FileFormatError("the file is empty (no header, no rows)") from error
     except csv.Error as error:
         raise FileFormatError(f"not a CSV: {error}") from error
-    rows = []
-    try:
-        for fields in reader:
-            if any(f.strip() for f in fields):
-                rows.append((reader.line_num, fields))
-    except csv.Error as error:
-        raise FileFormatError(f"not a CSV (line {reader.line_num}): {error}") from error
-    return header, rows
+
+    def records() -> Iterator[tuple[int, list[str]]]:
+        try:
+            for fields in reader:
+                if any(f.strip() for f in fields):
+                    yield reader.line_num, fields
+        except csv.Error as error:
+            raise FileFormatError(f"not a CSV (line {reader.line_num}): {error}") from error
+
+    return header, records()
+
+
+def count_data_lines(data: bytes) -> int:
+    """Lines after the header: at least as many as the file's rows (blank lines and line
+    breaks inside quotes only add lines), known before a single row is parsed.
+
+    >>> count_data_lines(b"Div\\r\\nE0,1\\r\\nE0,2\\r\\n"), count_data_lines(b"Div\\nE0\\n\\nE0")
+    (2, 3)
+    """
+    breaks = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return max(breaks - data.endswith((b"\n", b"\r")), 0)
 
 
 def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
@@ -357,17 +384,12 @@ def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
     return table
 
 
-def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -> ParsedFile:
-    """Parse one football-data.co.uk CSV file (any season's layout) into canonical tables.
-
-    Raises `FileFormatError` when the bytes are not such a file at all.
-    """
+def _open(data: bytes) -> tuple[DecodedText, list[str], ColumnMap, Iterator]:
+    """Decode and check a file up to its header; its rows still to be read."""
     decoded = decode_bytes(data)
     if _looks_like_html(decoded.text):
         raise FileFormatError("this is an HTML page, not a CSV (an error or login page?)")
-    header, rows = _read_rows(decoded.text)
-    if not rows:
-        raise FileFormatError("the file has a header but no data rows")
+    header, records = _csv_records(data, decoded.encoding)
     columns = classify_columns(header)
     missing = columns.missing_required()
     if missing:
@@ -376,11 +398,52 @@ def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -
             f"not a football-data.co.uk results file: header lacks {wanted} "
             f"(header starts {','.join(header[:6])!r})"
         )
+    return decoded, header, columns, records
+
+
+def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -> ParsedFile:
+    """Parse one football-data.co.uk CSV file (any season's layout) into canonical tables.
+
+    Raises `FileFormatError` when the bytes are not such a file at all.
+    """
+    decoded, header, columns, records = _open(data)
+    rows = list(records)
+    if not rows:
+        raise FileFormatError("the file has a header but no data rows")
     table = _strings(rows, len(header))
     matches = _match_table(table, rows, header, columns, source, season_start_month)
     odds = _odds_table(table, matches, columns, source)
     ends_with_newline = data.rstrip(b", \t").endswith((b"\n", b"\r"))
     return ParsedFile(matches, odds, columns, decoded.encoding, decoded.warnings, ends_with_newline)
+
+
+@dataclass(frozen=True)
+class MatchChunk:
+    """Consecutive rows of a file as a match table (no prices), and whether rows follow."""
+
+    matches: pd.DataFrame
+    last: bool
+
+
+def iter_match_chunks(
+    data: bytes, source: str, chunk_rows: int, season_start_month: int = 7
+) -> Iterator[MatchChunk]:
+    """The file's match table `chunk_rows` rows at a time, without its prices: for judging a
+    large file before all of it is read (`sabiscore.quality.screen_file`).
+
+    Each row reads as in `parse_football_data`, except the season of a league, which is the
+    most common one of the chunk rather than of the file. Raises `FileFormatError` likewise.
+    """
+    header, columns, records = _open(data)[1:]
+    chunk = list(itertools.islice(records, chunk_rows))
+    if not chunk:
+        raise FileFormatError("the file has a header but no data rows")
+    while chunk:
+        following = list(itertools.islice(records, chunk_rows))
+        table = _strings(chunk, len(header))
+        matches = _match_table(table, chunk, header, columns, source, season_start_month)
+        yield MatchChunk(matches, last=not following)
+        chunk = following
 
 
 def _column(table: np.ndarray, i: int | None) -> pd.Series:
@@ -453,18 +516,21 @@ def _match_table(
 
 
 def _file_seasons(frame: pd.DataFrame, start_month: int) -> pd.Series:
-    """One season per league in a file: the most common nominal season of its rows.
+    """One season per league in a file: the most common nominal season of its played rows
+    (on a tie, the one met first).
 
     A season file can run past its nominal end (2019-20 finished in July 2020), so each row's
     own date would split it; fixture lists spanning two seasons keep per-row seasons.
     """
     nominal = frame["date"].map(lambda d: season_of(d, start_month) if pd.notna(d) else None)
+    counted = pd.DataFrame({"league": frame["league"], "season": nominal, "at": range(len(frame))})
+    counted = counted[(frame["status"] == "played") & nominal.notna() & frame["league"].notna()]
+    tally = counted.groupby(["league", "season"], sort=False)["at"].agg(["size", "min"])
+    tally = tally.reset_index().sort_values(["size", "min"], ascending=[False, True])
+    top = tally.drop_duplicates("league").set_index("league")["season"]
     seasons = nominal.copy()
-    for league, rows in frame.groupby("league").groups.items():
-        played = frame.loc[rows, "status"] == "played"
-        counts = nominal.loc[rows][played].value_counts()
-        if league and len(counts):
-            seasons.loc[rows] = counts.index[0]
+    in_league = frame["league"].isin(top.index)
+    seasons[in_league] = frame.loc[in_league, "league"].map(top)
     return seasons
 
 

@@ -14,6 +14,8 @@ from sabiscore.football_data import (
     ODDS_COLUMNS,
     FileFormatError,
     classify_columns,
+    count_data_lines,
+    iter_match_chunks,
     make_match_id,
     one_x_two,
     parse_football_data,
@@ -582,3 +584,29 @@ def test_a_fixture_list_without_result_columns_is_all_fixtures() -> None:
     assert parsed.matches["status"].tolist() == ["fixture"]
     assert parsed.matches["result"].isna().all()
     assert len(parsed.odds) == 3
+
+
+# --- reading a large file a chunk at a time ----------------------------------------------------
+
+
+def test_match_chunks_read_the_rows_parse_reads_and_say_which_is_last():
+    blank = "," * HEADER.count(",")
+    data = csv_bytes(HEADER, [*ROWS, blank, *ROWS, *ROWS[:1]])  # 7 rows and a blank line
+    whole = parse_football_data(data, "E0/2019-2020.csv").matches
+    chunks = list(iter_match_chunks(data, "E0/2019-2020.csv", chunk_rows=3))
+    assert [len(c.matches) for c in chunks] == [3, 3, 1]
+    assert [c.last for c in chunks] == [False, False, True]
+    together = pd.concat([c.matches for c in chunks], ignore_index=True)
+    assert list(together.columns) == list(MATCH_COLUMNS)
+    assert together["line"].tolist() == whole["line"].tolist() == [2, 3, 4, 6, 7, 8, 9]
+    for column in ("match_id", "raw_row", "home_goals", "n_fields", "kickoff"):
+        assert together[column].tolist() == whole[column].tolist(), column
+    # At most as many rows as lines: the blank line counts as a line, not a row.
+    assert count_data_lines(data) == 8
+
+
+def test_match_chunks_refuse_what_parse_refuses():
+    with pytest.raises(FileFormatError, match="HTML page"):
+        next(iter_match_chunks(b"<html>login</html>", "x.csv", 10))
+    with pytest.raises(FileFormatError, match="header but no data rows"):
+        next(iter_match_chunks(csv_bytes(HEADER, []), "x.csv", 10))
