@@ -9,17 +9,24 @@ pure part on either side of it:
   to quarantine (its file, line and reason kept); a *price-level* failure drops only that
   bookmaker's prices for that match, because the result is still true. A file with too large
   a share of bad rows is rejected whole.
+
+A large file is screened first (`screen_file`): read a chunk of rows at a time and judged by
+the expectations that need no other row, it is refused as soon as its failed rows alone make
+the share certain, so a 50 MB file of garbage is never parsed or held whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from sabiscore.football_data import season_of
+from sabiscore.config import reject_unknown_keys
+from sabiscore.football_data import count_data_lines, iter_match_chunks, season_of
 from sabiscore.guards import played_in_future
 
 PRICE_GROUP = ("source", "line", "match_id", "code", "phase", "market")
@@ -134,7 +141,7 @@ def apply_failures(
     # prices with it and leaves the first row's alone.
     kept_lines = pd.MultiIndex.from_frame(kept[["source", "line"]])
     odds_keep = pd.MultiIndex.from_frame(odds[["source", "line"]]).isin(kept_lines)
-    odds_keep &= ~odds.index.isin(list(dropped))
+    odds_keep &= ~odds.index.isin(dropped)
     return QualityOutcome(
         matches=kept,
         odds=odds.loc[odds_keep],
@@ -145,56 +152,74 @@ def apply_failures(
 
 
 def _quarantine_entries(matches: pd.DataFrame, failures: Sequence[Failure]) -> pd.DataFrame:
-    records = []
+    """One entry per failed row and expectation, built a column at a time (a garbage file
+    fails hundreds of thousands of times)."""
+    entries = []
     for failure in failures:
-        for label in failure.index:
-            row = matches.loc[label]
-            reason = failure.reason
-            if failure.column == "duplicate_of" and "duplicate_of" in matches:
-                reason = f"{reason} (first seen at {row['duplicate_of']})"
-            records.append(
-                {
-                    "_row": label,
-                    "source": row["source"],
-                    "line": int(row["line"]),
-                    "match_id": row["match_id"],
-                    "league": row["league"] or None,
-                    "season": row["season"],
-                    "expectation": failure.expectation,
-                    "column": failure.column,
-                    "reason": reason,
-                    "raw_row": row["raw_row"],
-                }
-            )
-    return pd.DataFrame.from_records(records, columns=["_row", *QUARANTINE_COLUMNS])
+        rows = matches.loc[list(failure.index)]
+        reason = pd.Series(failure.reason, index=rows.index, dtype=object)
+        if failure.column == "duplicate_of" and "duplicate_of" in matches:
+            reason = reason + " (first seen at " + rows["duplicate_of"].astype(str) + ")"
+        entries.append(
+            {
+                "_row": list(failure.index),
+                "source": rows["source"].tolist(),
+                "line": rows["line"].astype(int).tolist(),
+                "match_id": rows["match_id"].tolist(),
+                "league": [league or None for league in rows["league"]],
+                "season": rows["season"].tolist(),
+                "expectation": [failure.expectation] * len(rows),
+                "column": [failure.column] * len(rows),
+                "reason": reason.tolist(),
+                "raw_row": rows["raw_row"].tolist(),
+            }
+        )
+    columns = ["_row", *QUARANTINE_COLUMNS]
+    if not entries:
+        return pd.DataFrame(columns=columns)
+    return pd.DataFrame({c: [v for entry in entries for v in entry[c]] for c in columns})
 
 
 def _price_warnings(
     matches: pd.DataFrame, odds: pd.DataFrame, failures: Sequence[Failure]
-) -> tuple[pd.DataFrame, set]:
-    """Warnings for failed price books, and every odds row of those books (to drop)."""
+) -> tuple[pd.DataFrame, pd.Index]:
+    """Warnings for failed price books, and every odds row of those books (to drop).
+
+    One warning per failed expectation and book, in the order the books appear in the file,
+    built a column at a time: the cost follows the number of failed prices.
+    """
     if not failures or odds.empty:
-        return pd.DataFrame(columns=list(WARNING_COLUMNS)), set()
+        return pd.DataFrame(columns=list(WARNING_COLUMNS)), odds.index[:0]
     book_id = odds.groupby(list(PRICE_GROUP), observed=True, sort=False, dropna=False).ngroup()
-    records, dropped = [], set()
-    for failure in failures:
-        failed_books = pd.unique(book_id.loc[list(failure.index)])
-        rows = odds.loc[book_id.isin(failed_books)]
-        dropped.update(rows.index)
-        for _, book in rows.groupby(book_id.loc[rows.index], sort=False):
-            first = book.iloc[0]
-            pairs = zip(book["outcome"], book["price_raw"], strict=True)
-            prices = " ".join(f"{outcome}={price}" for outcome, price in pairs)
-            records.append(
-                {
-                    **{c: first[c] for c in WARNING_COLUMNS if c in first.index},
-                    "line": int(first["line"]),
-                    "expectation": failure.expectation,
-                    "reason": failure.reason,
-                    "prices": prices,
-                }
-            )
-    return pd.DataFrame.from_records(records, columns=list(WARNING_COLUMNS)), dropped
+    failed = [np.unique(book_id.loc[list(f.index)].to_numpy()) for f in failures]
+    in_failed = book_id.isin(np.concatenate(failed))
+    prices = _book_prices(odds.loc[in_failed], book_id.loc[in_failed])
+    first_row = book_id.loc[in_failed].drop_duplicates()
+    first_row = pd.Series(first_row.index, index=first_row.to_numpy())
+    present = [c for c in WARNING_COLUMNS if c in odds.columns]
+    records: dict[str, list] = {c: [] for c in WARNING_COLUMNS}
+    for failure, books in zip(failures, failed, strict=True):
+        firsts = odds.loc[first_row.loc[books].to_numpy(), present]
+        for column in present:
+            records[column].extend(firsts[column].astype(int if column == "line" else object))
+        records["expectation"].extend([failure.expectation] * len(books))
+        records["reason"].extend([failure.reason] * len(books))
+        records["prices"].extend(prices.loc[books].tolist())
+    warnings = pd.DataFrame(records, columns=list(WARNING_COLUMNS))
+    return warnings, odds.index[in_failed.to_numpy()]
+
+
+def _book_prices(odds: pd.DataFrame, book_id: pd.Series) -> pd.Series:
+    """Each book's prices as the file gave them, in file order: "H=2.5 D=3.4 A=2.9"."""
+    label = odds["outcome"].astype(str) + "=" + odds["price_raw"].astype(str)
+    position = book_id.groupby(book_id).cumcount()
+    wide = pd.DataFrame({"book": book_id, "at": position, "label": label}).pivot(
+        index="book", columns="at", values="label"
+    )
+    joined = wide[0]
+    for at in wide.columns[1:]:
+        joined = joined.where(wide[at].isna(), joined + " " + wide[at])
+    return joined
 
 
 def _rejected_files(
@@ -229,6 +254,135 @@ def dominant_partition(matches: pd.DataFrame) -> tuple[str, str]:
     counts = valid.groupby(["league", "season"]).size().sort_values(ascending=False)
     league, season = counts.index[0]
     return str(league), str(season)
+
+
+# --- judging a large file before reading all of it ---------------------------------------
+
+#: Derived columns whose value depends on other rows of the file: a duplicate needs the row it
+#: repeats, the days into the season need the file's season. A chunk of rows cannot judge
+#: them, so the screen leaves their expectations to the full validation.
+FILE_WIDE_COLUMNS = ("duplicate_of", "days_into_season")
+
+
+def row_local_suite(suite: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The match-level expectations of `suite` that judge each row by itself.
+
+    >>> suite = [{"level": "match", "kwargs": {"column": "league"}},
+    ...          {"level": "match", "kwargs": {"column": "duplicate_of"}},
+    ...          {"level": "price", "kwargs": {"column": "price"}}]
+    >>> [e["kwargs"]["column"] for e in row_local_suite(suite)]
+    ['league']
+    """
+
+    def reads(entry: Mapping[str, Any]) -> set[str]:
+        kwargs = entry["kwargs"]
+        return {kwargs.get(k) for k in ("column", "column_A", "column_B")} - {None}
+
+    return [e for e in suite if e["level"] == "match" and not reads(e) & set(FILE_WIDE_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class ScreenSettings:
+    """How a large file is judged before all of it is read (`validation.screen`).
+
+    `chunk_rows`: rows parsed and judged at a time; a file of no more lines than this is not
+    screened (its full validation is no later). `quarantine_sample_rows`: a file refused
+    early keeps the quarantine entries of its first this-many failed rows, not of the
+    100,000s a garbage file has; its message gives the count.
+    """
+
+    chunk_rows: int = 5000
+    quarantine_sample_rows: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.chunk_rows < 1 or self.quarantine_sample_rows < 0:
+            raise ValueError(
+                "screen chunk_rows must be >= 1 and quarantine_sample_rows >= 0, got "
+                f"{self.chunk_rows} and {self.quarantine_sample_rows}"
+            )
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ScreenSettings:
+        reject_unknown_keys(d, cls, "validation screen")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class EarlyRefusal:
+    """A file refused before all of it was read, and why in words."""
+
+    source: str
+    failed_rows: int  # rows that failed in the part read
+    rows_read: int
+    max_rows: int  # the file's data lines: at least its rows
+    quarantine: pd.DataFrame  # QUARANTINE_COLUMNS, for the first failed rows only
+    home: tuple[str, str]  # the (league, season) its quarantine is filed under
+    reason: str
+
+
+def refusal_is_certain(failed_rows: int, max_rows: int, max_bad_share: float) -> bool:
+    """Whether `failed_rows` bad rows already reject a file of at most `max_rows` rows,
+    whatever its other rows hold: the file's share is at least `failed_rows / max_rows`.
+
+    >>> refusal_is_certain(501, 5000, 0.1), refusal_is_certain(500, 5000, 0.1)
+    (True, False)
+    """
+    return failed_rows / max_rows > max_bad_share
+
+
+def screen_file(
+    data: bytes,
+    source: str,
+    judge: Callable[[pd.DataFrame], Sequence[Failure]],
+    max_bad_share: float,
+    settings: ScreenSettings,
+    season_start_month: int = 7,
+) -> EarlyRefusal | None:
+    """Refuse a large file as soon as it is certain to fail, before reading the rest.
+
+    `judge` runs the row-local expectations (`row_local_suite`) on a chunk's match table and
+    returns their failures. A row they fail, the whole suite fails too, and the file has at
+    most `count_data_lines` rows, so once `refusal_is_certain` the verdict cannot change.
+    Returns None when it is not settled before the last chunk: the full validation decides,
+    as it does for every file of at most `settings.chunk_rows` lines.
+    """
+    max_rows = count_data_lines(data)
+    if max_rows <= settings.chunk_rows:
+        return None
+    failed = read = kept = 0
+    reasons: Counter[str] = Counter()
+    sample: list[pd.DataFrame] = []
+    first: pd.DataFrame | None = None
+    for chunk in iter_match_chunks(data, source, settings.chunk_rows, season_start_month):
+        entries = _quarantine_entries(chunk.matches, judge(chunk.matches))
+        bad = np.sort(pd.unique(entries["_row"]))
+        sampled = bad[: settings.quarantine_sample_rows - kept]
+        sample.append(entries[entries["_row"].isin(sampled)])
+        failed, read, kept = failed + len(bad), read + len(chunk.matches), kept + len(sampled)
+        reasons.update(entries["reason"])
+        first = chunk.matches if first is None else first
+        if chunk.last:
+            return None
+        if refusal_is_certain(failed, max_rows, max_bad_share):
+            quarantine = pd.concat(sample, ignore_index=True)
+            return EarlyRefusal(
+                source, failed, read, max_rows, quarantine.drop(columns="_row"),
+                dominant_partition(first),
+                _early_reason(failed, read, max_rows, max_bad_share, reasons, kept),
+            )  # fmt: skip
+    return None
+
+
+def _early_reason(
+    failed: int, read: int, max_rows: int, max_bad_share: float, reasons: Counter[str], kept: int
+) -> str:
+    top, n_top = reasons.most_common(1)[0]
+    return (
+        f"{failed} of the first {read} rows ({failed / read:.0%}) failed validation, already "
+        f"more than the allowed {max_bad_share:.0%} of the file's at most {max_rows} rows, so "
+        f"the rest was not read; most often: {top} ({n_top} row{'s' * (n_top != 1)}); the file "
+        f"was not stored (the quarantine keeps the first {kept} failed rows)"
+    )
 
 
 #: Columns that exist only to validate rows; they are not stored in the canonical table.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,12 +24,16 @@ from sabiscore.guards import (
     truncation_reason,
 )
 from sabiscore.quality import (
+    EarlyRefusal,
     QualityOutcome,
+    ScreenSettings,
     apply_failures,
     canonical_matches,
     dominant_partition,
     match_check_frame,
     price_check_frame,
+    row_local_suite,
+    screen_file,
 )
 from sabiscore.sources import SYNTHETIC, SourceRef, resolve
 from sabiscore.store import (
@@ -118,6 +123,37 @@ def store_raw(store: DataStore, data: bytes, source: str) -> RawFile:
 # --- parse, validate, commit ---------------------------------------------------------------
 
 
+@task(name="screen-files")
+def screen_files(
+    raws: dict[str, RawFile], validation: dict, now: datetime | None = None
+) -> dict[str, EarlyRefusal]:
+    """Refuse each large file whose first rows already settle that it fails validation,
+    before it is parsed whole (`sabiscore.quality.screen_file`; small files pass through)."""
+    from tasks.gx_runner import run_suites
+
+    guards = ReplaceGuards.from_dict(validation.get("guards", {}))
+    settings = ScreenSettings.from_dict(validation.get("screen", {}))
+    suite = {"matches": row_local_suite(validation["suites"]["matches"])}
+    ingest_time = pd.Timestamp(now or datetime.now(UTC))
+    month = validation["season_start_month"]
+
+    def judge(matches: pd.DataFrame) -> tuple:
+        frame = match_check_frame(matches, month, ingest_time, guards.future_tolerance_days)
+        return run_suites({"matches": frame}, suite).failures
+
+    refusals = {}
+    for source, raw in raws.items():
+        data = raw.path.read_bytes()
+        try:
+            refusal = screen_file(data, raw.source, judge, validation["max_bad_share"],
+                                  settings, month)  # fmt: skip
+        except FileFormatError:
+            continue  # parse-files reports it
+        if refusal is not None:
+            refusals[source] = refusal
+    return refusals
+
+
 @task(name="parse-files")
 def parse_files(
     raws: dict[str, RawFile], season_start_month: int
@@ -187,17 +223,7 @@ def commit_partitions(
     """
     guards = guards or ReplaceGuards()
     partitions: list[Partition] = []
-    tables = {
-        "matches": outcome.matches,
-        "odds": outcome.odds,
-        "quarantine": outcome.quarantine,
-        "warnings": outcome.warnings,
-    }
-    by_source = {name: _split_by_source(table) for name, table in tables.items()}
-
-    def part_of(name: str, source: str) -> pd.DataFrame:
-        return by_source[name].get(source, tables[name].iloc[0:0])
-
+    part_of = _tables_by_source(outcome)
     for source, raw in raws.items():
         report = reports[source]
         if source not in parsed:
@@ -209,42 +235,77 @@ def commit_partitions(
         if reason:
             report.status, report.message = "rejected", reason
             continue
-        matches = canonical_matches(part_of("matches", source))
-        matches["raw_sha256"] = raw.sha256
-        warnings = part_of("warnings", source)
-        parts = file_partitions(
-            raw,
-            matches,
-            part_of("odds", source),
-            part_of("quarantine", source),
-            warnings,
-            dominant_partition(parsed[source].matches),
-        )
-        report.matches = int((matches["status"] == "played").sum())
-        report.fixtures = int((matches["status"] == "fixture").sum())
-        report.price_warnings = len(warnings)
+        parts = _file_parts(raw, parsed[source], part_of)
+        status = part_of("matches", source)["status"]
+        report.matches = int((status == "played").sum())
+        report.fixtures = int((status == "fixture").sum())
+        report.price_warnings = len(part_of("warnings", source))
         report.partitions = [p.key for p in parts]
         report.status = "stored"
         partitions.extend(parts)
 
-    def refuse(part: Partition, committed: dict | None) -> str | None:
-        if replace or part.kind != "results" or committed is None:
-            return None
-        stored = committed.get("rows", {}).get("matches", 0)
-        return shrink_reason(len(part.tables["matches"]), stored, guards.min_replace_share)
+    def refuse(part: Partition, committed: Mapping | None) -> str | None:
+        return _shrink_refusal(part, committed, guards, replace)
 
     result = store.commit(partitions, refuse)
     for report in reports.values():
-        refusals = [f"{k}: {result.refused[k]}" for k in report.partitions if k in result.refused]
+        refusals = {k: result.refused[k] for k in report.partitions if k in result.refused}
         if report.status == "stored" and refusals:
             report.status = "rejected"
-            report.message = f"{'; '.join(refusals)}: {force_hint(report.source)}"
+            report.message = _shrink_message(report.source, refusals)
             report.matches = report.fixtures = report.price_warnings = 0
             report.partitions = []
         elif report.status == "stored" and all(k in result.unchanged for k in report.partitions):
             report.status = "unchanged"
-    _keep_rejected_quarantine(store, raws, parsed, reports, by_source["quarantine"])
+    _keep_rejected_quarantine(store, raws, parsed, reports, part_of)
     return result
+
+
+def _tables_by_source(outcome: QualityOutcome) -> Callable[[str, str], pd.DataFrame]:
+    """`part_of(table, source)`: that source's rows of one of the outcome's tables."""
+    tables = {
+        "matches": outcome.matches,
+        "odds": outcome.odds,
+        "quarantine": outcome.quarantine,
+        "warnings": outcome.warnings,
+    }
+    by_source = {name: _split_by_source(table) for name, table in tables.items()}
+
+    def part_of(name: str, source: str) -> pd.DataFrame:
+        return by_source[name].get(source, tables[name].iloc[0:0])
+
+    return part_of
+
+
+def _file_parts(
+    raw: RawFile, parsed: ParsedFile, part_of: Callable[[str, str], pd.DataFrame]
+) -> list[Partition]:
+    """The (league, season) partitions a validated file would be stored as."""
+    matches = canonical_matches(part_of("matches", raw.source))
+    matches["raw_sha256"] = raw.sha256
+    return file_partitions(
+        raw,
+        matches,
+        part_of("odds", raw.source),
+        part_of("quarantine", raw.source),
+        part_of("warnings", raw.source),
+        dominant_partition(parsed.matches),
+    )
+
+
+def _shrink_refusal(
+    part: Partition, committed: Mapping | None, guards: ReplaceGuards, replace: bool
+) -> str | None:
+    """Why `part` may not replace the committed season (fewer matches), or None."""
+    if replace or part.kind != "results" or committed is None:
+        return None
+    stored = committed.get("rows", {}).get("matches", 0)
+    return shrink_reason(len(part.tables["matches"]), stored, guards.min_replace_share)
+
+
+def _shrink_message(source: str, refusals: Mapping[str, str]) -> str:
+    reasons = "; ".join(f"{key}: {reason}" for key, reason in refusals.items())
+    return f"{reasons}: {force_hint(source)}"
 
 
 def _file_refusal(parsed: ParsedFile, source: str, replace: bool) -> str | None:
@@ -265,16 +326,55 @@ def _keep_rejected_quarantine(
     raws: dict[str, RawFile],
     parsed: dict[str, ParsedFile],
     reports: dict[str, FileReport],
-    quarantine: dict[str, pd.DataFrame],
+    part_of: Callable[[str, str], pd.DataFrame],
 ) -> None:
     """Store the quarantine rows of the files not stored, so "see the quarantine" shows them."""
     parts = [
-        rejected_partition(raws[s], quarantine[s], dominant_partition(parsed[s].matches))
+        rejected_partition(raws[s], part_of("quarantine", s), dominant_partition(parsed[s].matches))
         for s, report in reports.items()
-        if report.status == "rejected" and s in parsed and s in quarantine
+        if report.status == "rejected" and s in parsed and not part_of("quarantine", s).empty
     ]
     if parts:
         store.commit(parts)
+
+
+@task(name="keep-refused-quarantine")
+def keep_refused_quarantine(
+    store: DataStore, raws: dict[str, RawFile], refusals: dict[str, EarlyRefusal]
+) -> None:
+    """Store the quarantine sample of each file refused early (its raw bytes are kept)."""
+    parts = [rejected_partition(raws[s], r.quarantine, r.home) for s, r in refusals.items()]
+    if parts:
+        store.commit(parts)
+
+
+@task(name="check-guards")
+def check_guards(
+    store: DataStore,
+    raws: dict[str, RawFile],
+    parsed: dict[str, ParsedFile],
+    outcome: QualityOutcome,
+    guards: ReplaceGuards,
+) -> dict[str, str]:
+    """Why `ingest` would refuse each file the validation keeps, judged against the store as it
+    is and changing nothing: a cut-off last row, a name of another season, fewer matches than
+    the stored season it would replace. The same words as `ingest`, by source."""
+    committed = store.manifest()["partitions"]
+    part_of = _tables_by_source(outcome)
+    verdicts = {}
+    for source, parsed_file in parsed.items():
+        if source in outcome.rejected_files:
+            continue
+        reason = _file_refusal(parsed_file, source, replace=False)
+        if reason is None:
+            parts = _file_parts(raws[source], parsed_file, part_of)
+            shrinks = {p.key: _shrink_refusal(p, committed.get(p.key), guards, False)
+                       for p in parts}  # fmt: skip
+            shrinks = {key: why for key, why in shrinks.items() if why}
+            reason = _shrink_message(source, shrinks) if shrinks else None
+        if reason:
+            verdicts[source] = reason
+    return verdicts
 
 
 def _split_by_source(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -336,6 +436,12 @@ def publish_summary(summary: dict) -> None:
         summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],
         len(summary["errors"]),
     )  # fmt: skip
+
+
+def early_refusal(report: FileReport, refusal: EarlyRefusal) -> None:
+    """Record a file refused before it was read whole (its quarantine: the first failed rows)."""
+    report.status, report.message = "rejected", refusal.reason
+    report.rows, report.quarantined = refusal.rows_read, len(refusal.quarantine)
 
 
 def file_error(report: FileReport, error: BaseException) -> None:

@@ -47,3 +47,31 @@ def serve_directory(
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: What a garbage file is made of: blanks, text where numbers belong, impossible dates and
+#: prices, stray codes. Every field of every row is drawn from these.
+GARBAGE_TOKENS = (
+    b"", b"x", b"NaN", b"-1", b"0", b"1.01", b"3.5", b"999", b"abc", b"E0", b"31/02/2023",
+    b"12/08/2023", b"H", b"Z", b"Arsenal", b"1e300", b"?", b"2.2", b"10", b"7",
+)  # fmt: skip
+
+
+def garbage_football_data(header: bytes, n_bytes: int, seed: int = 12) -> bytes:
+    """A file with a real football-data header and about `n_bytes` of garbage rows (seeded):
+    random tokens, a few fields more or fewer than the header, CRLF line ends."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    width = header.count(b",") + 1
+    lines, size = [header], len(header)
+    while size < n_bytes:
+        picks = rng.integers(0, len(GARBAGE_TOKENS), size=(1000, width + 2))
+        widths = rng.integers(width - 2, width + 3, size=1000)
+        for row, n_fields in zip(picks, widths, strict=True):
+            line = b",".join(GARBAGE_TOKENS[i] for i in row[:n_fields])
+            lines.append(line)
+            size += len(line) + 2
+            if size >= n_bytes:
+                break
+    return b"\r\n".join(lines) + b"\r\n"

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sabiscore.config import load_config
 from sabiscore.football_data import parse_football_data
 from sabiscore.quality import (
     CHECK_ONLY_COLUMNS,
@@ -13,12 +14,15 @@ from sabiscore.quality import (
     QUARANTINE_COLUMNS,
     WARNING_COLUMNS,
     Failure,
+    ScreenSettings,
     apply_failures,
     canonical_matches,
     dominant_partition,
     match_check_frame,
     price_check_frame,
     result_from_goals,
+    row_local_suite,
+    screen_file,
 )
 
 HEADER = (
@@ -348,3 +352,87 @@ def test_dominant_partition():
 
     nameless = matches.assign(league="")
     assert dominant_partition(nameless) == ("unknown", "2023-2024")
+
+
+# --- the screen of large files ----------------------------------------------------------
+
+
+def _season_of_rows(bad: set[int], n: int = 25) -> bytes:
+    """`n` rows (lines 2..n+1); the home team of each row numbered in `bad` (0-based) is Bad."""
+    rows = [
+        f"E0,{11 + i % 15:02d}/08/2023,{'Bad' if i in bad else 'Home'}{i},Away{i},1,0,H,,,,,,,,"
+        for i in range(n)
+    ]
+    return ("\r\n".join([HEADER, *rows]) + "\r\n").encode()
+
+
+class _Judge:
+    """Fails every row whose home team starts with Bad; counts the rows it was shown."""
+
+    def __init__(self) -> None:
+        self.rows_seen = 0
+
+    def __call__(self, matches: pd.DataFrame) -> list[Failure]:
+        self.rows_seen += len(matches)
+        bad = tuple(matches.index[matches["home_team"].str.startswith("Bad")])
+        return [Failure("bad_home", "home_team", "home team is bad", "match", bad)] if bad else []
+
+
+SMALL_CHUNKS = ScreenSettings(chunk_rows=10, quarantine_sample_rows=3)
+
+
+def test_screen_refuses_once_certain_and_reads_no_further():
+    judge = _Judge()
+    refusal = screen_file(_season_of_rows(set(range(25))), "x.csv", judge, 0.1, SMALL_CHUNKS)
+    # 10 bad rows of at most 25 is 40% > 10% whatever rows 11..25 hold: one chunk decides.
+    assert judge.rows_seen == 10
+    assert (refusal.failed_rows, refusal.rows_read, refusal.max_rows) == (10, 10, 25)
+    assert refusal.reason.startswith(
+        "10 of the first 10 rows (100%) failed validation, already more than the allowed 10% "
+        "of the file's at most 25 rows, so the rest was not read; most often: home team is bad "
+        "(10 rows)"
+    )
+    assert refusal.reason.endswith("(the quarantine keeps the first 3 failed rows)")
+    assert list(refusal.quarantine.columns) == list(QUARANTINE_COLUMNS)
+    assert refusal.quarantine["line"].tolist() == [2, 3, 4]
+    assert refusal.quarantine["raw_row"].iloc[0].startswith("E0,11/08/2023,Bad0,Away0")
+    assert refusal.home == ("E0", "2023-2024")
+
+
+def test_screen_adds_up_chunks_until_the_share_is_certain():
+    # 2 of at most 25 after the first chunk (8%); 4 after the second (16%): refused there.
+    judge = _Judge()
+    refusal = screen_file(_season_of_rows({0, 1, 10, 11}), "x.csv", judge, 0.1, SMALL_CHUNKS)
+    assert judge.rows_seen == 20
+    assert (refusal.failed_rows, refusal.rows_read) == (4, 20)
+    assert refusal.quarantine["line"].tolist() == [2, 3, 12]  # the first three failed rows
+
+
+def test_screen_leaves_to_the_full_validation_what_only_the_last_chunk_settles():
+    judge = _Judge()
+    assert screen_file(_season_of_rows(set(range(20, 25))), "x.csv", judge, 0.1,
+                       SMALL_CHUNKS) is None  # fmt: skip
+    assert judge.rows_seen == 25
+
+
+def test_screen_does_not_read_a_file_of_one_chunk():
+    judge = _Judge()
+    settings = ScreenSettings(chunk_rows=25)
+    assert screen_file(_season_of_rows(set(range(25))), "x.csv", judge, 0.1, settings) is None
+    assert judge.rows_seen == 0
+
+
+def test_row_local_suite_leaves_out_the_expectations_that_need_the_whole_file():
+    suite = load_config()["validation"]["suites"]["matches"]
+    local = row_local_suite(suite)
+    left_out = [e for e in suite if e["level"] == "match" and e not in local]
+    assert [e["kwargs"]["column"] for e in left_out] == ["duplicate_of", "days_into_season"]
+    assert {e["level"] for e in local} == {"match"} and len(local) == 11
+
+
+def test_screen_settings_defaults_equal_the_yaml_and_typos_fail():
+    assert ScreenSettings.from_dict(load_config()["validation"]["screen"]) == ScreenSettings()
+    with pytest.raises(ValueError, match="unknown validation screen keys"):
+        ScreenSettings.from_dict({"chunk_row": 10})
+    with pytest.raises(ValueError, match="chunk_rows must be >= 1"):
+        ScreenSettings(chunk_rows=0)
