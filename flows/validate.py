@@ -1,14 +1,25 @@
-"""The validate flow: run the suites over stored or given files and report; store nothing."""
+"""The validate flow: judge stored or given files as `ingest` would, and report; store nothing."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow
 
 from sabiscore.config import default_data_dir, load_config
+from sabiscore.guards import ReplaceGuards
 from sabiscore.store import DataStore, RawFile, sha256_of
-from tasks.ingest import FileReport, file_error, parse_files, resolve_sources, validate_files
+from tasks.ingest import (
+    FileReport,
+    check_guards,
+    early_refusal,
+    file_error,
+    parse_files,
+    resolve_sources,
+    screen_files,
+    validate_files,
+)
 
 
 @flow(name="validate", log_prints=True)
@@ -17,31 +28,43 @@ def validate_flow(
     data_dir: str | None = None,
     config_path: str | None = None,
 ) -> dict:
-    """Validate `sources` (or every raw file behind the stored data) with the GX suites."""
+    """Validate `sources` (or every raw file behind the stored data) as `ingest` would: the
+    screen of large files, the GX suites, then the file guards against the store as it is
+    (cut off, named for another season, fewer matches than the stored season)."""
     config = load_config(config_path)
     validation = config["validation"]
+    guards = ReplaceGuards.from_dict(validation.get("guards", {}))
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     raws = _stored_raws(store) if not sources else _given_raws(sources, config["data"], store)
     reports = {source: FileReport(source) for source in raws}
+    refused = screen_files(raws, validation)
+    for source, refusal in refused.items():
+        early_refusal(reports[source], refusal)
+    to_parse = {s: r for s, r in raws.items() if s not in refused}
     parsed = {}
-    for source, result in parse_files(raws, validation["season_start_month"]).items():
+    for source, result in parse_files(to_parse, validation["season_start_month"]).items():
         if isinstance(result, Exception):
             file_error(reports[source], result)
         else:
             parsed[source] = result
-    summary = {"files": len(raws), "rows": sum(p.n_rows for p in parsed.values()),
-               "quarantined": 0, "price_warnings": 0, "quarantine": [], "gx": {}}  # fmt: skip
+            reports[source].rows = result.n_rows
+    quarantines = [r.quarantine for r in refused.values()]
+    summary = {"files": len(raws), "rows": sum(r.rows for r in reports.values()),
+               "price_warnings": 0, "gx": {}, "guards": {"checked": 0, "refused": {}}}  # fmt: skip
     if parsed:
         outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
-        quarantine = outcome.quarantine.drop(columns=["raw_row"])
-        summary.update(
-            quarantined=len(quarantine),
-            price_warnings=len(outcome.warnings),
-            quarantine=quarantine.to_dict("records"),
-            gx=gx,
-        )
+        quarantines.append(outcome.quarantine)
+        summary.update(price_warnings=len(outcome.warnings), gx=gx)
         for source, message in outcome.rejected_files.items():
             reports[source].status, reports[source].message = "rejected", message
+        verdicts = check_guards(store, raws, parsed, outcome, guards)
+        for source, message in verdicts.items():
+            reports[source].status, reports[source].message = "rejected", message
+        checked = len(parsed) - len(outcome.rejected_files)
+        summary["guards"] = {"checked": checked, "refused": verdicts}
+    quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame()
+    quarantine = quarantine.drop(columns=["raw_row"], errors="ignore")
+    summary.update(quarantined=len(quarantine), quarantine=quarantine.to_dict("records"))
     summary["errors"] = [
         {"source": r.source, "error": r.message}
         for r in reports.values()

@@ -169,7 +169,7 @@ def validate(
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Run the validation suite and report, changing nothing in the store."""
+    """Judge files as `ingest` would (suite and file guards) and report, storing nothing."""
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
     from flows.validate import validate_flow
@@ -182,12 +182,15 @@ def validate(
         )
     except USER_ERRORS as error:
         _fail(error)
+    guards = summary["guards"]
     lines = [
         f"files checked: {summary['files']}   rows: {summary['rows']}",
         f"would quarantine: {summary['quarantined']}   price warnings: "
-        f"{summary['price_warnings']}   rejected files: {len(summary['errors'])}",
+        f"{summary['price_warnings']}   files ingest would refuse: {len(summary['errors'])}",
         f"expectations: {summary['gx'].get('successful_expectations')} of "
         f"{summary['gx'].get('evaluated_expectations')} passed",
+        f"file guards (cut off, season in the name, fewer matches than stored): "
+        f"{guards['checked'] - len(guards['refused'])} of {guards['checked']} files pass",
     ]
     lines += [f"  {q['source']}:{q['line']} {q['reason']}" for q in summary["quarantine"][:20]]
     lines += [f"ERROR {e['source']}: {e['error']}" for e in summary["errors"]]
