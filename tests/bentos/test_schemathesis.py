@@ -47,7 +47,6 @@ def test_schemathesis_finds_nothing(champion_store: Path, tmp_path: Path) -> Non
             command = [str(schemathesis), "--config-file", str(CONFIG), "--no-color", "run",
                        f"{server.url}/docs.json", "--checks", "all", "--mode", mode,
                        "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-                       "--generation-database", "none",
                        "--header", f"Authorization: Bearer {TOKEN}"]  # fmt: skip
             run_env = {**os.environ, "SCHEMATHESIS_HOOKS": hooks,
                        "SABISCORE_SCHEMATHESIS_URL": server.url}  # fmt: skip
