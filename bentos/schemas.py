@@ -160,14 +160,22 @@ class ReloadRequest(BaseModel):
 # --- responses --------------------------------------------------------------------------------
 
 
-class ModelInfo(BaseModel):
+class _Answer(BaseModel):
+    """An answer's numbers are finite, as JSON and the schema say: an infinite or NaN value is
+    refused where the answer is built (it would otherwise go out as `null` under a field the
+    document types as a number)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class ModelInfo(_Answer):
     name: str
     version: str = Field(description="MLflow registry version number.")
     semver: str = Field(description="Semantic version of the model (tag `semver`).")
     trained_through: str | None = Field(description="Kick-off of the last training match.")
 
 
-class Prediction(BaseModel):
+class Prediction(_Answer):
     """The model's 1X2 forecast of one match."""
 
     league: str
@@ -190,12 +198,12 @@ class Prediction(BaseModel):
     model_semver: str
 
 
-class BatchPrediction(BaseModel):
+class BatchPrediction(_Answer):
     predictions: list[Prediction]
     model_version: str
 
 
-class OutcomeEdge(BaseModel):
+class OutcomeEdge(_Answer):
     """One outcome at the best price among the bookmakers sent."""
 
     outcome: Outcome
@@ -233,7 +241,7 @@ class OutcomeEdge(BaseModel):
     )
 
 
-class SharpReference(BaseModel):
+class SharpReference(_Answer):
     """The sharp book every bet is checked against: `sharp_books` and `sharp_tolerance` of
     configs/staking.yaml, the rule the betting backtest measures."""
 
@@ -248,7 +256,7 @@ class SharpReference(BaseModel):
     )
 
 
-class EdgeResponse(BaseModel):
+class EdgeResponse(_Answer):
     league: str
     home_team: str
     away_team: str
@@ -265,7 +273,7 @@ class EdgeResponse(BaseModel):
     model_semver: str
 
 
-class EdgeUpdate(BaseModel):
+class EdgeUpdate(_Answer):
     """The message `POST /odds` returns and pushes to WS /ws/edge/{match_id} subscribers.
 
     Subscribers also receive `{"type": "heartbeat", "at": ...}` when nothing else was sent
@@ -279,11 +287,11 @@ class EdgeUpdate(BaseModel):
     updated_at: AnsweredTime
 
 
-class Health(BaseModel):
+class Health(_Answer):
     status: Literal["alive"] = "alive"
 
 
-class Ready(BaseModel):
+class Ready(_Answer):
     status: Literal["ready"] = "ready"
     model: ModelInfo
     loaded_at: AnsweredTime
@@ -291,16 +299,16 @@ class Ready(BaseModel):
     calibration_status: CalibrationStatus
 
 
-class League(BaseModel):
+class League(_Answer):
     league: str
     teams: list[str]
 
 
-class Teams(BaseModel):
+class Teams(_Answer):
     leagues: list[League]
 
 
-class ReloadResult(BaseModel):
+class ReloadResult(_Answer):
     reloaded: bool = Field(
         description="True when a model was (re)loaded; `POST /reload` always reloads."
     )
@@ -308,7 +316,7 @@ class ReloadResult(BaseModel):
     model: ModelInfo
 
 
-class Error(BaseModel):
+class Error(_Answer):
     """Every 4xx/5xx body of the service's own routes."""
 
     error: str

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -44,6 +47,66 @@ def serve_directory(
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One request a stand-in server was sent."""
+
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def route(self) -> str:
+        return urlsplit(self.path).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(self.path).query)
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+#: What a stand-in answers a request with: (status, JSON-able body or None, extra headers).
+Reply = tuple[int, object, Mapping[str, str]]
+
+
+@contextlib.contextmanager
+def recording_server(answer: Callable[[Recorded], Reply]) -> Iterator[tuple[str, list[Recorded]]]:
+    """A local stand-in for a service outside this machine, on 127.0.0.1 (a free port):
+    records every request (GET and POST) and answers as `answer` says. Yields the base URL
+    and the record."""
+    seen: list[Recorded] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _serve(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+            request = Recorded(self.command, self.path, dict(self.headers.items()), body)
+            seen.append(request)
+            status, payload, headers = answer(request)
+            raw = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            for name, value in {"Content-Type": "application/json", **headers}.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        do_GET = do_POST = _serve  # noqa: N815 - http.server's naming
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
     finally:
         server.shutdown()
         server.server_close()

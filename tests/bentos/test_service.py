@@ -414,6 +414,54 @@ def test_absurd_prices_are_refused(client: TestClient, teams: list[str], price: 
         assert "odds.pinnacle.home" in answer.text and "1000" in answer.text, answer.text
 
 
+def _finite_numbers(value: object) -> list[float]:
+    """Every number in a decoded JSON answer (NaN or infinity fails the decoding itself)."""
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _finite_numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _finite_numbers(v)]
+    return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
+
+
+@pytest.mark.parametrize("prices", [(1.0001, 1000, 1000), (1000, 1000, 1000), (1.0001,) * 3,
+                                    (1000, 1.0001, 1.0001)])  # fmt: skip
+def test_every_number_answered_at_the_price_bounds_is_finite(client: TestClient, teams: list[str],
+                                                             prices: tuple) -> None:  # fmt: skip
+    """At the extremes the bounds allow, (1e308 once gave an edge of null) every field the
+    document types as a number is a finite number, never null or NaN."""
+    home, draw, away = prices
+    odds = {"pinnacle": {"home": home, "draw": draw, "away": away},
+            "bet365": {"home": 2.0, "draw": 3.4, "away": 3.6}}  # fmt: skip
+    answer = client.post("/edge", json=match(teams, kickoff=KICKOFF, odds=odds))
+    assert answer.status_code == 200, answer.text
+
+    def refuse(constant: str) -> float:
+        raise AssertionError(f"{constant} in {answer.text}")
+
+    edge = json.loads(answer.text, parse_constant=refuse)
+    for outcome in edge["outcomes"]:
+        for field in ("edge_percentage", "kelly_stake_percentage", "sharp_edge_percentage",
+                      "best_odds", "fair_probability", "implied_probability"):  # fmt: skip
+            assert isinstance(outcome[field], float | int), (field, outcome)
+    assert all(np.isfinite(_finite_numbers(edge)))
+
+
+def test_a_non_finite_number_is_refused_where_an_answer_is_built() -> None:
+    """The answer models refuse infinity and NaN (they would be serialised as null)."""
+    from pydantic import ValidationError
+
+    from bentos.schemas import OutcomeEdge
+
+    fields = dict(outcome="home", fair_probability=0.5, implied_probability=0.5, best_odds=2.0,
+                  bookmaker="bet365", edge_percentage=float("inf"), kelly_stake_percentage=0.0,
+                  quality="AVOID", clv_expected=None, reason="below_min_edge",
+                  sharp_probability=None, sharp_edge_percentage=None)  # fmt: skip
+    with pytest.raises(ValidationError, match="finite"):
+        OutcomeEdge(**fields)
+    with pytest.raises(ValidationError, match="finite"):
+        OutcomeEdge(**{**fields, "edge_percentage": 1.0, "clv_expected": float("nan")})
+
+
 def test_a_fixture_without_prices_is_pushed_without_an_edge(client: TestClient,
                                                             teams: list[str]) -> None:  # fmt: skip
     posted = client.post("/odds", json={"match_id": "no-prices-yet", **match(teams)})
@@ -494,7 +542,10 @@ def test_the_openapi_document_is_valid_for_its_version_and_says_every_status(
     validate(spec)  # raises on any schema error
     assert spec["openapi"] == "3.1.0"
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "description": "The service's $SABISCORE_API_TOKEN."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The service's $SABISCORE_API_TOKEN.",
+    }
     paths = spec["paths"]
 
     def statuses(method: str, path: str) -> set[str]:

@@ -13,11 +13,9 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +27,7 @@ from sabiscore.football_data import STAT_COLUMNS
 from sabiscore.store import DataStore
 from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
 from sabiscore.synthetic import write_football_data_csvs as write_csvs
+from tests.helpers import Recorded, recording_server
 
 REPO = Path(__file__).resolve().parents[2]
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -229,31 +228,15 @@ def fixtures_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def odds_receiver() -> Iterator[tuple[str, list[dict]]]:
-    """A stand-in for the service: records each JSON body POSTed to it."""
-    received: list[dict] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/odds", received
-    finally:
-        server.shutdown()
-        server.server_close()
+def odds_receiver() -> Iterator[tuple[str, list[Recorded]]]:
+    """A stand-in for the service: records each request POSTed to it."""
+    with recording_server(lambda request: (204, None, {})) as (url, seen):
+        yield f"{url}/odds", seen
 
 
 def test_odds_refresh_pushes_upcoming_prices(
     fixtures_file: Path,
-    odds_receiver: tuple[str, list[dict]],
+    odds_receiver: tuple[str, list[Recorded]],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -267,7 +250,7 @@ def test_odds_refresh_pushes_upcoming_prices(
 
     assert counts == {"fixtures": 3, "pushed": 3, "push_failures": 0}
     first = next(csv.DictReader(io.StringIO(fixtures_file.read_text())))
-    message = next(m for m in received if m["home_team"] == first["HomeTeam"])
+    message = next(m for m in (r.json() for r in received) if m["home_team"] == first["HomeTeam"])
     assert message["away_team"] == first["AwayTeam"] and message["league"] == "SY1"
     assert message["kickoff"].startswith(
         f"{first['Date'][6:]}-{first['Date'][3:5]}-{first['Date'][:2]}"
