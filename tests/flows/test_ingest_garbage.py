@@ -14,34 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from flows.ingest import ingest_flow
 from sabiscore.config import load_config
 from sabiscore.football_data import count_data_lines, parse_football_data
 from sabiscore.quality import ScreenSettings
 from sabiscore.store import DataStore, RawFile, sha256_of
-from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
-from sabiscore.synthetic import write_football_data_csvs as write_csvs
 from tasks.ingest import screen_files, validate_files
+from tests.flows.conftest import SEASON_KEY
 from tests.flows.test_cli import sabiscore
 from tests.helpers import garbage_football_data
 
-CONFIG = SyntheticConfig(
-    seed=12,
-    first_season=2022,
-    n_seasons=1,
-    leagues=(LeagueSpec(code="SY1", n_teams=20, tier=1, country="Sylvania"),),
-)
-KEY = "SY1/2022-2023"
+KEY = SEASON_KEY
 EARLY = re.compile(
     r"^(\d+) of the first 5000 rows \((\d+)%\) failed validation, already more than the "
     r"allowed 10% of the file's at most (\d+) rows, so the rest was not read; most often: "
 )
-
-
-@pytest.fixture(scope="module")
-def season_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    (path,) = write_csvs(generate_league(CONFIG), tmp_path_factory.mktemp("synthetic"))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -54,23 +40,15 @@ def garbage(season_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
     return path
 
 
-@pytest.fixture()
-def store(season_file: Path, tmp_path: Path) -> DataStore:
-    ingest_flow(sources=[str(season_file)], data_dir=str(tmp_path / "store"))
-    store = DataStore(tmp_path / "store")
-    assert len(store.load("matches")) == 380
-    return store
-
-
 def _last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
 def test_a_garbage_file_is_refused_from_its_first_rows_and_the_season_is_kept(
-    garbage: Path, store: DataStore
+    garbage: Path, stored: DataStore
 ) -> None:
-    before = store.manifest()["partitions"][KEY]
-    result = sabiscore("ingest", str(garbage), "--data-dir", str(store.root), "--json")
+    before = stored.manifest()["partitions"][KEY]
+    result = sabiscore("ingest", str(garbage), "--data-dir", str(stored.root), "--json")
 
     assert result.returncode == 1, result.stderr
     (error,) = _last_json(result.stdout)["errors"]
@@ -81,12 +59,12 @@ def test_a_garbage_file_is_refused_from_its_first_rows_and_the_season_is_kept(
     assert int(early[3]) == count_data_lines(garbage.read_bytes())
     assert error["error"].endswith("(the quarantine keeps the first 1000 failed rows)")
 
-    assert store.manifest()["partitions"][KEY] == before
-    assert len(store.load("matches")) == 380
-    quarantine = store.load("quarantine")
+    assert stored.manifest()["partitions"][KEY] == before
+    assert len(stored.load("matches")) == 380
+    quarantine = stored.load("quarantine")
     assert set(quarantine["source"]) == {str(garbage)}
     assert quarantine["line"].nunique() == 1000 and quarantine["line"].max() <= 5001
-    raw = store.root / "raw" / f"{sha256_of(garbage.read_bytes())}.csv"
+    raw = stored.root / "raw" / f"{sha256_of(garbage.read_bytes())}.csv"
     assert raw.read_bytes() == garbage.read_bytes(), "the refused bytes are kept"
 
 
@@ -118,7 +96,7 @@ def test_the_screen_fails_exactly_the_rows_the_suite_fails_on_their_own(garbage:
 
 
 def test_validate_gives_the_guards_verdicts_and_changes_nothing(
-    season_file: Path, garbage: Path, store: DataStore, tmp_path: Path
+    season_file: Path, garbage: Path, stored: DataStore, tmp_path: Path
 ) -> None:
     data = season_file.read_bytes()
     cut = tmp_path / "cut" / season_file.name
@@ -129,11 +107,11 @@ def test_validate_gives_the_guards_verdicts_and_changes_nothing(
     cut.write_bytes(data[: data.index(b"\r\n", len(data) // 2) + 20])  # 20 bytes into a row
     short.write_bytes(b"\r\n".join(data.split(b"\r\n")[: 1 + 285]) + b"\r\n")  # 285 of 380
     misnamed.write_bytes(data)
-    state = {p: p.read_bytes() for p in sorted(store.root.rglob("*")) if "gx" not in p.parts
+    state = {p: p.read_bytes() for p in sorted(stored.root.rglob("*")) if "gx" not in p.parts
              and p.is_file()}  # fmt: skip
 
     files = [cut, short, misnamed, season_file, garbage]
-    result = sabiscore("validate", *map(str, files), "--data-dir", str(store.root), "--json")
+    result = sabiscore("validate", *map(str, files), "--data-dir", str(stored.root), "--json")
 
     assert result.returncode == 1, result.stderr
     report = _last_json(result.stdout)
@@ -147,11 +125,11 @@ def test_validate_gives_the_guards_verdicts_and_changes_nothing(
     errors = {e["source"]: e["error"] for e in report["errors"]}
     assert set(errors) == {str(cut), str(short), str(misnamed), str(garbage)}
     assert EARLY.match(errors[str(garbage)])
-    after = {p: p.read_bytes() for p in sorted(store.root.rglob("*")) if "gx" not in p.parts
+    after = {p: p.read_bytes() for p in sorted(stored.root.rglob("*")) if "gx" not in p.parts
              and p.is_file()}  # fmt: skip
     assert after == state, "validate stores nothing"
 
-    human = sabiscore("validate", str(short), "--data-dir", str(store.root))
+    human = sabiscore("validate", str(short), "--data-dir", str(stored.root))
     assert human.returncode == 1
     assert "file guards (cut off, season in the name, fewer matches than stored): 0 of 1" in (
         human.stdout

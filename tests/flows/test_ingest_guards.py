@@ -13,33 +13,11 @@ import pytest
 
 from flows.ingest import IngestError, ingest_flow
 from sabiscore.store import DataStore
-from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
-from sabiscore.synthetic import write_football_data_csvs as write_csvs
 from tests.conftest import FOOTBALL_DATA
+from tests.flows.conftest import SEASON_KEY
 
 SHARED_SEASON = FOOTBALL_DATA / "E0" / "2023-2024.csv"
-CONFIG = SyntheticConfig(
-    seed=12,
-    first_season=2022,
-    n_seasons=1,
-    leagues=(LeagueSpec(code="SY1", n_teams=20, tier=1, country="Sylvania"),),
-)
-KEY = "SY1/2022-2023"
-
-
-@pytest.fixture(scope="module")
-def season_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    (path,) = write_csvs(generate_league(CONFIG), tmp_path_factory.mktemp("synthetic"))
-    assert path.name == "2022-2023.csv" and path.read_bytes().count(b"\n") == 381
-    return path
-
-
-@pytest.fixture()
-def stored(season_file: Path, tmp_path: Path) -> DataStore:
-    ingest_flow(sources=[str(season_file)], data_dir=str(tmp_path / "store"))
-    store = DataStore(tmp_path / "store")
-    assert len(store.load("matches")) == 380
-    return store
+KEY = SEASON_KEY
 
 
 def _copy(data: bytes, tmp_path: Path, name: str = "2022-2023.csv") -> Path:
