@@ -31,6 +31,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/ingest_garbage.py
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

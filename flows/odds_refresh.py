@@ -17,7 +17,7 @@ from flows.ingest import ingest_flow
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.football_data import one_x_two
 from sabiscore.store import DataStore
-from tasks.serving import refused_hint, service_headers
+from tasks.serving import service_failure, service_headers
 
 SIDES = {"H": "home", "D": "draw", "A": "away"}
 
@@ -102,6 +102,6 @@ def push_prices(url: str | None, messages: list[dict], timeout_s: float) -> tupl
                 client.post(url, json=message).raise_for_status()
                 pushed += 1
             except httpx.HTTPError as error:
-                logger.warning("could not push %s to %s: %s%s", message["match_id"], url, error,
-                               refused_hint(error))  # fmt: skip
+                logger.warning("could not push %s to %s: %s", message["match_id"], url,
+                               service_failure(error))  # fmt: skip
     return pushed, len(messages) - pushed

@@ -25,7 +25,7 @@ from sabiscore.features import FeatureConfig, build_features
 from sabiscore.holdout_bets import HoldoutBets, holdout_bets
 from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
 from sabiscore.staking import StakingPolicy
-from tasks.serving import refused_hint, service_headers
+from tasks.serving import service_failure, service_headers
 
 logger = logging.getLogger(__name__)
 
@@ -294,10 +294,9 @@ def notify_serving(url: str | None, payload: dict[str, Any], timeout_s: float = 
         response = httpx.post(url, json=payload, headers=service_headers(), timeout=timeout_s)
         response.raise_for_status()
     except httpx.HTTPError as error:
-        logger.warning("could not notify the serving layer at %s: %s%s", url, error,
-                       refused_hint(error))  # fmt: skip
-        print(f"warning: could not notify the serving layer at {url}: {error}"
-              f"{refused_hint(error)}")  # fmt: skip
+        why = service_failure(error)
+        logger.warning("could not notify the serving layer at %s: %s", url, why)
+        print(f"warning: could not notify the serving layer at {url}: {why}")
         return False
     print(f"notified the serving layer at {url}")
     return True

@@ -23,10 +23,22 @@ def service_headers(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def refused_hint(error: Exception) -> str:
-    """What to do about the service's 401 / 403 (nothing to add for another failure)."""
+def service_failure(error: Exception) -> str:
+    """One line on why a call to the service failed: for a refusal its status and what the
+    service said (its `{"error": ...}`, quoted and cut short: a newline in it cannot forge a
+    log line), and what to do about a 401 / 403; otherwise the error's own first line."""
     import httpx
 
-    if isinstance(error, httpx.HTTPStatusError) and error.response.status_code in (401, 403):
-        return f" (the service wants its API token: set {API_TOKEN_ENV} to it)"
-    return ""
+    if not isinstance(error, httpx.HTTPStatusError):
+        return (str(error).splitlines() or [type(error).__name__])[0]
+    response = error.response
+    try:
+        said = response.json().get("error")
+    except (ValueError, AttributeError):
+        said = None
+    line = f"HTTP {response.status_code} {response.reason_phrase}"
+    if said:
+        line += f"; the service says {str(said)[:300]!r}"
+    if response.status_code in (401, 403):
+        line += f" (the service wants its API token: set {API_TOKEN_ENV} to it)"
+    return line

@@ -18,8 +18,15 @@ MESSAGES = [{"match_id": "m1", "league": "SY1"}, {"match_id": "m2", "league": "S
 
 
 def _as_the_service(request: Recorded) -> Reply:
+    """Answers as bentos/auth.py does (and a reload of a version that cannot load, 503)."""
     sent = request.headers.get("Authorization")
-    return (200 if sent == f"Bearer {TOKEN}" else 403 if sent else 401), {}, {}
+    if sent is None:
+        return 401, {"error": "this endpoint needs a token"}, {}
+    if sent != f"Bearer {TOKEN}":
+        return 403, {"error": "the token sent is not the service's"}, {}
+    if request.body and request.json().get("version") == "99":
+        return 503, {"error": "could not load version 99: RESOURCE_DOES_NOT_EXIST\nforged"}, {}
+    return 200, {}, {}
 
 
 @pytest.fixture
@@ -60,3 +67,14 @@ def test_the_reload_notice_sends_the_token_when_set(service, monkeypatch, capsys
     assert authorizations(seen) == [f"Bearer {TOKEN}", "Bearer not-the-token", None]
     printed = capsys.readouterr().out
     assert "set SABISCORE_API_TOKEN" in printed and "not-the-token" not in printed
+    assert 'the service says "the token sent is not the service\'s"' in printed
+
+
+def test_the_reload_notice_says_why_the_service_refused(service, monkeypatch, capsys) -> None:
+    """A reload the service answers 503 is reported with the service's reason (quoted: a
+    newline in it cannot forge a line)."""
+    monkeypatch.setenv("SABISCORE_API_TOKEN", TOKEN)
+    assert notify_serving.fn(f"{service[0]}/reload", {"version": "99"}) is False
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "could not notify" in x]
+    assert "503" in line and "the service says 'could not load version 99: " in line
+    assert "RESOURCE_DOES_NOT_EXIST\\nforged'" in line
