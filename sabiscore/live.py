@@ -1,0 +1,129 @@
+"""Live fixtures and prices: the shape every live source answers in, and the team-name table.
+
+A live source (football-data's fixtures.csv, The Odds API, the Betfair Exchange, or a user's own
+plug-in) is one function, `fetch(settings, captured_at) -> LiveSnapshot`, whose HTTP part lives
+in `tasks/` and whose parsing lives here, pure. A snapshot holds the canonical `fixtures` and
+`odds` tables: the store's own columns (`sabiscore.football_data.MATCH_COLUMNS`' first ones,
+`ODDS_COLUMNS`), team names already those of football-data.co.uk, each price stamped with the
+moment it was captured, so the store keeps a price history rather than only open and close.
+
+Team names differ between sources ("Manchester United" / "Man United", "Bayern München" /
+"Bayern Munich"): every source maps its names through one table, `configs/aliases.yaml`
+(`TeamAliases`). A name the table does not know is never guessed: its fixture is set aside
+with the reason, and the run lists the names to add.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+#: The canonical fixtures table of a live source (a subset of the store's match columns).
+FIXTURE_COLUMNS = (
+    "match_id", "league", "season", "date", "kickoff", "home_team", "away_team", "status",
+    "source",
+)  # fmt: skip
+
+#: The canonical odds table of a live source: the store's odds columns and when each price
+#: was seen. `phase` is "open" for a pre-match price (every live price is one); `market` is
+#: "1x2"; `outcome` "H", "D" or "A"; `code` the source's own key for the book.
+ODDS_COLUMNS = (
+    "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome", "price",
+    "is_aggregate", "source", "captured_at",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A fixture a source listed that is not kept, and why (an unmapped team name, say)."""
+
+    source: str
+    league: str | None
+    home_team: str
+    away_team: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    """What one live source answered at `captured_at`.
+
+    `commission` maps a bookmaker to the share of net winnings it keeps (an exchange's; 0.0 for
+    a book): an edge taken at its price is computed on `1 + (price - 1) * (1 - commission)`.
+    `notes` are lines for the person running it (quota left, a setting read but not usable).
+    """
+
+    source: str
+    captured_at: pd.Timestamp
+    fixtures: pd.DataFrame
+    odds: pd.DataFrame
+    set_aside: tuple[SetAside, ...] = ()
+    notes: tuple[str, ...] = ()
+    commission: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, source: str, captured_at: pd.Timestamp, *notes: str) -> LiveSnapshot:
+        return cls(source, captured_at, empty_fixtures(), empty_odds(), notes=tuple(notes))
+
+
+def empty_fixtures() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in FIXTURE_COLUMNS})
+
+
+def empty_odds() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ODDS_COLUMNS})
+
+
+def fold(name: str) -> str:
+    """A team name as compared: accents, case, punctuation and spacing do not count.
+
+    >>> fold("Bayern München"), fold("Nott'm Forest"), fold("  AFC  Bournemouth ")
+    ('bayernmunchen', 'nottmforest', 'afcbournemouth')
+    """
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]", "", plain.lower())
+
+
+@dataclass(frozen=True)
+class TeamAliases:
+    """Source names -> football-data.co.uk names (`configs/aliases.yaml`).
+
+    A football-data name maps to itself; an alias to its name; both compared `fold`ed. Anything
+    else is unknown (None): the caller sets the fixture aside and reports the name.
+
+    >>> aliases = TeamAliases.from_config({"teams": {"Man United": ["Manchester United"]}})
+    >>> aliases.resolve("Manchester United"), aliases.resolve("man united"), aliases.resolve("X")
+    ('Man United', 'Man United', None)
+    """
+
+    _names: Mapping[str, str]
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> TeamAliases:
+        """From the `teams:` mapping of football-data name -> list of its other names."""
+        names: dict[str, str] = {}
+        for name, others in (config.get("teams") or {}).items():
+            for alias in [name, *(others or [])]:
+                key = fold(str(alias))
+                if names.get(key, name) != name:
+                    raise ValueError(
+                        f"configs/aliases.yaml: {alias!r} names both {names[key]!r} and {name!r}"
+                    )
+                names[key] = str(name)
+        return cls(names)
+
+    def resolve(self, name: str) -> str | None:
+        return self._names.get(fold(name))
+
+    @property
+    def names(self) -> frozenset[str]:
+        """Every football-data name the table knows."""
+        return frozenset(self._names.values())
+
+    def unknown(self, names: Iterable[str]) -> list[str]:
+        """The names of `names` the table cannot map, sorted, each once."""
+        return sorted({n for n in names if self.resolve(n) is None})
