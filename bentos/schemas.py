@@ -211,9 +211,16 @@ class OutcomeEdge(_Answer):
     implied_probability: float = Field(
         description="De-margined probability of the book offering the best price."
     )
-    best_odds: float
+    best_odds: float = Field(
+        description="The best price a real book sent offers (an aggregate such as market_max "
+        "or market_avg is never the price taken)."
+    )
+    net_odds: float = Field(
+        description="best_odds after the book's commission on winnings (staking.commission: "
+        "an exchange's); equal to best_odds at a bookmaker. Edges and stakes use it."
+    )
     bookmaker: str = Field(description="The book offering the best price (first on a tie).")
-    edge_percentage: float = Field(description="100 × (fair_probability × best_odds − 1).")
+    edge_percentage: float = Field(description="100 × (fair_probability × net_odds − 1).")
     kelly_stake_percentage: float = Field(
         description="Fractional Kelly stake, % of bankroll; 0 unless `reason` is value_bet. "
         "The three outcomes of a match together never exceed the cap."
@@ -222,13 +229,13 @@ class OutcomeEdge(_Answer):
         description="The tier of the edge of a bet; AVOID whenever no bet is suggested."
     )
     clv_expected: float | None = Field(
-        description="Expected closing-line value of taking best_odds now: best_odds × the "
+        description="Expected closing-line value of taking the price now: net_odds × the "
         "predicted fair closing probability − 1. Null without a closing-line model."
     )
     reason: BetReason = Field(
         description="value_bet: bet (edge ≥ min_edge, and the sharp line, when sent, does not "
         "contradict it); below_min_edge: the edge is below min_edge or not positive; "
-        "sharp_contradicts: 100 × (sharp_probability × best_odds − 1) is below "
+        "sharp_contradicts: 100 × (sharp_probability × net_odds − 1) is below "
         "−sharp_reference.tolerance_percentage."
     )
     sharp_probability: float | None = Field(
@@ -236,7 +243,7 @@ class OutcomeEdge(_Answer):
         "book was sent (no sharp check: the edge alone decides)."
     )
     sharp_edge_percentage: float | None = Field(
-        description="100 × (sharp_probability × best_odds − 1): the edge if the sharp line is "
+        description="100 × (sharp_probability × net_odds − 1): the edge if the sharp line is "
         "right; negative at the sharp book's own price (its margin). Null without a sharp book."
     )
 

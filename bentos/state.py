@@ -98,6 +98,7 @@ class LoadedModel:
                 fair_probability=e.model_prob,
                 implied_probability=e.implied_prob,
                 best_odds=e.decimal_odds,
+                net_odds=e.net_odds,
                 bookmaker=e.bookmaker,
                 edge_percentage=e.edge_percentage,
                 kelly_stake_percentage=e.kelly_stake_percentage,

@@ -67,6 +67,9 @@ class MatchupFeaturizer:
     columns: list[str]
     state_date: pd.Timestamp
     config: FeatureConfig
+    #: The kick-off of the history's last result (its day where no time is known): a match
+    #: can be priced when it kicks off after this, the same day included.
+    state_time: pd.Timestamp
     _leagues: dict[str, _League] = field(repr=False)
     _bookmakers: frozenset[str] = field(repr=False)
     _aggregates: frozenset[str] = field(repr=False)
@@ -83,6 +86,7 @@ class MatchupFeaturizer:
         if not played.any():
             raise ValueError("the history has no played match: there is no state to start from")
         state_date = pd.Timestamp(matches.loc[played, "date"].max()).normalize()
+        state_time = _last_result_time(matches[played])
         rosters = _rosters(matches, played)
         pairs = _pair_fixtures(rosters, state_date + pd.Timedelta(days=1))
         without_market = replace(config, market=replace(config.market, enabled=False))
@@ -95,6 +99,7 @@ class MatchupFeaturizer:
             columns=columns,
             state_date=state_date,
             config=config,
+            state_time=state_time,
             _leagues=_league_tables(
                 rosters, built.loc[pairs["match_id"]].to_numpy(), len(columns), matches[played]
             ),
@@ -164,17 +169,21 @@ class MatchupFeaturizer:
         return table
 
     def _kickoff_day(self, kickoff: pd.Timestamp | datetime | str | None) -> int:
-        """The kick-off's day as a proleptic ordinal; it must come after the state's last day."""
+        """The kick-off's day as a proleptic ordinal; it must come after the history's last
+        result (by time: a later match of the same day is priced)."""
         state_day = self.state_date.toordinal()
         if kickoff is None:
             return state_day + 1
         stamp = pd.Timestamp(kickoff)
         if pd.isna(stamp):
             raise ValueError(f"kickoff is not a date: {kickoff!r}")
-        if stamp.toordinal() <= state_day:
+        if stamp.tzinfo is not None:
+            stamp = stamp.tz_convert("UTC").tz_localize(None)
+        last = self.state_time
+        if stamp <= last:
             raise ValueError(
-                f"kickoff {stamp.date()} is not after {self.state_date.date()}, the last played "
-                "day of the history: its state is only valid for later matches"
+                f"kickoff {stamp} is not after {last}, the kick-off of the last result in the "
+                "history: its state is only valid for later matches"
             )
         return stamp.toordinal()
 
@@ -243,6 +252,22 @@ def _market_row(
 
 
 # --- the one-off build -----------------------------------------------------------------------
+
+
+def _last_result_time(played: pd.DataFrame) -> pd.Timestamp:
+    """The latest kick-off of `played` rows, each its day where no kick-off time is known.
+
+    >>> rows = pd.DataFrame({"date": pd.to_datetime(["2024-05-19", "2024-05-19"]),
+    ...                      "kickoff": pd.to_datetime(["2024-05-19 12:30", None])})
+    >>> str(_last_result_time(rows))
+    '2024-05-19 12:30:00'
+    """
+    dates = pd.to_datetime(played["date"])
+    kickoffs = pd.to_datetime(played["kickoff"]) if "kickoff" in played else dates
+    moments = kickoffs.where(kickoffs.notna(), dates.dt.normalize())
+    if getattr(moments.dt, "tz", None) is not None:
+        moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
+    return pd.Timestamp(moments.max())
 
 
 def _played(matches: pd.DataFrame) -> np.ndarray:

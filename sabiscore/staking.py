@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from sabiscore.config import reject_unknown_keys
+from sabiscore.football_data import AGGREGATES
 from sabiscore.odds import ImpliedMethod, implied_probabilities
 
 #: Names of the three outcomes, in the order of every triple.
@@ -92,6 +93,10 @@ class TierThresholds:
         return cls(**d)
 
 
+#: Betfair's base commission on net winnings (configs/staking.yaml `commission`).
+COMMISSION: Mapping[str, float] = {"betfair_exchange": 0.05}
+
+
 @dataclass(frozen=True)
 class StakingPolicy:
     """How much to bet: settings from `configs/staking.yaml` (see the comments there)."""
@@ -103,6 +108,8 @@ class StakingPolicy:
     tiers: TierThresholds = field(default_factory=TierThresholds)
     sharp_books: tuple[str, ...] = SHARP_BOOKS  # the sharp reference: first of these present
     sharp_tolerance: float = 0.0  # bet only if sharp_prob × decimal_odds − 1 ≥ −this
+    # book -> its share of net winnings (an exchange's): its price taken is `net_price`
+    commission: Mapping[str, float] = field(default_factory=lambda: dict(COMMISSION))
 
     def __post_init__(self) -> None:
         for name in ("kelly_fraction", "max_stake_fraction"):
@@ -127,6 +134,12 @@ class StakingPolicy:
         if not (_is_number(self.sharp_tolerance) and 0 <= self.sharp_tolerance < 1):
             got = self.sharp_tolerance
             raise ValueError(f"sharp_tolerance must lie in [0, 1), got {got!r}")
+        commission = dict(self.commission or {})
+        for book, share in commission.items():
+            if not (isinstance(book, str) and _is_number(share) and 0 <= share < 1):
+                raise ValueError(f"commission must map a book to a share in [0, 1), got "
+                                 f"{book!r}: {share!r}")  # fmt: skip
+        object.__setattr__(self, "commission", commission)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> StakingPolicy:
@@ -450,6 +463,7 @@ class OutcomeEdge:
     model_prob: float
     implied_prob: float
     decimal_odds: float
+    net_odds: float  # decimal_odds after the book's commission on winnings (`net_price`)
     bookmaker: str
     edge_percentage: float
     kelly_stake_percentage: float
@@ -470,8 +484,11 @@ def match_edges(
 ) -> list[OutcomeEdge]:
     """Edges, stakes, tiers and reasons of home/draw/away, each at the best price in `books`.
 
-    `books` maps a bookmaker to its (home, draw, away) prices; a tie for the best price goes
-    to the book listed first. The bets are `bet_decisions` at the best prices, checked against
+    `books` maps a bookmaker to its (home, draw, away) prices. The best price is a real
+    book's: an aggregate (`market_max`, `market_avg`) is no price anyone can take, so it only
+    informs (the sharp line, the implied probabilities); an exchange's price counts after its
+    commission (`policy.commission`, `net_price`). A tie for the best price goes to the book
+    listed first. The bets are `bet_decisions` at the best prices, checked against
     the de-margined line of `sharp_book(books, policy)` when one was sent. The expected CLV
     starts from the market's current fair line: `reference_book`'s de-margined probabilities
     when given (a sharp book such as Pinnacle, the kind the model was fitted on), else the
@@ -481,12 +498,20 @@ def match_edges(
     probs = _match_probabilities(model_probs)
     names, prices = _book_prices(books)
     implied = implied_probabilities(prices, policy.implied_method)
-    best = prices.argmax(axis=0)
-    best_prices = prices[best, np.arange(3)]
+    takeable = np.array([name not in AGGREGATES for name in names])
+    if not takeable.any():
+        raise ValueError(
+            f"no bookmaker's price to take among the books sent ({', '.join(names)}): "
+            f"{' and '.join(sorted(AGGREGATES))} are aggregates of many books, not a price "
+            "anyone offers"
+        )
+    net = net_price(prices, np.array([[policy.commission.get(n, 0.0)] for n in names]))
+    best = np.where(takeable[:, None], net, -np.inf).argmax(axis=0)
+    best_prices, best_net = prices[best, np.arange(3)], net[best, np.arange(3)]
     sharp = sharp_book(names, policy)
     sharp_probs = None if sharp is None else implied[names.index(sharp)]
-    bets = bet_decisions(probs, best_prices, sharp_probs, policy)
-    clv = _expected_clv(clv_model, best_prices, implied, names, reference_book)
+    bets = bet_decisions(probs, best_net, sharp_probs, policy)
+    clv = _expected_clv(clv_model, best_net, implied, names, reference_book)
     tiers = [quality_tier(float(e), policy) if r is BetReason.VALUE_BET else QualityTier.AVOID
              for e, r in zip(bets.edges, bets.reasons, strict=True)]  # fmt: skip
     return [
@@ -495,6 +520,7 @@ def match_edges(
             model_prob=float(probs[k]),
             implied_prob=float(implied[best[k], k]),
             decimal_odds=float(best_prices[k]),
+            net_odds=float(best_net[k]),
             bookmaker=names[best[k]],
             edge_percentage=100.0 * float(bets.edges[k]),
             kelly_stake_percentage=100.0 * float(bets.stakes[k]),
@@ -506,6 +532,16 @@ def match_edges(
         )
         for k in range(3)
     ]
+
+
+def net_price(price: Any, commission: Any) -> Any:
+    """The price a bet is worth after a commission on its net winnings (an exchange's):
+    1 + (price − 1) × (1 − commission). A bookmaker's price (commission 0) is itself.
+
+    >>> float(net_price(3.0, 0.05)), net_price(np.array([2.5, 4.0]), 0.0).tolist()
+    (2.9, [2.5, 4.0])
+    """
+    return 1.0 + (np.asarray(price, dtype=float) - 1.0) * (1.0 - np.asarray(commission))
 
 
 def sharp_book(books: Iterable[str], policy: StakingPolicy) -> str | None:

@@ -453,9 +453,10 @@ def test_a_non_finite_number_is_refused_where_an_answer_is_built() -> None:
     from bentos.schemas import OutcomeEdge
 
     fields = dict(outcome="home", fair_probability=0.5, implied_probability=0.5, best_odds=2.0,
-                  bookmaker="bet365", edge_percentage=float("inf"), kelly_stake_percentage=0.0,
-                  quality="AVOID", clv_expected=None, reason="below_min_edge",
-                  sharp_probability=None, sharp_edge_percentage=None)  # fmt: skip
+                  net_odds=2.0, bookmaker="bet365", edge_percentage=float("inf"),
+                  kelly_stake_percentage=0.0, quality="AVOID", clv_expected=None,
+                  reason="below_min_edge", sharp_probability=None,
+                  sharp_edge_percentage=None)  # fmt: skip
     with pytest.raises(ValidationError, match="finite"):
         OutcomeEdge(**fields)
     with pytest.raises(ValidationError, match="finite"):

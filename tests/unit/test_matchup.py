@@ -335,12 +335,26 @@ def test_a_team_cannot_play_itself(tiny: MatchupFeaturizer) -> None:
         tiny.features("T1", "A", "A")
 
 
-@pytest.mark.parametrize("kickoff", ["2020-08-04", "2020-08-05 20:00", "not a date"])
+@pytest.mark.parametrize("kickoff", ["2020-08-04", "2020-08-05 00:00", "not a date"])
 def test_a_kickoff_not_after_the_state_is_refused(tiny: MatchupFeaturizer, kickoff: str) -> None:
     with pytest.raises(ValueError):
         tiny.features("T1", "A", "B", kickoff=kickoff)
-    with pytest.raises(ValueError, match="2020-08-05, the last played day"):
+    with pytest.raises(ValueError, match="2020-08-05 00:00:00, the kick-off of the last result"):
         tiny.features("T1", "A", "B", kickoff=pd.Timestamp("2020-08-05"))
+
+
+def test_a_later_kickoff_on_the_day_of_the_last_result_is_priced() -> None:
+    """On a Saturday, once the 12:30 result is in, the 15:00 and 17:30 matches are priced (a
+    kick-off was once refused for its day alone); one at or before 12:30 is not."""
+    history = _tiny()
+    history["kickoff"] = history["date"] + pd.Timedelta(hours=12, minutes=30)
+    featurizer = MatchupFeaturizer.from_history(history, NO_ODDS, ELO_AND_REST)
+    assert featurizer.state_time == pd.Timestamp("2020-08-05 12:30")
+    rest = [featurizer.columns.index(c) for c in ("rest_home_days", "rest_away_days")]
+    later = featurizer.features("T1", "B", "C", kickoff="2020-08-05T15:00:00Z")
+    assert later[rest].tolist() == [4, 0]  # B last played on 1 Aug, C on 5 Aug
+    with pytest.raises(ValueError, match="is not after 2020-08-05 12:30:00"):
+        featurizer.features("T1", "B", "C", kickoff="2020-08-05 12:30")
 
 
 def test_a_history_without_a_played_match_is_refused() -> None:

@@ -15,7 +15,7 @@ import yaml
 
 from sabiscore import staking
 from sabiscore.config import configs_dir
-from sabiscore.odds import ImpliedMethod
+from sabiscore.odds import ImpliedMethod, implied_probabilities
 from sabiscore.staking import (
     BetReason,
     ClosingLineModel,
@@ -388,6 +388,35 @@ def test_model_round_trips_through_json() -> None:
 # B's multiplicative implied probabilities are 0.45, 0.275, 0.275.
 BOOKS = {"A": [2.0, 4.0, 4.0], "B": [2.2, 3.6, 3.6]}
 MODEL = [0.5, 0.25, 0.25]
+
+
+def test_an_aggregate_is_never_the_price_taken() -> None:
+    """market_max (the best of many books: no one offers it) once made the top "edges": it
+    informs the sharp line, but the price taken is a real book's."""
+    books = {"B": [2.2, 3.6, 3.6], "market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}
+    edges = match_edges(MODEL, books, POLICY)
+    assert [(e.bookmaker, e.decimal_odds) for e in edges] == [("B", 2.2), ("B", 3.6), ("B", 3.6)]
+    assert edges[0].sharp_prob == pytest.approx(implied_probabilities(
+        np.array([books["market_avg"]]), POLICY.implied_method)[0, 0])  # fmt: skip
+    with pytest.raises(ValueError, match="no bookmaker's price to take.*aggregates"):
+        match_edges(MODEL, {"market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}, POLICY)
+
+
+def test_an_exchange_price_counts_after_its_commission() -> None:
+    """3.0 at 5 % commission is worth 2.9: a book's 2.95 beats it, and the edge and the stake
+    are the net price's."""
+    policy = dataclasses.replace(POLICY, commission={"exchange": 0.05})
+    home = match_edges([0.4, 0.3, 0.3], {"book": [2.95, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
+                       policy)[0]  # fmt: skip
+    assert (home.bookmaker, home.decimal_odds, home.net_odds) == ("book", 2.95, 2.95)
+    home = match_edges([0.4, 0.3, 0.3], {"book": [2.85, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
+                       policy)[0]  # fmt: skip
+    assert (home.bookmaker, home.decimal_odds) == ("exchange", 3.0)
+    assert home.net_odds == pytest.approx(2.9)
+    assert home.edge_percentage == pytest.approx(100 * (0.4 * 2.9 - 1))
+    assert home.kelly_stake_percentage == pytest.approx(100 * 0.25 * (0.4 * 2.9 - 1) / 1.9)
+    with pytest.raises(ValueError, match="commission must map a book to a share"):
+        dataclasses.replace(POLICY, commission={"exchange": 1.5})
 
 
 def test_match_edges_by_hand() -> None:
