@@ -8,14 +8,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import HTTPConnection, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from bentos.bets import BetQuery
 from bentos.errors import ServiceError, Unavailable
 from bentos.hub import CLOSE_UNKNOWN_MATCH
 from bentos.runtime import Runtime
@@ -29,6 +31,8 @@ from bentos.schemas import (
     ReloadRequest,
     ReloadResult,
     Teams,
+    UpcomingFixtures,
+    ValueBets,
 )
 from sabiscore.football_data import is_safe_match_id
 
@@ -152,6 +156,35 @@ def _add_routes(app: FastAPI) -> None:
         """The leagues and teams the model can be asked about (for a team picker)."""
         known = runtime_of(request).require_model().teams()
         return Teams(leagues=[League(league=k, teams=v) for k, v in known.items()])
+
+    @app.get("/fixtures", tags=["bets"])
+    async def fixtures(
+        request: Request,
+        league: Annotated[list[str] | None, Query(description="Leagues (all when none).")] = None,
+        start: Annotated[date | None, Query(alias="from", description="First kick-off day "
+                                            "(default: now).")] = None,  # fmt: skip
+        end: Annotated[date | None, Query(alias="to", description="Last kick-off day.")] = None,
+    ) -> UpcomingFixtures:
+        """The upcoming fixtures (the store's, and each as `POST /odds` last sent it) with the
+        model's forecast and their latest edge: what a front end lists."""
+        answer = runtime_of(request).value_bets(BetQuery.of(league, start, end))
+        return UpcomingFixtures(**answer.model_dump(include=set(UpcomingFixtures.model_fields)))
+
+    @app.get("/value-bets", tags=["bets"])
+    async def bets(
+        request: Request,
+        league: Annotated[list[str] | None, Query(description="Leagues (all when none).")] = None,
+        start: Annotated[date | None, Query(alias="from", description="First kick-off day "
+                                            "(default: now).")] = None,  # fmt: skip
+        end: Annotated[date | None, Query(alias="to", description="Last kick-off day.")] = None,
+        book: Annotated[list[str] | None, Query(description="Books one can bet at (all real "
+                                                "books when none).")] = None,  # fmt: skip
+        bankroll: Annotated[float | None, Query(gt=0, allow_inf_nan=False, description="Turns "
+                                                "stakes into amounts.")] = None,  # fmt: skip
+    ) -> ValueBets:
+        """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
+        books only (an aggregate is never the price taken), each recorded once in the ledger."""
+        return runtime_of(request).value_bets(BetQuery.of(league, start, end, book, bankroll))
 
     @app.post("/odds", tags=["matches"])
     async def odds(update: OddsUpdate, request: Request) -> EdgeUpdate:

@@ -43,6 +43,10 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/livez"): {},
     ("get", "/readyz"): {503: _MODEL[503]},
     ("get", "/teams"): {503: _MODEL[503]},
+    ("get", "/fixtures"): {400: "A query parameter invalid (the message names it)",
+                           503: _MODEL[503]},
+    ("get", "/value-bets"): {400: "A query parameter invalid (the message names it), or "
+                                  "`from` after `to`", 503: _MODEL[503]},
     ("post", "/predict"): {**_BODY, **_MODEL},
     ("post", "/edge"): {**_BODY, **_MODEL},
     ("post", "/predict_batch"): {

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from bentos.bets import BetQuery, price, value_bets
 from bentos.errors import (
     BadRequest,
     NotFound,
@@ -39,6 +40,8 @@ from bentos.schemas import (
     OddsUpdate,
     Prediction,
     ReloadResult,
+    ValueBets,
+    naive_utc,
 )
 from bentos.settings import ServingSettings
 from bentos.state import LoadedModel, NoChampion, load_model
@@ -213,7 +216,7 @@ class Runtime:
         expired = [
             match_id
             for match_id, update in self._posted.items()
-            if update.kickoff is not None and _naive_utc(update.kickoff) < cutoff
+            if update.kickoff is not None and naive_utc(update.kickoff) < cutoff
         ]
         for match_id in expired:
             self._forget(match_id)
@@ -223,6 +226,16 @@ class Runtime:
         del self._posted[match_id]
         self.hub.forget(match_id)
         self.forgotten += 1
+
+    def upcoming(self) -> list[OddsUpdate]:
+        """Every fixture known: the store's upcoming ones as loaded, each replaced by what
+        `POST /odds` sent for it since."""
+        known = dict(self.model.fixtures) if self.model is not None else {}
+        known.update(self._posted)
+        return list(known.values())
+
+    def value_bets(self, query: BetQuery) -> ValueBets:
+        return value_bets(self.require_model(), self.upcoming(), query)
 
     def tracked(self, match_id: str) -> OddsUpdate | None:
         """The match as last posted, else as the store lists it among upcoming fixtures."""
@@ -302,21 +315,8 @@ async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
     return await future
 
 
-def _naive_utc(moment: datetime) -> datetime:
-    """A kick-off as naive UTC (the store's convention: naive times are UTC)."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
 def _message(model: LoadedModel, update: OddsUpdate) -> EdgeUpdate:
-    if update.odds:
-        prediction, edge = model.edge(update, update.odds)
-    else:
-        prediction, edge = model.predict(MatchRequest(**update.model_dump(
-            include={"league", "home_team", "away_team", "kickoff"}))), None  # fmt: skip
-    return EdgeUpdate(match_id=update.match_id, prediction=prediction, edge=edge,
-                      updated_at=datetime.now(UTC))  # fmt: skip
+    return price(model, update)
 
 
 def _match_id(update: OddsUpdate) -> str:

@@ -62,6 +62,17 @@ def utc_text(moment: datetime) -> str:
     return aware.isoformat().replace("+00:00", "Z")
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """A time as naive UTC (the store's convention: naive times are UTC).
+
+    >>> naive_utc(datetime.fromisoformat("2024-08-17T16:00:00+01:00"))
+    datetime.datetime(2024, 8, 17, 15, 0)
+    """
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
 #: A time in an answer: always with its offset (a naive "2022-05-30T15:00:00" is no RFC 3339
 #: date-time, and a client cannot tell which zone it is in).
 AnsweredTime = Annotated[
@@ -321,6 +332,79 @@ class ReloadResult(_Answer):
     )
     previous_version: str | None
     model: ModelInfo
+
+
+class ValueBet(_Answer):
+    """One suggested bet: the outcome, the book and price to take, and how much."""
+
+    match_id: str
+    league: str
+    kickoff: AnsweredTime | None
+    home_team: str
+    away_team: str
+    outcome: Outcome
+    fair_probability: float = Field(description="The model's probability of the outcome.")
+    bookmaker: str = Field(description="A real book (never an aggregate such as market_max).")
+    price: float = Field(description="Its decimal price.")
+    net_odds: float = Field(description="The price after the book's commission (an exchange's).")
+    edge_percentage: float = Field(description="100 × (fair_probability × net_odds − 1).")
+    kelly_stake_percentage: float = Field(description="Fractional Kelly, % of the bankroll.")
+    stake_amount: float | None = Field(
+        description="kelly_stake_percentage of the bankroll asked for; null without one."
+    )
+    quality: Quality
+    clv_expected: float | None = Field(
+        description="Expected closing-line value (a fraction); null without a closing-line model."
+    )
+    sharp_probability: float | None = Field(
+        description="The sharp book's de-margined probability; null when none priced it."
+    )
+
+
+class FixtureForecast(_Answer):
+    """An upcoming fixture: the model's forecast and, when books priced it, its edges."""
+
+    match_id: str
+    league: str
+    kickoff: AnsweredTime | None
+    home_team: str
+    away_team: str
+    home_win_probability: float
+    draw_probability: float
+    away_win_probability: float
+    books: list[str] = Field(description="The books whose latest prices were used.")
+    bets: int = Field(description="How many of its outcomes are value bets.")
+    edge: EdgeResponse | None = Field(description="Null while no book has priced it.")
+
+
+class SkippedFixture(_Answer):
+    """An upcoming fixture that could not be priced, and why (e.g. a team not in the state)."""
+
+    match_id: str
+    league: str
+    kickoff: AnsweredTime | None
+    home_team: str
+    away_team: str
+    reason: str
+
+
+class UpcomingFixtures(_Answer):
+    """`GET /fixtures`: the upcoming matches with their latest forecast and edge."""
+
+    model_version: str
+    model_semver: str
+    trained_through: str | None
+    generated_at: AnsweredTime
+    fixtures: list[FixtureForecast]
+    skipped: list[SkippedFixture]
+
+
+class ValueBets(UpcomingFixtures):
+    """`GET /value-bets` and `sabiscore bets`: the fixtures, and the value bets among them."""
+
+    bankroll: float | None
+    books: list[str] | None = Field(description="The books bets may be struck at; null: all.")
+    bets: list[ValueBet]
 
 
 class Error(_Answer):

@@ -8,7 +8,7 @@ serving) and the service swaps one reference, so a request never sees half of ea
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,9 +79,14 @@ class LoadedModel:
         return [self._prediction(m, p) for m, p in zip(matches, probs, strict=True)]
 
     def edge(
-        self, match: Match, books: Mapping[str, Prices], reference_book: str | None = None
+        self,
+        match: Match,
+        books: Mapping[str, Prices],
+        reference_book: str | None = None,
+        bet_at: Iterable[str] | None = None,
     ) -> tuple[Prediction, EdgeResponse]:
-        """The prediction from these prices, and each outcome's edge at the best of them."""
+        """The prediction from these prices, and each outcome's edge at the best of them (at
+        the books of `bet_at` only, when given)."""
         prices = _books(books)
         row = self._features(match, prices)
         probs = self.ensemble.predict_one(row[self.order])
@@ -89,7 +94,7 @@ class LoadedModel:
         policy = self.settings.staking
         try:
             edges = match_edges(probs / probs.sum(), prices, policy, self.clv_model,
-                                reference_book=reference)  # fmt: skip
+                                reference_book=reference, bet_at=bet_at)  # fmt: skip
         except ValueError as error:
             raise RequestRejected(str(error)) from None
         outcomes = [

@@ -481,6 +481,7 @@ def match_edges(
     clv_model: ClosingLineModel | None = None,
     *,
     reference_book: str | None = None,
+    bet_at: Iterable[str] | None = None,
 ) -> list[OutcomeEdge]:
     """Edges, stakes, tiers and reasons of home/draw/away, each at the best price in `books`.
 
@@ -488,7 +489,8 @@ def match_edges(
     book's: an aggregate (`market_max`, `market_avg`) is no price anyone can take, so it only
     informs (the sharp line, the implied probabilities); an exchange's price counts after its
     commission (`policy.commission`, `net_price`). A tie for the best price goes to the book
-    listed first. The bets are `bet_decisions` at the best prices, checked against
+    listed first. `bet_at` limits the books a bet may be struck at (the user's own accounts;
+    None: every real book sent); the others still inform. The bets are `bet_decisions` at the best prices, checked against
     the de-margined line of `sharp_book(books, policy)` when one was sent. The expected CLV
     starts from the market's current fair line: `reference_book`'s de-margined probabilities
     when given (a sharp book such as Pinnacle, the kind the model was fitted on), else the
@@ -498,7 +500,11 @@ def match_edges(
     probs = _match_probabilities(model_probs)
     names, prices = _book_prices(books)
     implied = implied_probabilities(prices, policy.implied_method)
-    takeable = np.array([name not in AGGREGATES for name in names])
+    allowed = None if bet_at is None else set(bet_at)
+    takeable = np.array([n not in AGGREGATES and (allowed is None or n in allowed) for n in names])
+    if allowed is not None and not takeable.any():
+        raise ValueError(f"no price of the books to bet at ({', '.join(sorted(allowed))}) among "
+                         f"the books sent ({', '.join(names)})")  # fmt: skip
     if not takeable.any():
         raise ValueError(
             f"no bookmaker's price to take among the books sent ({', '.join(names)}): "

@@ -647,3 +647,55 @@ def test_tracked_matches_are_bounded_and_expire_after_kickoff(
     assert runtime.forget_expired(now=kickoff + timedelta(hours=5)) == 0
     assert runtime.forget_expired(now=kickoff + timedelta(hours=7)) >= limit
     assert runtime.tracked("bound-0010") is None and runtime.hub.matches == 0
+
+
+# --- this weekend's bets ----------------------------------------------------------------------
+
+
+def test_value_bets_of_the_posted_fixtures_at_real_books_only(client: TestClient,
+                                                              teams: list[str]) -> None:  # fmt: skip
+    """GET /value-bets prices every upcoming fixture; market_max (no one's price) is never
+    taken, even when it is the best; `book` limits where bets are struck; a bankroll turns
+    stakes into amounts. GET /fixtures lists the same fixtures with their forecasts."""
+    generous = {"pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+                "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40},  # above the sharp line
+                "market_max": {"home": 9.0, "draw": 9.0, "away": 9.0}}  # fmt: skip
+    for i, (home, away) in enumerate([(teams[4], teams[5]), (teams[6], teams[7])]):
+        posted = client.post("/odds", json={"match_id": f"weekend-{i}", "league": LEAGUE,
+                                            "home_team": home, "away_team": away,
+                                            "kickoff": f"2022-08-2{i}T15:00:00Z",
+                                            "odds": generous})  # fmt: skip
+        assert posted.status_code == 200, posted.text
+    window = {"from": "2022-08-20", "to": "2022-08-21"}
+    answer = client.get("/value-bets", params={**window, "bankroll": 1000})
+    assert answer.status_code == 200, answer.text
+    bets = answer.json()
+    assert [f["match_id"] for f in bets["fixtures"]] == ["weekend-0", "weekend-1"]
+    assert all(f["books"] == ["bet365", "market_max", "pinnacle"] for f in bets["fixtures"])
+    # bet365 beats the sharp line on every outcome: 0.39 + 0.24 + 0.23 < 1, so some outcome of
+    # each match has a model edge of 2 % there
+    assert len({b["match_id"] for b in bets["bets"]}) == 2, bets["bets"]
+    for bet in bets["bets"]:
+        assert bet["bookmaker"] == "bet365" and bet["price"] < 9.0
+        assert bet["stake_amount"] == pytest.approx(10 * bet["kelly_stake_percentage"], abs=0.01)
+        assert bet["edge_percentage"] >= 2.0 and bet["quality"] != "AVOID"
+    at_bet365 = client.get("/value-bets", params={**window, "book": "bet365"}).json()
+    assert {b["bookmaker"] for b in at_bet365["bets"]} <= {"bet365"}
+    assert at_bet365["books"] == ["bet365"] and at_bet365["bankroll"] is None
+
+    listed = client.get("/fixtures", params=window).json()
+    assert [f["match_id"] for f in listed["fixtures"]] == ["weekend-0", "weekend-1"]
+    assert listed["fixtures"] == bets["fixtures"]
+    one_day = client.get("/fixtures", params={"from": "2022-08-21", "league": LEAGUE}).json()
+    assert [f["match_id"] for f in one_day["fixtures"]] == ["weekend-1"]
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"from": "2022-08-21", "to": "2022-08-20"}, "is after to"),
+    ({"bankroll": "-5"}, "bankroll"),
+    ({"from": "next week"}, "from"),
+])  # fmt: skip
+def test_bad_bet_queries_are_a_400_naming_the_parameter(client: TestClient, params: dict,
+                                                        message: str) -> None:  # fmt: skip
+    answer = client.get("/value-bets", params=params)
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text

@@ -402,6 +402,14 @@ def test_an_aggregate_is_never_the_price_taken() -> None:
         match_edges(MODEL, {"market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}, POLICY)
 
 
+def test_bets_are_struck_only_at_the_books_named() -> None:
+    books = {"A": [2.0, 4.0, 4.0], "B": [2.2, 3.6, 3.6], "pinnacle": [2.1, 3.7, 3.9]}
+    edges = match_edges(MODEL, books, POLICY, bet_at=["A"])
+    assert {e.bookmaker for e in edges} == {"A"} and edges[0].sharp_prob is not None
+    with pytest.raises(ValueError, match=r"no price of the books to bet at \(C\)"):
+        match_edges(MODEL, books, POLICY, bet_at=["C"])
+
+
 def test_an_exchange_price_counts_after_its_commission() -> None:
     """3.0 at 5 % commission is worth 2.9: a book's 2.95 beats it, and the edge and the stake
     are the net price's."""
