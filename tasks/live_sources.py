@@ -62,8 +62,8 @@ def fetch_live(
 ) -> LiveSnapshot:
     """What the live source `kind` answers now, checked to be a canonical snapshot.
 
-    `leagues` (None: every league configured) narrows the answer; The Odds API is asked only
-    for those, each request costing quota.
+    `leagues` (None: every league configured) narrows the answer; The Odds API and Betfair
+    are asked only for those (each request costs quota), a plug-in's answer is filtered.
     """
     captured_at = pd.Timestamp(captured_at)
     wanted = None if leagues is None else list(leagues)
@@ -72,7 +72,7 @@ def fetch_live(
     elif kind == BETFAIR:
         from tasks.betfair_source import fetch_betfair
 
-        snapshot = fetch_betfair(config, captured_at)
+        snapshot = fetch_betfair(config, captured_at, leagues=wanted)
     elif kind == FOOTBALL_DATA:
         raise ValueError("football-data is read by the odds refresh itself, not by fetch_live")
     elif ":" in kind:

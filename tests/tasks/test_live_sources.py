@@ -288,8 +288,8 @@ def test_unknown_kinds_and_football_data_are_refused() -> None:
 def test_betfair_is_the_betfair_adapter_imported_when_asked(monkeypatch) -> None:
     calls = []
 
-    def fetch_betfair(config: dict, captured_at: pd.Timestamp) -> LiveSnapshot:
-        calls.append((config, captured_at))
+    def fetch_betfair(config: dict, captured_at: pd.Timestamp, leagues=None) -> LiveSnapshot:
+        calls.append((config, captured_at, leagues))
         return LiveSnapshot.empty("betfair", captured_at, "stand-in")
 
     module = types.ModuleType("tasks.betfair_source")
@@ -297,7 +297,9 @@ def test_betfair_is_the_betfair_adapter_imported_when_asked(monkeypatch) -> None
     monkeypatch.setitem(sys.modules, "tasks.betfair_source", module)
     config = {"sources": {}}
     snapshot = fetch_live("betfair", config, CAPTURED_AT)
-    assert calls == [(config, CAPTURED_AT)] and snapshot.notes == ("stand-in",)
+    fetch_live("betfair", config, CAPTURED_AT, leagues=["E0"])
+    assert calls == [(config, CAPTURED_AT, None), (config, CAPTURED_AT, ["E0"])]
+    assert snapshot.notes == ("stand-in",)
 
 
 def test_settings_with_no_public_api_are_reported_never_shown(caplog) -> None:
