@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from bentos.errors import BadRequest, RequestRejected
 from bentos.schemas import (
+    EdgeResponse,
     EdgeUpdate,
     FixtureForecast,
     OddsUpdate,
@@ -22,8 +23,10 @@ from bentos.schemas import (
     ValueBet,
     ValueBets,
     naive_utc,
+    utc_text,
 )
 from bentos.state import LoadedModel
+from sabiscore.ledger import Suggestion, suggestions_of
 from sabiscore.staking import BetReason
 
 
@@ -88,31 +91,12 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
         except RequestRejected as error:
             skipped.append(SkippedFixture(**_named(update), reason=str(error)))
             continue
-        edge = message.edge
-        found = [] if edge is None else [
-            ValueBet(
-                **_named(update),
-                outcome=o.outcome,
-                fair_probability=o.fair_probability,
-                bookmaker=o.bookmaker,
-                price=o.best_odds,
-                net_odds=o.net_odds,
-                edge_percentage=o.edge_percentage,
-                kelly_stake_percentage=o.kelly_stake_percentage,
-                stake_amount=None if query.bankroll is None
-                else round(query.bankroll * o.kelly_stake_percentage / 100.0, 2),
-                quality=o.quality,
-                clv_expected=o.clv_expected,
-                sharp_probability=o.sharp_probability,
-            )
-            for o in edge.outcomes
-            if o.reason == BetReason.VALUE_BET
-        ]  # fmt: skip
+        found = bets_of(update, message.edge, query.bankroll)
         p = message.prediction
         forecasts.append(FixtureForecast(
             **_named(update), home_win_probability=p.home_win_probability,
             draw_probability=p.draw_probability, away_win_probability=p.away_win_probability,
-            books=sorted(update.odds or {}), bets=len(found), edge=edge,
+            books=sorted(update.odds or {}), bets=len(found), edge=message.edge,
         ))  # fmt: skip
         bets.extend(found)
     return ValueBets(
@@ -126,6 +110,40 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
         bets=bets,
         skipped=skipped,
     )
+
+
+def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
+            bankroll: float | None = None) -> list[ValueBet]:  # fmt: skip
+    """The value bets among a priced match's outcomes."""
+    if edge is None:
+        return []
+    return [
+        ValueBet(
+            **_named(update),
+            outcome=o.outcome,
+            fair_probability=o.fair_probability,
+            bookmaker=o.bookmaker,
+            price=o.best_odds,
+            net_odds=o.net_odds,
+            edge_percentage=o.edge_percentage,
+            kelly_stake_percentage=o.kelly_stake_percentage,
+            stake_amount=None if bankroll is None
+            else round(bankroll * o.kelly_stake_percentage / 100.0, 2),
+            quality=o.quality,
+            clv_expected=o.clv_expected,
+            sharp_probability=o.sharp_probability,
+        )
+        for o in edge.outcomes
+        if o.reason == BetReason.VALUE_BET
+    ]  # fmt: skip
+
+
+def suggestions(bets: Iterable[ValueBet], model: LoadedModel, source: str,
+                now: datetime | None = None) -> list[Suggestion]:  # fmt: skip
+    """The ledger's record of these bets, as suggested now by `model`."""
+    at = utc_text(now or datetime.now(UTC))
+    rows = [{**b.model_dump(mode="json")} for b in bets]
+    return suggestions_of(rows, model.info.version, model.info.semver, at, source)
 
 
 def price(model: LoadedModel, update: OddsUpdate, books: Iterable[str] | None = None,

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from bentos.bets import BetQuery, price, value_bets
+from bentos.bets import BetQuery, bets_of, price, suggestions, value_bets
 from bentos.errors import (
     BadRequest,
     NotFound,
@@ -46,6 +46,7 @@ from bentos.schemas import (
 from bentos.settings import ServingSettings
 from bentos.state import LoadedModel, NoChampion, load_model
 from sabiscore.football_data import make_match_id
+from sabiscore.ledger import Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Runtime:
         self.hub = EdgeHub(settings.push)
         self.revalidator = Revalidator(settings.revalidation)
         self._registry = registry
+        self.ledger = Ledger(settings.data_dir)  # every suggestion made, recorded once
         # the latest POST /odds of each tracked match, least recently posted first
         self._posted: OrderedDict[str, OddsUpdate] = OrderedDict()
         self.forgotten = 0  # tracked matches dropped (max_matches, or expired after kick-off)
@@ -190,6 +192,7 @@ class Runtime:
         match_id = update.match_id or _match_id(update)
         update = update.model_copy(update={"match_id": match_id})
         message = _message(model, update)
+        self._record(model, bets_of(update, message.edge))
         self._track(match_id, update)
         self.hub.publish(match_id, message.model_dump_json())
         self.revalidator.schedule(match_id)
@@ -235,7 +238,21 @@ class Runtime:
         return list(known.values())
 
     def value_bets(self, query: BetQuery) -> ValueBets:
-        return value_bets(self.require_model(), self.upcoming(), query)
+        """The value bets of the upcoming fixtures; each new one recorded in the ledger."""
+        model = self.require_model()
+        answer = value_bets(model, self.upcoming(), query)
+        self._record(model, answer.bets)
+        return answer
+
+    def _record(self, model: LoadedModel, bets: Sequence[Any]) -> None:
+        """Into the ledger, once each; a ledger that cannot be written never fails an answer."""
+        if not bets:
+            return
+        try:
+            self.ledger.record(suggestions(bets, model, "service"))
+        except OSError as error:
+            logger.warning("could not record %d suggestion(s) in the ledger at %s: %s",
+                           len(bets), self.ledger.path, error)  # fmt: skip
 
     def tracked(self, match_id: str) -> OddsUpdate | None:
         """The match as last posted, else as the store lists it among upcoming fixtures."""

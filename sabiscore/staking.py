@@ -485,17 +485,17 @@ def match_edges(
 ) -> list[OutcomeEdge]:
     """Edges, stakes, tiers and reasons of home/draw/away, each at the best price in `books`.
 
-    `books` maps a bookmaker to its (home, draw, away) prices. The best price is a real
-    book's: an aggregate (`market_max`, `market_avg`) is no price anyone can take, so it only
-    informs (the sharp line, the implied probabilities); an exchange's price counts after its
-    commission (`policy.commission`, `net_price`). A tie for the best price goes to the book
-    listed first. `bet_at` limits the books a bet may be struck at (the user's own accounts;
-    None: every real book sent); the others still inform. The bets are `bet_decisions` at the best prices, checked against
-    the de-margined line of `sharp_book(books, policy)` when one was sent. The expected CLV
-    starts from the market's current fair line: `reference_book`'s de-margined probabilities
-    when given (a sharp book such as Pinnacle, the kind the model was fitted on), else the
-    mean over all the books sent. `reference_book` does not choose the sharp book: the check is
-    the policy's, the one the backtest measured.
+    `books` maps a bookmaker to its (home, draw, away) prices. The best price is a real book's:
+    an aggregate (`market_max`, `market_avg`) is no price anyone can take, so it only informs
+    (the sharp line, the implied probabilities); an exchange's price counts after its commission
+    (`policy.commission`, `net_price`). A tie for the best price goes to the book listed first.
+    `bet_at` limits the books a bet may be struck at (the user's own accounts; None: every real
+    book sent); the others still inform. The bets are `bet_decisions` at the best prices,
+    checked against the de-margined line of `sharp_book(books, policy)` when one was sent. The
+    expected CLV starts from the market's current fair line: `reference_book`'s de-margined
+    probabilities when given (a sharp book such as Pinnacle, the kind the model was fitted on),
+    else the mean over all the books sent. `reference_book` does not choose the sharp book: the
+    check is the policy's, the one the backtest measured.
     """
     probs = _match_probabilities(model_probs)
     names, prices = _book_prices(books)
