@@ -26,6 +26,7 @@ from bentos.schemas import (
     Error,
     Health,
     League,
+    LedgerReport,
     OddsUpdate,
     Ready,
     ReloadRequest,
@@ -185,6 +186,17 @@ def _add_routes(app: FastAPI) -> None:
         """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
         books only (an aggregate is never the price taken), each recorded once in the ledger."""
         return runtime_of(request).value_bets(BetQuery.of(league, start, end, book, bankroll))
+
+    @app.get("/ledger", tags=["bets"])
+    async def ledger(
+        request: Request,
+        since: Annotated[date | None, Query(description="Only suggestions made on or after "
+                                            "this day.")] = None,  # fmt: skip
+    ) -> LedgerReport:
+        """The live track record, as `sabiscore ledger` reports it: every suggestion recorded
+        (once), settled against the result and the sharp book's close as they are ingested;
+        yield and closing-line value with 95 % bootstrap intervals, by tier and model version."""
+        return await runtime_of(request).track_record(None if since is None else str(since))
 
     @app.post("/odds", tags=["matches"])
     async def odds(update: OddsUpdate, request: Request) -> EdgeUpdate:

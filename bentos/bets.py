@@ -9,15 +9,19 @@ books only (an aggregate is never the price taken), at the books the caller name
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from bentos.errors import BadRequest, RequestRejected
 from bentos.schemas import (
     EdgeResponse,
     EdgeUpdate,
     FixtureForecast,
+    LedgerNumbers,
+    LedgerReport,
     OddsUpdate,
     SkippedFixture,
     ValueBet,
@@ -163,3 +167,40 @@ def _named(update: OddsUpdate) -> dict:
             "kickoff": update.kickoff}  # fmt: skip
 
 
+
+
+def ledger_report(record: dict) -> LedgerReport:
+    """`sabiscore.ledger.report`'s numbers as the answer types them: NaN (no closing price, no
+    bet) becomes null."""
+
+    def numbers(values: dict) -> LedgerNumbers:
+        return LedgerNumbers(**{k: _finite_or_none(v) for k, v in values.items()})
+
+    return LedgerReport(
+        suggested=record["suggested"], settled=record["settled"], open=record["open"],
+        overall=numbers(record["overall"]),
+        by_quality={k: numbers(v) for k, v in record["by_quality"].items()},
+        by_model_version={k: numbers(v) for k, v in record["by_model_version"].items()},
+    )  # fmt: skip
+
+
+def _finite_or_none(value: object) -> object:
+    if isinstance(value, list):
+        cleaned = [_finite_or_none(v) for v in value]
+        return None if any(v is None for v in cleaned) else cleaned
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def load_champion(data_dir: Path | None, config_path: Path | None) -> LoadedModel:
+    """The champion and its state, loaded as the service loads them (for `sabiscore bets`)."""
+    import os
+
+    from bentos.settings import ServingSettings
+    from bentos.state import load_model
+    from models.registry import ModelRegistry
+    from sabiscore.config import load_config
+
+    settings = ServingSettings.from_config(load_config(config_path), os.environ, data_dir)
+    return load_model(settings, ModelRegistry(settings.tracking_uri, settings.model_name))

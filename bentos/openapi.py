@@ -45,6 +45,7 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/teams"): {503: _MODEL[503]},
     ("get", "/fixtures"): {400: "A query parameter invalid (the message names it)",
                            503: _MODEL[503]},
+    ("get", "/ledger"): {400: "A query parameter invalid (the message names it)"},
     ("get", "/value-bets"): {400: "A query parameter invalid (the message names it), or "
                                   "`from` after `to`", 503: _MODEL[503]},
     ("post", "/predict"): {**_BODY, **_MODEL},

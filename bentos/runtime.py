@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from bentos.bets import BetQuery, bets_of, price, suggestions, value_bets
+from bentos.bets import BetQuery, bets_of, ledger_report, price, suggestions, value_bets
 from bentos.errors import (
     BadRequest,
     NotFound,
@@ -36,6 +36,7 @@ from bentos.schemas import (
     EdgeRequest,
     EdgeResponse,
     EdgeUpdate,
+    LedgerReport,
     MatchRequest,
     OddsUpdate,
     Prediction,
@@ -46,7 +47,7 @@ from bentos.schemas import (
 from bentos.settings import ServingSettings
 from bentos.state import LoadedModel, NoChampion, load_model
 from sabiscore.football_data import make_match_id
-from sabiscore.ledger import Ledger
+from sabiscore.ledger import Ledger, track_record
 
 logger = logging.getLogger(__name__)
 
@@ -243,6 +244,13 @@ class Runtime:
         answer = value_bets(model, self.upcoming(), query)
         self._record(model, answer.bets)
         return answer
+
+    async def track_record(self, since: str | None = None) -> LedgerReport:
+        """The ledger settled on the store as it is now (read off the event loop)."""
+        policy = self.settings.staking
+        record, _ = await in_daemon_thread(track_record, self.settings.data_dir, since,
+                                           policy.sharp_books, policy.implied_method)  # fmt: skip
+        return ledger_report(record)
 
     def _record(self, model: LoadedModel, bets: Sequence[Any]) -> None:
         """Into the ledger, once each; a ledger that cannot be written never fails an answer."""

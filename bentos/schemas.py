@@ -407,6 +407,35 @@ class ValueBets(UpcomingFixtures):
     bets: list[ValueBet]
 
 
+class LedgerNumbers(_Answer):
+    """Settled suggestions of one slice; stakes and profit are shares of one bankroll (flat).
+    Numbers are null where they do not exist (no bet, no closing price)."""
+
+    bets: int
+    staked: float | None = None
+    profit: float | None = None
+    yield_: float | None = Field(None, alias="yield", description="profit ÷ staked.")
+    yield_ci: list[float] | None = Field(None, description="95 % bootstrap interval.")
+    hit_rate: float | None = None
+    clv_mean: float | None = Field(None, description="Mean closing-line value (a fraction).")
+    clv_ci: list[float] | None = Field(None, description="95 % bootstrap interval.")
+    clv_bets: int | None = Field(None, description="The bets with a closing price.")
+
+    model_config = ConfigDict(allow_inf_nan=False, populate_by_name=True,
+                              serialize_by_alias=True)  # fmt: skip
+
+
+class LedgerReport(_Answer):
+    """`GET /ledger` and `sabiscore ledger`: every suggestion, settled as results arrive."""
+
+    suggested: int
+    settled: int
+    open: int = Field(description="Suggestions whose match has no result yet.")
+    overall: LedgerNumbers
+    by_quality: dict[str, LedgerNumbers]
+    by_model_version: dict[str, LedgerNumbers]
+
+
 class Error(_Answer):
     """Every 4xx/5xx body of the service's own routes."""
 

@@ -561,6 +561,157 @@ def _supervise(command: list[str], env: dict[str, str]) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _day(text: str | None, option: str) -> Any:
+    from datetime import date
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(ValueError(f"{option} must be a day as YYYY-MM-DD, got {text!r}"))
+
+
+@app.command()
+def bets(
+    league: Annotated[list[str] | None, typer.Option("--league", help="A league (repeat for "
+                      "more; default: all).")] = None,  # fmt: skip
+    start: Annotated[str | None, typer.Option("--from", help="First kick-off day, YYYY-MM-DD "
+                     "(default: now).")] = None,  # fmt: skip
+    end: Annotated[str | None, typer.Option("--to", help="Last kick-off day.")] = None,
+    book: Annotated[list[str] | None, typer.Option("--book", help="A book you can bet at "
+                    "(repeat; default: every real book that priced it).")] = None,  # fmt: skip
+    bankroll: Annotated[float | None, typer.Option(help="Turns stakes into amounts.")] = None,
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+    csv_output: Annotated[bool, typer.Option("--csv", help="Print the bets as CSV.")] = False,
+) -> None:
+    """The upcoming fixtures' forecasts and value bets, from the champion and the store.
+
+    The same answer as the service's GET /value-bets: the store's upcoming fixtures at their
+    latest prices, bets at real books only (never market_max / market_avg), the staking rule
+    of configs/staking.yaml. Each bet is recorded once in the ledger (`sabiscore ledger`).
+    """
+    from bentos.bets import BetQuery, load_champion, suggestions, value_bets
+    from bentos.errors import ServiceError
+    from bentos.state import NoChampion
+    from sabiscore.ledger import Ledger
+
+    try:
+        query = BetQuery.of(league, _day(start, "--from"), _day(end, "--to"), book, bankroll)
+        model = load_champion(data_dir, config)
+        answer = value_bets(model, model.fixtures.values(), query)
+    except NoChampion as error:
+        _fail(error)
+    except (ServiceError, *USER_ERRORS) as error:
+        _fail(error)
+    recorded = Ledger(model.settings.data_dir).record(suggestions(answer.bets, model,
+                                                                  "sabiscore bets"))  # fmt: skip
+    if json_output:
+        print(answer.model_dump_json())
+    elif csv_output:
+        _print_csv([b.model_dump(mode="json") for b in answer.bets])
+    else:
+        print("\n".join(_bets_lines(answer, recorded)))
+
+
+def _print_csv(rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    from sabiscore.ledger import FIELDS
+
+    columns = list(rows[0]) if rows else [f for f in FIELDS if f != "source"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+
+
+def _bets_lines(answer: Any, recorded: int) -> list[str]:
+    """The fixtures with their forecasts, then the bets, as two aligned tables."""
+    lines = [f"model version {answer.model_version} ({answer.model_semver}), trained through "
+             f"{answer.trained_through}; {len(answer.fixtures)} fixture(s), "
+             f"{len(answer.bets)} value bet(s)"]  # fmt: skip
+    if answer.fixtures:
+        lines += ["", f"{'kick-off':<17} {'lg':<4} {'match':<40} {'home':>5} {'draw':>5} "
+                      f"{'away':>5}  books"]  # fmt: skip
+        for f in answer.fixtures:
+            kickoff = f.kickoff.strftime("%Y-%m-%d %H:%M") if f.kickoff else "?"
+            lines.append(f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<40} "
+                         f"{f.home_win_probability:>5.1%} {f.draw_probability:>5.1%} "
+                         f"{f.away_win_probability:>5.1%}  "
+                         f"{', '.join(f.books) or '-'}")  # fmt: skip
+    if answer.bets:
+        amount = answer.bankroll is not None
+        lines += ["", f"{'kick-off':<17} {'match':<34} {'bet':<5} {'book':<14} {'price':>6} "
+                      f"{'edge':>6} {'stake':>6}{' amount' if amount else ''} {'tier':<8} "
+                      "exp.CLV"]  # fmt: skip
+        for b in answer.bets:
+            kickoff = b.kickoff.strftime("%Y-%m-%d %H:%M") if b.kickoff else "?"
+            clv = "-" if b.clv_expected is None else f"{b.clv_expected:+.1%}"
+            money = f" {b.stake_amount:>6.2f}" if amount else ""
+            lines.append(f"{kickoff:<17} {b.home_team + ' v ' + b.away_team:<34} {b.outcome:<5} "
+                         f"{b.bookmaker:<14} {b.price:>6.2f} {b.edge_percentage:>5.1f}% "
+                         f"{b.kelly_stake_percentage:>5.2f}%{money} {b.quality:<8} "
+                         f"{clv}")  # fmt: skip
+    for s in answer.skipped:
+        lines.append(f"not priced: {s.match_id}: {s.reason}")
+    if not answer.fixtures and not answer.skipped:
+        lines.append("no upcoming fixture in the store for this query: run `sabiscore "
+                     "odds-refresh` (or ingest a fixtures file), or widen --from/--to")  # fmt: skip
+    lines.append(f"{recorded} new suggestion(s) recorded in the ledger")
+    return lines
+
+
+@app.command()
+def ledger(
+    since: Annotated[str | None, typer.Option(help="Only suggestions made on or after this "
+                     "day, YYYY-MM-DD.")] = None,  # fmt: skip
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """The live track record: every suggested bet settled against the result and the close.
+
+    Yield and closing-line value with 95 % bootstrap intervals, overall, by tier and by model
+    version. Stakes are shares of one bankroll, flat.
+    """
+    from bentos.bets import ledger_report
+    from sabiscore.config import default_data_dir, load_config
+    from sabiscore.ledger import track_record
+    from sabiscore.staking import StakingPolicy
+
+    _day(since, "--since")
+    try:
+        policy = StakingPolicy.from_dict(load_config(config).get("staking"))
+        record, _ = track_record(data_dir or default_data_dir(), since, policy.sharp_books,
+                                 policy.implied_method)  # fmt: skip
+    except USER_ERRORS as error:
+        _fail(error)
+    report = ledger_report(record).model_dump(mode="json")  # NaN: null, as GET /ledger says
+    _emit(report, json_output, _ledger_lines(report))
+
+
+def _ledger_lines(record: dict[str, Any]) -> list[str]:
+    def line(name: str, n: dict[str, Any]) -> str:
+        if not n.get("bets"):
+            return f"{name:<14} no settled bet"
+        ylo, yhi = n["yield_ci"]
+        clv = (f"CLV {n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}] on "
+               f"{n['clv_bets']}" if n["clv_bets"] else "CLV - (no closing price)")  # fmt: skip
+        return (f"{name:<14} {n['bets']:>4} bets, staked {n['staked']:.2%} of the bankroll, "
+                f"profit {n['profit']:+.2%}, yield {n['yield']:+.1%} [{ylo:+.1%}, {yhi:+.1%}], "
+                f"{clv}")  # fmt: skip
+
+    lines = [f"{record['suggested']} suggestion(s): {record['settled']} settled, "
+             f"{record['open']} still open", line("all", record["overall"])]  # fmt: skip
+    for group in ("by_quality", "by_model_version"):
+        for key, numbers in record[group].items():
+            label = f"tier {key}" if group == "by_quality" else f"version {key}"
+            lines.append(line(label, numbers))
+    return lines
+
+
 @app.command()
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write <DIV>/<SEASON>.csv files into.")],

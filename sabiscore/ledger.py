@@ -246,3 +246,28 @@ def suggestions_of(bets: Iterable[Mapping[str, Any]], model_version: str, model_
         )  # fmt: skip
         for b in bets
     ]
+
+
+def track_record(
+    data_dir: Path | str,
+    since: str | None = None,
+    sharp_books: Sequence[str] = ("pinnacle", "market_avg"),
+    method: ImpliedMethod | str = ImpliedMethod.MULTIPLICATIVE,
+    n_boot: int = 2000,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """(the report, the settled suggestions) of a data directory's ledger, settled on its
+    store as it is now; `since`: only suggestions made on or after that day (ISO)."""
+    from sabiscore.store import DataStore
+
+    suggestions = Ledger(data_dir).load()
+    if since is not None and len(suggestions):
+        made = pd.to_datetime(suggestions["suggested_at"], utc=True, format="ISO8601")
+        suggestions = suggestions[made >= pd.Timestamp(since, tz="UTC")]
+    leagues = sorted(set(suggestions["league"])) or None
+    store = DataStore(Path(data_dir))
+    matches = store.load("matches", leagues=leagues) if leagues else pd.DataFrame()
+    odds = store.load("odds", leagues=leagues) if leagues else pd.DataFrame()
+    if matches.empty:
+        matches = pd.DataFrame(columns=["match_id", "result"])
+    settled = settle(suggestions.reset_index(drop=True), matches, odds, sharp_books, method)
+    return report(settled, n_boot=n_boot), settled

@@ -652,8 +652,9 @@ def test_tracked_matches_are_bounded_and_expire_after_kickoff(
 # --- this weekend's bets ----------------------------------------------------------------------
 
 
-def test_value_bets_of_the_posted_fixtures_at_real_books_only(client: TestClient,
-                                                              teams: list[str]) -> None:  # fmt: skip
+def test_value_bets_of_the_posted_fixtures_at_real_books_only(
+    client: TestClient, teams: list[str]
+) -> None:
     """GET /value-bets prices every upcoming fixture; market_max (no one's price) is never
     taken, even when it is the best; `book` limits where bets are struck; a bankroll turns
     stakes into amounts. GET /fixtures lists the same fixtures with their forecasts."""
@@ -688,6 +689,35 @@ def test_value_bets_of_the_posted_fixtures_at_real_books_only(client: TestClient
     assert listed["fixtures"] == bets["fixtures"]
     one_day = client.get("/fixtures", params={"from": "2022-08-21", "league": LEAGUE}).json()
     assert [f["match_id"] for f in one_day["fixtures"]] == ["weekend-1"]
+
+
+def test_the_ledger_records_each_suggestion_once(client: TestClient, store: Path,
+                                                 teams: list[str]) -> None:  # fmt: skip
+    """Bets suggested by GET /value-bets (and pushes) are recorded once; GET /ledger reports
+    them open until their match is played."""
+    from sabiscore.ledger import Ledger
+
+    odds = {"pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+            "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40}}  # fmt: skip
+    posted = client.post("/odds", json={"match_id": "ledger-0", "league": LEAGUE,
+                                        "home_team": teams[8], "away_team": teams[9],
+                                        "kickoff": "2022-09-03T15:00:00Z", "odds": odds})
+    assert posted.status_code == 200, posted.text
+    window = {"from": "2022-09-03", "to": "2022-09-03"}
+    first = client.get("/value-bets", params=window).json()["bets"]
+    assert first and client.get("/value-bets", params=window).json()["bets"] == first
+    recorded = Ledger(store).load()
+    mine = recorded[recorded["match_id"] == "ledger-0"]
+    assert sorted(mine["outcome"]) == sorted(b["outcome"] for b in first)
+    assert set(mine["source"]) == {"service"} and set(mine["model_version"]) == {"1"}
+    np.testing.assert_allclose(sorted(mine["stake"] * 100),
+                               sorted(b["kelly_stake_percentage"] for b in first))  # fmt: skip
+    report = client.get("/ledger").json()
+    assert report["suggested"] == len(recorded) == report["open"] and report["settled"] == 0
+    assert report["overall"] == {"bets": 0, "staked": None, "profit": None, "yield": None,
+                                 "yield_ci": None, "hit_rate": None, "clv_mean": None,
+                                 "clv_ci": None, "clv_bets": None}  # fmt: skip
+    assert client.get("/ledger", params={"since": "2999-01-01"}).json()["suggested"] == 0
 
 
 @pytest.mark.parametrize("params, message", [
