@@ -274,7 +274,7 @@ def fixture_updates(matches: pd.DataFrame, odds: pd.DataFrame) -> dict[str, Odds
         books = {}
         if fixture.match_id in wide.index:
             row = wide.loc[fixture.match_id]
-            for book in {c.rsplit("_", 2)[0] for c in wide.columns}:
+            for book in sorted({c.rsplit("_", 2)[0] for c in wide.columns}):  # a tie: the first
                 triple = [row.get(f"{book}_open_{o}", np.nan) for o in "HDA"]
                 if all(np.isfinite(p) and p > 1.0 for p in triple):
                     books[book] = Prices(
