@@ -1,5 +1,6 @@
 """The whole job, hands-off: ingest (GX-validated) → features → train → evaluate → register →
-gate → promote or keep → notify the serving layer. Scheduled by `prefect.yaml`."""
+gate → promote or keep → after a promotion, refit on every played match and serve the refit →
+notify the serving layer. Scheduled by `prefect.yaml`."""
 
 from __future__ import annotations
 
@@ -10,16 +11,22 @@ from pathlib import Path
 from prefect import flow
 
 from flows.ingest import ingest_flow
-from flows.train import train_ensemble
-from models.registry import ModelRegistry
+from flows.train import TrainingOutcome, refit_ensemble, train_ensemble
+from models.registry import REFIT_OF, TRAINED_THROUGH, ModelRegistry
 from sabiscore.config import default_data_dir, load_config
+from sabiscore.promotion import PromotionPolicy
 from tasks.registry import (
+    RefitResult,
     assess_holdout,
     export_candidate,
+    export_refit,
     gate,
     notify_serving,
     publish_decision,
+    refit_failed,
     register_candidate,
+    register_refit,
+    serve_refit,
     workdir,
 )
 from tasks.tracking import tracking_uri
@@ -27,6 +34,24 @@ from tasks.tracking import tracking_uri
 
 def reload_url(config: dict) -> str | None:
     return os.environ.get("SABISCORE_RELOAD_URL") or config.get("serving", {}).get("reload_url")
+
+
+def refit_and_serve(
+    registry: ModelRegistry, outcome: TrainingOutcome, data_dir: Path, judged: str
+) -> RefitResult:
+    """The promoted configuration on every played match, registered and served in place of
+    version `judged`. Any failure leaves `judged` champion and says why; it never fails the run."""
+    out = workdir()
+    registered = None
+    try:
+        refit = refit_ensemble(outcome, str(data_dir), judged)
+        candidate = export_refit(outcome, refit, judged, out)
+        registered = register_refit(registry, candidate, refit.run_id, judged)
+        return serve_refit(registry, registered, judged)
+    except Exception as error:  # the promotion stands; the reason is reported
+        return refit_failed(registry, judged, registered, error)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 @flow(name="pipeline", log_prints=True)
@@ -55,11 +80,15 @@ def pipeline_flow(
         decision, champion = gate(registry, outcome, candidate, scores, market, probs, version)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+    refit = None
+    if decision.promote and PromotionPolicy.from_dict(config["promotion"]).refit.enabled:
+        refit = refit_and_serve(registry, outcome, root, version)
     champion_now = registry.champion()
     champion_version = str(champion_now.version) if champion_now is not None else None
+    served = dict(champion_now.tags) if champion_now is not None else {}
     semver = registry.info(registry.client.get_model_version(registry.name, version)).semver
     holdout = {"candidate": scores, "champion": champion, "market": market}
-    publish_decision(version, semver, decision, holdout, champion_version, bets)
+    publish_decision(version, semver, decision, holdout, champion_version, bets, refit)
     notified = notify_serving(
         reload_url(config) if decision.promote else None,
         {"model": registry.name, "version": champion_version},
@@ -74,6 +103,10 @@ def pipeline_flow(
         "promoted": decision.promote,
         "reason": decision.reason,
         "champion_version": champion_version,
+        "served_version": champion_version,  # the champion: after a promotion, its refit
+        "refit_of": served.get(REFIT_OF),
+        "trained_through": served.get(TRAINED_THROUGH),
+        "refit": refit.__dict__ if refit is not None else None,  # this run's, after a promotion
         "gate": {k: getattr(decision, k) for k in ("ece_bound", "market_gap", "market_tolerance")},
         "holdout": {name: s.__dict__ for name, s in holdout.items() if s is not None},
         "holdout_bets": {**bets.to_dict(), "informational": True},  # not a promotion criterion

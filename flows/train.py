@@ -1,5 +1,6 @@
 """The training flow: features → time split → base models (in parallel) → stack → evaluate →
-an MLflow run and a Prefect report, the market always beside the models."""
+an MLflow run and a Prefect report, the market always beside the models. And the refit the
+pipeline serves after a promotion: the same steps on every played match, with nothing held out."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sabiscore.splits import SeasonSplit, season_split
 from sabiscore.store import DataStore
 from tasks.tracking import log_training_run
 from tasks.train import (
+    BaseFit,
     Evaluation,
     FeatureTable,
     build_feature_table,
@@ -99,6 +101,18 @@ class TrainingOutcome:
     odds: pd.DataFrame
 
 
+def fit_ensemble(train_settings: dict, X: pd.DataFrame, y: Any) -> tuple[Any, list[BaseFit]]:
+    """The stack's members fitted in parallel (out-of-fold, then on every row), then the stack:
+    the one fitter of the training run and of the refit."""
+    from models import build_base_models, build_meta_learner
+
+    n_folds = train_settings["stacking"]["n_folds"]
+    futures = [fit_base_model.submit(model, X, y, n_folds)
+               for model in build_base_models(train_settings)]  # fmt: skip
+    fits = [future.result() for future in futures]
+    return fit_stack(build_meta_learner(train_settings), fits, X, y), fits
+
+
 def train_ensemble(
     data_dir: str | None = None,
     config_path: str | None = None,
@@ -109,8 +123,6 @@ def train_ensemble(
     log_to_mlflow: bool = True,
 ) -> TrainingOutcome:
     """The training steps, called inside a flow (the training flow or the pipeline)."""
-    from models import build_base_models, build_meta_learner
-
     started = time.perf_counter()
     config = load_config(config_path)
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
@@ -124,13 +136,7 @@ def train_ensemble(
         raise ValueError(f"empty split: {len(X_fit)} training and {len(X_test)} test matches")
     print(f"training on {len(X_fit)} matches x {X_fit.shape[1]} features; testing on {len(X_test)}")
 
-    n_folds = config["train"]["stacking"]["n_folds"]
-    futures = [
-        fit_base_model.submit(model, X_fit, y_fit, n_folds)
-        for model in build_base_models(config["train"])
-    ]
-    fits = [future.result() for future in futures]
-    stack = fit_stack(build_meta_learner(config["train"]), fits, X_fit, y_fit)
+    stack, fits = fit_ensemble(config["train"], X_fit, y_fit)
     evaluation = evaluate_forecasts(stack, fits, X_test, table.info, table.market,
                                     config["evaluation"])  # fmt: skip
     pooled = evaluation.table[evaluation.table["group"] == "all"]
@@ -174,6 +180,45 @@ def train_ensemble(
     }
     return TrainingOutcome(summary, stack, table, evaluation, X_fit.index, X_test.index,
                            config, matches, odds)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Refit:
+    """A trained configuration fitted again on every played match: the stack, its rows (a
+    subset of the training outcome's feature table) and its MLflow run."""
+
+    stack: Any
+    fit_index: pd.Index
+    run_id: str
+    seconds: float
+
+
+def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Refit:
+    """`outcome`'s configuration (features, hyperparameters, members, leagues) fitted on every
+    played match of its feature table, the gate's holdout included: what the pipeline serves
+    once the gate has promoted version `refit_of`. Logged as a training run, without test rows:
+    its scores on the holdout are those of `refit_of`, which the registry carries over."""
+    started = time.perf_counter()
+    played = outcome.table.info["status"] == "played"
+    X, y = outcome.table.rows(played)
+    seasons = sorted(outcome.table.info.loc[played, "season"].unique().tolist())
+    print(f"refitting version {refit_of}'s configuration on all {len(X)} played matches "
+          f"(its holdout included)")  # fmt: skip
+    stack, _ = fit_ensemble(outcome.config["train"], X, y)
+    run_id = log_run(
+        Path(data_dir),
+        params={"split": {"train": seasons, "validation": [], "test": []},
+                "n_features": X.shape[1], "features": outcome.config["features"],
+                "train": outcome.config["train"]},
+        metrics={f"oof_{name}_log_loss": value for name, value in stack.oof_scores_.items()},
+        tables={},
+        files={},
+        tags={"flow": "refit", "refit_of": refit_of, "n_train": str(len(X)), "n_test": "0",
+              "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
+                         "matches it now trains on"},
+        run_name="refit",
+    )  # fmt: skip
+    return Refit(stack, X.index, run_id, round(time.perf_counter() - started, 2))
 
 
 @flow(name="train", log_prints=True)

@@ -17,6 +17,12 @@ pending version without an alias is invisible to every reader here (`versions`,
 `compare_models`, `promote_to_production`; the service reads only `champion`); the semantic
 numbering counts it while its process lives, and the next registration deletes it once its
 process is gone. One whose alias moved is complete and only loses the tag.
+
+A refit (`register_refit`) is the promoted version's configuration trained again on every
+played match, the gate's holdout included: a patch of its semantic version, tagged `refit_of`
+with the gate's decision and holdout scores of the version it refits, served in that version's
+place (`promote_refit`) and replacing what that version replaced, so that a rollback goes to the
+champion before them both.
 """
 
 from __future__ import annotations
@@ -27,9 +33,9 @@ import os
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,7 @@ from typing import Any
 import pandas as pd
 
 from sabiscore.faults import Stage, fault_point
-from sabiscore.promotion import Decision, next_semver
+from sabiscore.promotion import Decision, TrainedVersion, next_semver, refit_semver
 
 DEFAULT_MODEL_NAME = "sabiscore-ensemble"
 CHAMPION = "champion"
@@ -45,6 +51,9 @@ CHALLENGER = "challenger"
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
 METRIC_PREFIX = "holdout."
 PENDING = "registration.pending"  # host:pid of the process still registering the version
+REFIT_OF = "refit_of"  # on a refit: the version the gate judged, whose configuration it refits
+TRAINED_THROUGH = "data.trained_through"  # kick-off of the version's last training match
+CARRIED = (METRIC_PREFIX, "promotion.")  # a refit's tags taken from the version it refits
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm")
 
 
@@ -227,6 +236,21 @@ class ModelRegistry:
             tags=dict(version.tags),
         )
 
+    def trained_version(self, version: Any) -> TrainedVersion:
+        """What the gate needs to know of a version: its last training match and, for a
+        refit, the same of the version it refits (None if that one was deleted)."""
+        from mlflow.exceptions import MlflowException
+
+        judged = None
+        if version.tags.get(REFIT_OF):
+            try:
+                parent = self.client.get_model_version(self.name, version.tags[REFIT_OF])
+            except MlflowException:
+                parent = None
+            if parent is not None:
+                judged = TrainedVersion(str(parent.version), parent.tags.get(TRAINED_THROUGH))
+        return TrainedVersion(str(version.version), version.tags.get(TRAINED_THROUGH), judged)
+
     def holdout_metrics(self, version: Any) -> dict[str, float]:
         """The version's scores on the gate's holdout, from its tags."""
         metrics = {
@@ -243,6 +267,47 @@ class ModelRegistry:
 
     def register_model(self, candidate: Candidate, run_id: str) -> Any:
         """Log the ensemble as a pyfunc in `run_id`, register it, and tag the new version."""
+
+        def semver(numbered: list[Any]) -> str:
+            latest = numbered[-1] if numbered else None
+            return next_semver(
+                latest.tags.get("semver") if latest else None,
+                latest.tags.get("feature_hash") if latest else None,
+                latest.tags.get("params_hash") if latest else None,
+                candidate.feature_hash,
+                candidate.params_hash,
+            )
+
+        return self._register(candidate, run_id, semver, {})
+
+    def register_refit(self, candidate: Candidate, run_id: str, judged: str) -> Any:
+        """Register `candidate`, a refit of version `judged`, like a model: a patch of its
+        semantic version, tagged `refit_of`, with its holdout scores, holdout id and the gate's
+        decision carried over (the refit has no holdout of its own) and a reason that says so."""
+        parent = self.client.get_model_version(self.name, str(judged))
+        carried = {k: v for k, v in parent.tags.items() if k.startswith(CARRIED)}
+        candidate = replace(candidate, holdout_metrics={},
+                            holdout_id=parent.tags.get("holdout_id", "none"))  # fmt: skip
+        through = candidate.data.get("trained_through")
+        reason = (f"a refit of version {judged} ({parent.tags.get('semver', '?')}) on every played "
+                  f"match through {through}; the gate on version {judged}: "
+                  f"{parent.tags.get('promotion.reason', 'no reason recorded')}")  # fmt: skip
+        tags = {**carried, REFIT_OF: str(judged), "promotion.reason": reason}
+
+        def semver(numbered: list[Any]) -> str:
+            taken = [v.tags.get("semver", "?") for v in numbered]
+            return refit_semver(parent.tags["semver"], taken)
+
+        return self._register(candidate, run_id, semver, tags)
+
+    def _register(
+        self,
+        candidate: Candidate,
+        run_id: str,
+        semver_of: Callable[[list[Any]], str],
+        extra_tags: Mapping[str, str],
+    ) -> Any:
+        """Log, number (`semver_of` every version, pending ones included) and tag a version."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -251,15 +316,7 @@ class ModelRegistry:
         with self.lock():
             self._ensure_registered_model()
             self.clear_interrupted()
-            numbered = self._all_versions()  # a live registration's pending version included
-            latest = numbered[-1] if numbered else None
-            semver = next_semver(
-                latest.tags.get("semver") if latest else None,
-                latest.tags.get("feature_hash") if latest else None,
-                latest.tags.get("params_hash") if latest else None,
-                candidate.feature_hash,
-                candidate.params_hash,
-            )
+            semver = semver_of(self._all_versions())  # a live registration's pending included
             with mlflow.start_run(run_id=run_id):
                 logged = mlflow.pyfunc.log_model(
                     name="ensemble",
@@ -275,7 +332,7 @@ class ModelRegistry:
                 self.name,
                 logged.model_uri,
                 run_id=run_id,
-                tags={**self._tags(candidate, semver), PENDING: this_process()},
+                tags={**self._tags(candidate, semver), **extra_tags, PENDING: this_process()},
                 model_id=logged.model_id,  # a tracking server insists on it
             )
             fault_point(Stage.VERSION_CREATED)
@@ -289,6 +346,17 @@ class ModelRegistry:
     def complete_registration(self, version: str) -> None:
         """The version's alias has moved: it is complete, for every reader."""
         self.client.delete_model_version_tag(self.name, str(version), PENDING)
+
+    def discard_registration(self, version: str) -> bool:
+        """Delete a version this process registered and no alias reached (a step after its
+        registration failed), rather than leave it to the next registration once this process
+        is gone. Returns whether it was deleted."""
+        with self.lock():
+            target = self.client.get_model_version(self.name, str(version))
+            if target.tags.get(PENDING) != this_process() or str(version) in self._aliases():
+                return False
+            self.client.delete_model_version(self.name, str(version))
+        return True
 
     def clear_interrupted(self) -> list[str]:
         """Settle the versions of registrations whose process is gone: one whose alias moved
@@ -360,6 +428,30 @@ class ModelRegistry:
                 self.client.delete_registered_model_alias(self.name, CHALLENGER)
         return str(previous.version) if previous is not None else None
 
+    def promote_refit(self, version: str, judged: str) -> str | None:
+        """Serve `version`, a refit of `judged`, in its place: `champion` moves only while
+        `judged` still holds it (another pipeline may have promoted since the gate), and the refit
+        replaces the champion `judged` replaced, so a rollback skips the judged version that was
+        champion only as the gate's commit point. Returns that previous champion (None: none)."""
+        with self.lock():
+            current = self.champion()
+            if current is None or str(current.version) != str(judged):
+                now = f"version {current.version}" if current is not None else "none"
+                raise ValueError(f"version {judged} is no longer the champion (now {now}): its "
+                                 f"refit, version {version}, is not served")  # fmt: skip
+            target = self.client.get_model_version(self.name, str(version))
+            if target.tags.get(REFIT_OF) != str(judged):
+                raise ValueError(f"version {version} is not a refit of version {judged}")
+            previous = current.tags.get("previous_champion")
+            if previous:
+                self.client.set_model_version_tag(self.name, target.version,
+                                                  "previous_champion", previous)  # fmt: skip
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
+            self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
+            self.complete_registration(target.version)
+        return previous or None
+
     def set_challenger(self, version: str) -> None:
         self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
 
@@ -371,9 +463,10 @@ class ModelRegistry:
                 raise ValueError(f"{self.name} has no champion to roll back")
             previous = current.tags.get("previous_champion")
             if not previous:
-                raise ValueError(
-                    f"version {current.version} was the first champion: nothing to roll back to"
-                )
+                refit = current.tags.get(REFIT_OF)
+                what = f" (a refit of version {refit})" if refit else ""
+                raise ValueError(f"version {current.version}{what} was the first champion: "
+                                 "nothing to roll back to")  # fmt: skip
             self.client.set_registered_model_alias(self.name, CHAMPION, previous)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, current.version, "rolled_back_at", stamp)
@@ -437,6 +530,7 @@ class ModelRegistry:
                 "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
                 **{k: v for k, v in self.holdout_metrics(version).items()},
                 "promoted": tags.get("promotion.promoted"),
+                "refit_of": tags.get(REFIT_OF),
                 "archived": tags.get("archived") == "true",
                 "registered_at": tags.get("registered_at"),
                 "reason": tags.get("promotion.reason"),

@@ -14,12 +14,16 @@ Three bars, in this order, the first model included:
   default) by more than `market.tolerance`: a model the market beats has no edge to offer;
 * the champion — a clear gain in log loss, and no loss beyond tolerance in RPS, Brier or
   calibration.
+
+What is served after a promotion is the promoted configuration refitted on every played match,
+the holdout included (`refit`): that refit trained on the next gate's holdout when no new season
+has been played since, so `champion_reference` says which version stands for it at the gate.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -94,6 +98,24 @@ class MarketRule:
 
 
 @dataclass(frozen=True)
+class RefitRule:
+    """`refit` in configs/promotion.yaml: serve the promoted configuration refitted on every
+    played match, the gate's holdout included, instead of the version the gate judged."""
+
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ValueError(f"refit.enabled must be true or false, got {self.enabled!r}")
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> RefitRule:
+        d = dict(d or {})
+        reject_unknown_keys(d, cls, "promotion refit")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
 class PromotionPolicy:
     ece_margin: float = 0.01  # sanity: calibration error at most the market's (or chance's) + this
     min_log_loss_gain: float = 0.001  # the candidate must beat the champion by at least this
@@ -101,12 +123,15 @@ class PromotionPolicy:
     brier_tolerance: float = 0.002  # ... or on Brier (sum over 3 outcomes)
     max_ece_increase: float = 0.01  # ... nor lose this much calibration
     market: MarketRule = field(default_factory=MarketRule)
+    refit: RefitRule = field(default_factory=RefitRule)
 
     def __post_init__(self) -> None:
         if not (_is_number(self.ece_margin) and self.ece_margin >= 0):
             raise ValueError(f"ece_margin must be a number >= 0, got {self.ece_margin!r}")
         if not isinstance(self.market, MarketRule):
             raise ValueError("market must be a MarketRule; from_dict converts a mapping")
+        if not isinstance(self.refit, RefitRule):
+            raise ValueError("refit must be a RefitRule; from_dict converts a mapping")
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> PromotionPolicy:
@@ -114,6 +139,8 @@ class PromotionPolicy:
         reject_unknown_keys(d, cls, "promotion policy")
         if "market" in d:
             d["market"] = MarketRule.from_dict(d["market"])
+        if "refit" in d:
+            d["refit"] = RefitRule.from_dict(d["refit"])
         return cls(**d)
 
 
@@ -193,18 +220,85 @@ def decide_promotion(
     market: HoldoutScores | None,
     policy: PromotionPolicy,
     candidate_probs: np.ndarray | None = None,
+    champion_note: str | None = None,
 ) -> Decision:
     """Sanity first, then the market, then the champion on the same matches.
 
     `market` is the policy's market forecaster on the candidate's holdout matches: scored when
     it prices every one of them; else its `n` says how many it prices and its scores are None
     (None altogether: it prices none). A candidate kept out while there is no champion leaves
-    none, and the reason says so.
+    none, and the reason says so. `champion_note` (`GateReference.note`: which version stood
+    for a refitted champion) ends the reason when there is a champion.
     """
     decision = _decide(candidate, champion, market, policy, candidate_probs)
     if champion is None and not decision.promote:
         return replace(decision, reason=f"{decision.reason}; no champion")
+    if champion is not None and champion_note:
+        return replace(decision, reason=f"{decision.reason}; {champion_note}")
     return decision
+
+
+@dataclass(frozen=True)
+class TrainedVersion:
+    """A registry version as the gate sees it: the kick-off of its last training match, and
+    for a refit the version it refits (the one the gate judged)."""
+
+    version: str
+    trained_through: str | None  # None: unknown, so it may have seen any match
+    refit_of: TrainedVersion | None = None
+
+    def saw(self, holdout_start: str) -> bool:
+        """Whether it may have trained on a match kicking off at `holdout_start` or later."""
+        return self.trained_through is None or holdout_start <= self.trained_through
+
+
+@dataclass(frozen=True)
+class GateReference:
+    """The version the gate scores for the champion, whether that one is comparable with the
+    candidate (trained on none of its holdout matches), and words for the reason."""
+
+    version: str
+    comparable: bool
+    note: str | None = None  # None: the champion is no refit, there is nothing to explain
+
+
+def champion_reference(champion: TrainedVersion, holdout_start: str) -> GateReference:
+    """Which version stands for the champion on a holdout whose first match kicks off at
+    `holdout_start` (timestamps as ISO text, compared as text).
+
+    The champion itself, when it trained on none of those matches. A refit trained on every
+    played match up to the day it was made: until a new season is played the next candidate's
+    holdout is the season it refitted on, where it cannot be scored. There the version it
+    refits stands for it — the same configuration, the version the gate judged on the data
+    before, which the refit differs from only by those matches. When that one saw the holdout
+    too, the champion is scored as it is and is not comparable (the gate keeps the candidate
+    out, as for any champion trained on the holdout).
+
+    >>> refit = TrainedVersion("4", "2023-05-28", TrainedVersion("3", "2022-05-22"))
+    >>> champion_reference(refit, "2022-08-06").version  # the refit trained on the holdout
+    '3'
+    >>> champion_reference(refit, "2023-08-12").version  # a new season: the refit is comparable
+    '4'
+    """
+    judged = champion.refit_of
+    if not champion.saw(holdout_start):
+        note = None if judged is None else (
+            f"champion: version {champion.version}, a refit of version {judged.version} "
+            f"trained through {champion.trained_through}, before the holdout"
+        )  # fmt: skip
+        return GateReference(champion.version, True, note)
+    if judged is None:
+        return GateReference(champion.version, False)
+    if not judged.saw(holdout_start):
+        return GateReference(judged.version, True, (
+            f"champion: version {champion.version} is a refit that trained on the holdout "
+            f"(through {champion.trained_through}); scored in its place: version "
+            f"{judged.version}, which it refits"
+        ))  # fmt: skip
+    return GateReference(champion.version, False, (
+        f"champion: version {champion.version} is a refit of version {judged.version}, and "
+        "both trained on holdout matches"
+    ))  # fmt: skip
 
 
 def _decide(
@@ -340,12 +434,39 @@ def next_semver(
     """
     if previous is None:
         return "1.0.0"
-    try:
-        major, minor, patch = (int(part) for part in previous.split("."))
-    except ValueError:
-        raise ValueError(f"not a semantic version: {previous!r}") from None
+    major, minor, patch = _semver_parts(previous)
     if feature_hash != previous_feature_hash:
         return f"{major + 1}.0.0"
     if params_hash != previous_params_hash:
         return f"{major}.{minor + 1}.0"
     return f"{major}.{minor}.{patch + 1}"
+
+
+def refit_semver(judged: str, taken: Iterable[str]) -> str:
+    """The semantic version of a refit of the version the gate judged: a patch of it (the same
+    features and parameters on more data), past every patch of its major.minor already taken
+    (another pipeline may have registered one meanwhile).
+
+    >>> refit_semver("1.2.3", ["1.0.0", "1.2.3"])
+    '1.2.4'
+    >>> refit_semver("1.2.3", ["1.2.3", "1.2.4", "2.0.0"])  # 1.2.4 registered meanwhile
+    '1.2.5'
+    """
+    major, minor, patch = _semver_parts(judged)
+    patches = [patch]
+    for semver in taken:
+        try:
+            parts = _semver_parts(semver)
+        except ValueError:  # "?" on a version registered by hand: in no line
+            continue
+        if parts[:2] == (major, minor):
+            patches.append(parts[2])
+    return f"{major}.{minor}.{max(patches) + 1}"
+
+
+def _semver_parts(semver: str) -> tuple[int, int, int]:
+    try:
+        major, minor, patch = (int(part) for part in semver.split("."))
+    except ValueError:
+        raise ValueError(f"not a semantic version: {semver!r}") from None
+    return major, minor, patch

@@ -1,4 +1,5 @@
-"""Prefect tasks of the pipeline after training: export → register → gate → promote → notify."""
+"""Prefect tasks of the pipeline after training: export → register → gate → promote → (refit →
+register → serve) → notify."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import logging
 import math
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,20 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models.registry import CHAMPION, Candidate, ModelRegistry
+from models.registry import TRAINED_THROUGH, Candidate, ModelRegistry
 from sabiscore.backtest import BacktestSettings
 from sabiscore.evaluation import OUTCOMES, common_matches, market_forecasts, outcome_index, score
 from sabiscore.faults import Stage, fault_point
 from sabiscore.features import FeatureConfig, build_features
 from sabiscore.holdout_bets import HoldoutBets, holdout_bets
-from sabiscore.promotion import Decision, HoldoutScores, PromotionPolicy, decide_promotion
+from sabiscore.promotion import (
+    Decision,
+    GateReference,
+    HoldoutScores,
+    PromotionPolicy,
+    champion_reference,
+    decide_promotion,
+)
 from sabiscore.staking import StakingPolicy
 from tasks.serving import service_failure, service_headers
 
@@ -39,6 +47,25 @@ def digest(value: Any) -> str:
 def model_params(train_settings: dict[str, Any]) -> dict[str, Any]:
     """The settings that change what is learned (not where or how fast it runs)."""
     return {k: v for k, v in train_settings.items() if k not in ("task_runner", "n_jobs")}
+
+
+def feature_hash(outcome: Any) -> str:
+    """The training's feature settings and the columns they gave, as one hash."""
+    columns = list(outcome.table.X.columns)
+    return digest({"settings": outcome.config["features"], "columns": columns})
+
+
+def data_seen(info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index,
+              n_holdout: int) -> dict[str, Any]:  # fmt: skip
+    """What a version trained and was tested on, for its `data.*` tags and its metadata."""
+    return {
+        "leagues": sorted(info.loc[fit_index, "league"].unique().tolist()),
+        "train_seasons": sorted(info.loc[fit_index, "season"].unique().tolist()),
+        "test_seasons": sorted(info.loc[test_index, "season"].unique().tolist()),
+        "n_train": len(fit_index),
+        "n_holdout": n_holdout,
+        "trained_through": str(info.loc[fit_index, "kickoff"].max()),
+    }
 
 
 def holdout_index(outcome: Any) -> pd.Index:
@@ -63,18 +90,9 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
     results = outcome.table.info.loc[index, "result"]
     probs = outcome.evaluation.forecasts["ensemble"].loc[index, list(OUTCOMES)].to_numpy()
     scores = scores_on("candidate", probs, results, holdout_id)
-    feature_names = list(outcome.table.X.columns)
-    feature_hash = digest({"settings": outcome.config["features"], "columns": feature_names})
-    info = outcome.table.info
-    data = {
-        "leagues": sorted(info.loc[outcome.fit_index, "league"].unique().tolist()),
-        "train_seasons": sorted(info.loc[outcome.fit_index, "season"].unique().tolist()),
-        "test_seasons": sorted(info.loc[outcome.test_index, "season"].unique().tolist()),
-        "n_train": len(outcome.fit_index),
-        "n_holdout": len(index),
-        "trained_through": str(info.loc[outcome.fit_index, "kickoff"].max()),
-    }
-    metadata = {"features": outcome.config["features"], "feature_hash": feature_hash, **data}
+    hashed = feature_hash(outcome)
+    data = data_seen(outcome.table.info, outcome.fit_index, outcome.test_index, len(index))
+    metadata = {"features": outcome.config["features"], "feature_hash": hashed, **data}
     ensemble_dir = export_ensemble(outcome.stack, out / "ensemble", metadata)
     example = outcome.table.X.loc[index[:5]]
     candidate = Candidate(
@@ -85,7 +103,7 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
             k: v for k, v in asdict(scores).items() if k in ("n", "log_loss", "brier", "rps", "ece")
         },  # fmt: skip
         holdout_id=holdout_id,
-        feature_hash=feature_hash,
+        feature_hash=hashed,
         params_hash=digest(model_params(outcome.config["train"])),
         data=data,
         holdout_predictions=pd.DataFrame(probs, index=index, columns=list(OUTCOMES)),
@@ -149,9 +167,7 @@ def register_candidate(
 
 def champion_features(ensemble: Any, outcome: Any, index: pd.Index) -> pd.DataFrame:
     """The holdout's features as the champion computes them (its own feature settings)."""
-    if ensemble.metadata.get("feature_hash") == digest(
-        {"settings": outcome.config["features"], "columns": list(outcome.table.X.columns)}
-    ):
+    if ensemble.metadata.get("feature_hash") == feature_hash(outcome):
         return outcome.table.X.loc[index]
     settings = FeatureConfig.from_dict(ensemble.metadata["features"])
     return build_features(outcome.matches, outcome.odds, settings).loc[index]
@@ -160,23 +176,28 @@ def champion_features(ensemble: Any, outcome: Any, index: pd.Index) -> pd.DataFr
 @task(name="score-champion", cache_policy=NO_CACHE)
 def score_champion(
     registry: ModelRegistry, outcome: Any, candidate: Candidate
-) -> HoldoutScores | None:
-    """The champion re-scored on the candidate's holdout matches (None when there is none).
+) -> tuple[HoldoutScores | None, GateReference | None]:
+    """The champion re-scored on the candidate's holdout matches (None when there is none),
+    or the version it refits when the champion is a refit that trained on them
+    (`champion_reference`), and which version that was.
 
-    A champion that trained on any of those matches is not comparable: its holdout id says so.
+    One that trained on any of those matches is not comparable: its holdout id says so.
     """
-    if registry.champion() is None:
-        return None
-    ensemble = registry.load_ensemble(CHAMPION)
+    champion = registry.champion()
+    if champion is None:
+        return None, None
     index = candidate.holdout_predictions.index
-    kickoffs = outcome.table.info.loc[index, "kickoff"]
-    trained_through = ensemble.metadata.get("trained_through")
+    holdout_start = str(outcome.table.info.loc[index, "kickoff"].min())
+    reference = champion_reference(registry.trained_version(champion), holdout_start)
+    ensemble = registry.load_ensemble(reference.version)
     holdout_id = candidate.holdout_id
-    if trained_through is None or str(kickoffs.min()) <= trained_through:
-        holdout_id = f"seen-by-champion:{trained_through}"
+    if not reference.comparable:
+        holdout_id = f"seen-by-champion:{ensemble.metadata.get('trained_through')}"
     probs = ensemble.predict_proba(champion_features(ensemble, outcome, index))
     results = outcome.table.info.loc[index, "result"]
-    return scores_on("champion", probs, results, holdout_id)
+    stand_in = reference.version != str(champion.version)
+    name = f"version {reference.version}, for the champion (its refit)" if stand_in else "champion"
+    return scores_on(name, probs, results, holdout_id), reference
 
 
 @task(name="apply-decision", cache_policy=NO_CACHE)
@@ -210,10 +231,84 @@ def gate(
     pipelines finishing together compare against the champion that is really in place."""
     policy = PromotionPolicy.from_dict(outcome.config["promotion"])
     with registry.lock():
-        champion = score_champion(registry, outcome, candidate)
-        decision = decide_promotion(candidate_scores, champion, market, policy, probs)
+        champion, reference = score_champion(registry, outcome, candidate)
+        note = reference.note if reference is not None else None
+        decision = decide_promotion(candidate_scores, champion, market, policy, probs, note)
         apply_decision(registry, version, decision)
     return decision, champion
+
+
+@dataclass(frozen=True)
+class RefitResult:
+    """What became of the refit of a promoted version: served, or why not."""
+
+    refit_of: str  # the version the gate promoted
+    version: str | None = None  # the refit, now champion (None: it failed)
+    semver: str | None = None
+    trained_through: str | None = None  # kick-off of its last training match
+    error: str | None = None  # why it failed: the champion is as the gate left it
+
+    def __post_init__(self) -> None:
+        if (self.version is None) == (self.error is None):
+            raise ValueError("a refit is either served (a version) or failed (an error)")
+
+
+@task(name="export-refit", cache_policy=NO_CACHE)
+def export_refit(outcome: Any, refit: Any, refit_of: str, out: Path) -> Candidate:
+    """The refit as explicit files, described by the data it saw. Its holdout figures are
+    those of `refit_of`, which the registry carries over: it has none of its own."""
+    from models.compiled import export_ensemble
+
+    data = data_seen(outcome.table.info, refit.fit_index, pd.Index([]), 0)
+    metadata = {"features": outcome.config["features"], "feature_hash": feature_hash(outcome),
+                **data, "refit_of": refit_of}  # fmt: skip
+    example = outcome.table.X.loc[refit.fit_index[-5:]]
+    return Candidate(
+        ensemble_dir=export_ensemble(refit.stack, out / "ensemble", metadata),
+        input_example=example,
+        output_example=pd.DataFrame(refit.stack.predict_proba(example), columns=list(OUTCOMES)),
+        holdout_metrics={},
+        holdout_id="",  # the registry carries over the one of `refit_of`
+        feature_hash=feature_hash(outcome),
+        params_hash=digest(model_params(outcome.config["train"])),
+        data=data,
+    )
+
+
+@task(name="register-refit", cache_policy=NO_CACHE)
+def register_refit(registry: ModelRegistry, candidate: Candidate, run_id: str, judged: str) -> str:
+    version = registry.register_refit(candidate, run_id, judged)
+    print(f"registered {registry.name} version {version.version} ({version.tags['semver']}), "
+          f"a refit of version {judged}")  # fmt: skip
+    return str(version.version)
+
+
+@task(name="serve-refit", cache_policy=NO_CACHE)
+def serve_refit(registry: ModelRegistry, version: str, judged: str) -> RefitResult:
+    """The refit becomes champion in place of the version the gate promoted."""
+    registry.promote_refit(version, judged)
+    served = registry.client.get_model_version(registry.name, version)
+    through = served.tags.get(TRAINED_THROUGH)
+    print(f"champion now version {version}, the refit of version {judged} on every played match "
+          f"through {through}")  # fmt: skip
+    return RefitResult(judged, version, served.tags.get("semver"), through)
+
+
+def refit_failed(registry: ModelRegistry, judged: str, registered: str | None,
+                 error: Exception) -> RefitResult:  # fmt: skip
+    """A refit that failed: the champion is as the gate left it (the promoted version, unless
+    another pipeline promoted since); a version the refit registered without an alias is
+    deleted."""
+    logger.warning("the refit of version %s failed", judged, exc_info=error)
+    if registered is not None:
+        try:
+            registry.discard_registration(registered)
+        except Exception:  # the next registration deletes it once this process is gone
+            logger.warning("could not delete version %s", registered, exc_info=True)
+    why = f"{type(error).__name__}: {error}"
+    print(f"warning: the refit of version {judged} failed ({why}); the champion is as the gate "
+          "left it")  # fmt: skip
+    return RefitResult(judged, error=why)
 
 
 @task(name="publish-decision", cache_policy=NO_CACHE)
@@ -224,9 +319,12 @@ def publish_decision(
     scores: dict[str, HoldoutScores | None],
     champion_version: str | None,
     bets: HoldoutBets,
+    refit: RefitResult | None = None,
 ) -> str:
     champion = (f"version {champion_version}" if champion_version
                 else "none: no model has passed the gate yet, nothing is served")  # fmt: skip
+    if refit is not None:
+        champion = f"{champion} ({refit_words(refit)})"
     lines = [
         f"# Promotion gate: version {version} ({semver})",
         "",
@@ -245,6 +343,16 @@ def publish_decision(
     markdown = "\n".join(lines)
     create_markdown_artifact(markdown, key="promotion-decision")
     return markdown
+
+
+def refit_words(refit: RefitResult) -> str:
+    """The served version's lineage, in words."""
+    if refit.error is not None:
+        return f"not the refit of version {refit.refit_of}, which failed: {refit.error}"
+    return (
+        f"{refit.semver}, a refit of version {refit.refit_of} on every played match through "
+        f"{refit.trained_through}; the holdout scores are version {refit.refit_of}'s"
+    )
 
 
 def gate_lines(decision: Decision) -> list[str]:

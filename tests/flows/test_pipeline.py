@@ -36,8 +36,9 @@ SMALL = {
     },
     # These runs are about the champion, aliases and rollback with small, quick models: the
     # market is reported but not required of them (test_a_first_model_behind_the_market_...
-    # holds a candidate to it), and their calibration is not what is tested.
-    "promotion": {"ece_margin": 0.2, "market": {"required": False}},
+    # holds a candidate to it), and their calibration is not what is tested. The refit after a
+    # promotion is off: they are the pipeline as it was without it (tests/flows/test_refit.py).
+    "promotion": {"ece_margin": 0.2, "market": {"required": False}, "refit": {"enabled": False}},
 }
 OFF = {"enabled": False}
 # Without the market's features the stack can neither pool the market nor start from it.
@@ -123,10 +124,14 @@ def _client(store: Path) -> mlflow.MlflowClient:
 
 
 def test_first_run_promotes_version_one(history) -> None:
-    _, (first, _, _) = history
+    store, (first, _, _) = history
     assert first["registered_version"] == "1" and first["semver"] == "1.0.0"
     assert first["promoted"] is True and first["champion_version"] == "1"
     assert first["reason"].startswith("first model")
+    # without the refit the judged version is served, as it trained: a season behind
+    assert first["served_version"] == "1" and first["refit_of"] is None and first["refit"] is None
+    tags = _client(store).get_model_version(DEFAULT_MODEL_NAME, "1").tags
+    assert first["trained_through"] == tags["data.trained_through"] and "refit_of" not in tags
     assert {"candidate", "market"} <= set(first["holdout"])
     market = first["holdout"]["market"]
     assert market["name"] == "pinnacle_open" and market["n"] == first["holdout"]["candidate"]["n"]

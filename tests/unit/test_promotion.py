@@ -10,13 +10,18 @@ import yaml
 
 from sabiscore.config import configs_dir
 from sabiscore.promotion import (
+    GateReference,
     HoldoutScores,
     MarketRule,
     PromotionPolicy,
+    RefitRule,
+    TrainedVersion,
     WhenNoMarket,
+    champion_reference,
     chance_ece,
     decide_promotion,
     ece_bound,
+    refit_semver,
 )
 
 POLICY = PromotionPolicy()
@@ -195,12 +200,18 @@ def test_policy_comes_from_config_and_rejects_typos() -> None:
     assert PromotionPolicy.from_dict(settings) == PromotionPolicy()
     assert set(settings) == {f.name for f in dataclasses.fields(PromotionPolicy)}
     assert set(settings["market"]) == {f.name for f in dataclasses.fields(MarketRule)}
+    assert set(settings["refit"]) == {f.name for f in dataclasses.fields(RefitRule)}
+    assert PromotionPolicy.from_dict(settings).refit.enabled is True  # on by default
     with pytest.raises(ValueError, match="unknown promotion policy keys"):
         PromotionPolicy.from_dict({"min_logloss_gain": 0.01})
     with pytest.raises(ValueError, match="unknown promotion policy keys"):
         PromotionPolicy.from_dict({"max_ece": 0.05})  # replaced by the market-relative bound
     with pytest.raises(ValueError, match="unknown promotion market keys"):
         PromotionPolicy.from_dict({"market": {"tolerence": 0.01}})
+    with pytest.raises(ValueError, match="unknown promotion refit keys"):
+        PromotionPolicy.from_dict({"refit": {"enable": True}})
+    with pytest.raises(ValueError, match="refit.enabled must be true or false"):
+        PromotionPolicy.from_dict({"refit": {"enabled": "yes"}})
 
 
 @pytest.mark.parametrize(
@@ -219,3 +230,59 @@ def test_market_rule_rejects_nonsense(market, words) -> None:
 
 def test_market_rule_reads_its_mode_as_an_enum() -> None:
     assert MarketRule(when_missing="refuse").when_missing is WhenNoMarket.REFUSE
+
+
+# --- a refitted champion at the gate ------------------------------------------------------------
+
+JUDGED = TrainedVersion("3", "2022-05-22 15:00:00")  # the version the gate promoted
+REFIT = TrainedVersion("4", "2023-05-28 15:00:00", JUDGED)  # it, on the holdout season too
+SAME_SEASON = "2022-08-06 15:00:00"  # the holdout's first kick-off: the season refitted on
+NEW_SEASON = "2023-08-12 15:00:00"  # a season played since the refit
+
+
+@pytest.mark.parametrize(
+    ("champion", "holdout_start", "expected"),
+    [
+        # no refit: the champion itself, comparable or not, with nothing to explain
+        (JUDGED, SAME_SEASON, GateReference("3", True)),
+        (JUDGED, "2022-05-01 15:00:00", GateReference("3", False)),
+        (TrainedVersion("3", None), SAME_SEASON, GateReference("3", False)),  # unknown: seen
+        # a refit on the season it refitted on: the version it refits stands for it
+        (REFIT, SAME_SEASON, GateReference("3", True, (
+            "champion: version 4 is a refit that trained on the holdout (through 2023-05-28 "
+            "15:00:00); scored in its place: version 3, which it refits"))),
+        # a new season: the refit is comparable itself
+        (REFIT, NEW_SEASON, GateReference("4", True, (
+            "champion: version 4, a refit of version 3 trained through 2023-05-28 15:00:00, "
+            "before the holdout"))),
+        # both saw the holdout: the champion, not comparable
+        (REFIT, "2022-01-01 15:00:00", GateReference("4", False, (
+            "champion: version 4 is a refit of version 3, and both trained on holdout matches"))),
+        # the version it refits was deleted: as a champion without a refit
+        (TrainedVersion("4", "2023-05-28 15:00:00"), SAME_SEASON, GateReference("4", False)),
+    ],
+)  # fmt: skip
+def test_which_version_stands_for_the_champion(champion, holdout_start, expected) -> None:
+    assert champion_reference(champion, holdout_start) == expected
+
+
+def test_the_reason_says_which_version_stood_for_the_champion() -> None:
+    note = champion_reference(REFIT, SAME_SEASON).note
+    candidate = scores(log_loss=0.9850)
+    decision = decide_promotion(candidate, CHAMPION, market_on(candidate), POLICY, None, note)
+    assert decision.promote and decision.reason.startswith("log loss improves by 0.0050")
+    assert decision.reason.endswith(f"; {note}")
+    # without a champion there is none to name; without a note the reason is as it was
+    first = decide_promotion(candidate, None, market_on(candidate), POLICY, None, note)
+    assert note not in first.reason
+    plain = decide_promotion(candidate, CHAMPION, market_on(candidate), POLICY)
+    assert decision.reason == f"{plain.reason}; {note}"
+
+
+def test_a_refit_is_a_patch_of_the_judged_version() -> None:
+    assert refit_semver("1.0.0", ["1.0.0"]) == "1.0.1"
+    assert refit_semver("2.0.0", ["1.0.0", "1.0.1", "2.0.0"]) == "2.0.1"
+    # another pipeline registered 2.0.1 meanwhile: the next free patch of the line
+    assert refit_semver("2.0.0", ["2.0.0", "2.0.1", "3.0.0", "?"]) == "2.0.2"
+    with pytest.raises(ValueError, match="not a semantic version"):
+        refit_semver("2.0", ["2.0"])
