@@ -31,6 +31,7 @@ from bentos.schemas import (
 from bentos.settings import ServingSettings
 from sabiscore.features import FeatureConfig
 from sabiscore.football_data import one_x_two
+from sabiscore.live import newest_first
 from sabiscore.matchup import MatchupFeaturizer, UnknownLeague, UnknownTeam
 from sabiscore.odds import implied_probabilities
 from sabiscore.staking import OUTCOMES, ClosingLineModel, StakingPolicy, match_edges, sharp_book
@@ -266,7 +267,8 @@ def fixture_updates(matches: pd.DataFrame, odds: pd.DataFrame) -> dict[str, Odds
     fixtures = matches[matches["status"] == "fixture"]
     if fixtures.empty:
         return {}
-    quoted = odds[odds["match_id"].isin(fixtures["match_id"])] if not odds.empty else odds
+    quoted = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])]) \
+        if not odds.empty else odds  # fmt: skip
     wide = one_x_two(quoted, bookmakers=quoted["bookmaker"].unique(), phases=("open",)) \
         if not quoted.empty else pd.DataFrame()  # fmt: skip
     updates = {}

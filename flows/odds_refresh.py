@@ -1,5 +1,13 @@
-"""The odds refresh: ingest the fixture lists → upcoming fixtures with their opening prices →
-push them to the serving layer. Runs every few minutes from `prefect.yaml`."""
+"""The odds refresh: fetch fixtures and prices from the configured sources → update the store
+and its price history → push what changed to the serving layer → publish the current value
+bets (a Prefect table artifact) and the ledger's track record (an artifact and MLflow metrics).
+Runs every few minutes from `prefect.yaml`; `sabiscore odds-refresh` runs it once.
+
+Sources are `configs/sources.yaml` `live:`: football-data.co.uk's fixtures.csv (ingested as a
+file), The Odds API, the Betfair Exchange, or a plug-in (tasks/live_sources.py). A source that
+fails is reported and counted; it never fails the run, nor does a service that cannot be
+reached.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +24,9 @@ from prefect.logging import get_run_logger
 from flows.ingest import ingest_flow
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.football_data import one_x_two
+from sabiscore.live import LiveSnapshot, live_kind, newest_first, snapshot_partitions
 from sabiscore.store import DataStore
+from tasks.live_sources import FOOTBALL_DATA, LiveSourceError, fetch_live, no_public_api_notes
 from tasks.serving import service_failure, service_headers
 
 SIDES = {"H": "home", "D": "draw", "A": "away"}
@@ -32,21 +42,139 @@ def odds_refresh_flow(
     sources: list[str] | None = None,
     data_dir: str | None = None,
     config_path: str | None = None,
+    live: list[str] | None = None,
+    leagues: list[str] | None = None,
 ) -> dict:
-    """Refresh the upcoming fixtures' prices and hand them to the service, if one is set.
+    """Refresh the upcoming fixtures' prices, hand them to the service, publish the bets.
 
-    sources: fixture/odds files as for `sabiscore ingest` (default: `odds_refresh.sources` of
-    configs/data.yaml). A failed push is logged and counted; it never fails the run.
+    sources: fixture files as for `sabiscore ingest` for the football-data source (default:
+    `odds_refresh.sources` of configs/data.yaml); live: the sources to read (default:
+    `live` of configs/sources.yaml); leagues: only these (live sources). A failed source or
+    push is logged and counted; it never fails the run.
     """
     config = load_config(config_path)
     settings = config["data"]["odds_refresh"]
     root = Path(data_dir) if data_dir else default_data_dir()
-    ingest_flow(sources=sources or settings["sources"], data_dir=str(root),
-                config_path=config_path)  # fmt: skip
+    kinds = list(live if live is not None else config.get("sources", {}).get("live",
+                                                                              [FOOTBALL_DATA]))
+    for note in no_public_api_notes(config.get("sources", {}), os.environ):
+        print(f"note: {note}")
+    failed: dict[str, str] = {}
+    captured = {}
+    if FOOTBALL_DATA in kinds or sources:
+        ingest_flow(sources=sources or settings["sources"], data_dir=str(root),
+                    config_path=config_path)  # fmt: skip
+    for kind in (k for k in kinds if k != FOOTBALL_DATA):
+        try:
+            captured[kind] = store_snapshot(DataStore(root), fetch_source(kind, config, leagues))
+        except (LiveSourceError, ValueError, ImportError) as error:
+            failed[kind] = str(error)
+            print(f"warning: {kind}: {error}")
     prices = upcoming_prices(DataStore(root))
     pushed, failures = push_prices(odds_url(config), prices, settings.get("push_timeout_s", 5))
     print(f"{len(prices)} upcoming fixture(s); pushed {pushed}, {failures} push failure(s)")
-    return {"fixtures": len(prices), "pushed": pushed, "push_failures": failures}
+    bets = publish_bets(str(root), config_path)
+    return {"fixtures": len(prices), "pushed": pushed, "push_failures": failures,
+            "live": captured, "failed_sources": failed, **bets}  # fmt: skip
+
+
+@task(name="fetch-live-source", cache_policy=NO_CACHE)
+def fetch_source(kind: str, config: dict, leagues: list[str] | None) -> LiveSnapshot:
+    """One live source's fixtures and prices, now; its notes and set-aside fixtures printed."""
+    snapshot = fetch_live(kind, config, pd.Timestamp.now(tz="UTC").tz_localize(None), leagues)
+    for note in snapshot.notes:
+        print(f"{kind}: {note}")
+    for aside in snapshot.set_aside:
+        print(f"warning: {kind}: {aside.home_team} v {aside.away_team} set aside: {aside.reason}")
+    return snapshot
+
+
+@task(name="store-live-prices", cache_policy=NO_CACHE)
+def store_snapshot(store: DataStore, snapshot: LiveSnapshot) -> dict[str, int]:
+    """The snapshot as the source's latest fixtures and prices, its prices appended to the
+    store's price history; returns the counts."""
+    history = {}
+    kind = live_kind(snapshot.source)
+    for entry in store.manifest()["partitions"].values():
+        if entry.get("kind") == kind and "price_history" in entry["files"]:
+            history[(entry["league"], entry["season"])] = pd.read_parquet(
+                store.root / entry["files"]["price_history"])  # fmt: skip
+    parts = snapshot_partitions(snapshot, history)
+    if parts:
+        store.commit(parts)
+    return {"fixtures": len(snapshot.fixtures), "prices": len(snapshot.odds),
+            "set_aside": len(snapshot.set_aside),
+            "price_history": sum(len(p.tables["price_history"]) for p in parts)}  # fmt: skip
+
+
+@task(name="publish-bets", cache_policy=NO_CACHE)
+def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
+    """The current value bets (a table artifact, each recorded in the ledger) and the ledger's
+    track record (a markdown artifact and MLflow metrics); nothing without a champion."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    from bentos.bets import BetQuery, ledger_report, load_champion, suggestions, value_bets
+    from bentos.state import NoChampion
+    from sabiscore.ledger import Ledger, track_record
+
+    try:
+        model = load_champion(Path(data_dir), Path(config_path) if config_path else None)
+    except NoChampion as error:
+        print(f"no value bets: {error}")
+        return {"value_bets": 0}
+    answer = value_bets(model, model.fixtures.values(), BetQuery())
+    recorded = Ledger(data_dir).record(suggestions(answer.bets, model, "odds-refresh"))
+    rows = [{k: v for k, v in b.model_dump(mode="json").items() if k != "match_id"}
+            for b in answer.bets]  # fmt: skip
+    create_table_artifact(key="value-bets", table=rows or [{"note": "no value bet now"}],
+                          description=f"Value bets of model version {model.info.version} "
+                          f"({model.info.semver}), {len(answer.fixtures)} fixture(s)")  # fmt: skip
+    policy = model.settings.staking
+    record, _ = track_record(data_dir, None, policy.sharp_books, policy.implied_method)
+    report = ledger_report(record).model_dump(mode="json")
+    create_markdown_artifact(key="ledger", markdown=_ledger_markdown(report),
+                             description="The live track record of every suggestion")  # fmt: skip
+    _log_ledger_metrics(model.settings.tracking_uri, report)
+    print(f"{len(answer.bets)} value bet(s) now, {recorded} new in the ledger; ledger: "
+          f"{report['settled']} settled of {report['suggested']}")  # fmt: skip
+    return {"value_bets": len(answer.bets), "ledger": report}
+
+
+def _ledger_markdown(report: dict[str, Any]) -> str:
+    lines = [f"**{report['suggested']}** suggestions, **{report['settled']}** settled, "
+             f"{report['open']} open.", "",
+             "| slice | bets | staked | profit | yield [95 %] | CLV [95 %] |",
+             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    slices = [("all", report["overall"])] + [(f"tier {k}", v) for k, v in
+                                             report["by_quality"].items()] + \
+        [(f"version {k}", v) for k, v in report["by_model_version"].items()]  # fmt: skip
+    for name, n in slices:
+        if not n.get("bets"):
+            continue
+        clv = "-" if n["clv_mean"] is None else (
+            f"{n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}]")  # fmt: skip
+        lines.append(f"| {name} | {n['bets']} | {n['staked']:.2%} | {n['profit']:+.2%} | "
+                     f"{n['yield']:+.1%} [{n['yield_ci'][0]:+.1%}, {n['yield_ci'][1]:+.1%}] | "
+                     f"{clv} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
+    """The overall numbers as metrics of one MLflow run, experiment `sabiscore-ledger`."""
+    import mlflow
+
+    overall = report["overall"]
+    metrics = {"ledger_suggested": report["suggested"], "ledger_settled": report["settled"],
+               **{f"ledger_{k}": v for k, v in overall.items()
+                  if isinstance(v, int | float) and not isinstance(v, bool)}}  # fmt: skip
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment_by_name("sabiscore-ledger")
+    experiment_id = experiment.experiment_id if experiment else \
+        client.create_experiment("sabiscore-ledger")  # fmt: skip
+    run = client.create_run(experiment_id, run_name="odds-refresh")
+    for name, value in metrics.items():
+        client.log_metric(run.info.run_id, name, float(value))
+    client.set_terminated(run.info.run_id)
 
 
 @task(name="upcoming-prices", cache_policy=NO_CACHE)
@@ -64,7 +192,7 @@ def price_messages(fixtures: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
     draw, away}}}`; a bookmaker missing any of the three prices is left out."""
     books: dict[str, dict[str, dict[str, float]]] = {}
     if not odds.empty:
-        odds = odds[odds["match_id"].isin(fixtures["match_id"])]
+        odds = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])])
         wide = one_x_two(odds, bookmakers=odds["bookmaker"].unique(), phases=("open",))
         for match_id, row in wide.iterrows():
             quotes: dict[str, dict[str, float]] = {}

@@ -15,12 +15,15 @@ with the reason, and the run lists the names to add.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import pandas as pd
+
+from sabiscore.store import Partition
 
 #: The canonical fixtures table of a live source (a subset of the store's match columns).
 FIXTURE_COLUMNS = (
@@ -127,3 +130,55 @@ class TeamAliases:
     def unknown(self, names: Iterable[str]) -> list[str]:
         """The names of `names` the table cannot map, sorted, each once."""
         return sorted({n for n in names if self.resolve(n) is None})
+
+
+def live_kind(source: str) -> str:
+    """The store's partition kind of a live source's latest snapshot.
+
+    >>> live_kind("the-odds-api")
+    'live-the-odds-api'
+    """
+    return f"live-{re.sub(r'[^a-z0-9]+', '-', source.lower()).strip('-')}"
+
+
+def snapshot_partitions(
+    snapshot: LiveSnapshot, history: Mapping[tuple[str, str], pd.DataFrame]
+) -> list[Partition]:
+    """One partition per (league, season) of the snapshot, of kind `live_kind(source)`: its
+    fixtures and prices as just captured (`fixtures`, `odds`: what is served), and the price
+    history so far (`history`: the previous one of that league and season) with this capture
+    appended. Committed, each replaces the source's previous snapshot, and its history only
+    grows."""
+    parts = []
+    fixtures, odds = snapshot.fixtures, snapshot.odds
+    for league, season in sorted(set(zip(fixtures["league"], fixtures["season"], strict=True))):
+        rows = fixtures[(fixtures["league"] == league) & (fixtures["season"] == season)]
+        prices = odds[odds["match_id"].isin(set(rows["match_id"]))]
+        before = history.get((league, season))
+        grown = prices if before is None or before.empty else pd.concat([before, prices])
+        grown = grown.drop_duplicates(["match_id", "bookmaker", "outcome", "captured_at"])
+        digest = hashlib.sha256(pd.util.hash_pandas_object(
+            grown.astype(str), index=False).to_numpy().tobytes()).hexdigest()  # fmt: skip
+        parts.append(Partition(
+            league, str(season), digest, snapshot.source,
+            {"fixtures": rows.reset_index(drop=True), "odds": prices.reset_index(drop=True),
+             "price_history": grown.reset_index(drop=True)},
+            kind=live_kind(snapshot.source),
+        ))  # fmt: skip
+    return parts
+
+
+def newest_first(odds: pd.DataFrame) -> pd.DataFrame:
+    """Prices with the most recently captured first (those without `captured_at`, from a file,
+    last), so that a wide table taking each book's first price takes its latest.
+
+    >>> odds = pd.DataFrame({"price": [2.0, 2.2, 2.1],
+    ...                      "captured_at": [None, "2024-08-16 10:00", "2024-08-16 09:00"]})
+    >>> newest_first(odds)["price"].tolist()
+    [2.2, 2.1, 2.0]
+    """
+    if "captured_at" not in odds or odds.empty:
+        return odds
+    stamps = pd.to_datetime(odds["captured_at"], utc=True, errors="coerce")
+    order = stamps.sort_values(ascending=False, na_position="last", kind="stable").index
+    return odds.loc[order]

@@ -35,7 +35,8 @@ import pandas as pd
 
 from sabiscore.faults import Stage, fault_point
 
-TABLES = ("matches", "odds", "fixtures", "quarantine", "price_warnings")
+#: price_history: every live price as captured (sabiscore/live.py), kept as it grows
+TABLES = ("matches", "odds", "fixtures", "quarantine", "price_warnings", "price_history")
 
 
 def sha256_of(data: bytes) -> str:

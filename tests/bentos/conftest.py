@@ -32,7 +32,9 @@ SMALL = {
     },
     # the serving tests need a champion from these small models: the market is reported, not
     # required, and calibration on ~240 holdout matches is not what they test
-    "promotion": {"ece_margin": 0.2, "market": {"required": False}},
+    # (the refit after a promotion is tested with the pipeline, tests/flows/test_refit.py: here
+    # it would only train the same small models twice)
+    "promotion": {"ece_margin": 0.2, "market": {"required": False}, "refit": {"enabled": False}},
 }
 LEAGUE = "SY1"
 KICKOFF = "2022-08-13T15:00:00"  # after the synthetic league's last played day

@@ -1,0 +1,78 @@
+"""The odds refresh with a live source (issue 13): The Odds API's answers (a local stand-in in
+the documented shape) become the store's upcoming fixtures and prices, each capture appended
+to the price history, and the latest prices are pushed to the service (another stand-in)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sabiscore.live import live_kind
+from sabiscore.store import DataStore
+from tests.helpers import Recorded, recording_server
+from tests.tasks.test_live_sources import QUOTA, SECRET, event, h2h
+
+BRIGHTON, UNITED = "Brighton and Hove Albion", "Manchester United"
+
+
+def _answers(kickoff: str, home_price: float) -> dict:
+    return {"soccer_epl": [event("soccer_epl", BRIGHTON, UNITED, kickoff, [
+        h2h("pinnacle", BRIGHTON, UNITED, (home_price, 3.62, 2.86)),
+        h2h("williamhill", BRIGHTON, UNITED, (home_price - 0.05, 3.5, 2.8)),
+    ])]}  # fmt: skip
+
+
+def test_live_prices_are_stored_with_their_history_and_pushed(tmp_path: Path,
+                                                              monkeypatch) -> None:  # fmt: skip
+    from flows.odds_refresh import odds_refresh_flow
+
+    kickoff = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3)).floor("h")
+    answers = {"now": _answers(kickoff.strftime("%Y-%m-%dT%H:%M:%SZ"), 2.45)}
+
+    def odds_api(request: Recorded) -> tuple[int, object, dict]:
+        return 200, answers["now"].get(request.route.split("/")[3], []), QUOTA
+
+    monkeypatch.setenv("ODDS_API_KEY", SECRET)
+    monkeypatch.delenv("SABISCORE_ODDS_URL", raising=False)
+    with recording_server(odds_api) as (api, asked), \
+            recording_server(lambda r: (200, {}, {})) as (service, pushed):  # fmt: skip
+        override = tmp_path / "live.yaml"
+        override.write_text(json.dumps({
+            "sources": {"live": ["the-odds-api"], "the-odds-api": {"base_url": api}},
+            "serving": {"odds_url": f"{service}/odds"},
+        }))  # fmt: skip
+        store = tmp_path / "store"
+        first = odds_refresh_flow(data_dir=str(store), config_path=str(override),
+                                  leagues=["E0"])  # fmt: skip
+        answers["now"] = _answers(kickoff.strftime("%Y-%m-%dT%H:%M:%SZ"), 2.30)
+        second = odds_refresh_flow(data_dir=str(store), config_path=str(override),
+                                   leagues=["E0"])  # fmt: skip
+
+    assert [a.route for a in asked] == ["/v4/sports/soccer_epl/odds"] * 2
+    assert first["live"]["the-odds-api"] == {"fixtures": 1, "prices": 6, "set_aside": 0,
+                                             "price_history": 6}  # fmt: skip
+    assert second["live"]["the-odds-api"]["price_history"] == 12, "the history grows"
+    assert first["failed_sources"] == {} and second["pushed"] == 1
+
+    data = DataStore(store)
+    start = kickoff.year - (kickoff.month < 7)
+    assert [k for k in data.manifest()["partitions"] if k.startswith(live_kind("the-odds-api"))
+            ] == [f"live-the-odds-api:E0/{start}-{start + 1}"]  # fmt: skip
+    upcoming = data.upcoming_fixtures()
+    assert upcoming[["home_team", "away_team"]].values.tolist() == [["Brighton", "Man United"]]
+    history = data.load("price_history")
+    home = history[(history["bookmaker"] == "pinnacle") & (history["outcome"] == "H")]
+    assert sorted(home["price"]) == [2.30, 2.45] and home["captured_at"].nunique() == 2
+    latest = data.load("odds")
+    assert latest.loc[(latest["bookmaker"] == "pinnacle") & (latest["outcome"] == "H"),
+                      "price"].tolist() == [2.30]  # fmt: skip
+
+    message = pushed[-1].json()
+    assert (message["home_team"], message["away_team"], message["league"]) == (
+        "Brighton", "Man United", "E0")  # fmt: skip
+    assert message["odds"]["pinnacle"] == {"home": 2.30, "draw": 3.62, "away": 2.86}
+    assert message["odds"]["william_hill"]["home"] == pytest.approx(2.25)
+    assert all(SECRET not in p.path and SECRET not in str(p.body) for p in pushed)
