@@ -272,3 +272,15 @@ def test_odds_refresh_reads_the_fixtures_csv_header(tmp_path: Path) -> None:
     assert "FTR" not in path.read_text().splitlines()[0]
     counts = odds_refresh_flow([str(path)], str(tmp_path / "store"))
     assert counts["fixtures"] == 3
+
+
+def test_sabiscore_odds_refresh_runs_the_flow_once(fixtures_file: Path, tmp_path: Path) -> None:
+    from tests.flows.test_cli import sabiscore
+
+    done = sabiscore("odds-refresh", str(fixtures_file), "--live", "football-data",
+                     "--data-dir", str(tmp_path / "store"), "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (summary["fixtures"], summary["pushed"], summary["value_bets"]) == (3, 0, 0)
+    human = sabiscore("odds-refresh", str(fixtures_file), "--data-dir", str(tmp_path / "store"))
+    assert human.returncode == 0 and "3 upcoming fixture(s); pushed 0" in human.stdout
