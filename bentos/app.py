@@ -168,7 +168,10 @@ def _add_routes(app: FastAPI) -> None:
     ) -> UpcomingFixtures:
         """The upcoming fixtures (the store's, and each as `POST /odds` last sent it) with the
         model's forecast and their latest edge: what a front end lists."""
-        answer = runtime_of(request).value_bets(BetQuery.of(league, start, end))
+        runtime = runtime_of(request)
+        query = BetQuery.of(league, start, end)
+        await runtime.refresh_if_store_moved()
+        answer = runtime.value_bets(query)
         return UpcomingFixtures(**answer.model_dump(include=set(UpcomingFixtures.model_fields)))
 
     @app.get("/value-bets", tags=["bets"])
@@ -185,7 +188,10 @@ def _add_routes(app: FastAPI) -> None:
     ) -> ValueBets:
         """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
         books only (an aggregate is never the price taken), each recorded once in the ledger."""
-        return runtime_of(request).value_bets(BetQuery.of(league, start, end, book, bankroll))
+        runtime = runtime_of(request)
+        query = BetQuery.of(league, start, end, book, bankroll)
+        await runtime.refresh_if_store_moved()
+        return runtime.value_bets(query)
 
     @app.get("/ledger", tags=["bets"])
     async def ledger(
@@ -203,7 +209,7 @@ def _add_routes(app: FastAPI) -> None:
         """New prices for a match: its edge is recomputed, returned, pushed to the
         subscribers of WS /ws/edge/{match_id} (this same message) and the match's page is
         revalidated on the Next.js site."""
-        return runtime_of(request).post_odds(update)
+        return await runtime_of(request).post_odds_fresh(update)
 
     @app.post("/reload", tags=["model"])
     async def reload(request: Request, body: ReloadRequest | None = None) -> ReloadResult:

@@ -28,6 +28,7 @@ from bentos.errors import (
     PayloadTooLarge,
     ReloadFailed,
     RequestRejected,
+    ServiceError,
     Unavailable,
 )
 from bentos.hub import EdgeHub
@@ -45,9 +46,10 @@ from bentos.schemas import (
     naive_utc,
 )
 from bentos.settings import ServingSettings
-from bentos.state import LoadedModel, NoChampion, load_model
+from bentos.state import LoadedModel, NoChampion, load_model, store_stamp
 from sabiscore.football_data import make_match_id
 from sabiscore.ledger import Ledger, track_record
+from sabiscore.store import DataStore
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +68,7 @@ class Runtime:
         self.forgotten = 0  # tracked matches dropped (max_matches, or expired after kick-off)
         self._next_sweep = time.monotonic() + SWEEP_EVERY_S
         self._reload_lock: asyncio.Lock | None = None
+        self._refresh_lock: asyncio.Lock | None = None
         self._watcher: asyncio.Task | None = None
         self._reloads: set[asyncio.Task] = set()  # running reloads, referenced until done
         self._installed = False  # a model was installed once (the heap is frozen)
@@ -142,6 +145,41 @@ class Runtime:
                         model.info.version, previous)  # fmt: skip
             await self._republish()
             return ReloadResult(reloaded=True, previous_version=previous, model=model.info)
+
+    def store_moved(self) -> bool:
+        """Whether the data store was committed to since the loaded state was read (new
+        fixtures, a promoted team, new results)."""
+        return self.model is not None and store_stamp(DataStore(self.settings.data_dir)) != \
+            self.model.store_stamp  # fmt: skip
+
+    async def refresh_if_store_moved(self) -> bool:
+        """Rebuild the state (a reload of the version served) when the store moved; True when
+        it did. A failed refresh is logged and the state as loaded keeps serving."""
+        if not self.store_moved():
+            return False
+        self._refresh_lock = self._refresh_lock or asyncio.Lock()
+        async with self._refresh_lock:
+            if not self.store_moved():  # another request refreshed it meanwhile
+                return True
+            try:
+                await self.reload_in_background()
+            except ServiceError as error:
+                logger.warning("the store changed, but the state could not be refreshed: %s",
+                               error)  # fmt: skip
+                return False
+            logger.info("the store changed: the state was refreshed")
+            return True
+
+    async def post_odds_fresh(self, update: OddsUpdate) -> EdgeUpdate:
+        """`post_odds`; a match it cannot price (a team not in the state, say) is priced again
+        once the state is refreshed, when the store moved since it was loaded (the fixtures
+        that list a promoted side were ingested after the service started)."""
+        try:
+            return self.post_odds(update)
+        except RequestRejected:
+            if not await self.refresh_if_store_moved():
+                raise
+        return self.post_odds(update)
 
     async def reload_in_background(self) -> ReloadResult:
         """`reload()` in a task of its own: cancelling the caller (a client that hung up, a

@@ -61,6 +61,7 @@ class LoadedModel:
     settings: ServingSettings
     loaded_at: datetime
     fixtures: Mapping[str, OddsUpdate]  # the store's upcoming fixtures with opening prices
+    store_stamp: tuple[int, int] | None = None  # the store's manifest when it was read
 
     # --- predictions ----------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
     ensemble = registry.load_ensemble(str(version.version))
     metadata = ensemble.metadata
     store = DataStore(settings.data_dir)
+    stamp = store_stamp(store)  # before reading: a commit during the load is seen next time
     leagues = metadata.get("leagues") or None
     matches = _history(store, leagues)
     odds = store.load("odds", leagues=leagues)
@@ -249,7 +251,17 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
         settings=settings,
         loaded_at=datetime.now(UTC),
         fixtures=fixture_updates(matches, odds),
+        store_stamp=stamp,
     )
+
+
+def store_stamp(store: DataStore) -> tuple[int, int] | None:
+    """(modification time in ns, size) of the store's manifest: every commit replaces it."""
+    try:
+        status = store.manifest_path.stat()
+    except FileNotFoundError:
+        return None
+    return status.st_mtime_ns, status.st_size
 
 
 def _history(store: DataStore, leagues: list[str] | None) -> pd.DataFrame:

@@ -207,7 +207,9 @@ class MatchupFeaturizer:
 def _team(table: _League, league: str, team: str) -> int:
     position = table.position.get(team)
     if position is None:
-        raise UnknownTeam(f"unknown team {team!r} in {league}; known: {_listing(table.teams)}")
+        raise UnknownTeam(f"unknown team {team!r} in {league}: not in the history or the "
+                          f"fixtures of the data store (ingest a file that lists it); known: "
+                          f"{_listing(table.teams)}")  # fmt: skip
     return position
 
 
