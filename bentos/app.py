@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bentos.bets import BetQuery
-from bentos.errors import ServiceError, Unavailable
+from bentos.errors import BadRequest, ServiceError, Unavailable
 from bentos.hub import CLOSE_UNKNOWN_MATCH
 from bentos.runtime import Runtime
 from bentos.schemas import (
@@ -51,6 +51,32 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (503, "No model loaded yet"),
     )
 }
+
+
+#: A day in a query: YYYY-MM-DD (a number is not a day, though pydantic would take it as one).
+DAY = r"^\d{4}-\d{2}-\d{2}$"
+_DATE = {"format": "date"}
+Leagues = Annotated[list[str] | None, Query(description="Leagues (all when none).")]
+FromDay = Annotated[str | None, Query(alias="from", pattern=DAY, json_schema_extra=_DATE,
+                                      description="First kick-off day (default: now).")]
+ToDay = Annotated[str | None, Query(alias="to", pattern=DAY, json_schema_extra=_DATE,
+                                    description="Last kick-off day.")]
+SinceDay = Annotated[str | None, Query(pattern=DAY, json_schema_extra=_DATE,
+                                       description="Only suggestions made on or after it.")]
+
+
+def parse_day(text: str | None, name: str) -> date | None:
+    """A query's day, checked.
+
+    >>> parse_day("2024-08-17", "from"), parse_day(None, "to")
+    (datetime.date(2024, 8, 17), None)
+    """
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name}: {text!r} is not a day (YYYY-MM-DD)") from None
 
 
 def runtime_of(connection: HTTPConnection) -> Runtime:
@@ -161,26 +187,24 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/fixtures", tags=["bets"])
     async def fixtures(
         request: Request,
-        league: Annotated[list[str] | None, Query(description="Leagues (all when none).")] = None,
-        start: Annotated[date | None, Query(alias="from", description="First kick-off day "
-                                            "(default: now).")] = None,  # fmt: skip
-        end: Annotated[date | None, Query(alias="to", description="Last kick-off day.")] = None,
+        league: Leagues = None,
+        start: FromDay = None,
+        end: ToDay = None,
     ) -> UpcomingFixtures:
         """The upcoming fixtures (the store's, and each as `POST /odds` last sent it) with the
         model's forecast and their latest edge: what a front end lists."""
         runtime = runtime_of(request)
-        query = BetQuery.of(league, start, end)
+        query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"))
         await runtime.refresh_if_store_moved()
-        answer = runtime.value_bets(query)
+        answer = runtime.value_bets(query, record=False)
         return UpcomingFixtures(**answer.model_dump(include=set(UpcomingFixtures.model_fields)))
 
     @app.get("/value-bets", tags=["bets"])
     async def bets(
         request: Request,
-        league: Annotated[list[str] | None, Query(description="Leagues (all when none).")] = None,
-        start: Annotated[date | None, Query(alias="from", description="First kick-off day "
-                                            "(default: now).")] = None,  # fmt: skip
-        end: Annotated[date | None, Query(alias="to", description="Last kick-off day.")] = None,
+        league: Leagues = None,
+        start: FromDay = None,
+        end: ToDay = None,
         book: Annotated[list[str] | None, Query(description="Books one can bet at (all real "
                                                 "books when none).")] = None,  # fmt: skip
         bankroll: Annotated[float | None, Query(gt=0, allow_inf_nan=False, description="Turns "
@@ -189,20 +213,21 @@ def _add_routes(app: FastAPI) -> None:
         """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
         books only (an aggregate is never the price taken), each recorded once in the ledger."""
         runtime = runtime_of(request)
-        query = BetQuery.of(league, start, end, book, bankroll)
+        query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"), book,
+                            bankroll)  # fmt: skip
         await runtime.refresh_if_store_moved()
         return runtime.value_bets(query)
 
     @app.get("/ledger", tags=["bets"])
     async def ledger(
         request: Request,
-        since: Annotated[date | None, Query(description="Only suggestions made on or after "
-                                            "this day.")] = None,  # fmt: skip
+        since: SinceDay = None,
     ) -> LedgerReport:
         """The live track record, as `sabiscore ledger` reports it: every suggestion recorded
         (once), settled against the result and the sharp book's close as they are ingested;
         yield and closing-line value with 95 % bootstrap intervals, by tier and model version."""
-        return await runtime_of(request).track_record(None if since is None else str(since))
+        return await runtime_of(request).track_record(None if since is None else
+                                                      str(parse_day(since, "since")))  # fmt: skip
 
     @app.post("/odds", tags=["matches"])
     async def odds(update: OddsUpdate, request: Request) -> EdgeUpdate:

@@ -276,11 +276,13 @@ class Runtime:
         known.update(self._posted)
         return list(known.values())
 
-    def value_bets(self, query: BetQuery) -> ValueBets:
-        """The value bets of the upcoming fixtures; each new one recorded in the ledger."""
+    def value_bets(self, query: BetQuery, record: bool = True) -> ValueBets:
+        """The value bets of the upcoming fixtures; each new one recorded in the ledger unless
+        `record` is False (a listing of the fixtures, not a suggestion)."""
         model = self.require_model()
         answer = value_bets(model, self.upcoming(), query)
-        self._record(model, answer.bets)
+        if record:
+            self._record(model, answer.bets)
         return answer
 
     async def track_record(self, since: str | None = None) -> LedgerReport:

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -104,6 +105,30 @@ def own_tracking_uri(uri: str) -> Iterator[None]:
         mlflow.set_tracking_uri(saved)
         if saved is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
+@contextlib.contextmanager
+def in_process_service(store: Path, token: str | None = None) -> Iterator[Any]:
+    """The service on `store`, in this process, as a FastAPI TestClient (no site, no Sentry,
+    no environment name or config override; `token`: $SABISCORE_API_TOKEN, sent with every
+    request)."""
+    from fastapi.testclient import TestClient
+
+    from bentos.settings import tracking_uri
+
+    with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
+        patch.setenv("SABISCORE_DATA_DIR", str(store))
+        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
+                     "SABISCORE_API_TOKEN"):  # fmt: skip
+            patch.delenv(name, raising=False)
+        if token:
+            patch.setenv("SABISCORE_API_TOKEN", token)
+        from bentos.service import SabiScore
+
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False,
+                        headers=headers) as client:  # fmt: skip
+            yield client
 
 
 def promote_copy(store: Path) -> str:

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sabiscore.football_data import make_match_id
-from tests.bentos.conftest import LEAGUE, copy_store, own_tracking_uri
+from tests.bentos.conftest import LEAGUE, copy_store, in_process_service
 
 NEWCOMER = "Newtown Rovers"
 
@@ -27,17 +27,8 @@ def store(champion_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def client(store: Path) -> Iterator[TestClient]:
-    from bentos.settings import tracking_uri
-
-    with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
-        patch.setenv("SABISCORE_DATA_DIR", str(store))
-        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):  # fmt: skip
-            patch.delenv(name, raising=False)
-        from bentos.service import SabiScore
-
-        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False) as client:
-            yield client
+    with in_process_service(store) as client:
+        yield client
 
 
 def test_a_promoted_side_is_priced_once_its_fixtures_are_ingested(

@@ -14,7 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from tests.bentos.conftest import BOOKS, KICKOFF, LEAGUE, copy_store, own_tracking_uri, promote_copy
+from tests.bentos.conftest import (
+    BOOKS,
+    KICKOFF,
+    LEAGUE,
+    copy_store,
+    in_process_service,
+    promote_copy,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -28,20 +35,8 @@ def store(champion_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 @pytest.fixture(scope="module")
 def client(store: Path) -> Iterator[TestClient]:
-    from bentos.settings import tracking_uri
-
-    with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
-        patch.setenv("SABISCORE_DATA_DIR", str(store))
-        patch.delenv("NEXT_URL", raising=False)
-        patch.delenv("SENTRY_DSN", raising=False)
-        patch.delenv("APP_ENV", raising=False)
-        patch.delenv("SABISCORE_CONFIG", raising=False)
-        patch.setenv("SABISCORE_API_TOKEN", TOKEN)  # writes need it (tests/bentos/test_auth.py)
-        from bentos.service import SabiScore
-
-        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False,
-                        headers={"Authorization": f"Bearer {TOKEN}"}) as client:  # fmt: skip
-            yield client
+    with in_process_service(store, TOKEN) as client:  # writes need it (tests/bentos/test_auth.py)
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -709,7 +704,8 @@ def test_the_ledger_records_each_suggestion_once(client: TestClient, store: Path
     recorded = Ledger(store).load()
     mine = recorded[recorded["match_id"] == "ledger-0"]
     assert sorted(mine["outcome"]) == sorted(b["outcome"] for b in first)
-    assert set(mine["source"]) == {"service"} and set(mine["model_version"]) == {"1"}
+    served = client.get("/readyz").json()["model"]["version"]
+    assert set(mine["source"]) == {"service"} and set(mine["model_version"]) == {served}
     np.testing.assert_allclose(sorted(mine["stake"] * 100),
                                sorted(b["kelly_stake_percentage"] for b in first))  # fmt: skip
     report = client.get("/ledger").json()

@@ -22,7 +22,7 @@ import yaml
 
 from sabiscore.football_data import AGGREGATES, make_match_id
 from sabiscore.ledger import Ledger
-from tests.bentos.conftest import own_tracking_uri
+from tests.bentos.conftest import in_process_service
 from tests.flows.test_cli import sabiscore
 
 SMALL = {
@@ -110,19 +110,8 @@ def test_the_first_round_is_priced_and_the_service_answers_the_same_bets(
 
 
 def _served_value_bets(store: Path, params: dict) -> dict:
-    from fastapi.testclient import TestClient
-
-    from bentos.settings import tracking_uri
-
-    with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
-        patch.setenv("SABISCORE_DATA_DIR", str(store))
-        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):  # fmt: skip
-            patch.delenv(name, raising=False)
-        from bentos.service import SabiScore
-
-        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False) as client:
-            answer = client.get("/value-bets", params=params)
+    with in_process_service(store) as client:
+        answer = client.get("/value-bets", params=params)
     assert answer.status_code == 200, answer.text
     return answer.json()
 
