@@ -26,6 +26,7 @@ from sabiscore.config import default_data_dir, load_config
 from sabiscore.football_data import one_x_two
 from sabiscore.live import LiveSnapshot, live_kind, newest_first, snapshot_partitions
 from sabiscore.store import DataStore
+from tasks.ledger import publish_ledger
 from tasks.live_sources import FOOTBALL_DATA, LiveSourceError, fetch_live, no_public_api_notes
 from tasks.serving import service_failure, service_headers
 
@@ -111,17 +112,17 @@ def store_snapshot(store: DataStore, snapshot: LiveSnapshot) -> dict[str, int]:
 def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
     """The current value bets (a table artifact, each recorded in the ledger) and the ledger's
     track record (a markdown artifact and MLflow metrics); nothing without a champion."""
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+    from prefect.artifacts import create_table_artifact
 
-    from bentos.bets import BetQuery, ledger_report, load_champion, suggestions, value_bets
+    from bentos.bets import BetQuery, load_champion, suggestions, value_bets
     from bentos.state import NoChampion
-    from sabiscore.ledger import Ledger, track_record
+    from sabiscore.ledger import Ledger
 
     try:
         model = load_champion(Path(data_dir), Path(config_path) if config_path else None)
     except NoChampion as error:
         print(f"no value bets: {error}")
-        return {"value_bets": 0}
+        return {"value_bets": 0, "ledger": publish_ledger(data_dir, config_path)}
     answer = value_bets(model, model.fixtures.values(), BetQuery())
     recorded = Ledger(data_dir).record(suggestions(answer.bets, model, "odds-refresh"))
     rows = [{k: v for k, v in b.model_dump(mode="json").items() if k != "match_id"}
@@ -129,52 +130,9 @@ def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
     create_table_artifact(key="value-bets", table=rows or [{"note": "no value bet now"}],
                           description=f"Value bets of model version {model.info.version} "
                           f"({model.info.semver}), {len(answer.fixtures)} fixture(s)")  # fmt: skip
-    policy = model.settings.staking
-    record, _ = track_record(data_dir, None, policy.sharp_books, policy.implied_method)
-    report = ledger_report(record).model_dump(mode="json")
-    create_markdown_artifact(key="ledger", markdown=_ledger_markdown(report),
-                             description="The live track record of every suggestion")  # fmt: skip
-    _log_ledger_metrics(model.settings.tracking_uri, report)
-    print(f"{len(answer.bets)} value bet(s) now, {recorded} new in the ledger; ledger: "
-          f"{report['settled']} settled of {report['suggested']}")  # fmt: skip
+    report = publish_ledger(data_dir, config_path)
+    print(f"{len(answer.bets)} value bet(s) now, {recorded} new in the ledger")
     return {"value_bets": len(answer.bets), "ledger": report}
-
-
-def _ledger_markdown(report: dict[str, Any]) -> str:
-    lines = [f"**{report['suggested']}** suggestions, **{report['settled']}** settled, "
-             f"{report['open']} open.", "",
-             "| slice | bets | staked | profit | yield [95 %] | CLV [95 %] |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
-    slices = [("all", report["overall"])] + [(f"tier {k}", v) for k, v in
-                                             report["by_quality"].items()] + \
-        [(f"version {k}", v) for k, v in report["by_model_version"].items()]  # fmt: skip
-    for name, n in slices:
-        if not n.get("bets"):
-            continue
-        clv = "-" if n["clv_mean"] is None else (
-            f"{n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}]")  # fmt: skip
-        lines.append(f"| {name} | {n['bets']} | {n['staked']:.2%} | {n['profit']:+.2%} | "
-                     f"{n['yield']:+.1%} [{n['yield_ci'][0]:+.1%}, {n['yield_ci'][1]:+.1%}] | "
-                     f"{clv} |")  # fmt: skip
-    return "\n".join(lines)
-
-
-def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
-    """The overall numbers as metrics of one MLflow run, experiment `sabiscore-ledger`."""
-    import mlflow
-
-    overall = report["overall"]
-    metrics = {"ledger_suggested": report["suggested"], "ledger_settled": report["settled"],
-               **{f"ledger_{k}": v for k, v in overall.items()
-                  if isinstance(v, int | float) and not isinstance(v, bool)}}  # fmt: skip
-    client = mlflow.MlflowClient(tracking_uri)
-    experiment = client.get_experiment_by_name("sabiscore-ledger")
-    experiment_id = experiment.experiment_id if experiment else \
-        client.create_experiment("sabiscore-ledger")  # fmt: skip
-    run = client.create_run(experiment_id, run_name="odds-refresh")
-    for name, value in metrics.items():
-        client.log_metric(run.info.run_id, name, float(value))
-    client.set_terminated(run.info.run_id)
 
 
 @task(name="upcoming-prices", cache_policy=NO_CACHE)

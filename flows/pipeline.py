@@ -15,6 +15,7 @@ from flows.train import TrainingOutcome, refit_ensemble, train_ensemble
 from models.registry import REFIT_OF, TRAINED_THROUGH, ModelRegistry
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.promotion import PromotionPolicy
+from tasks.ledger import publish_ledger
 from tasks.registry import (
     RefitResult,
     assess_holdout,
@@ -94,6 +95,7 @@ def pipeline_flow(
         {"model": registry.name, "version": champion_version},
         config.get("serving", {}).get("reload_timeout_s", 60),
     )
+    ledger = publish_ledger(str(root), config_path, registry.tracking_uri)  # after the ingest
     return {
         "ingested": {k: ingested[k] for k in ("files", "matches", "quarantined") if k in ingested},
         "training": {k: v for k, v in outcome.summary.items() if k != "per_league"},
@@ -111,5 +113,6 @@ def pipeline_flow(
         "holdout": {name: s.__dict__ for name, s in holdout.items() if s is not None},
         "holdout_bets": {**bets.to_dict(), "informational": True},  # not a promotion criterion
         "notified": notified,
+        "ledger": {k: ledger[k] for k in ("suggested", "settled", "open")},
         "tracking_uri": registry.tracking_uri,
     }

@@ -93,8 +93,8 @@ class TierThresholds:
         return cls(**d)
 
 
-#: Betfair's base commission on net winnings (configs/staking.yaml `commission`).
-COMMISSION: Mapping[str, float] = {"betfair_exchange": 0.05}
+#: The exchanges' commission on net winnings (configs/staking.yaml `commission`).
+COMMISSION: Mapping[str, float] = {"betfair_exchange": 0.05, "matchbook": 0.02}
 
 
 @dataclass(frozen=True)

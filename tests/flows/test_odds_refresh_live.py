@@ -76,3 +76,31 @@ def test_live_prices_are_stored_with_their_history_and_pushed(tmp_path: Path,
     assert message["odds"]["pinnacle"] == {"home": 2.30, "draw": 3.62, "away": 2.86}
     assert message["odds"]["william_hill"]["home"] == pytest.approx(2.25)
     assert all(SECRET not in p.path and SECRET not in str(p.body) for p in pushed)
+
+
+def test_the_ledger_is_published_as_an_artifact_and_mlflow_metrics(tmp_path: Path) -> None:
+    import mlflow
+    from prefect import flow
+    from prefect.artifacts import Artifact
+
+    from models.registry import tracking_uri
+    from sabiscore.ledger import Ledger, Suggestion
+    from tasks.ledger import EXPERIMENT, publish_ledger
+
+    Ledger(tmp_path).record([Suggestion(
+        match_id="e0-20990101-a-b", league="E0", kickoff="2099-01-01T15:00:00Z", home_team="A",
+        away_team="B", outcome="home", bookmaker="bet365", price=2.5, net_odds=2.5, stake=0.01,
+        edge=0.05, quality="VALUE", model_version="1", model_semver="1.0.0",
+        suggested_at="2098-12-31T09:00:00Z", source="sabiscore bets")])  # fmt: skip
+
+    @flow
+    def publish() -> dict:
+        return publish_ledger(str(tmp_path))
+
+    report = publish()
+    assert (report["suggested"], report["settled"], report["open"]) == (1, 0, 1)
+    artifact = Artifact.get("ledger")
+    assert artifact is not None and "**1** suggestions, **0** settled, 1 open" in artifact.data
+    client = mlflow.MlflowClient(tracking_uri(tmp_path))
+    (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    assert run.data.metrics["ledger_suggested"] == 1 and run.data.metrics["ledger_bets"] == 0
