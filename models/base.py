@@ -58,12 +58,6 @@ def expand_to_classes(probs: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return full
 
 
-def softmax(scores: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (n, 3) raw scores, stable for large margins."""
-    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 class BaseModel(ClassifierMixin, BaseEstimator, ABC):
     """A 1X2 classifier: `fit(X, y)` on a float DataFrame, probabilities in H/D/A order."""
 

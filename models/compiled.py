@@ -36,9 +36,10 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from models.anchoring import _MIN_PROB as _MIN_MARKET_PROB
-from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes, softmax
+from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes
 from models.calibration import _EPS, Calibration, _logit
 from models.meta_learner import MetaLearner, log_prob_features, normalised_market
+from sabiscore.odds import softmax
 
 FORMAT = "sabiscore.compiled-ensemble"
 FORMAT_VERSION = 2  # 2: the market as a member (its columns, a second layer for unpriced rows)

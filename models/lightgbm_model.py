@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from models.anchoring import MarketAnchored, early_stopping_split
-from models.base import BaseModel, softmax
+from models.base import BaseModel
+from sabiscore.odds import softmax
 
 _N_CLASSES = 3
 

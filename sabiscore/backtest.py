@@ -42,7 +42,7 @@ import pandas as pd
 from sabiscore.betting import bankroll_curve, summarize, summary_with_ci
 from sabiscore.config import reject_unknown_keys
 from sabiscore.evaluation import MIN_PRICE, OUTCOMES, market_probabilities, outcome_index
-from sabiscore.odds import ImpliedMethod
+from sabiscore.odds import ImpliedMethod, softmax
 from sabiscore.staking import (
     SHARP_BOOKS,
     StakingPolicy,
@@ -252,12 +252,7 @@ class EloOutcomeModel:
         """
         x = np.asarray(elo_diff, dtype=float).reshape(-1, 1) / ELO_SCALE
         scores = np.asarray(self.intercepts) + np.asarray(self.slopes) * x
-        return _softmax(scores)
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    exp = np.exp(scores - scores.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
+        return softmax(scores)
 
 
 def _newton_step(
@@ -265,7 +260,7 @@ def _newton_step(
 ) -> np.ndarray:
     """Newton step of the penalised log likelihood; classes D and A against H."""
     coef = theta.reshape(2, 2)
-    probs = _softmax(np.column_stack([np.zeros(len(design)), design @ coef.T]))
+    probs = softmax(np.column_stack([np.zeros(len(design)), design @ coef.T]))
     gradient = ((onehot - probs)[:, 1:].T @ design).ravel() - l2 * theta
     hessian = np.empty((4, 4))
     for j in range(2):

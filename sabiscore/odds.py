@@ -25,6 +25,17 @@ class ImpliedMethod(StrEnum):
     SHIN = "shin"
 
 
+def softmax(scores: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (n, k) raw scores, stable for large margins (the one copy: the
+    synthetic books, the Elo baseline and the compiled models all use it).
+
+    >>> softmax(np.array([[0.0, 0.0], [1000.0, 0.0]])).round(6).tolist()
+    [[0.5, 0.5], [1.0, 0.0]]
+    """
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
 def _as_prices(decimal_odds: np.ndarray | list) -> np.ndarray:
     prices = np.atleast_2d(np.asarray(decimal_odds, dtype=float))
     low = prices <= 1.0  # False for NaN

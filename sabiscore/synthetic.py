@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from sabiscore.config import reject_unknown_keys
+from sabiscore.odds import softmax
 
 __all__ = [
     "BOOKMAKERS",
@@ -316,11 +317,6 @@ def _power_exponent(q: np.ndarray, target_sum: float) -> np.ndarray:
     return k
 
 
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
-
-
 # --- names and calendar -----------------------------------------------------------------
 def _team_names(n_teams: int, rng: np.random.Generator) -> list[str]:
     """Unique invented club names; each place is used once before any place repeats."""
@@ -556,7 +552,7 @@ def _market_prices(
         for stage, view in (("open", opening_view), ("close", closing_view)):
             book_prices = {
                 book: priced_odds(
-                    _softmax(view + rng.normal(0.0, _BOOK_VIEW_SD, size=truth.shape)),
+                    softmax(view + rng.normal(0.0, _BOOK_VIEW_SD, size=truth.shape)),
                     BOOKMAKER_MARGINS[book],
                 )
                 for book in BOOKMAKERS
