@@ -230,7 +230,7 @@ class Runtime:
         model = self.require_model()
         match_id = update.match_id or _match_id(update)
         update = update.model_copy(update={"match_id": match_id})
-        message = _message(model, update)
+        message = price(model, update)
         self._record(model, bets_of(update, message.edge))
         self._track(match_id, update)
         self.hub.publish(match_id, message.model_dump_json())
@@ -316,7 +316,7 @@ class Runtime:
         update = self.tracked(match_id)
         if update is None:
             raise NotFound(f"unknown match_id {match_id!r}")
-        return _message(self.require_model(), update).model_dump_json()
+        return price(self.require_model(), update).model_dump_json()
 
     async def _republish(self) -> None:
         """After a reload: every match pushed before, with the new model's numbers. One match
@@ -330,7 +330,7 @@ class Runtime:
             if update is None or self.model is not model:  # forgotten, or another reload
                 continue
             try:
-                message = _message(model, update)
+                message = price(model, update)
             except RequestRejected as error:  # e.g. a team not in the new state
                 refused += 1
                 if refused <= 3:
@@ -378,10 +378,6 @@ async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
 
     threading.Thread(target=run, name=f"sabiscore-{function.__name__}", daemon=True).start()
     return await future
-
-
-def _message(model: LoadedModel, update: OddsUpdate) -> EdgeUpdate:
-    return price(model, update)
 
 
 def _match_id(update: OddsUpdate) -> str:

@@ -14,7 +14,6 @@ rule the backtest measures: price × fair closing probability − 1).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import math
 import os
@@ -29,6 +28,7 @@ import pandas as pd
 from sabiscore.betting import summary_with_ci
 from sabiscore.football_data import one_x_two
 from sabiscore.odds import ImpliedMethod, implied_probabilities
+from sabiscore.store import DataStore, file_lock
 
 #: One suggestion's fields, in the order they are written.
 FIELDS = (
@@ -81,7 +81,7 @@ class Ledger:
         if not pending:
             return 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._locked():
+        with file_lock(self.path.with_suffix(".lock")):
             keys = self._known_keys()
             new = []
             for suggestion in pending:
@@ -117,15 +117,6 @@ class Ledger:
             self._keys = {(r["match_id"], r["outcome"], r["model_version"]) for r in self._rows()}
             self._seen_size = size
         return self._keys
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # --- settling -------------------------------------------------------------------------------
@@ -257,8 +248,6 @@ def track_record(
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """(the report, the settled suggestions) of a data directory's ledger, settled on its
     store as it is now; `since`: only suggestions made on or after that day (ISO)."""
-    from sabiscore.store import DataStore
-
     suggestions = Ledger(data_dir).load()
     if since is not None and len(suggestions):
         made = pd.to_datetime(suggestions["suggested_at"], utc=True, format="ISO8601")
