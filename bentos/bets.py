@@ -202,5 +202,6 @@ def load_champion(data_dir: Path | None, config_path: Path | None) -> LoadedMode
     from models.registry import ModelRegistry
     from sabiscore.config import load_config
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # as the service
     settings = ServingSettings.from_config(load_config(config_path), os.environ, data_dir)
     return load_model(settings, ModelRegistry(settings.tracking_uri, settings.model_name))

@@ -640,30 +640,33 @@ def _print_csv(rows: list[dict[str, Any]]) -> None:
 
 
 def _bets_lines(answer: Any, recorded: int) -> list[str]:
-    """The fixtures with their forecasts, then the bets, as two aligned tables."""
+    """The fixtures with the model's forecast beside the sharp book's de-margined line, then
+    the bets, as two aligned tables."""
     lines = [f"model version {answer.model_version} ({answer.model_semver}), trained through "
              f"{answer.trained_through}; {len(answer.fixtures)} fixture(s), "
              f"{len(answer.bets)} value bet(s)"]  # fmt: skip
     if answer.fixtures:
-        lines += ["", f"{'kick-off':<17} {'lg':<4} {'match':<40} {'home':>5} {'draw':>5} "
-                      f"{'away':>5}  books"]  # fmt: skip
+        lines += ["", f"{'kick-off':<17} {'lg':<4} {'match':<36} {'model H/D/A':<17}  "
+                      f"{'sharp line H/D/A':<28} books"]  # fmt: skip
         for f in answer.fixtures:
             kickoff = f.kickoff.strftime("%Y-%m-%d %H:%M") if f.kickoff else "?"
-            lines.append(f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<40} "
-                         f"{f.home_win_probability:>5.1%} {f.draw_probability:>5.1%} "
-                         f"{f.away_win_probability:>5.1%}  "
+            model = _triple(f.home_win_probability, f.draw_probability, f.away_win_probability)
+            lines.append(f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<36} "
+                         f"{model:<17}  {_sharp_line(f.edge):<28} "
                          f"{', '.join(f.books) or '-'}")  # fmt: skip
     if answer.bets:
         amount = answer.bankroll is not None
-        lines += ["", f"{'kick-off':<17} {'match':<34} {'bet':<5} {'book':<14} {'price':>6} "
-                      f"{'edge':>6} {'stake':>6}{' amount' if amount else ''} {'tier':<8} "
-                      "exp.CLV"]  # fmt: skip
+        lines += ["", f"{'kick-off':<17} {'match':<34} {'bet':<5} {'model':>5} {'sharp':>5} "
+                      f"{'book':<14} {'price':>6} {'edge':>6} {'stake':>6}"
+                      f"{' amount' if amount else ''} {'tier':<8} exp.CLV"]  # fmt: skip
         for b in answer.bets:
             kickoff = b.kickoff.strftime("%Y-%m-%d %H:%M") if b.kickoff else "?"
             clv = "-" if b.clv_expected is None else f"{b.clv_expected:+.1%}"
+            sharp = "-" if b.sharp_probability is None else f"{b.sharp_probability:.0%}"
             money = f" {b.stake_amount:>6.2f}" if amount else ""
             lines.append(f"{kickoff:<17} {b.home_team + ' v ' + b.away_team:<34} {b.outcome:<5} "
-                         f"{b.bookmaker:<14} {b.price:>6.2f} {b.edge_percentage:>5.1f}% "
+                         f"{b.fair_probability:>5.0%} {sharp:>5} {b.bookmaker:<14} "
+                         f"{b.price:>6.2f} {b.edge_percentage:>5.1f}% "
                          f"{b.kelly_stake_percentage:>5.2f}%{money} {b.quality:<8} "
                          f"{clv}")  # fmt: skip
     for s in answer.skipped:
@@ -671,51 +674,25 @@ def _bets_lines(answer: Any, recorded: int) -> list[str]:
     if not answer.fixtures and not answer.skipped:
         lines.append("no upcoming fixture in the store for this query: run `sabiscore "
                      "odds-refresh` (or ingest a fixtures file), or widen --from/--to")  # fmt: skip
+    lines.append("sharp: the de-margined line of the first of staking.sharp_books that priced "
+                 "the match (Pinnacle, else the market average); a bet is suggested only where "
+                 "that line does not contradict it")  # fmt: skip
     lines.append(f"{recorded} new suggestion(s) recorded in the ledger")
     return lines
 
 
-@app.command(name="odds-refresh")
-def odds_refresh(
-    sources: Annotated[list[str] | None, typer.Argument(help="Fixture files for the "
-                       "football-data source (default: data.yaml odds_refresh.sources).")
-                       ] = None,  # fmt: skip
-    live: Annotated[list[str] | None, typer.Option("--live", help="A live source to read "
-                    "(repeat; default: sources.yaml live): football-data, the-odds-api, "
-                    "betfair or module:function.")] = None,  # fmt: skip
-    league: Annotated[list[str] | None, typer.Option("--league", help="Only this league "
-                      "(repeat).")] = None,  # fmt: skip
-    data_dir: DataDir = None,
-    config: ConfigOpt = None,
-    json_output: JsonFlag = False,
-) -> None:
-    """Fetch fixtures and prices once, store them (with the price history), push them to the
-    service, and publish the value bets: what the odds-refresh deployment runs on a schedule."""
-    _quiet_prefect(json_output)
-    _check_local_sources(sources or [])
-    from flows.odds_refresh import odds_refresh_flow
-
-    _run_and_report(
-        lambda: odds_refresh_flow(
-            sources=sources or None,
-            data_dir=str(data_dir) if data_dir else None,
-            config_path=str(config) if config else None,
-            live=live or None,
-            leagues=league or None,
-        ),
-        json_output,
-        _odds_refresh_lines,
-    )
+def _triple(home: float, draw: float, away: float) -> str:
+    return f"{home:.0%} {draw:.0%} {away:.0%}"
 
 
-def _odds_refresh_lines(s: dict[str, Any]) -> list[str]:
-    lines = [f"{kind}: {c['fixtures']} fixture(s), {c['prices']} price(s), {c['set_aside']} "
-             f"set aside" for kind, c in s.get("live", {}).items()]  # fmt: skip
-    lines += [f"{kind}: FAILED: {why}" for kind, why in s.get("failed_sources", {}).items()]
-    lines.append(f"{s['fixtures']} upcoming fixture(s); pushed {s['pushed']}, "
-                 f"{s['push_failures']} push failure(s); {s.get('value_bets', 0)} value bet(s) "
-                 "now (`sabiscore bets` lists them)")  # fmt: skip
-    return lines
+def _sharp_line(edge: Any) -> str:
+    """The sharp book's de-margined home/draw/away and its name, or why there is none."""
+    if edge is None:
+        return "- (no prices)"
+    probs = [o.sharp_probability for o in edge.outcomes]
+    if any(p is None for p in probs):
+        return "- (no sharp book)"
+    return f"{_triple(*probs)} ({edge.sharp_reference.bookmaker})"
 
 
 @app.command()

@@ -108,6 +108,10 @@ def test_the_first_round_is_priced_and_the_service_answers_the_same_bets(
         assert mine == theirs, list(_differences(mine, theirs))
     assert len(Ledger(store).load()) == len(recorded), "the same bets are not recorded twice"
 
+    table = sabiscore("bets", "--data-dir", str(store), *ROUND)
+    assert table.returncode == 0, table.stderr[-2000:]
+    assert "sharp line H/D/A" in table.stdout and table.stdout.count("(pinnacle)") == 10
+
 
 def _served_value_bets(store: Path, params: dict) -> dict:
     with in_process_service(store) as client:
