@@ -72,10 +72,13 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
     """The document to publish, from BentoML's (`SabiScore.openapi_spec.asdict()`);
     `bentoml_routes`: route -> (body model, answer model) of each `@bentoml.api` route."""
     doc = copy.deepcopy(generated)
+    for operations in doc.get("paths", {}).values():  # BentoML keys some statuses as ints: with
+        for operation in operations.values():  # a "200" beside a 200, the JSON had one twice
+            operation["responses"] = {str(k): v for k, v in operation.get("responses", {}).items()}
     doc["openapi"] = OPENAPI_VERSION
     doc["info"] = {
         "title": "SabiScore",
-        "version": str(doc.get("info", {}).get("version") or "1"),
+        "version": _package_version(),
         "summary": "Football 1X2 forecasts and value bets from the champion model.",
         "description": (
             "Every refusal is a 4xx with `{\"error\": \"...\"}`. Writes need "
@@ -105,6 +108,16 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
         if not paths[path]:
             del paths[path]
     return doc
+
+
+def _package_version() -> str:
+    """The installed package's version (BentoML's document said "None")."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sabiscore")
+    except PackageNotFoundError:
+        return "0+unknown"
 
 
 def _document_errors(operation: dict[str, Any], method: str, path: str,
