@@ -695,6 +695,49 @@ def _sharp_line(edge: Any) -> str:
     return f"{_triple(*probs)} ({edge.sharp_reference.bookmaker})"
 
 
+@app.command(name="odds-refresh")
+def odds_refresh(
+    sources: Annotated[list[str] | None, typer.Argument(help="Fixture files for the "
+                       "football-data source (default: data.yaml odds_refresh.sources).")
+                       ] = None,  # fmt: skip
+    live: Annotated[list[str] | None, typer.Option("--live", help="A live source to read "
+                    "(repeat; default: sources.yaml live): football-data, the-odds-api, "
+                    "betfair or module:function.")] = None,  # fmt: skip
+    league: Annotated[list[str] | None, typer.Option("--league", help="Only this league "
+                      "(repeat).")] = None,  # fmt: skip
+    data_dir: DataDir = None,
+    config: ConfigOpt = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Fetch fixtures and prices once, store them (with the price history), push them to the
+    service, and publish the value bets: what the odds-refresh deployment runs on a schedule."""
+    _quiet_prefect(json_output)
+    _check_local_sources(sources or [])
+    from flows.odds_refresh import odds_refresh_flow
+
+    _run_and_report(
+        lambda: odds_refresh_flow(
+            sources=sources or None,
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+            live=live or None,
+            leagues=league or None,
+        ),
+        json_output,
+        _odds_refresh_lines,
+    )
+
+
+def _odds_refresh_lines(s: dict[str, Any]) -> list[str]:
+    lines = [f"{kind}: {c['fixtures']} fixture(s), {c['prices']} price(s), {c['set_aside']} "
+             f"set aside" for kind, c in s.get("live", {}).items()]  # fmt: skip
+    lines += [f"{kind}: FAILED: {why}" for kind, why in s.get("failed_sources", {}).items()]
+    lines.append(f"{s['fixtures']} upcoming fixture(s); pushed {s['pushed']}, "
+                 f"{s['push_failures']} push failure(s); {s.get('value_bets', 0)} value bet(s) "
+                 "now (`sabiscore bets` lists them)")  # fmt: skip
+    return lines
+
+
 @app.command()
 def ledger(
     since: Annotated[str | None, typer.Option(help="Only suggestions made on or after this "
