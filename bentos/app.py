@@ -14,11 +14,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import HTTPConnection, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from bentos.bets import BetQuery
-from bentos.errors import BadRequest, ServiceError, Unavailable
+from bentos.errors import BadRequest, NotFound, ServiceError, Unavailable
 from bentos.hub import CLOSE_UNKNOWN_MATCH
 from bentos.runtime import Runtime
 from bentos.schemas import (
@@ -27,6 +27,7 @@ from bentos.schemas import (
     Health,
     League,
     LedgerReport,
+    ModelsReport,
     OddsUpdate,
     Ready,
     ReloadRequest,
@@ -228,6 +229,28 @@ def _add_routes(app: FastAPI) -> None:
         yield and closing-line value with 95 % bootstrap intervals, by tier and model version."""
         return await runtime_of(request).track_record(None if since is None else
                                                       str(parse_day(since, "since")))  # fmt: skip
+
+    @app.get("/matches/{match_id}", tags=["matches"], response_model=EdgeUpdate)
+    async def match(request: Request, match_id: str) -> Response:
+        """One match as a subscriber of WS /ws/edge/{match_id} receives it first: its forecast,
+        its latest edge (null while no book has priced it), the model and the last update. The
+        matches known are the store's upcoming fixtures and those posted to `POST /odds`."""
+        runtime = runtime_of(request)
+        runtime.require_model()
+        if not is_safe_match_id(match_id):
+            raise NotFound(f"unknown match_id {match_id!r}")
+        await runtime.refresh_if_store_moved()
+        return Response(await runtime.current(match_id), media_type="application/json")
+
+    @app.get("/models", tags=["model"])
+    async def models(
+        request: Request,
+        limit: Annotated[int, Query(ge=1, le=100, description="Versions, newest first.")] = 10,
+    ) -> ModelsReport:
+        """The registered versions (newest first) with their holdout scores beside the market's
+        on the same matches and the gate's verdict, and the champion's reliability curves.
+        Answers without a loaded model too."""
+        return await runtime_of(request).models_report(limit)
 
     @app.post("/odds", tags=["matches"])
     async def odds(update: OddsUpdate, request: Request) -> EdgeUpdate:

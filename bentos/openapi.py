@@ -46,6 +46,9 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/fixtures"): {400: "A query parameter invalid (the message names it)",
                            503: _MODEL[503]},
     ("get", "/ledger"): {400: "A query parameter invalid (the message names it)"},
+    ("get", "/matches/{match_id}"): {404: "Unknown match (neither a fixture of the store nor "
+                                          "posted to /odds)", 503: _MODEL[503]},
+    ("get", "/models"): {400: "A query parameter invalid (the message names it)"},
     ("get", "/value-bets"): {400: "A query parameter invalid (the message names it), or "
                                   "`from` after `to`", 503: _MODEL[503]},
     ("post", "/predict"): {**_BODY, **_MODEL},

@@ -32,6 +32,7 @@ from bentos.errors import (
     Unavailable,
 )
 from bentos.hub import EdgeHub
+from bentos.registry_view import RegistryView
 from bentos.revalidate import Revalidator
 from bentos.schemas import (
     EdgeRequest,
@@ -39,6 +40,7 @@ from bentos.schemas import (
     EdgeUpdate,
     LedgerReport,
     MatchRequest,
+    ModelsReport,
     OddsUpdate,
     Prediction,
     ReloadResult,
@@ -72,6 +74,7 @@ class Runtime:
         self._watcher: asyncio.Task | None = None
         self._reloads: set[asyncio.Task] = set()  # running reloads, referenced until done
         self._installed = False  # a model was installed once (the heap is frozen)
+        self._registry_view: RegistryView | None = None
 
     @property
     def registry(self) -> Any:
@@ -301,6 +304,13 @@ class Runtime:
         except OSError as error:
             logger.warning("could not record %d suggestion(s) in the ledger at %s: %s",
                            len(bets), self.ledger.path, error)  # fmt: skip
+
+    async def models_report(self, limit: int) -> ModelsReport:
+        """The registry's newest versions and the champion's reliability curves, read off the
+        event loop (an answer without a model loaded too: then no champion, or a new one)."""
+        if self._registry_view is None:
+            self._registry_view = RegistryView(self.registry, self.settings.market_forecaster)
+        return await in_daemon_thread(self._registry_view.report, limit)
 
     def tracked(self, match_id: str) -> OddsUpdate | None:
         """The match as last posted, else as the store lists it among upcoming fixtures."""

@@ -440,3 +440,63 @@ class Error(_Answer):
     """Every 4xx/5xx body of the service's own routes."""
 
     error: str
+
+
+class Scores(_Answer, title="Scores"):
+    """A forecaster's scores on the gate's holdout (lower is better; null where unknown)."""
+
+    n: int | None = Field(None, description="Holdout matches.")
+    log_loss: float | None = None
+    rps: float | None = None
+    brier: float | None = None
+    ece: float | None = Field(None, description="Expected calibration error.")
+
+
+class MarketScores(Scores, title="MarketScores"):
+    forecaster: str = Field(description="The gate's market forecaster (configs/promotion.yaml).")
+
+
+class RegisteredVersion(_Answer):
+    """One version of the registered model, as the registry tags it."""
+
+    version: str
+    semver: str | None
+    aliases: list[str]
+    registered_at: str | None
+    trained_through: str | None = Field(description="Kick-off of its last training match.")
+    refit_of: str | None = Field(description="The version whose configuration it refits.")
+    archived: bool
+    promoted: bool | None = Field(description="The gate's (or a person's) verdict; null: none.")
+    promotion_reason: str | None
+    holdout: Scores
+    market: MarketScores | None = Field(description="The market on the same holdout matches.")
+    clv_mean: float | None = Field(None, description="Its holdout bets' mean closing-line value.")
+    clv_ci: list[float] | None = Field(None, description="95 % bootstrap interval of clv_mean.")
+
+
+class ReliabilityPoint(_Answer, title="ReliabilityPoint"):
+    """One bin of a class's reliability curve on the holdout."""
+
+    class_: Literal["H", "D", "A"] = Field(alias="class")
+    bin: int
+    mean_predicted: float
+    observed: float
+    count: int
+
+
+class Calibration(_Answer):
+    version: str = Field(description="The version whose training run the curves are from.")
+    curves: dict[str, list[ReliabilityPoint]] = Field(
+        description="Forecaster (ensemble, each member, the market) -> its reliability curve."
+    )
+
+
+class ModelsReport(_Answer):
+    """The registry as a user checks what they are trusting."""
+
+    model_name: str
+    champion: str | None = Field(description="The version `champion` names; null: none yet.")
+    versions: list[RegisteredVersion] = Field(description="Newest first.")
+    calibration: Calibration | None = Field(
+        description="The champion's holdout reliability curves; null: none logged."
+    )

@@ -118,6 +118,32 @@ class OwnProbes:
             await self.app(scope, receive, send)
 
 
+class SiteCors:
+    """CORS for the browsers' origins of `serving.cors` ($SABISCORE_CORS_ORIGINS), known only
+    once the service's `__init__` has read its settings: Starlette's middleware, built then.
+    Without origins, nothing is added to any answer. Preflights (OPTIONS) never need the token
+    (bentos/auth.py); the answers allow the bearer header."""
+
+    def __init__(self, app: Any, origins: Callable[[], tuple[str, ...]]) -> None:
+        self.app, self.origins = app, origins
+        self._built: tuple[tuple[str, ...], Any] | None = None
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        origins = self.origins()
+        if scope["type"] != "http" or not origins:
+            await self.app(scope, receive, send)
+            return
+        if self._built is None or self._built[0] != origins:
+            from starlette.middleware.cors import CORSMiddleware
+
+            cors = CORSMiddleware(self.app, allow_origins=list(origins),
+                                  allow_methods=["GET", "POST", "OPTIONS"],
+                                  allow_headers=["Authorization", "Content-Type"],
+                                  max_age=600)  # fmt: skip
+            self._built = (origins, cors)
+        await self._built[1](scope, receive, send)
+
+
 def _answer(respond: Callable[[], Any]) -> Any:
     """The endpoint's answer, or its refusal as `{"error": ...}` with the refusal's status."""
     try:
@@ -170,6 +196,7 @@ class SabiScore:
         warn_if_open(settings.auth.policy)
         app.state.auth = settings.auth.policy
         app.state.max_body_bytes = settings.max_body_bytes
+        app.state.cors_origins = settings.cors_origins
         app.state.openapi = published_document(
             SabiScore.openapi_spec.asdict(), settings.auth.policy, bentoml_routes()
         )
@@ -243,8 +270,10 @@ def _max_body_bytes() -> int:
     return getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
 
 
-# In this order, outermost first: every route of both routers, the probes included, meets the
-# token rule; then the `@bentoml.api` routes' bodies are checked (bentos/bodies.py).
+# In this order, outermost first: CORS (a preflight is answered before anything else); every
+# route of both routers, the probes included, meets the token rule; then the `@bentoml.api`
+# routes' bodies are checked (bentos/bodies.py).
+SabiScore.add_asgi_middleware(SiteCors, origins=lambda: getattr(app.state, "cors_origins", ()))
 SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(
     CheckJsonBodies,

@@ -9,6 +9,7 @@ environment at import.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -30,6 +31,8 @@ DEFAULT_SECRET = "dev-secret-token"
 #: Where the environment's name is read, in this order: the design's name, then ours. When
 #: both are set they must agree.
 ENVIRONMENT_VARIABLES = ("APP_ENV", "SABISCORE_ENV")
+#: A browser origin: scheme, host and optional port, nothing after.
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")
 
 
 class Environment(StrEnum):
@@ -218,8 +221,14 @@ class ServingSettings:
     auth: AuthSettings = field(default_factory=AuthSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
     max_body_bytes: int = 1_048_576
+    cors_origins: tuple[str, ...] = ()  # browsers' origins allowed to call (the site's)
+    market_forecaster: str = "pinnacle_open"  # the gate's market, named beside its scores
 
     def __post_init__(self) -> None:
+        for origin in self.cors_origins:
+            if origin != "*" and not ORIGIN.fullmatch(origin):
+                raise ValueError(f"serving cors.allow_origins: {origin!r} is not an origin "
+                                 "(scheme://host[:port], no path), nor '*'")  # fmt: skip
         if not _positive_int(self.max_body_bytes):
             raise ValueError(f"predict.max_body_bytes must be an integer >= 1, got "
                              f"{self.max_body_bytes!r}")  # fmt: skip
@@ -266,6 +275,9 @@ class ServingSettings:
             auth=AuthSettings.from_config(serving.get("auth") or {}, environ),
             tracking=_section(TrackingSettings, serving, "tracking"),
             max_body_bytes=(serving.get("predict") or {}).get("max_body_bytes", 1_048_576),
+            cors_origins=cors_origins(serving.get("cors") or {}, environ),
+            market_forecaster=((config.get("promotion") or {}).get("market") or {}).get(
+                "forecaster", "pinnacle_open"),
         )
         check_secrets(settings)
         return settings
@@ -275,6 +287,27 @@ class ServingSettings:
         """The settings of a `bentoml serve` process: configs (with `$SABISCORE_CONFIG`, a
         YAML override file, merged on top) and `os.environ`."""
         return cls.from_config(load_config(os.environ.get("SABISCORE_CONFIG")), os.environ)
+
+
+def cors_origins(cors: Mapping[str, Any], environ: Mapping[str, str]) -> tuple[str, ...]:
+    """The origins a browser may call the service from: `$SABISCORE_CORS_ORIGINS`
+    (comma-separated) when set, else `cors.allow_origins`.
+
+    >>> cors_origins({"allow_origins": ["http://localhost:3001"]}, {})
+    ('http://localhost:3001',)
+    >>> cors_origins({}, {"SABISCORE_CORS_ORIGINS": " https://a.example, http://b:8080 "})
+    ('https://a.example', 'http://b:8080')
+    """
+    unknown = sorted(set(cors) - {"allow_origins"})
+    if unknown:
+        raise ValueError(f"unknown serving cors keys: {unknown} (known: ['allow_origins'])")
+    text = environ.get("SABISCORE_CORS_ORIGINS")
+    if text is not None:
+        return tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+    origins = cors.get("allow_origins") or []
+    if isinstance(origins, str) or not all(isinstance(o, str) for o in origins):
+        raise ValueError(f"serving cors.allow_origins must be a list of origins, got {origins!r}")
+    return tuple(o.strip().rstrip("/") for o in origins)
 
 
 def _section(cls: type, serving: Mapping[str, Any], name: str) -> Any:

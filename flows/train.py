@@ -28,6 +28,7 @@ from tasks.train import (
     fit_stack,
     load_training_data,
     publish_report,
+    reliability_table,
     report_markdown,
     save_plots,
 )
@@ -160,7 +161,8 @@ def train_ensemble(
                         "features": config["features"], "train": config["train"]},
                 metrics={f"test_{r.forecaster}_{m}": getattr(r, m) for r in pooled.itertuples()
                          for m in ("log_loss", "brier", "rps", "accuracy", "ece")},
-                tables={"comparison": evaluation.table},
+                tables={"comparison": evaluation.table,
+                        "reliability": reliability_table(evaluation)},
                 files={**plots, "report": report},
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
             )  # fmt: skip

@@ -195,7 +195,7 @@ class ModelRegistry:
     def versions(self) -> list[Any]:
         """Every complete version of the model, oldest first (not one still being registered,
         nor one a killed registration left)."""
-        aliased = set(self._aliases())
+        aliased = set(self.aliases())
         return [
             v for v in self._all_versions() if PENDING not in v.tags or str(v.version) in aliased
         ]
@@ -204,7 +204,7 @@ class ModelRegistry:
         found = self.client.search_model_versions(f"name = '{self.name}'")
         return sorted(found, key=lambda v: int(v.version))
 
-    def _aliases(self) -> dict[str, list[str]]:
+    def aliases(self) -> dict[str, list[str]]:
         """version -> its aliases (a search of versions does not fill them in)."""
         from mlflow.exceptions import MlflowException
 
@@ -353,7 +353,7 @@ class ModelRegistry:
         is gone. Returns whether it was deleted."""
         with self.lock():
             target = self.client.get_model_version(self.name, str(version))
-            if target.tags.get(PENDING) != this_process() or str(version) in self._aliases():
+            if target.tags.get(PENDING) != this_process() or str(version) in self.aliases():
                 return False
             self.client.delete_model_version(self.name, str(version))
         return True
@@ -362,7 +362,7 @@ class ModelRegistry:
         """Settle the versions of registrations whose process is gone: one whose alias moved
         is complete (its tag goes), any other is deleted (MLflow never reuses its number).
         Returns the versions deleted."""
-        aliased = self._aliases()
+        aliased = self.aliases()
         deleted = []
         for version in self._all_versions():
             owner = version.tags.get(PENDING)
@@ -521,7 +521,7 @@ class ModelRegistry:
         if not versions:
             return pd.DataFrame()
         rows = []
-        aliases = self._aliases()
+        aliases = self.aliases()
         for version in versions:
             tags = version.tags
             rows.append({

@@ -167,6 +167,14 @@ def report_markdown(
     return "\n".join(lines)
 
 
+def reliability_table(evaluation: Evaluation) -> pd.DataFrame:
+    """Every forecaster's reliability curve in one table (a `forecaster` column first): logged
+    with the training run, where the service's `GET /models` reads the champion's."""
+    frames = [curve.assign(forecaster=name) for name, curve in evaluation.curves.items()]
+    table = pd.concat(frames, ignore_index=True)
+    return table.loc[:, ["forecaster", *(c for c in table.columns if c != "forecaster")]]
+
+
 def save_plots(evaluation: Evaluation, stack: Any, fits: list[BaseFit], out: Path) -> dict:
     """Calibration curves and feature importance as PNGs (logged to MLflow by the flow)."""
     from sabiscore.plots import calibration_plot, feature_importance_plot

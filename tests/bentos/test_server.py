@@ -31,8 +31,10 @@ OVERRIDES = {
         "push": {"heartbeat_s": 1.5},
         # the synthetic league's kick-offs are in 2022: long expired by the wall clock
         "tracking": {"expire_after_kickoff_h": None},
+        "cors": {"allow_origins": ["http://site.example:3001"]},
     }
 }
+SITE_ORIGIN = "http://site.example:3001"
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +202,24 @@ def test_the_secret_is_never_logged(server: Server) -> None:
     log = server.log.read_text()
     assert "sabiscore" in log  # the service did log
     assert SECRET not in log and TOKEN not in log
+
+
+def test_the_sites_origin_may_call_from_a_browser_and_no_other(server: Server) -> None:
+    """CORS (serving.cors): a preflight from the site's origin is allowed, with the bearer
+    header, before the token rule; another origin gets no allowance; a plain read from the
+    site carries its origin back."""
+    preflight = {"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+    allowed = httpx.options(f"{server.url}/fixtures", headers=preflight)
+    assert allowed.status_code == 200, allowed.text
+    assert allowed.headers["access-control-allow-origin"] == SITE_ORIGIN
+    assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
+    other = httpx.options(f"{server.url}/fixtures",
+                          headers={**preflight, "Origin": "http://evil.example"})  # fmt: skip
+    assert other.status_code == 400
+    assert "access-control-allow-origin" not in other.headers
+    read = httpx.get(f"{server.url}/models", headers={"Origin": SITE_ORIGIN})
+    assert read.status_code == 200
+    assert read.headers["access-control-allow-origin"] == SITE_ORIGIN
+    elsewhere = httpx.get(f"{server.url}/healthz", headers={"Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in elsewhere.headers

@@ -476,6 +476,52 @@ def test_an_unknown_match_id_closes_the_websocket_with_4404(client: TestClient) 
 # --- reload and the OpenAPI document ----------------------------------------------------------
 
 
+def test_a_match_answers_what_its_subscribers_receive_first(client: TestClient,
+                                                          teams: list[str]) -> None:  # fmt: skip
+    """GET /matches/{id} (the site's match page): the match's current EdgeUpdate, the same
+    message as POST /odds answered and a new WebSocket subscriber receives."""
+    posted = client.post("/odds", json={"match_id": "page-match",
+                                        **match(teams, kickoff=KICKOFF, odds=BOOKS)})  # fmt: skip
+    assert posted.status_code == 200, posted.text
+    page = client.get("/matches/page-match")
+    assert page.status_code == 200 and page.headers["content-type"] == "application/json"
+    assert page.json() == posted.json()
+    with client.websocket_connect("/ws/edge/page-match") as socket:
+        assert socket.receive_json() == page.json()
+    for unknown in ("no-such-match", "bad.id!"):
+        refused = client.get(f"/matches/{unknown}")
+        assert refused.status_code == 404
+        assert refused.json() == {"error": f"unknown match_id {unknown!r}"}
+
+
+def test_models_lists_the_versions_beside_the_market(client: TestClient, model) -> None:
+    """GET /models (the site's /models page): the champion's holdout scores from its tags,
+    the market's on the same matches, the gate's verdict, and its reliability curves from
+    its training run."""
+    report = client.get("/models", params={"limit": 5}).json()
+    assert report["model_name"] == "sabiscore-ensemble"
+    assert report["champion"] == model.info.version
+    (newest, *_) = report["versions"]
+    champion = next(v for v in report["versions"] if v["version"] == report["champion"])
+    assert "champion" in champion["aliases"]
+    assert champion["promoted"] is True and champion["promotion_reason"]
+    assert champion["holdout"]["log_loss"] == pytest.approx(model.holdout["log_loss"])
+    assert champion["holdout"]["n"] == model.holdout["n"]
+    assert champion["market"]["forecaster"] == "pinnacle_open"
+    assert champion["market"]["log_loss"] == pytest.approx(model.holdout["market_log_loss"])
+    assert [int(v["version"]) for v in report["versions"]] == sorted(
+        (int(v["version"]) for v in report["versions"]), reverse=True)
+    curves = report["calibration"]["curves"]
+    assert report["calibration"]["version"] == report["champion"]
+    assert {"ensemble", "pinnacle_open"} <= set(curves)
+    ensemble = curves["ensemble"]
+    assert {p["class"] for p in ensemble} == {"H", "D", "A"}
+    for outcome in "HDA":  # each class's bins count every holdout match once
+        assert sum(p["count"] for p in ensemble if p["class"] == outcome) == model.holdout["n"]
+    assert all(0 <= p["mean_predicted"] <= 1 and 0 <= p["observed"] <= 1 for p in ensemble)
+    assert client.get("/models", params={"limit": 0}).status_code == 400
+
+
 def test_reload_after_a_promotion_serves_the_new_version(client: TestClient, store: Path,
                                                          teams: list[str]) -> None:  # fmt: skip
     posted = client.post("/odds", json={"match_id": "reloaded", **match(teams, odds=BOOKS)})
