@@ -38,7 +38,7 @@ def run_ingest(source: Path, work: Path) -> dict:
     env = {**os.environ, "PREFECT_HOME": str(work / "prefect"),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}  # fmt: skip
     env.pop("PREFECT_API_URL", None)
-    command = [sys.executable, "-m", "sabiscore.cli", "ingest", str(source),
+    command = [sys.executable, "-m", "cli", "ingest", str(source),
                "--data-dir", str(data_dir), "--json"]  # fmt: skip
     out = work / f"{source.stem}.out"
     with open(out, "w") as stdout, open(work / f"{source.stem}.err", "w") as stderr:

@@ -256,7 +256,7 @@ def running_server(url: str | None, data_dir: Path | None) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    command = [sys.executable, "-m", "sabiscore.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "serve", "--port", str(port)]
     if data_dir:
         command += ["--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if k != "NEXT_URL"}  # no site to revalidate

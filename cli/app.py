@@ -1,6 +1,6 @@
-"""The `sabiscore` command line.
+"""The `sabiscore` command line (`python -m cli`).
 
-The one module allowed to reach every layer. Flows are imported inside each command so that
+The one package allowed to reach every layer. Flows are imported inside each command so that
 `sabiscore --help` answers at once and importing the domain never pulls in Prefect.
 """
 

@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The layers above the domain: `sabiscore/` imports none of them, not even inside a function.
+LAYERS = ("models", "tasks", "flows", "bentos", "cli")
+DOMAIN = sorted((ROOT / "sabiscore").rglob("*.py"))
 
 HEAVY = ("prefect", "mlflow", "bentoml", "great_expectations", "xgboost", "lightgbm", "httpx",
          "betfairlightweight")  # fmt: skip
@@ -12,7 +21,7 @@ HEAVY = ("prefect", "mlflow", "bentoml", "great_expectations", "xgboost", "light
 def test_domain_imports_no_framework() -> None:
     code = (
         "import sys, sabiscore, sabiscore.football_data, sabiscore.quality, sabiscore.store, "
-        "sabiscore.sources, sabiscore.synthetic, sabiscore.config, sabiscore.cli, "
+        "sabiscore.sources, sabiscore.synthetic, sabiscore.config, "
         "sabiscore.features, sabiscore.evaluation, sabiscore.odds, sabiscore.splits, "
         "sabiscore.plots, sabiscore.promotion, sabiscore.staking, sabiscore.betting, "
         "sabiscore.matchup, sabiscore.holdout_bets, sabiscore.live, sabiscore.odds_api, "
@@ -23,11 +32,37 @@ def test_domain_imports_no_framework() -> None:
     assert out.stdout.strip() == "", f"the domain imported: {out.stdout.strip()}"
 
 
+def imported_roots(tree: ast.AST) -> set[str]:
+    """The top-level packages a module's import statements name, wherever they are (a
+    function's lazy import included)."""
+    roots = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("path", DOMAIN, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_domain_imports_no_layer_above_it(path: Path) -> None:
+    """Every module of `sabiscore/`, by its syntax tree (lazy imports included), not only
+    what `import sabiscore` happens to load."""
+    reached = imported_roots(ast.parse(path.read_text(), str(path))) & set(LAYERS)
+    assert not reached, f"{path.relative_to(ROOT)} imports {sorted(reached)}"
+
+
+def test_the_domain_walk_sees_every_module() -> None:
+    names = {p.stem for p in DOMAIN}
+    assert {"features", "staking", "store", "promotion", "ledger"} <= names
+    assert "cli" not in names  # the command line is its own package, cli/
+
+
 def test_help_answers_without_loading_flows() -> None:
     for args in ([], ["ingest"], ["validate"], ["synth"], ["train"], ["backtest"], ["bets"],
                  ["ledger"], ["odds-refresh"]):  # fmt: skip
         out = subprocess.run(
-            [sys.executable, "-m", "sabiscore.cli", *args, "--help"],
+            [sys.executable, "-m", "cli", *args, "--help"],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr

@@ -68,7 +68,7 @@ def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     command = [
         sys.executable,
         "-m",
-        "sabiscore.cli",
+        "cli",
         "pipeline",
         str(root / "league"),
         "--data-dir",

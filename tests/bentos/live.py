@@ -120,7 +120,7 @@ def start(store: Path, root: Path, overrides: dict, env: dict[str, str]) -> Serv
     config.write_text(yaml.safe_dump(overrides))
     port = free_port()
     log = root / "server.log"
-    command = [sys.executable, "-m", "sabiscore.cli", "serve", "--port", str(port),
+    command = [sys.executable, "-m", "cli", "serve", "--port", str(port),
                "--data-dir", str(store), "--config", str(config)]  # fmt: skip
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -50,7 +50,7 @@ def test_a_promoted_side_is_priced_once_its_fixtures_are_ingested(
     listing.write_text(f"Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A\n{row}\n")
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own temporary Prefect API
-    done = subprocess.run([sys.executable, "-m", "sabiscore.cli", "ingest", str(listing),
+    done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing),
                            "--data-dir", str(store), "--json"], capture_output=True, text=True,
                           timeout=300, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]

@@ -119,7 +119,7 @@ def test_calibration_status_from_holdout_ece(ece: float | None, status: str) -> 
 
 def test_cli_serve_refuses_production_with_the_default_secret() -> None:
     env = {"PATH": "/usr/bin:/bin", "SABISCORE_ENV": "production"}
-    out = subprocess.run([sys.executable, "-m", "sabiscore.cli", "serve", "--port", "1"],
+    out = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", "1"],
                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert out.returncode == 2
     assert "default revalidation secret" in out.stderr and "Traceback" not in out.stderr

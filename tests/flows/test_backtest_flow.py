@@ -58,7 +58,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, league) -> tuple[dict, Path]:
     args = [a for t in train for a in ("--train", t)] + [a for t in test for a in ("--test", t)]
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     result = subprocess.run(
-        [sys.executable, "-m", "sabiscore.cli", "backtest-bets", *args, "--data-dir",
+        [sys.executable, "-m", "cli", "backtest-bets", *args, "--data-dir",
          str(root / "store"), "--config", str(override), "--json"],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip

@@ -14,7 +14,7 @@ def sabiscore(*args: str) -> subprocess.CompletedProcess:
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     return subprocess.run(
-        [sys.executable, "-m", "sabiscore.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
 

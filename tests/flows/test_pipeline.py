@@ -171,7 +171,7 @@ def test_a_first_model_behind_the_market_leaves_no_champion_and_says_so(tmp_path
     artifact say so."""
     from prefect.artifacts import Artifact
 
-    from sabiscore.cli import _pipeline_lines
+    from cli.app import _pipeline_lines
 
     league_dir = _league(tmp_path / "league", 3, LeagueSpec("SY1", 16, 1, "Sylvania"))
     strict = {"promotion": {"market": {"forecaster": "pinnacle_close", "required": True}}}
@@ -271,7 +271,7 @@ def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
 def test_models_rollback_and_promote_on_the_command_line(history) -> None:
     from typer.testing import CliRunner
 
-    from sabiscore.cli import app
+    from cli.app import app
 
     store, _ = history
     runner = CliRunner()
@@ -326,9 +326,9 @@ def test_two_pipelines_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
     config = _config(tmp_path, "small", BASELINE)
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "sabiscore.cli", "pipeline", str(league_dir),
+    command = [sys.executable, "-m", "cli", "pipeline", str(league_dir),
                "--data-dir", str(store), "--config", config, "--json"]  # fmt: skip
-    ingest = subprocess.run([sys.executable, "-m", "sabiscore.cli", "ingest", str(league_dir),
+    ingest = subprocess.run([sys.executable, "-m", "cli", "ingest", str(league_dir),
                              "--data-dir", str(store)], env=env, capture_output=True, text=True,
                             timeout=300)  # fmt: skip
     assert ingest.returncode == 0, ingest.stderr

@@ -1,0 +1,5 @@
+"""`python -m cli ...` = `sabiscore ...`."""
+
+from cli.app import main
+
+main()
