@@ -6,6 +6,7 @@ the pages once the service answers; then `next start`). Nothing leaves the machi
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import os
 import shutil
@@ -136,6 +137,7 @@ class Site:
     port: int
     api_url: str
     log: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen | None = None
 
     @property
@@ -143,7 +145,8 @@ class Site:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        return node_env(SABISCORE_API_URL=self.api_url, REVALIDATE_SECRET=SECRET, **extra)
+        return node_env(**{"SABISCORE_API_URL": self.api_url, "REVALIDATE_SECRET": SECRET,
+                           **self.extra_env, **extra})
 
     def start(self) -> None:
         env = self.env()
@@ -190,6 +193,56 @@ def finish_build(compiling: subprocess.Popen, root: Path, api_url: str) -> None:
                           env=node_env(SABISCORE_API_URL=api_url), capture_output=True, text=True,
                           timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+class SentryRecorder(ThreadingHTTPServer):
+    """A local stand-in for Sentry's ingest: records each envelope's text (the Node SDK sends
+    them gzipped or not, with a length or chunked)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Envelopes)
+        self.envelopes: list[str] = []
+
+    @property
+    def dsn(self) -> str:
+        return f"http://public@127.0.0.1:{self.server_address[1]}/1"
+
+
+class _Envelopes(BaseHTTPRequestHandler):
+    server: SentryRecorder
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            body = b""
+            while size := int(self.rfile.readline().strip() or b"0", 16):
+                body += self.rfile.read(size)
+                self.rfile.readline()
+            self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.server.envelopes.append(body.decode("utf-8", "replace"))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def recording_sentry() -> Iterator[SentryRecorder]:
+    recorder = SentryRecorder()
+    threading.Thread(target=recorder.serve_forever, daemon=True).start()
+    try:
+        yield recorder
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
 
 
 class _Control(BaseHTTPRequestHandler):

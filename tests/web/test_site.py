@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.bentos.conftest import champion_store, copy_store  # noqa: F401 - the session fixture
@@ -82,3 +84,26 @@ def test_the_site_refuses_to_start_in_production_without_a_real_secret(site_stac
                               timeout=60)  # fmt: skip
         assert done.returncode == 1, (secret, done.stdout[-2000:])
         assert "refusing to start in production: REVALIDATE_SECRET" in done.stdout + done.stderr
+
+
+def test_sentry_receives_the_sites_server_errors_when_a_dsn_is_set(site_stack: stack.Stack,
+                                                                   tmp_path: Path) -> None:
+    """A match page that cannot be rendered (the service is down) is reported to Sentry, here a
+    local recorder, without the revalidation secret; no DSN, no report (the other tests)."""
+    with stack.recording_sentry() as sentry:
+        dsn = sentry.dsn
+        down = f"http://127.0.0.1:{stack.live.free_port()}"  # nothing listens there
+        site = stack.Site(stack.live.free_port(), down, tmp_path / "site.log",
+                          extra_env={"NEXT_PUBLIC_SENTRY_DSN": dsn})  # fmt: skip
+        site.start()
+        try:
+            page = httpx.get(f"{site.url}/match/sy1-20270116-never-rendered", timeout=30)
+            assert page.status_code == 500, page.text[-2000:]
+            deadline = time.monotonic() + 15
+            while not any("ServiceUnavailable" in e or "ECONNREFUSED" in e
+                          for e in sentry.envelopes):  # fmt: skip
+                assert time.monotonic() < deadline, sentry.envelopes
+                time.sleep(0.2)
+            assert not any(stack.SECRET in e for e in sentry.envelopes)
+        finally:
+            site.stop()
