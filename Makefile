@@ -20,17 +20,17 @@ install: $(STAMP)
 run: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore pipeline
 
-## test: install, then the whole test suite, two test files at a time (one per core: much of
+## test: install, lint (ruff), then the whole test suite (doctests included), two test files at a time (one per core: much of
 ## the suite waits on subprocesses and servers starting). A file's tests stay in one worker,
 ## so a module's fixtures (a trained store, a running server) are built once.
 ## The web site's own checks (npm ci from the lock file, type check, Vitest) run first; its
 ## end-to-end test in Chromium is tests/web (it skips without chromium or web/node_modules,
 ## unless SABISCORE_REQUIRE_BROWSER=1, as .ci/run sets).
-test: $(STAMP) web-check
+test: $(STAMP) lint web-check
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP)
-	$(BIN)/ruff check sabiscore models tasks flows bentos tests benchmarks
+	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

@@ -49,6 +49,7 @@ from bentos.schemas import (
 )
 from bentos.settings import ServingSettings
 from bentos.state import LoadedModel, NoChampion, load_model, store_stamp
+from models.registry import STATE_RUN
 from sabiscore.football_data import make_match_id
 from sabiscore.ledger import Ledger, track_record
 from sabiscore.store import DataStore
@@ -117,11 +118,11 @@ class Runtime:
         settle_heap(freeze=first)
 
     async def reload(self, only_if_moved: bool = False) -> ReloadResult:
-        """Load the version the alias names now, with the state from the current data store,
-        while the old model keeps serving; then swap and re-push every tracked match.
+        """Load the version the alias names now, with its newest serving state, while the old
+        model keeps serving; then swap and re-push every tracked match.
 
-        `only_if_moved`: do nothing when the alias still names the loaded version (the
-        watcher); a `POST /reload` always rebuilds, since the data may have changed.
+        `only_if_moved`: do nothing when the alias still names the loaded version and its
+        state is the one loaded (the watcher); a `POST /reload` always loads.
         """
         self._reload_lock = self._reload_lock or asyncio.Lock()
         async with self._reload_lock:
@@ -129,7 +130,8 @@ class Runtime:
             if version is None:
                 raise NoChampion(f"{self.registry.name} has no {self.settings.alias!r} version")
             previous = self.model.info.version if self.model is not None else None
-            if only_if_moved and previous == str(version.version):
+            if only_if_moved and previous == str(version.version) and \
+                    not state_moved(self.model, version):  # fmt: skip
                 return ReloadResult(reloaded=False, previous_version=previous,
                                     model=self.model.info)  # fmt: skip
             try:
@@ -296,8 +298,9 @@ class Runtime:
         return ledger_report(record)
 
     def _record(self, model: LoadedModel, bets: Sequence[Any]) -> None:
-        """Into the ledger, once each; a ledger that cannot be written never fails an answer."""
-        if not bets:
+        """Into the ledger, once each; a ledger that cannot be written never fails an answer.
+        A service without a data directory keeps none (it is kept where the store is)."""
+        if not bets or not self.settings.data_dir.is_dir():
             return
         try:
             self.ledger.record(suggestions(bets, model, "service"))
@@ -388,6 +391,13 @@ async def in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
 
     threading.Thread(target=run, name=f"sabiscore-{function.__name__}", daemon=True).start()
     return await future
+
+
+def state_moved(model: LoadedModel, version: Any) -> bool:
+    """Whether `version` (the alias's, as the registry has it now) names a newer serving
+    state than the one `model` was loaded with (a flow published one since)."""
+    published = version.tags.get(STATE_RUN)
+    return published is not None and published != model.state_source
 
 
 def _match_id(update: OddsUpdate) -> str:

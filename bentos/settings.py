@@ -20,6 +20,7 @@ from bentos.auth import API_TOKEN_ENV, AuthPolicy
 from models.registry import tracking_uri
 from sabiscore.config import default_data_dir, load_config, reject_unknown_keys
 from sabiscore.odds import ImpliedMethod
+from sabiscore.serving_state import ClvSettings
 from sabiscore.staking import StakingPolicy
 
 #: Keys of serving.yaml's `edge`. The betting rule itself (min_edge, Kelly, the cap, the sharp
@@ -233,6 +234,11 @@ class ServingSettings:
             raise ValueError(f"predict.max_body_bytes must be an integer >= 1, got "
                              f"{self.max_body_bytes!r}")  # fmt: skip
 
+    @property
+    def clv(self) -> ClvSettings:
+        """The closing-line model's settings, as the pipeline's serving state reads them."""
+        return ClvSettings(self.clv_books, self.clv_min_matches, self.staking.implied_method)
+
     @classmethod
     def from_config(
         cls, config: Mapping[str, Any], environ: Mapping[str, str], data_dir: Path | None = None
@@ -259,8 +265,8 @@ class ServingSettings:
             calibration=CalibrationThresholds(**(serving.get("calibration_status") or {})),
             max_batch_size=int((serving.get("predict") or {}).get("max_batch_size", 100)),
             staking=StakingPolicy.from_dict(staking),
-            clv_books=tuple(edge.get("clv_books", ("pinnacle", "market_avg"))),
-            clv_min_matches=int(edge.get("clv_min_matches", 50)),
+            clv_books=ClvSettings.from_config(config).books,
+            clv_min_matches=ClvSettings.from_config(config).min_matches,
             push=PushSettings(**(serving.get("push") or {})),
             revalidation=RevalidationSettings(
                 next_url=environ.get("NEXT_URL") or None,

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from bentos.errors import RequestRejected, Unavailable
 from bentos.schemas import (
@@ -30,16 +29,14 @@ from bentos.schemas import (
 )
 from bentos.settings import ServingSettings
 from sabiscore.features import FeatureConfig
-from sabiscore.football_data import one_x_two
-from sabiscore.live import newest_first
 from sabiscore.matchup import MatchupFeaturizer, UnknownLeague, UnknownTeam
-from sabiscore.odds import implied_probabilities
+from sabiscore.serving_state import ServingState
 from sabiscore.staking import OUTCOMES, ClosingLineModel, StakingPolicy, match_edges, sharp_book
 from sabiscore.store import DataStore
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoadedModel", "NoChampion", "RequestRejected", "load_model", "fit_clv_model"]
+__all__ = ["LoadedModel", "NoChampion", "RequestRejected", "load_model"]
 
 
 class NoChampion(Unavailable):
@@ -62,6 +59,7 @@ class LoadedModel:
     loaded_at: datetime
     fixtures: Mapping[str, OddsUpdate]  # the store's upcoming fixtures with opening prices
     store_stamp: tuple[int, int] | None = None  # the store's manifest when it was read
+    state_source: str | None = None  # the state run's id, "embedded" or "the data store"
 
     # --- predictions ----------------------------------------------------------------------
 
@@ -208,37 +206,34 @@ def _featurizer_request(match: Match, books: Mapping[str, Any]) -> dict[str, Any
 
 
 def load_model(settings: ServingSettings, registry: Any, version: Any | None = None) -> LoadedModel:
-    """The version under the alias (or `version`, a registry ModelVersion) with the state of
-    every team of its leagues from the data store. Seconds: run it off the event loop."""
+    """The version under the alias (or `version`, a registry ModelVersion) with its serving
+    state from the registry: the teams' pre-match state, the closing-line model and the
+    upcoming fixtures, as the pipeline exported it or a flow last published it. The data store
+    is not read, so a service needs none. A version registered before serving states has its
+    state built here, from the store (`legacy_state`). Seconds: run it off the event loop."""
     version = version or registry.version_by_alias(settings.alias)
     if version is None:
         raise NoChampion(
             f"{registry.name} has no {settings.alias!r} version yet: run `sabiscore pipeline`"
         )
-    ensemble = registry.load_ensemble(str(version.version))
-    metadata = ensemble.metadata
-    store = DataStore(settings.data_dir)
-    stamp = store_stamp(store)  # before reading: a commit during the load is seen next time
-    leagues = metadata.get("leagues") or None
-    matches = _history(store, leagues)
-    odds = store.load("odds", leagues=leagues)
-    featurizer = MatchupFeaturizer.from_history(
-        matches, odds, FeatureConfig.from_dict(metadata.get("features"))
-    )
+    ensemble, state, source = registry.load_served(version)
+    stamp = store_stamp(DataStore(settings.data_dir))  # a commit during the load: seen next time
+    if state is None:
+        state, source = legacy_state(settings, ensemble.metadata), "the data store"
+    featurizer = state.featurizer
     missing = sorted(set(ensemble.feature_names) - set(featurizer.columns))
     if missing:
         raise ValueError(f"the featurizer lacks {len(missing)} features of the model: {missing}")
     holdout = registry.holdout_metrics(version)
-    clv_model, clv_book = fit_clv_model(odds, settings)
     info = ModelInfo(
         name=registry.name,
         version=str(version.version),
         semver=version.tags.get("semver", "?"),
-        trained_through=metadata.get("trained_through"),
+        trained_through=ensemble.metadata.get("trained_through"),
     )
-    logger.info("loaded %s version %s (%s), state at %s, closing-line model on %s",
-                info.name, info.version, info.semver, featurizer.state_date.date(),
-                clv_book)  # fmt: skip
+    logger.info("loaded %s version %s (%s), state at %s from %s, closing-line model on %s",
+                info.name, info.version, info.semver, featurizer.state_date.date(), source,
+                state.clv_book)  # fmt: skip
     return LoadedModel(
         info=info,
         ensemble=ensemble,
@@ -246,13 +241,21 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
         order=np.array([featurizer.columns.index(c) for c in ensemble.feature_names]),
         holdout=holdout,
         calibration_status=settings.calibration.status(holdout.get("ece")),
-        clv_model=clv_model,
-        clv_book=clv_book,
+        clv_model=state.clv_model,
+        clv_book=state.clv_book,
         settings=settings,
         loaded_at=datetime.now(UTC),
-        fixtures=fixture_updates(matches, odds),
+        fixtures={f["match_id"]: OddsUpdate.model_validate(f) for f in state.fixtures},
         store_stamp=stamp,
+        state_source=source,
     )
+
+
+def legacy_state(settings: ServingSettings, metadata: Mapping[str, Any]) -> ServingState:
+    """The state of a version that carries none, from the data store as it is now."""
+    matches, odds = DataStore(settings.data_dir).history(metadata.get("leagues") or None)
+    return ServingState.build(matches, odds, FeatureConfig.from_dict(metadata.get("features")),
+                              settings.clv)  # fmt: skip
 
 
 def store_stamp(store: DataStore) -> tuple[int, int] | None:
@@ -262,66 +265,3 @@ def store_stamp(store: DataStore) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_mtime_ns, status.st_size
-
-
-def _history(store: DataStore, leagues: list[str] | None) -> pd.DataFrame:
-    """Played matches and listed fixtures (promoted sides appear there first)."""
-    played = store.load("matches", leagues=leagues)
-    fixtures = store.upcoming_fixtures()
-    if not fixtures.empty and leagues:
-        fixtures = fixtures[fixtures["league"].isin(leagues)]
-    return pd.concat([played, fixtures], ignore_index=True) if not fixtures.empty else played
-
-
-def fixture_updates(matches: pd.DataFrame, odds: pd.DataFrame) -> dict[str, OddsUpdate]:
-    """Each upcoming fixture of the history as `POST /odds` would send it, with the opening
-    prices of every book that quoted all three outcomes: subscribable before any push."""
-    fixtures = matches[matches["status"] == "fixture"]
-    if fixtures.empty:
-        return {}
-    quoted = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])]) \
-        if not odds.empty else odds  # fmt: skip
-    wide = one_x_two(quoted, bookmakers=quoted["bookmaker"].unique(), phases=("open",)) \
-        if not quoted.empty else pd.DataFrame()  # fmt: skip
-    updates = {}
-    for fixture in fixtures.itertuples(index=False):
-        books = {}
-        if fixture.match_id in wide.index:
-            row = wide.loc[fixture.match_id]
-            for book in sorted({c.rsplit("_", 2)[0] for c in wide.columns}):  # a tie: the first
-                triple = [row.get(f"{book}_open_{o}", np.nan) for o in "HDA"]
-                if all(np.isfinite(p) and p > 1.0 for p in triple):
-                    books[book] = Prices(
-                        home=float(triple[0]), draw=float(triple[1]), away=float(triple[2])
-                    )
-        kickoff = None if pd.isna(fixture.kickoff) else pd.Timestamp(fixture.kickoff)
-        updates[fixture.match_id] = OddsUpdate(
-            match_id=fixture.match_id, league=fixture.league, home_team=fixture.home_team,
-            away_team=fixture.away_team, kickoff=kickoff, odds=books,
-        )  # fmt: skip
-    return updates
-
-
-def fit_clv_model(
-    odds: pd.DataFrame, settings: ServingSettings
-) -> tuple[ClosingLineModel | None, str | None]:
-    """The closing-line model on the first configured book quoted at open and close often
-    enough; (None, None) when none is."""
-    if odds.empty:
-        return None, None
-    wide = one_x_two(odds, bookmakers=settings.clv_books, phases=("open", "close"))
-    method = settings.staking.implied_method
-    for book in settings.clv_books:
-        columns = [f"{book}_{phase}_{o}" for phase in ("open", "close") for o in "HDA"]
-        if not set(columns) <= set(wide.columns):
-            continue
-        prices = wide[columns].to_numpy(dtype=float)
-        complete = np.isfinite(prices).all(axis=1) & (np.nan_to_num(prices) > 1.0).all(axis=1)
-        if complete.sum() < settings.clv_min_matches:
-            continue
-        opened = implied_probabilities(prices[complete, :3], method)
-        closed = implied_probabilities(prices[complete, 3:], method)
-        return ClosingLineModel.fit(opened, closed), book
-    logger.warning("no closing-line model: no book of %s has %d matches quoted at open and "
-                   "close", list(settings.clv_books), settings.clv_min_matches)  # fmt: skip
-    return None, None

@@ -27,6 +27,7 @@ from tasks.ingest import (
     summarize,
     validate_files,
 )
+from tasks.serving_state import publish_serving_state
 
 
 class IngestError(RuntimeError):
@@ -120,6 +121,11 @@ def ingest_flow(
         fault_point(Stage.VALIDATED)
         commit = commit_partitions(store, todo, parsed, outcome, reports, guards, replace)
         timings["commit"] = time.perf_counter() - clock
+    state = None
+    if commit and (commit.written or commit.replaced):  # the champion serves the new data
+        clock = time.perf_counter()
+        state = publish_serving_state(str(store.root), config)
+        timings["serving_state"] = time.perf_counter() - clock
 
     summary = summarize(
         reports,
@@ -129,6 +135,7 @@ def ingest_flow(
             "partitions_replaced": list(commit.replaced) if commit else [],
             "gx": gx_stats,
             "store": store.summary(),
+            "serving_state": state,
             "seconds": round(time.perf_counter() - started, 3),
             "timings_s": {k: round(v, 3) for k, v in timings.items()},
         },

@@ -29,6 +29,7 @@ from sabiscore.store import DataStore
 from tasks.ledger import publish_ledger
 from tasks.live_sources import FOOTBALL_DATA, LiveSourceError, fetch_live, no_public_api_notes
 from tasks.serving import service_failure, service_headers
+from tasks.serving_state import publish_serving_state
 
 SIDES = {"H": "home", "D": "draw", "A": "away"}
 
@@ -71,12 +72,14 @@ def odds_refresh_flow(
         except (LiveSourceError, ValueError, ImportError) as error:
             failed[kind] = str(error)
             print(f"warning: {kind}: {error}")
+    state = publish_serving_state(str(root), config) if captured else None  # new fixtures
     prices = upcoming_prices(DataStore(root))
     pushed, failures = push_prices(odds_url(config), prices, settings.get("push_timeout_s", 5))
     print(f"{len(prices)} upcoming fixture(s); pushed {pushed}, {failures} push failure(s)")
     bets = publish_bets(str(root), config_path)
     return {"fixtures": len(prices), "pushed": pushed, "push_failures": failures,
-            "live": captured, "failed_sources": failed, **bets}  # fmt: skip
+            "live": captured, "failed_sources": failed, "serving_state": state,
+            **bets}  # fmt: skip
 
 
 @task(name="fetch-live-source", cache_policy=NO_CACHE)

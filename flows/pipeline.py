@@ -11,7 +11,7 @@ from pathlib import Path
 from prefect import flow
 
 from flows.ingest import ingest_flow
-from flows.train import TrainingOutcome, refit_ensemble, train_ensemble
+from flows.train import refit_ensemble, train_ensemble
 from models.registry import REFIT_OF, TRAINED_THROUGH, ModelRegistry
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.promotion import PromotionPolicy
@@ -31,6 +31,7 @@ from tasks.registry import (
     workdir,
 )
 from tasks.tracking import tracking_uri
+from tasks.train import TrainingOutcome
 
 
 def reload_url(config: dict) -> str | None:
@@ -46,7 +47,7 @@ def refit_and_serve(
     registered = None
     try:
         refit = refit_ensemble(outcome, str(data_dir), judged)
-        candidate = export_refit(outcome, refit, judged, out)
+        candidate = export_refit(outcome, refit, judged, out, data_dir)
         registered = register_refit(registry, candidate, refit.run_id, judged)
         return serve_refit(registry, registered, judged)
     except Exception as error:  # the promotion stands; the reason is reported
@@ -75,7 +76,7 @@ def pipeline_flow(
     registry = ModelRegistry(tracking_uri(root))
     out = workdir()
     try:
-        candidate, scores, probs = export_candidate(outcome, out)
+        candidate, scores, probs = export_candidate(outcome, out, root)
         market, bets = assess_holdout(outcome, candidate)
         version = register_candidate(registry, candidate, outcome.summary["run_id"], market, bets)
         decision, champion = gate(registry, outcome, candidate, scores, market, probs, version)

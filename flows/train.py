@@ -15,13 +15,12 @@ from prefect import flow, task
 
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.faults import Stage, fault_point
-from sabiscore.splits import SeasonSplit, season_split
+from sabiscore.splits import choose_rows
 from sabiscore.store import DataStore
 from tasks.tracking import log_training_run
 from tasks.train import (
     BaseFit,
-    Evaluation,
-    FeatureTable,
+    TrainingOutcome,
     build_feature_table,
     evaluate_forecasts,
     fit_base_model,
@@ -61,45 +60,6 @@ def task_runner_from_config(settings: dict[str, Any] | None) -> Any:
 @task(name="log-mlflow-run")
 def log_run(data_dir: Path, **kwargs: Any) -> str:
     return log_training_run(data_dir, **kwargs)
-
-
-def choose_rows(
-    info: pd.DataFrame,
-    test_seasons: list[str] | None,
-    validation_seasons: list[str] | None,
-    partitions: dict[str, list[str]] | None,
-) -> tuple[pd.Series, pd.Series, dict[str, list[str]]]:
-    """Training and test rows: by explicit league/season partitions, else by a season split."""
-    played = info["status"] == "played"
-    if partitions:
-        key = info["league"].astype(str) + "/" + info["season"].astype(str)
-        described = {"train": partitions["train"], "validation": [], "test": partitions["test"]}
-        return (
-            played & key.isin(partitions["train"]),
-            played & key.isin(partitions["test"]),
-            described,
-        )
-    split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
-                                      validation_seasons)  # fmt: skip
-    fit = played & info["season"].isin([*split.train, *split.validation])
-    test = played & info["season"].isin(split.test)
-    return fit, test, {k: list(v) for k, v in split.__dict__.items()}
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    """What the training steps produced: the flow's summary, and the objects the pipeline
-    registers and gates (the fitted stack, the feature table, the evaluation)."""
-
-    summary: dict
-    stack: Any
-    table: FeatureTable
-    evaluation: Evaluation
-    fit_index: pd.Index
-    test_index: pd.Index
-    config: dict
-    matches: pd.DataFrame
-    odds: pd.DataFrame
 
 
 def fit_ensemble(train_settings: dict, X: pd.DataFrame, y: Any) -> tuple[Any, list[BaseFit]]:

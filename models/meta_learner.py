@@ -140,7 +140,6 @@ def fit_and_forecast(
     return fitted, fitted.predict_proba(X.iloc[predict])
 
 
-_fit_and_forecast = fit_and_forecast  # the name tasks/train.py imports
 
 
 def _base_rate(y_train: np.ndarray, n_rows: int) -> np.ndarray:
@@ -168,7 +167,7 @@ class MetaLearner(BaseModel):
     def __init__(
         self,
         base_models: Sequence[BaseModel],
-        n_folds: int = 5,
+        n_folds: int = 3,  # = configs/train.yaml stacking.n_folds
         C: float = 1.0,
         calibration: str = "none",
         n_jobs: int = 1,

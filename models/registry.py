@@ -53,7 +53,14 @@ METRIC_PREFIX = "holdout."
 PENDING = "registration.pending"  # host:pid of the process still registering the version
 REFIT_OF = "refit_of"  # on a refit: the version the gate judged, whose configuration it refits
 TRAINED_THROUGH = "data.trained_through"  # kick-off of the version's last training match
-CARRIED = (METRIC_PREFIX, "promotion.")  # a refit's tags taken from the version it refits
+CARRIED = (METRIC_PREFIX, "promotion.")
+#: The serving state (sabiscore/serving_state.py): embedded in the model's files at
+#: registration (`<ensemble>/serving/`), then updated as runs of its own whose id the version's
+#: tag names; `STATE_HISTORY` is the digest of the history the newest one was built from.
+EMBEDDED_STATE = "serving"
+STATE_RUN = "serving_state.run_id"
+STATE_HISTORY = "serving_state.history"
+STATE_ARTIFACT = "serving_state"  # a refit's tags taken from the version it refits
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm")
 
 
@@ -70,6 +77,7 @@ class Candidate:
     params_hash: str
     data: Mapping[str, Any] = field(default_factory=dict)
     holdout_predictions: pd.DataFrame | None = None  # match_id x H/D/A, logged with the run
+    state_history: str | None = None  # digest of the serving state inside ensemble_dir
 
 
 @dataclass(frozen=True)
@@ -389,6 +397,8 @@ class ModelRegistry:
                      for k, v in candidate.holdout_metrics.items()})  # fmt: skip
         tags.update({f"data.{k}": v if isinstance(v, str) else json.dumps(v)
                      for k, v in candidate.data.items()})  # fmt: skip
+        if candidate.state_history:
+            tags[STATE_HISTORY] = candidate.state_history
         return tags
 
     def record_decision(self, version: str, decision: Decision) -> None:
@@ -514,6 +524,44 @@ class ModelRegistry:
                 artifact_uri=self.model_uri(alias_or_version), dst_path=tmp
             )
             return load_ensemble(Path(local) / "artifacts" / "ensemble")
+
+    def load_served(self, version: Any) -> tuple[Any, Any, str | None]:
+        """What the service serves of `version` (a ModelVersion): its compiled ensemble, its
+        newest serving state (`ServingState`; None for a version registered without one) and
+        where that state came from (the state run's id, "embedded", or None)."""
+        import mlflow
+
+        from models.compiled import load_ensemble
+        from sabiscore.features import FeatureConfig
+        from sabiscore.serving_state import ServingState
+
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no log noise
+        point_mlflow_at(self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="sabiscore-model-") as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(
+                artifact_uri=self.model_uri(str(version.version)), dst_path=tmp))  # fmt: skip
+            ensemble = load_ensemble(local / "artifacts" / "ensemble")
+            features = FeatureConfig.from_dict(ensemble.metadata.get("features"))
+            run_id = version.tags.get(STATE_RUN)
+            if run_id:
+                published = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=STATE_ARTIFACT, dst_path=str(Path(tmp) / "state"),
+                    tracking_uri=self.tracking_uri)  # fmt: skip
+                return ensemble, ServingState.load(Path(published), features), run_id
+            embedded = local / "artifacts" / "ensemble" / EMBEDDED_STATE
+            if embedded.is_dir():
+                return ensemble, ServingState.load(embedded, features), "embedded"
+            return ensemble, None, None
+
+    def state_history(self, version: str) -> str | None:
+        """The history digest of the version's newest serving state (None: none recorded)."""
+        return self.client.get_model_version(self.name, str(version)).tags.get(STATE_HISTORY)
+
+    def record_state(self, version: str, run_id: str | None, history: str) -> None:
+        """The version's newest serving state is `run_id`'s (None: the embedded one)."""
+        if run_id is not None:
+            self.client.set_model_version_tag(self.name, str(version), STATE_RUN, run_id)
+        self.client.set_model_version_tag(self.name, str(version), STATE_HISTORY, history)
 
     def compare_models(self) -> pd.DataFrame:
         """Versions x holdout metrics, with semantic version, aliases and the gate's decision."""

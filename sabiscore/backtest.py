@@ -74,10 +74,6 @@ class Baseline(StrEnum):
     FAVOURITE = "favourite"  # a flat stake on the shortest price of every match
 
 
-#: Baselines that bet a flat stake (no forecaster, no tiers).
-FLAT_BASELINES = frozenset({Baseline.EVERY_OUTCOME, Baseline.FAVOURITE})
-
-
 # --- settings -----------------------------------------------------------------------------------
 
 

@@ -15,10 +15,12 @@ the rating regression and empty season counts those fixtures get.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,6 +37,7 @@ __all__ = ["MatchupFeaturizer", "UnknownLeague", "UnknownTeam"]
 
 _REST_COLUMNS = ("rest_home_days", "rest_away_days", "rest_diff_days")
 _UNQUOTED = (math.nan, math.nan, math.nan)
+STATE_FORMAT = 1  # of `to_files`
 _LISTED = 30  # names an error message lists before it only counts the rest
 
 
@@ -107,6 +110,67 @@ class MatchupFeaturizer:
             _aggregates=frozenset(AGGREGATES | set(map(str, aggregates))),
             _no_market=np.fromiter(no_market.values(), dtype=float),
             _rest_at=tuple(columns.index(c) for c in _REST_COLUMNS if c in columns),
+        )
+
+    # --- as files (the versioned serving state) ---------------------------------------------
+
+    def to_files(self, directory: Path) -> list[Path]:
+        """The state as explicit files, no pickle: `featurizer.json` (names, days, teams) and
+        `featurizer.npz` (each league's pair rows and last played days). The feature settings
+        are not written: they are the model's own (`from_files` takes them)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        leagues = sorted(self._leagues)
+        manifest = {
+            "format": STATE_FORMAT,
+            "columns": self.columns,
+            "state_date": self.state_date.isoformat(),
+            "state_time": self.state_time.isoformat(),
+            "leagues": [{"league": name, "season": self._leagues[name].season,
+                         "teams": list(self._leagues[name].teams)} for name in leagues],
+            "bookmakers": sorted(self._bookmakers),
+            "aggregates": sorted(self._aggregates),
+            "rest_at": list(self._rest_at),
+        }  # fmt: skip
+        arrays = {"no_market": self._no_market}
+        for i, name in enumerate(leagues):
+            arrays[f"rows_{i}"] = self._leagues[name].rows
+            arrays[f"last_played_{i}"] = self._leagues[name].last_played
+        paths = [directory / "featurizer.json", directory / "featurizer.npz"]
+        paths[0].write_text(json.dumps(manifest, indent=1))
+        np.savez(paths[1], **arrays)
+        return paths
+
+    @classmethod
+    def from_files(cls, directory: Path, config: FeatureConfig) -> MatchupFeaturizer:
+        """The featurizer `to_files` wrote, with the model's feature settings."""
+        directory = Path(directory)
+        manifest = json.loads((directory / "featurizer.json").read_text())
+        if manifest.get("format") != STATE_FORMAT:
+            raise ValueError(f"{directory}: featurizer format {manifest.get('format')!r}, this "
+                             f"code reads {STATE_FORMAT}")  # fmt: skip
+        with np.load(directory / "featurizer.npz", allow_pickle=False) as arrays:
+            leagues = {
+                entry["league"]: _League(
+                    season=entry["season"],
+                    teams=tuple(entry["teams"]),
+                    position={team: k for k, team in enumerate(entry["teams"])},
+                    rows=arrays[f"rows_{i}"],
+                    last_played=arrays[f"last_played_{i}"],
+                )
+                for i, entry in enumerate(manifest["leagues"])
+            }
+            no_market = arrays["no_market"]
+        return cls(
+            columns=list(manifest["columns"]),
+            state_date=pd.Timestamp(manifest["state_date"]),
+            config=config,
+            state_time=pd.Timestamp(manifest["state_time"]),
+            _leagues=leagues,
+            _bookmakers=frozenset(manifest["bookmakers"]),
+            _aggregates=frozenset(manifest["aggregates"]),
+            _no_market=no_market,
+            _rest_at=tuple(manifest["rest_at"]),
         )
 
     def teams(self) -> dict[str, list[str]]:

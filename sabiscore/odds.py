@@ -13,7 +13,6 @@ found. All functions are vectorised over rows: an (n, k) array of prices, k outc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -115,28 +114,3 @@ def implied_probabilities(
         }[ImpliedMethod(method)]
         out[complete] = solver(prices[complete])
     return out
-
-
-@dataclass(frozen=True)
-class ImpliedProbabilities:
-    """One book's de-margined probabilities, checked to be a distribution."""
-
-    probabilities: tuple[float, ...]
-    margin: float
-    method: ImpliedMethod
-
-    def __post_init__(self) -> None:
-        if abs(sum(self.probabilities) - 1.0) > 1e-6:
-            raise ValueError("implied probabilities must sum to 1")
-
-    @classmethod
-    def from_odds(
-        cls, decimal_odds: list[float], method: ImpliedMethod | str = ImpliedMethod.MULTIPLICATIVE
-    ) -> ImpliedProbabilities:
-        """
-        >>> ImpliedProbabilities.from_odds([2.0, 4.0, 4.0]).probabilities
-        (0.5, 0.25, 0.25)
-        """
-        probabilities = implied_probabilities([decimal_odds], method)[0]
-        margin = float(overround([decimal_odds])[0])
-        return cls(tuple(float(p) for p in probabilities), margin, ImpliedMethod(method))

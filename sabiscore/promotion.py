@@ -261,6 +261,15 @@ class GateReference:
     comparable: bool
     note: str | None = None  # None: the champion is no refit, there is nothing to explain
 
+    def holdout_id(self, candidate_holdout: str, trained_through: str | None) -> str:
+        """The holdout id the champion's scores carry: the candidate's when comparable, else
+        one that says it saw those matches (so the gate never compares the two).
+
+        >>> GateReference("3", False).holdout_id("e58c", "2022-05-22")
+        'seen-by-champion:2022-05-22'
+        """
+        return candidate_holdout if self.comparable else f"seen-by-champion:{trained_through}"
+
 
 def champion_reference(champion: TrainedVersion, holdout_start: str) -> GateReference:
     """Which version stands for the champion on a holdout whose first match kicks off at

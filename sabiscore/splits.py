@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pandas as pd
+
 
 @dataclass(frozen=True)
 class SeasonSplit:
@@ -52,3 +54,26 @@ def season_split(
     cutoff = min(validation) if validation else min(test)
     train = tuple(s for s in earlier if s < cutoff)
     return SeasonSplit(train=train, validation=validation, test=test)
+
+
+def choose_rows(
+    info: pd.DataFrame,
+    test_seasons: list[str] | None,
+    validation_seasons: list[str] | None,
+    partitions: dict[str, list[str]] | None,
+) -> tuple[pd.Series, pd.Series, dict[str, list[str]]]:
+    """Training and test rows: by explicit league/season partitions, else by a season split."""
+    played = info["status"] == "played"
+    if partitions:
+        key = info["league"].astype(str) + "/" + info["season"].astype(str)
+        described = {"train": partitions["train"], "validation": [], "test": partitions["test"]}
+        return (
+            played & key.isin(partitions["train"]),
+            played & key.isin(partitions["test"]),
+            described,
+        )
+    split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
+                                      validation_seasons)  # fmt: skip
+    fit = played & info["season"].isin([*split.train, *split.validation])
+    test = played & info["season"].isin(split.test)
+    return fit, test, {k: list(v) for k, v in split.__dict__.items()}

@@ -285,6 +285,18 @@ class DataStore:
             fixtures = fixtures[~fixtures["match_id"].isin(played["match_id"])]
         return fixtures.drop_duplicates("match_id", keep="last").reset_index(drop=True)
 
+    def history(self, leagues: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """What features are built from: the played matches and the upcoming fixtures (where a
+        promoted side appears first) of `leagues` (all when None), and their prices. The one
+        loader of training, the serving state and the service."""
+        played = self.load("matches", leagues=leagues)
+        fixtures = self.upcoming_fixtures()
+        if not fixtures.empty and leagues:
+            fixtures = fixtures[fixtures["league"].isin(leagues)]
+        matches = pd.concat([played, fixtures], ignore_index=True) if not fixtures.empty \
+            else played  # fmt: skip
+        return matches, self.load("odds", leagues=leagues)
+
     def summary(self) -> dict:
         """Counts per table and the leagues/seasons present (a rejected file's quarantine is
         counted, but its league and season are not present: nothing of it is served)."""

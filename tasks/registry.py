@@ -33,7 +33,10 @@ from sabiscore.promotion import (
     decide_promotion,
 )
 from sabiscore.staking import StakingPolicy
+from sabiscore.store import DataStore
 from tasks.serving import service_failure, service_headers
+from tasks.serving_state import export_state
+from tasks.train import TrainingOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ def model_params(train_settings: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in train_settings.items() if k not in ("task_runner", "n_jobs")}
 
 
-def feature_hash(outcome: Any) -> str:
+def feature_hash(outcome: TrainingOutcome) -> str:
     """The training's feature settings and the columns they gave, as one hash."""
     columns = list(outcome.table.X.columns)
     return digest({"settings": outcome.config["features"], "columns": columns})
@@ -68,7 +71,7 @@ def data_seen(info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index,
     }
 
 
-def holdout_index(outcome: Any) -> pd.Index:
+def holdout_index(outcome: TrainingOutcome) -> pd.Index:
     """The gate's holdout: test matches with a result and a forecast from every forecaster."""
     forecasts = {name: frame.loc[outcome.test_index]
                  for name, frame in outcome.evaluation.forecasts.items()}  # fmt: skip
@@ -81,7 +84,8 @@ def scores_on(name: str, probs: np.ndarray, results: pd.Series, holdout_id: str)
 
 
 @task(name="export-candidate", cache_policy=NO_CACHE)
-def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores, np.ndarray]:
+def export_candidate(outcome: TrainingOutcome, out: Path,
+                     data_dir: Path) -> tuple[Candidate, HoldoutScores, np.ndarray]:  # fmt: skip
     """The trained stack as explicit files, with everything the registry tags it with."""
     from models.compiled import export_ensemble
 
@@ -94,6 +98,7 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
     data = data_seen(outcome.table.info, outcome.fit_index, outcome.test_index, len(index))
     metadata = {"features": outcome.config["features"], "feature_hash": hashed, **data}
     ensemble_dir = export_ensemble(outcome.stack, out / "ensemble", metadata)
+    state = export_state(DataStore(data_dir), ensemble_dir, metadata, outcome.config)
     example = outcome.table.X.loc[index[:5]]
     candidate = Candidate(
         ensemble_dir=ensemble_dir,
@@ -107,12 +112,14 @@ def export_candidate(outcome: Any, out: Path) -> tuple[Candidate, HoldoutScores,
         params_hash=digest(model_params(outcome.config["train"])),
         data=data,
         holdout_predictions=pd.DataFrame(probs, index=index, columns=list(OUTCOMES)),
+        state_history=state,
     )
     return candidate, scores, probs
 
 
 @task(name="assess-holdout", cache_policy=NO_CACHE)
-def assess_holdout(outcome: Any, candidate: Candidate) -> tuple[HoldoutScores, HoldoutBets]:
+def assess_holdout(outcome: TrainingOutcome,
+                   candidate: Candidate) -> tuple[HoldoutScores, HoldoutBets]:  # fmt: skip
     """The gate's market on the candidate's holdout matches, and the bets the candidate would
     have placed there (reported beside the decision, never part of it)."""
     policy = PromotionPolicy.from_dict(outcome.config["promotion"])
@@ -127,7 +134,7 @@ def assess_holdout(outcome: Any, candidate: Candidate) -> tuple[HoldoutScores, H
     return market, bets
 
 
-def market_scores(outcome: Any, candidate: Candidate, forecaster: str) -> HoldoutScores:
+def market_scores(outcome: TrainingOutcome, candidate: Candidate, forecaster: str) -> HoldoutScores:
     """The market forecaster on the candidate's holdout matches: scored when it prices every
     one of them, else only how many it prices (`n`, scores None)."""
     index = candidate.holdout_predictions.index
@@ -165,7 +172,7 @@ def register_candidate(
     return str(version.version)
 
 
-def champion_features(ensemble: Any, outcome: Any, index: pd.Index) -> pd.DataFrame:
+def champion_features(ensemble: Any, outcome: TrainingOutcome, index: pd.Index) -> pd.DataFrame:
     """The holdout's features as the champion computes them (its own feature settings)."""
     if ensemble.metadata.get("feature_hash") == feature_hash(outcome):
         return outcome.table.X.loc[index]
@@ -175,7 +182,7 @@ def champion_features(ensemble: Any, outcome: Any, index: pd.Index) -> pd.DataFr
 
 @task(name="score-champion", cache_policy=NO_CACHE)
 def score_champion(
-    registry: ModelRegistry, outcome: Any, candidate: Candidate
+    registry: ModelRegistry, outcome: TrainingOutcome, candidate: Candidate
 ) -> tuple[HoldoutScores | None, GateReference | None]:
     """The champion re-scored on the candidate's holdout matches (None when there is none),
     or the version it refits when the champion is a refit that trained on them
@@ -190,9 +197,8 @@ def score_champion(
     holdout_start = str(outcome.table.info.loc[index, "kickoff"].min())
     reference = champion_reference(registry.trained_version(champion), holdout_start)
     ensemble = registry.load_ensemble(reference.version)
-    holdout_id = candidate.holdout_id
-    if not reference.comparable:
-        holdout_id = f"seen-by-champion:{ensemble.metadata.get('trained_through')}"
+    through = ensemble.metadata.get("trained_through")
+    holdout_id = reference.holdout_id(candidate.holdout_id, through)
     probs = ensemble.predict_proba(champion_features(ensemble, outcome, index))
     results = outcome.table.info.loc[index, "result"]
     stand_in = reference.version != str(champion.version)
@@ -220,7 +226,7 @@ def apply_decision(registry: ModelRegistry, version: str, decision: Decision) ->
 
 def gate(
     registry: ModelRegistry,
-    outcome: Any,
+    outcome: TrainingOutcome,
     candidate: Candidate,
     candidate_scores: HoldoutScores,
     market: HoldoutScores,
@@ -254,7 +260,8 @@ class RefitResult:
 
 
 @task(name="export-refit", cache_policy=NO_CACHE)
-def export_refit(outcome: Any, refit: Any, refit_of: str, out: Path) -> Candidate:
+def export_refit(outcome: TrainingOutcome, refit: Any, refit_of: str, out: Path,
+                 data_dir: Path) -> Candidate:  # fmt: skip
     """The refit as explicit files, described by the data it saw. Its holdout figures are
     those of `refit_of`, which the registry carries over: it has none of its own."""
     from models.compiled import export_ensemble
@@ -263,8 +270,10 @@ def export_refit(outcome: Any, refit: Any, refit_of: str, out: Path) -> Candidat
     metadata = {"features": outcome.config["features"], "feature_hash": feature_hash(outcome),
                 **data, "refit_of": refit_of}  # fmt: skip
     example = outcome.table.X.loc[refit.fit_index[-5:]]
+    ensemble_dir = export_ensemble(refit.stack, out / "ensemble", metadata)
+    state = export_state(DataStore(data_dir), ensemble_dir, metadata, outcome.config)
     return Candidate(
-        ensemble_dir=export_ensemble(refit.stack, out / "ensemble", metadata),
+        ensemble_dir=ensemble_dir,
         input_example=example,
         output_example=pd.DataFrame(refit.stack.predict_proba(example), columns=list(OUTCOMES)),
         holdout_metrics={},
@@ -272,6 +281,7 @@ def export_refit(outcome: Any, refit: Any, refit_of: str, out: Path) -> Candidat
         feature_hash=feature_hash(outcome),
         params_hash=digest(model_params(outcome.config["train"])),
         data=data,
+        state_history=state,
     )
 
 

@@ -53,15 +53,12 @@ class BaseFit:
 def load_training_data(
     store: DataStore, leagues: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    matches = store.load("matches", leagues=leagues)
-    if matches.empty:
+    matches, odds = store.history(leagues)
+    if matches.empty or matches["status"].eq("fixture").all():  # no match of the matches table
         raise ValueError(
             f"no matches in {store.root}: run `sabiscore ingest` first (or pass --data-dir)"
         )
-    fixtures = store.upcoming_fixtures()
-    if not fixtures.empty and leagues:
-        fixtures = fixtures[fixtures["league"].isin(leagues)]
-    return pd.concat([matches, fixtures], ignore_index=True), store.load("odds", leagues=leagues)
+    return matches, odds
 
 
 @task(name="build-features")
@@ -103,6 +100,22 @@ class Evaluation:
     table: pd.DataFrame  # forecaster x group (league, "all")
     curves: dict[str, pd.DataFrame]
     forecasts: dict[str, pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What the training steps produced: the flow's summary, and the objects the pipeline
+    registers and gates (the fitted stack, the feature table, the evaluation)."""
+
+    summary: dict
+    stack: Any
+    table: FeatureTable
+    evaluation: Evaluation
+    fit_index: pd.Index
+    test_index: pd.Index
+    config: dict
+    matches: pd.DataFrame
+    odds: pd.DataFrame
 
 
 @task(name="evaluate")

@@ -374,7 +374,7 @@ def test_book_disagreement_equals_numpys_nan_functions() -> None:
     """`_disagreement` writes out nanstd / nanmax / nanmin (for speed); to the last bit."""
     import warnings
 
-    from sabiscore.features import _disagreement
+    from sabiscore.features.market import _disagreement
     from sabiscore.odds import implied_probabilities
 
     rng = np.random.default_rng(3)
