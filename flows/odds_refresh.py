@@ -11,7 +11,6 @@ reached.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,13 @@ from prefect.logging import get_run_logger
 
 from flows.ingest import ingest_flow
 from sabiscore.config import default_data_dir, load_config
-from sabiscore.football_data import one_x_two
-from sabiscore.live import LiveSnapshot, live_kind, newest_first, snapshot_partitions
+from sabiscore.live import LiveSnapshot, live_kind, snapshot_partitions
+from sabiscore.serving_state import fixture_listing
 from sabiscore.store import DataStore
 from tasks.ledger import publish_ledger
 from tasks.live_sources import FOOTBALL_DATA, LiveSourceError, fetch_live, no_public_api_notes
 from tasks.serving import service_failure, service_headers
 from tasks.serving_state import publish_serving_state
-
-SIDES = {"H": "home", "D": "draw", "A": "away"}
 
 
 def odds_url(config: dict) -> str | None:
@@ -140,39 +137,14 @@ def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
 
 @task(name="upcoming-prices", cache_policy=NO_CACHE)
 def upcoming_prices(store: DataStore) -> list[dict[str, Any]]:
-    """Every fixture not yet played, with each bookmaker's opening 1X2 prices."""
+    """Every fixture not yet played, with each bookmaker's newest opening 1X2 prices, as
+    `POST /odds` takes it (`sabiscore.serving_state.fixture_listing`, which the service's
+    state lists too)."""
     fixtures = store.upcoming_fixtures()
     if fixtures.empty:
         return []
     odds = store.load("odds", sorted(set(fixtures["league"])), sorted(set(fixtures["season"])))
-    return price_messages(fixtures, odds)
-
-
-def price_messages(fixtures: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str, Any]]:
-    """One JSON-able message per fixture: `{match_id, league, ..., odds: {bookmaker: {home,
-    draw, away}}}`; a bookmaker missing any of the three prices is left out."""
-    books: dict[str, dict[str, dict[str, float]]] = {}
-    if not odds.empty:
-        odds = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])])
-        wide = one_x_two(odds, bookmakers=odds["bookmaker"].unique(), phases=("open",))
-        for match_id, row in wide.iterrows():
-            quotes: dict[str, dict[str, float]] = {}
-            for column, price in row.items():
-                bookmaker, _, outcome = column.rsplit("_", 2)
-                quotes.setdefault(bookmaker, {})[SIDES[outcome]] = float(price)
-            books[match_id] = {b: q for b, q in quotes.items()
-                               if len(q) == 3 and not any(map(math.isnan, q.values()))}  # fmt: skip
-    return [
-        {
-            "match_id": f.match_id,
-            "league": f.league,
-            "home_team": f.home_team,
-            "away_team": f.away_team,
-            "kickoff": None if pd.isna(f.kickoff) else pd.Timestamp(f.kickoff).isoformat(),
-            "odds": books.get(f.match_id, {}),
-        }
-        for f in fixtures.itertuples(index=False)
-    ]
+    return fixture_listing(fixtures, odds)
 
 
 @task(name="push-prices", cache_policy=NO_CACHE)

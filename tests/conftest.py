@@ -15,6 +15,10 @@ os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+#: Not a test module: schemathesis loads it (with its environment) in its own process; under
+#: --doctest-modules pytest would import it too.
+collect_ignore = ["bentos/schemathesis_hooks.py"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SABISCORE_SHARED_DIR", REPO.parent / "shared"))
 FOOTBALL_DATA = SHARED / "data" / "football-data"

@@ -250,7 +250,8 @@ def test_odds_refresh_pushes_upcoming_prices(
 
     ledger = counts.pop("ledger")
     assert counts == {"fixtures": 3, "pushed": 3, "push_failures": 0, "live": {},
-                      "failed_sources": {}, "value_bets": 0}  # no champion: no bets  # fmt: skip
+                      "failed_sources": {}, "serving_state": None,  # no live source stored
+                      "value_bets": 0}  # no champion: no bets  # fmt: skip
     assert (ledger["suggested"], ledger["settled"]) == (0, 0)
     first = next(csv.DictReader(io.StringIO(fixtures_file.read_text())))
     message = next(m for m in (r.json() for r in received) if m["home_team"] == first["HomeTeam"])
