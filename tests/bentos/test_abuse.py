@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pandas as pd
 import pytest
 from websockets.asyncio.client import connect
 
@@ -145,13 +144,17 @@ def test_sigterm_under_load_stops_the_server_within_seconds(
 def test_a_start_that_cannot_load_exits_non_zero_with_the_reason(
     champion_store: Path, tmp_path: Path
 ) -> None:
-    """A store whose history has no played match: "Application startup failed. Exiting.",
-    and the process stayed, holding the port and answering nothing (issue 12)."""
+    """A champion whose published serving state cannot be read: the worker used to log
+    "Application startup failed. Exiting." and the process stayed, holding the port and
+    answering nothing (issue 12). (The store is no longer read at start: a store with no
+    played match no longer stops a version that carries its state.)"""
+    from bentos.settings import tracking_uri
+    from models.registry import STATE_RUN, ModelRegistry
+
     store = copy_store(champion_store, tmp_path / "store")
-    for part in (store / "canonical" / "matches").rglob("*.parquet"):
-        frame = pd.read_parquet(part)
-        frame[["home_goals", "away_goals", "result"]] = None  # nothing played
-        frame.to_parquet(part, index=False)
+    missing_run = "0" * 32
+    registry = ModelRegistry(tracking_uri(store))
+    registry.client.set_model_version_tag(registry.name, "1", STATE_RUN, missing_run)
     server = start(store, tmp_path, OVERRIDES, server_env(SABISCORE_API_TOKEN=TOKEN))
     try:
         code = server.process.wait(timeout=120)
@@ -159,7 +162,7 @@ def test_a_start_that_cannot_load_exits_non_zero_with_the_reason(
         stop(server)
     log = server.log.read_text()
     assert code == 1, log[-3000:]
-    assert "sabiscore serve: could not start: ValueError: the history has no played match" in log
+    assert "sabiscore serve: could not start: " in log and missing_run in log, log[-3000:]
 
 
 def test_a_store_without_a_champion_starts_and_is_not_ready(tmp_path: Path) -> None:
