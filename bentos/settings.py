@@ -255,6 +255,7 @@ class ServingSettings:
         if edge.get("implied_method"):
             staking["implied_method"] = ImpliedMethod(edge["implied_method"])
         sentry = serving.get("sentry") or {}
+        clv = ClvSettings.from_config(config)
         settings = cls(
             data_dir=root,
             tracking_uri=environ.get("MLFLOW_TRACKING_URI") or tracking_uri(root),
@@ -265,8 +266,8 @@ class ServingSettings:
             calibration=CalibrationThresholds(**(serving.get("calibration_status") or {})),
             max_batch_size=int((serving.get("predict") or {}).get("max_batch_size", 100)),
             staking=StakingPolicy.from_dict(staking),
-            clv_books=ClvSettings.from_config(config).books,
-            clv_min_matches=ClvSettings.from_config(config).min_matches,
+            clv_books=clv.books,
+            clv_min_matches=clv.min_matches,
             push=PushSettings(**(serving.get("push") or {})),
             revalidation=RevalidationSettings(
                 next_url=environ.get("NEXT_URL") or None,
