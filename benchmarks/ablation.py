@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 FAMILIES = ("form", "elo", "pi_ratings", "rest", "season_stage")
 EXTRA_MARKET = {"+books": {"books": ["pinnacle", "bet365", "market_avg"]},
-                "+disagreement": {"disagreement": True}}  # fmt: skip
+                "+disagreement": {"disagreement": True}}
 
 
 def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -90,7 +90,7 @@ def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> 
             X.loc[fit], outcome_index(info.loc[fit, "result"])
         )
         frames.append(pd.DataFrame(stack.predict_proba(X.loc[test]), index=X.index[test],
-                                   columns=["H", "D", "A"]))  # fmt: skip
+                                   columns=["H", "D", "A"]))
     return pd.concat(frames)
 
 
@@ -132,7 +132,7 @@ def main() -> None:
 
         args.store = Path(tempfile.mkdtemp(prefix="bench-ablation-"))
         command = [str(Path(sys.executable).with_name("sabiscore")), "ingest", str(args.data),
-                   "--data-dir", str(args.store), "--json"]  # fmt: skip
+                   "--data-dir", str(args.store), "--json"]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     store = DataStore(args.store)
     config = load_config(args.config)
@@ -156,7 +156,7 @@ def main() -> None:
     ]
     results, groups = matches["result"], matches[["league", "season"]]
     reference = {"pinnacle_open": scores(pinnacle_open.loc[common], results, groups),
-                 "pinnacle_close": scores(pinnacle_close.loc[common], results, groups)}  # fmt: skip
+                 "pinnacle_close": scores(pinnacle_close.loc[common], results, groups)}
 
     table, seconds = {}, {}
     for name, variant in chosen.items():
@@ -171,7 +171,7 @@ def main() -> None:
             "all": round(a["all"] - b["all"], 5),
             **{col: {k: round(v - b[col][k], 5) for k, v in a[col].items()}
                for col in ("league", "season")},
-        }  # fmt: skip
+        }
 
     rows = {
         name: {
@@ -191,7 +191,7 @@ def main() -> None:
         "seconds": {**seconds, "total": round(time.perf_counter() - started, 1)},
         "note": "log loss on the same matches for every row; minus_*: variant minus reference "
                 "(negative = better)",
-    }))  # fmt: skip
+    }))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 HEADLINE = ("bets", "turnover", "profit", "roi", "roi_ci", "yield", "yield_ci", "hit_rate",
-            "max_drawdown", "clv_mean", "clv_mean_ci")  # fmt: skip
+            "max_drawdown", "clv_mean", "clv_mean_ci")
 
 
 def split_files(data: Path, first_test: str, last_test: str | None) -> tuple[list[str], list[str]]:
@@ -75,7 +75,7 @@ def main() -> None:
             train_sources=train, test_sources=test, data_dir=data_dir,
             config_path=str(args.config) if args.config else None,
             report_dir=str(args.report_dir) if args.report_dir else None,
-        )  # fmt: skip
+        )
         seconds = round(time.perf_counter() - started, 1)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({
@@ -98,7 +98,7 @@ def main() -> None:
         "by_league": summary.get("by_league", {}),
         "forecast_scores": summary["forecast_scores"],
         "report": summary["report"],
-    }, default=str))  # fmt: skip
+    }, default=str))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def main() -> None:
                       "prefect_and_flows": round(t_imports, 2)},
         "unchanged_on_reingest": all(r["status"] == "unchanged" for r in again["per_file"]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-    }  # fmt: skip
+    }
     print(json.dumps(result))
 
 

@@ -72,7 +72,7 @@ class Connection:
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))  # fmt: skip
+                      if line.lower().startswith(b"content-length:"))
         return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
@@ -83,7 +83,7 @@ def post_request(url: str, path: str, body: dict) -> bytes:
     payload = json.dumps(body).encode()
     host = urlsplit(url).netloc
     return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload  # fmt: skip
+            f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
 
 
 def summary_ms(seconds: list[float] | np.ndarray) -> dict[str, float]:
@@ -119,7 +119,7 @@ async def load_test(url: str, request: bytes, concurrency: int, n_requests: int)
     for connection in connections:
         connection.close()
     return {**summary_ms(latencies), "requests_per_s": round(len(latencies) / wall, 1),
-            "n": len(latencies)}  # fmt: skip
+            "n": len(latencies)}
 
 
 # --- WebSocket pushes -------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def heap_after_load() -> dict:
     without_freeze = collect_ms()
     gc.freeze()
     return {"frozen_objects": frozen, "full_collection_ms": with_freeze,
-            "full_collection_ms_unfrozen": without_freeze}  # fmt: skip
+            "full_collection_ms_unfrozen": without_freeze}
 
 
 def in_process(data_dir: Path | None, match: dict, n_calls: int) -> dict:
@@ -261,7 +261,7 @@ def running_server(url: str | None, data_dir: Path | None) -> Iterator[str]:
         command += ["--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if k != "NEXT_URL"}  # no site to revalidate
     process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -295,7 +295,7 @@ def main() -> None:
         ready = httpx.get(f"{url}/readyz").json()
         league = httpx.get(f"{url}/teams").json()["leagues"][0]
         match = {"league": league["league"], "home_team": league["teams"][0],
-                 "away_team": league["teams"][1]}  # fmt: skip
+                 "away_team": league["teams"][1]}
         request = post_request(url, "/predict", {**match, "odds": BOOKS})
         http = {
             f"concurrency_{c}": asyncio.run(load_test(url, request, c, args.requests))
@@ -317,7 +317,7 @@ def main() -> None:
             "push_p99_le_20ms": push["from_post_returned"]["p99_ms"] <= 20,
         },
         "cpus": os.cpu_count(),
-    }))  # fmt: skip
+    }))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def pooled(tables: list[list[dict]]) -> list[dict]:
     for rows in tables:
         for row in rows:
             acc = out.setdefault(row["forecaster"], {"forecaster": row["forecaster"], "n": 0,
-                                                     **{m: 0.0 for m in METRICS}})  # fmt: skip
+                                                     **{m: 0.0 for m in METRICS}})
             acc["n"] += row["n"]
             for metric in METRICS:
                 acc[metric] += row[metric] * row["n"]
@@ -66,7 +66,7 @@ def main() -> None:
         for season in args.seasons:
             started = time.perf_counter()
             result = train_flow(data_dir=data_dir, config_path=config, test_seasons=[season],
-                                log_to_mlflow=False)  # fmt: skip
+                                log_to_mlflow=False)
             seconds[season] = round(time.perf_counter() - started, 1)
             per_season[season] = {
                 "n_train": result["n_train"],
@@ -77,18 +77,18 @@ def main() -> None:
             }
             print(f"{season}: " + ", ".join(
                 f"{r['forecaster']} {r['log_loss']:.4f}" for r in result["rows"]
-            ), file=sys.stderr)  # fmt: skip
+            ), file=sys.stderr)
     table = pooled([s["rows"] for s in per_season.values()])
     by_name = {row["forecaster"]: row["log_loss"] for row in table}
     leagues = sorted({r["group"] for s in per_season.values() for r in s["per_league"]})
     per_league = {
         league: pooled(
             [[r for r in s["per_league"] if r["group"] == league] for s in per_season.values()]
-        )  # fmt: skip
+        )
         for league in leagues
     }
     members = [n for n in by_name if n not in ("ensemble", "pinnacle_open", "pinnacle_close",
-                                               "bet365_open")]  # fmt: skip
+                                               "bet365_open")]
     best_member = min(members, key=by_name.get) if members else None
     print(json.dumps({
         "benchmark": "walkforward",
@@ -106,7 +106,7 @@ def main() -> None:
         "per_season": per_season,
         "seconds": seconds,
         "note": "brier is the sum over the 3 outcomes",
-    }))  # fmt: skip
+    }))
 
 
 if __name__ == "__main__":

@@ -37,11 +37,11 @@ def make_store(root: Path) -> Path:
     from tests.bentos.conftest import LEAGUE, SMALL
 
     league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
-                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))  # fmt: skip
+                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))
     write_csvs(generate_league(league), root / "league")
     (root / "small.yaml").write_text(yaml.safe_dump(SMALL))
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}  # fmt: skip
+           if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
     env["PREFECT_HOME"] = str(root / "prefect")
     command = [sys.executable, "-m", "cli", "pipeline", str(root / "league"), "--data-dir",
                str(root / "store"), "--config", str(root / "small.yaml"), "--json"]
@@ -68,13 +68,13 @@ def main() -> None:
         compiling = stack.start_compile(root)
         if args.data_dir:
             store = shutil.copytree(args.data_dir, root / "store",
-                                    ignore=shutil.ignore_patterns("*.lock"))  # fmt: skip
+                                    ignore=shutil.ignore_patterns("*.lock"))
         else:
             store = make_store(root)
         with stack.running_stack(Path(store), root, compiling) as running:
             done = subprocess.run(["node", "--experimental-websocket", "e2e/bench.mjs"],
                                   cwd=stack.WEB, env=running.node_env(root / "artifacts"),
-                                  capture_output=True, text=True, timeout=600)  # fmt: skip
+                                  capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise SystemExit(f"web/e2e/bench.mjs failed:\n{done.stdout[-3000:]}"
                              f"{done.stderr[-3000:]}")

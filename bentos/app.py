@@ -144,7 +144,7 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
         return JSONResponse({"error": str(error.detail)}, status_code=error.status_code,
-                            headers=error.headers)  # fmt: skip
+                            headers=error.headers)
 
     @app.exception_handler(ServiceError)
     async def refused(_: Request, error: ServiceError) -> JSONResponse:
@@ -207,15 +207,15 @@ def _add_routes(app: FastAPI) -> None:
         start: FromDay = None,
         end: ToDay = None,
         book: Annotated[list[str] | None, Query(description="Books one can bet at (all real "
-                                                "books when none).")] = None,  # fmt: skip
+                                                "books when none).")] = None,
         bankroll: Annotated[float | None, Query(gt=0, allow_inf_nan=False, description="Turns "
-                                                "stakes into amounts.")] = None,  # fmt: skip
+                                                "stakes into amounts.")] = None,
     ) -> ValueBets:
         """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
         books only (an aggregate is never the price taken), each recorded once in the ledger."""
         runtime = runtime_of(request)
         query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"), book,
-                            bankroll)  # fmt: skip
+                            bankroll)
         await runtime.refresh_if_store_moved()
         return runtime.value_bets(query)
 
@@ -228,7 +228,7 @@ def _add_routes(app: FastAPI) -> None:
         (once), settled against the result and the sharp book's close as they are ingested;
         yield and closing-line value with 95 % bootstrap intervals, by tier and model version."""
         return await runtime_of(request).track_record(None if since is None else
-                                                      str(parse_day(since, "since")))  # fmt: skip
+                                                      str(parse_day(since, "since")))
 
     @app.get("/matches/{match_id}", tags=["matches"], response_model=EdgeUpdate)
     async def match(request: Request, match_id: str) -> Response:

@@ -28,7 +28,7 @@ OPEN_WRITES_WARNING = f"writes are open: set {API_TOKEN_ENV}"
 
 #: Never a token: the probes, the OpenAPI document and BentoML's own pages.
 OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/livez", "/metrics", "/docs.json",
-                        "/schema.json", "/docs", "/openapi.json", "/redoc"})  # fmt: skip
+                        "/schema.json", "/docs", "/openapi.json", "/redoc"})
 OPEN_PREFIXES = ("/assets/", "/static_content/")
 #: Answers that change nothing: a token only when `auth.protect_reads` says so.
 READ_PATHS = frozenset({"/predict", "/predict_batch", "/edge"})
@@ -99,7 +99,7 @@ def authorize(access: Access, authorization: bytes | None, policy: AuthPolicy) -
     sent = bearer_token(authorization)
     if sent is None:
         return Refusal(401, f"this endpoint needs a token: send 'Authorization: Bearer <token>' "
-                            f"(the service's {API_TOKEN_ENV})")  # fmt: skip
+                            f"(the service's {API_TOKEN_ENV})")
     if not hmac.compare_digest(sent, policy.token.encode()):
         return Refusal(403, "the token sent is not the service's")
     return None
@@ -145,12 +145,12 @@ class RequireToken:
         if access is Access.OPEN or (policy is not None and not policy.needs_token(access)):
             return await self.app(scope, receive, send)
         refusal = (Refusal(503, "the service is starting") if policy is None
-                   else authorize(access, _header(scope, b"authorization"), policy))  # fmt: skip
+                   else authorize(access, _header(scope, b"authorization"), policy))
         if refusal is None:
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("?",))[0]
         logger.info("refused %s %s from %s: %s", method, loggable(scope["path"]), client,
-                    refusal.status_code)  # fmt: skip
+                    refusal.status_code)
         if scope["type"] == "websocket":
             await _close_websocket(refusal, receive, send)
         else:

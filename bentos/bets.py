@@ -49,14 +49,14 @@ class BetQuery:
     @classmethod
     def of(cls, leagues: Iterable[str] | None = None, start: date | None = None,
            end: date | None = None, books: Iterable[str] | None = None,
-           bankroll: float | None = None) -> BetQuery:  # fmt: skip
+           bankroll: float | None = None) -> BetQuery:
         """Checked: a bankroll above 0, `start` not after `end`."""
         if bankroll is not None and not (bankroll > 0 and bankroll < float("inf")):
             raise BadRequest(f"bankroll must be a positive amount, got {bankroll!r}")
         if start is not None and end is not None and start > end:
             raise BadRequest(f"from ({start}) is after to ({end})")
         return cls(frozenset(leagues) if leagues else None, start, end,
-                   tuple(books) if books else None, bankroll)  # fmt: skip
+                   tuple(books) if books else None, bankroll)
 
     def window(self, now: datetime) -> tuple[datetime, datetime | None]:
         """(first, last) kick-off as naive UTC: from the start of day `start` (else `now`) to
@@ -80,11 +80,11 @@ def upcoming(fixtures: Iterable[OddsUpdate], query: BetQuery, now: datetime) -> 
 
     chosen = [f for f in fixtures if wanted(f)]
     return sorted(chosen, key=lambda f: (f.kickoff is None, f.kickoff and naive_utc(f.kickoff),
-                                         f.league, f.home_team))  # fmt: skip
+                                         f.league, f.home_team))
 
 
 def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQuery,
-               now: datetime | None = None) -> ValueBets:  # fmt: skip
+               now: datetime | None = None) -> ValueBets:
     """Each fixture of the query priced (its forecast and, where books priced it, its edges),
     the value bets among them, and the fixtures that could not be priced, with why."""
     now = now or datetime.now(UTC)
@@ -101,7 +101,7 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
             **_named(update), home_win_probability=p.home_win_probability,
             draw_probability=p.draw_probability, away_win_probability=p.away_win_probability,
             books=sorted(update.odds or {}), bets=len(found), edge=message.edge,
-        ))  # fmt: skip
+        ))
         bets.extend(found)
     return ValueBets(
         model_version=model.info.version,
@@ -117,7 +117,7 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
 
 
 def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
-            bankroll: float | None = None) -> list[ValueBet]:  # fmt: skip
+            bankroll: float | None = None) -> list[ValueBet]:
     """The value bets among a priced match's outcomes."""
     if edge is None:
         return []
@@ -139,11 +139,11 @@ def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
         )
         for o in edge.outcomes
         if o.reason == BetReason.VALUE_BET
-    ]  # fmt: skip
+    ]
 
 
 def suggestions(bets: Iterable[ValueBet], model: LoadedModel, source: str,
-                now: datetime | None = None) -> list[Suggestion]:  # fmt: skip
+                now: datetime | None = None) -> list[Suggestion]:
     """The ledger's record of these bets, as suggested now by `model`."""
     at = utc_text(now or datetime.now(UTC))
     rows = [{**b.model_dump(mode="json")} for b in bets]
@@ -151,20 +151,20 @@ def suggestions(bets: Iterable[ValueBet], model: LoadedModel, source: str,
 
 
 def price(model: LoadedModel, update: OddsUpdate, books: Iterable[str] | None = None,
-          now: datetime | None = None) -> EdgeUpdate:  # fmt: skip
+          now: datetime | None = None) -> EdgeUpdate:
     """The match's forecast, and its edges when any book priced it (at `books` only)."""
     if update.odds:
         prediction, edge = model.edge(update, update.odds, bet_at=books)
     else:
         prediction, edge = model.predict(update), None
     return EdgeUpdate(match_id=update.match_id or "", prediction=prediction, edge=edge,
-                      updated_at=now or datetime.now(UTC))  # fmt: skip
+                      updated_at=now or datetime.now(UTC))
 
 
 def _named(update: OddsUpdate) -> dict:
     return {"match_id": update.match_id or "", "league": update.league,
             "home_team": update.home_team, "away_team": update.away_team,
-            "kickoff": update.kickoff}  # fmt: skip
+            "kickoff": update.kickoff}
 
 
 
@@ -181,7 +181,7 @@ def ledger_report(record: dict) -> LedgerReport:
         overall=numbers(record["overall"]),
         by_quality={k: numbers(v) for k, v in record["by_quality"].items()},
         by_model_version={k: numbers(v) for k, v in record["by_model_version"].items()},
-    )  # fmt: skip
+    )
 
 
 def _finite_or_none(value: object) -> object:

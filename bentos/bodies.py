@@ -42,7 +42,7 @@ def is_json(content_type: bytes | None) -> bool:
         return True
     media = content_type.split(b";", 1)[0].strip().lower()
     return media == b"application/json" or (media.startswith(b"application/")
-                                            and media.endswith(b"+json"))  # fmt: skip
+                                            and media.endswith(b"+json"))
 
 
 class Refused(Exception):
@@ -59,7 +59,7 @@ class CheckJsonBodies:
     """
 
     def __init__(self, app: Any, models: Mapping[str, type[BaseModel]],
-                 max_bytes: Callable[[], int]) -> None:  # fmt: skip
+                 max_bytes: Callable[[], int]) -> None:
         self.app, self.models, self.max_bytes = app, dict(models), max_bytes
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -71,7 +71,7 @@ class CheckJsonBodies:
         except Refused as refusal:
             client = (scope.get("client") or ("?",))[0]
             logger.info("%s POST %s from %s: %s", refusal.status, scope["path"], client,
-                        loggable(refusal.message))  # fmt: skip
+                        loggable(refusal.message))
             return await send_error(send, refusal.status, refusal.message)
         await self.app(scope, _replay(body, receive), send)
 
@@ -81,7 +81,7 @@ class CheckJsonBodies:
         if not is_json(content_type):
             shown = content_type.decode("latin-1").split(";", 1)[0][:60]
             raise Refused(415, f"send the body as JSON (Content-Type: application/json), not "
-                               f"{shown!r}")  # fmt: skip
+                               f"{shown!r}")
         limit = self.max_bytes()
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:

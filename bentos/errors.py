@@ -59,10 +59,10 @@ def loggable(text: object, limit: int = 200) -> str:
 
 
 async def send_error(send: Callable, status: int, message: str,
-                     headers: Mapping[str, str] | None = None) -> None:  # fmt: skip
+                     headers: Mapping[str, str] | None = None) -> None:
     """An `{"error": message}` answer straight onto an ASGI `send` (for the middlewares)."""
     body = json.dumps({"error": message}).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]  # fmt: skip
+           *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -14,7 +14,7 @@ from typing import Any
 
 FILTERED = "[Filtered]"
 _CREDENTIAL_KEY = re.compile(r"secret|token|password|passwd|authorization|cookie|api[-_]?key",
-                             re.IGNORECASE)  # fmt: skip
+                             re.IGNORECASE)
 #: Exceptions that are a client's mistake whatever their status attribute says.
 _CLIENT_ERRORS = ("ValidationError", "RequestValidationError")
 

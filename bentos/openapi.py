@@ -33,9 +33,9 @@ SCHEME = "bearerAuth"
 
 _BODY = {400: "Malformed JSON, or a field missing or invalid (the message names it)",
          413: "The body is longer than predict.max_body_bytes",
-         415: "The body is not JSON (send Content-Type: application/json)"}  # fmt: skip
+         415: "The body is not JSON (send Content-Type: application/json)"}
 _MODEL = {422: "Unknown league, team or bookmaker, or a kick-off before the teams' state",
-          503: "No model loaded yet (no champion in the registry)"}  # fmt: skip
+          503: "No model loaded yet (no champion in the registry)"}
 
 #: Every error status of each route, apart from the token's (added by `route_access`).
 ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
@@ -55,11 +55,11 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("post", "/edge"): {**_BODY, **_MODEL},
     ("post", "/predict_batch"): {
         **_BODY, 413: "More than predict.max_batch_size matches, or a body longer than "
-                      "predict.max_body_bytes", **_MODEL},  # fmt: skip
+                      "predict.max_body_bytes", **_MODEL},
     ("post", "/odds"): {**_BODY, **_MODEL},
     ("post", "/reload"): {400: "Malformed JSON, or a field invalid",
                           503: "No champion in the registry, or it could not be loaded (the "
-                               "version loaded before keeps serving)"},  # fmt: skip
+                               "version loaded before keeps serving)"},
 }
 #: Routes BentoML documents that this service does not answer (metrics are off).
 NOT_SERVED = frozenset({("get", "/metrics")})
@@ -71,7 +71,7 @@ Models = Mapping[str, tuple[type[BaseModel], type[BaseModel]]]
 
 
 def published_document(generated: dict[str, Any], policy: AuthPolicy,
-                       bentoml_routes: Models) -> dict[str, Any]:  # fmt: skip
+                       bentoml_routes: Models) -> dict[str, Any]:
     """The document to publish, from BentoML's (`SabiScore.openapi_spec.asdict()`);
     `bentoml_routes`: route -> (body model, answer model) of each `@bentoml.api` route."""
     doc = copy.deepcopy(generated)
@@ -96,11 +96,11 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
         schemas.pop(name, None)
     schemas.setdefault("Error", {
         "type": "object", "title": "Error", "required": ["error"],
-        "properties": {"error": {"type": "string", "title": "Error"}}})  # fmt: skip
+        "properties": {"error": {"type": "string", "title": "Error"}}})
     _own_schemas(doc, bentoml_routes)
     components["securitySchemes"] = {SCHEME: {
         "type": "http", "scheme": "bearer",
-        "description": f"The service's ${API_TOKEN_ENV}."}}  # fmt: skip
+        "description": f"The service's ${API_TOKEN_ENV}."}}
     paths = doc.get("paths", {})
     for path in list(paths):
         for method in list(paths[path]):
@@ -124,7 +124,7 @@ def _package_version() -> str:
 
 
 def _document_errors(operation: dict[str, Any], method: str, path: str,
-                     policy: AuthPolicy) -> None:  # fmt: skip
+                     policy: AuthPolicy) -> None:
     errors = dict(ROUTE_ERRORS.get((method, path), {}))
     access = route_access(method, path)
     if access is not Access.OPEN and policy.needs_token(access) and policy.token is not None:
@@ -134,7 +134,7 @@ def _document_errors(operation: dict[str, Any], method: str, path: str,
     else:
         operation.pop("security", None)
     responses = {code: answer for code, answer in operation.get("responses", {}).items()
-                 if str(code).startswith("2")}  # fmt: skip
+                 if str(code).startswith("2")}
     for status, text in sorted(errors.items()):
         responses[str(status)] = {
             "description": text,
@@ -147,7 +147,7 @@ def _own_schemas(doc: dict[str, Any], routes: Models) -> None:
     """Point each BentoML route at its models' schemas (bodies as validated, answers as
     serialised), in place of BentoML's `*IODescriptor` copies."""
     pairs = [(model, mode) for body, answer in routes.values()
-             for model, mode in ((body, "validation"), (answer, "serialization"))]  # fmt: skip
+             for model, mode in ((body, "validation"), (answer, "serialization"))]
     refs, definitions = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
     schemas = doc["components"]["schemas"]
     schemas.update(definitions.get("$defs", {}))

@@ -39,7 +39,7 @@ def _number(value: Any) -> float | None:
 
 
 def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
-                 forecaster: str) -> RegisteredVersion:  # fmt: skip
+                 forecaster: str) -> RegisteredVersion:
     """One registry version (`ModelRegistry.info`), its aliases and holdout figures."""
     tags = info.tags
     promoted = tags.get("promotion.promoted")
@@ -60,7 +60,7 @@ def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
         if any(v is not None for v in market.values()) else None,
         clv_mean=_number(metrics.get("clv_mean")),
         clv_ci=[low, high] if low is not None and high is not None else None,
-    )  # fmt: skip
+    )
 
 
 def reliability_of(table: pd.DataFrame, version: str) -> Calibration:
@@ -70,7 +70,7 @@ def reliability_of(table: pd.DataFrame, version: str) -> Calibration:
         point = ReliabilityPoint.model_validate({
             "class": row["class"], "bin": int(row["bin"]), "count": int(row["count"]),
             "mean_predicted": float(row["mean_predicted"]), "observed": float(row["observed"]),
-        })  # fmt: skip
+        })
         curves.setdefault(str(row["forecaster"]), []).append(point)
     return Calibration(version=version, curves=curves)
 
@@ -90,7 +90,7 @@ class RegistryView:
         aliases = registry.aliases()
         views = [version_view(registry.info(v), aliases.get(str(v.version), []),
                               registry.holdout_metrics(v), self.forecaster)
-                 for v in versions[:limit]]  # fmt: skip
+                 for v in versions[:limit]]
         calibration = None
         if champion is not None:
             calibration = self._calibration(champion)
@@ -122,7 +122,7 @@ class RegistryView:
                 local = mlflow.artifacts.download_artifacts(
                     run_id=version.run_id, artifact_path=RELIABILITY_ARTIFACT, dst_path=tmp,
                     tracking_uri=self.registry.tracking_uri,
-                )  # fmt: skip
+                )
             except (MlflowException, OSError):
                 return None
             return reliability_of(pd.read_csv(Path(local)), str(version.version))

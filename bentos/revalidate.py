@@ -83,7 +83,7 @@ class Revalidator:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning("ISR revalidation queue full (%d matches waiting): %d "
                                "revalidations dropped so far", len(self._pending),
-                               self.dropped)  # fmt: skip
+                               self.dropped)
             return
         self._pending[match_id] = time.monotonic() + self.settings.debounce_s
         self._start_workers()
@@ -95,7 +95,7 @@ class Revalidator:
             return
         self._wake = asyncio.Event()
         self._workers = [asyncio.create_task(self._work())
-                         for _ in range(self.settings.max_in_flight)]  # fmt: skip
+                         for _ in range(self.settings.max_in_flight)]
 
     async def _work(self) -> None:
         assert self._wake is not None

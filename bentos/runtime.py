@@ -131,9 +131,9 @@ class Runtime:
                 raise NoChampion(f"{self.registry.name} has no {self.settings.alias!r} version")
             previous = self.model.info.version if self.model is not None else None
             if only_if_moved and previous == str(version.version) and \
-                    not state_moved(self.model, version):  # fmt: skip
+                    not state_moved(self.model, version):
                 return ReloadResult(reloaded=False, previous_version=previous,
-                                    model=self.model.info)  # fmt: skip
+                                    model=self.model.info)
             try:
                 model = await in_daemon_thread(load_model, self.settings, self.registry, version)
             except NoChampion:
@@ -147,7 +147,7 @@ class Runtime:
                 ) from None
             self._install(model)
             logger.info("now serving %s version %s (was %s)", model.info.name,
-                        model.info.version, previous)  # fmt: skip
+                        model.info.version, previous)
             await self._republish()
             return ReloadResult(reloaded=True, previous_version=previous, model=model.info)
 
@@ -155,7 +155,7 @@ class Runtime:
         """Whether the data store was committed to since the loaded state was read (new
         fixtures, a promoted team, new results)."""
         return self.model is not None and store_stamp(DataStore(self.settings.data_dir)) != \
-            self.model.store_stamp  # fmt: skip
+            self.model.store_stamp
 
     async def refresh_if_store_moved(self) -> bool:
         """Rebuild the state (a reload of the version served) when the store moved; True when
@@ -170,7 +170,7 @@ class Runtime:
                 await self.reload_in_background()
             except ServiceError as error:
                 logger.warning("the store changed, but the state could not be refreshed: %s",
-                               error)  # fmt: skip
+                               error)
                 return False
             logger.info("the store changed: the state was refreshed")
             return True
@@ -294,7 +294,7 @@ class Runtime:
         """The ledger settled on the store as it is now (read off the event loop)."""
         policy = self.settings.staking
         record, _ = await in_daemon_thread(track_record, self.settings.data_dir, since,
-                                           policy.sharp_books, policy.implied_method)  # fmt: skip
+                                           policy.sharp_books, policy.implied_method)
         return ledger_report(record)
 
     def _record(self, model: LoadedModel, bets: Sequence[Any]) -> None:
@@ -306,7 +306,7 @@ class Runtime:
             self.ledger.record(suggestions(bets, model, "service"))
         except OSError as error:
             logger.warning("could not record %d suggestion(s) in the ledger at %s: %s",
-                           len(bets), self.ledger.path, error)  # fmt: skip
+                           len(bets), self.ledger.path, error)
 
     async def models_report(self, limit: int) -> ModelsReport:
         """The registry's newest versions and the champion's reliability curves, read off the
@@ -353,7 +353,7 @@ class Runtime:
             self.revalidator.schedule(match_id)
         if refused > 3:
             logger.warning("%d tracked matches could not be re-priced with the new model",
-                           refused)  # fmt: skip
+                           refused)
 
 
 #: How often (at most) the tracked matches are checked for expiry, in seconds.
@@ -405,7 +405,7 @@ def _match_id(update: OddsUpdate) -> str:
     if update.kickoff is None:
         raise RequestRejected("send match_id, or kickoff so that the match_id can be made")
     return make_match_id(update.league, pd.Timestamp(update.kickoff), update.home_team,
-                         update.away_team)  # fmt: skip
+                         update.away_team)
 
 
 def settle_heap(freeze: bool) -> None:

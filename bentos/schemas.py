@@ -29,7 +29,7 @@ def max_decimal_odds() -> float:
     value = (serving.get("odds") or {}).get("max_decimal", 1000)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value < 1e9:
         raise ValueError(f"serving.odds.max_decimal must be a number above 1 (and below 1e9), "
-                         f"got {value!r}")  # fmt: skip
+                         f"got {value!r}")
     return float(value)
 
 
@@ -43,7 +43,7 @@ DecimalOdds = Annotated[
     float,
     Field(gt=1.0, le=MAX_DECIMAL_ODDS, strict=True, allow_inf_nan=False,
           description=f"Decimal odds, above 1.0 and at most {MAX_DECIMAL_ODDS:g}."),
-]  # fmt: skip
+]
 MatchId = Annotated[
     str,
     Field(pattern=MATCH_ID_PATTERN, description="Letters, digits, '-' and '_'; 1-255 characters."),
@@ -422,7 +422,7 @@ class LedgerNumbers(_Answer):
     clv_bets: int | None = Field(None, description="The bets with a closing price.")
 
     model_config = ConfigDict(allow_inf_nan=False, populate_by_name=True,
-                              serialize_by_alias=True)  # fmt: skip
+                              serialize_by_alias=True)
 
 
 class LedgerReport(_Answer):

@@ -108,7 +108,7 @@ class OwnProbes:
     503 while none is) and whose /docs.json is the document of bentos/openapi.py."""
 
     def __init__(self, app: Any, probes: Any,
-                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json")):  # fmt: skip
+                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json")):
         self.app, self.probes, self.paths = app, probes, paths
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -139,7 +139,7 @@ class SiteCors:
             cors = CORSMiddleware(self.app, allow_origins=list(origins),
                                   allow_methods=["GET", "POST", "OPTIONS"],
                                   allow_headers=["Authorization", "Content-Type"],
-                                  max_age=600)  # fmt: skip
+                                  max_age=600)
             self._built = (origins, cors)
         await self._built[1](scope, receive, send)
 
@@ -215,7 +215,7 @@ class SabiScore:
         def respond() -> BatchPrediction:
             predictions = self.runtime.predict_batch(request.matches)
             return BatchPrediction(predictions=predictions,
-                                   model_version=predictions[0].model_version)  # fmt: skip
+                                   model_version=predictions[0].model_version)
 
         return _answer(respond)
 
@@ -279,6 +279,6 @@ SabiScore.add_asgi_middleware(
     CheckJsonBodies,
     max_bytes=_max_body_bytes,
     models={**{route: body for route, (body, _) in bentoml_routes().items()},
-            "/odds": OddsUpdate},  # fmt: skip
+            "/odds": OddsUpdate},
 )
 SabiScore.add_asgi_middleware(OwnProbes, probes=app)

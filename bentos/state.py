@@ -94,7 +94,7 @@ class LoadedModel:
         policy = self.settings.staking
         try:
             edges = match_edges(probs / probs.sum(), prices, policy, self.clv_model,
-                                reference_book=reference, bet_at=bet_at)  # fmt: skip
+                                reference_book=reference, bet_at=bet_at)
         except ValueError as error:
             raise RequestRejected(str(error)) from None
         outcomes = [
@@ -233,7 +233,7 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
     )
     logger.info("loaded %s version %s (%s), state at %s from %s, closing-line model on %s",
                 info.name, info.version, info.semver, featurizer.state_date.date(), source,
-                state.clv_book)  # fmt: skip
+                state.clv_book)
     return LoadedModel(
         info=info,
         ensemble=ensemble,
@@ -255,7 +255,7 @@ def legacy_state(settings: ServingSettings, metadata: Mapping[str, Any]) -> Serv
     """The state of a version that carries none, from the data store as it is now."""
     matches, odds = DataStore(settings.data_dir).history(metadata.get("leagues") or None)
     return ServingState.build(matches, odds, FeatureConfig.from_dict(metadata.get("features")),
-                              settings.clv)  # fmt: skip
+                              settings.clv)
 
 
 def store_stamp(store: DataStore) -> tuple[int, int] | None:

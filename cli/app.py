@@ -37,7 +37,7 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML file overriding configs/*.yaml ({stage: {...}}).",
                  exists=True, dir_okay=False),
-]  # fmt: skip
+]
 
 
 def _quiet_prefect(json_output: bool) -> None:
@@ -235,7 +235,7 @@ def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
 
         print("the data store is empty: ingesting the embedded synthetic league first")
         ingest_flow(sources=["synthetic"], data_dir=str(data_dir) if data_dir else None,
-                    config_path=str(config) if config else None)  # fmt: skip
+                    config_path=str(config) if config else None)
 
 
 @app.command()
@@ -315,7 +315,7 @@ def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
     ]
     for name, m in s["overall"].items():
         lines.append(f"{name:<15}{m['bets']:>7}{m['turnover']:>10.2f} {pct(m, 'roi')} "
-                     f"{pct(m, 'yield')} {pct(m, 'clv_mean')}")  # fmt: skip
+                     f"{pct(m, 'yield')} {pct(m, 'clv_mean')}")
     lines.append("flat stakes, in units of the initial bankroll; CLV against the de-margined close")
     lines.append(f"report: {s['report']}   MLflow run: {s.get('run_id')}")
     return lines
@@ -381,7 +381,7 @@ def _refit_lines(refit: dict[str, Any] | None) -> list[str]:
         return [f"refit: failed, the promoted version stays champion: {refit['error']}"]
     return [f"refit: version {refit.get('version')} ({refit.get('semver')}), the promoted "
             f"configuration trained on every played match through "
-            f"{refit.get('trained_through')}, is served"]  # fmt: skip
+            f"{refit.get('trained_through')}, is served"]
 
 
 def _champion_words(version: str | None) -> str:
@@ -536,7 +536,7 @@ def serve(
     bentoml = Path(sys.executable).with_name("bentoml")
     command = [str(bentoml) if bentoml.exists() else "bentoml", "serve",
                "bentos.service:SabiScore", "--host", host, "--port", str(port),
-               "--working-dir", str(PROJECT_ROOT)]  # fmt: skip
+               "--working-dir", str(PROJECT_ROOT)]
     raise typer.Exit(_supervise(command, env))
 
 
@@ -568,7 +568,7 @@ def _supervise(command: list[str], env: dict[str, str]) -> int:
         code = process.wait()
         if failure.exists():
             typer.echo(f"sabiscore serve: could not start: {failure.read_text().strip()}",
-                       err=True)  # fmt: skip
+                       err=True)
             return 1
     return code if code >= 0 else 128 - code
 
@@ -587,12 +587,12 @@ def _day(text: str | None, option: str) -> Any:
 @app.command()
 def bets(
     league: Annotated[list[str] | None, typer.Option("--league", help="A league (repeat for "
-                      "more; default: all).")] = None,  # fmt: skip
+                      "more; default: all).")] = None,
     start: Annotated[str | None, typer.Option("--from", help="First kick-off day, YYYY-MM-DD "
-                     "(default: now).")] = None,  # fmt: skip
+                     "(default: now).")] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last kick-off day.")] = None,
     book: Annotated[list[str] | None, typer.Option("--book", help="A book you can bet at "
-                    "(repeat; default: every real book that priced it).")] = None,  # fmt: skip
+                    "(repeat; default: every real book that priced it).")] = None,
     bankroll: Annotated[float | None, typer.Option(help="Turns stakes into amounts.")] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
@@ -619,7 +619,7 @@ def bets(
     except (ServiceError, *USER_ERRORS) as error:
         _fail(error)
     recorded = Ledger(model.settings.data_dir).record(suggestions(answer.bets, model,
-                                                                  "sabiscore bets"))  # fmt: skip
+                                                                  "sabiscore bets"))
     if json_output:
         print(answer.model_dump_json())
     elif csv_output:
@@ -644,21 +644,21 @@ def _bets_lines(answer: Any, recorded: int) -> list[str]:
     the bets, as two aligned tables."""
     lines = [f"model version {answer.model_version} ({answer.model_semver}), trained through "
              f"{answer.trained_through}; {len(answer.fixtures)} fixture(s), "
-             f"{len(answer.bets)} value bet(s)"]  # fmt: skip
+             f"{len(answer.bets)} value bet(s)"]
     if answer.fixtures:
         lines += ["", f"{'kick-off':<17} {'lg':<4} {'match':<36} {'model H/D/A':<17}  "
-                      f"{'sharp line H/D/A':<28} books"]  # fmt: skip
+                      f"{'sharp line H/D/A':<28} books"]
         for f in answer.fixtures:
             kickoff = f.kickoff.strftime("%Y-%m-%d %H:%M") if f.kickoff else "?"
             model = _triple(f.home_win_probability, f.draw_probability, f.away_win_probability)
             lines.append(f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<36} "
                          f"{model:<17}  {_sharp_line(f.edge):<28} "
-                         f"{', '.join(f.books) or '-'}")  # fmt: skip
+                         f"{', '.join(f.books) or '-'}")
     if answer.bets:
         amount = answer.bankroll is not None
         lines += ["", f"{'kick-off':<17} {'match':<34} {'bet':<5} {'model':>5} {'sharp':>5} "
                       f"{'book':<14} {'price':>6} {'edge':>6} {'stake':>6}"
-                      f"{' amount' if amount else ''} {'tier':<8} exp.CLV"]  # fmt: skip
+                      f"{' amount' if amount else ''} {'tier':<8} exp.CLV"]
         for b in answer.bets:
             kickoff = b.kickoff.strftime("%Y-%m-%d %H:%M") if b.kickoff else "?"
             clv = "-" if b.clv_expected is None else f"{b.clv_expected:+.1%}"
@@ -668,15 +668,15 @@ def _bets_lines(answer: Any, recorded: int) -> list[str]:
                          f"{b.fair_probability:>5.0%} {sharp:>5} {b.bookmaker:<14} "
                          f"{b.price:>6.2f} {b.edge_percentage:>5.1f}% "
                          f"{b.kelly_stake_percentage:>5.2f}%{money} {b.quality:<8} "
-                         f"{clv}")  # fmt: skip
+                         f"{clv}")
     for s in answer.skipped:
         lines.append(f"not priced: {s.match_id}: {s.reason}")
     if not answer.fixtures and not answer.skipped:
         lines.append("no upcoming fixture in the store for this query: run `sabiscore "
-                     "odds-refresh` (or ingest a fixtures file), or widen --from/--to")  # fmt: skip
+                     "odds-refresh` (or ingest a fixtures file), or widen --from/--to")
     lines.append("sharp: the de-margined line of the first of staking.sharp_books that priced "
                  "the match (Pinnacle, else the market average); a bet is suggested only where "
-                 "that line does not contradict it")  # fmt: skip
+                 "that line does not contradict it")
     lines.append(f"{recorded} new suggestion(s) recorded in the ledger")
     return lines
 
@@ -699,12 +699,12 @@ def _sharp_line(edge: Any) -> str:
 def odds_refresh(
     sources: Annotated[list[str] | None, typer.Argument(help="Fixture files for the "
                        "football-data source (default: data.yaml odds_refresh.sources).")
-                       ] = None,  # fmt: skip
+                       ] = None,
     live: Annotated[list[str] | None, typer.Option("--live", help="A live source to read "
                     "(repeat; default: sources.yaml live): football-data, the-odds-api, "
-                    "betfair or module:function.")] = None,  # fmt: skip
+                    "betfair or module:function.")] = None,
     league: Annotated[list[str] | None, typer.Option("--league", help="Only this league "
-                      "(repeat).")] = None,  # fmt: skip
+                      "(repeat).")] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
@@ -730,18 +730,18 @@ def odds_refresh(
 
 def _odds_refresh_lines(s: dict[str, Any]) -> list[str]:
     lines = [f"{kind}: {c['fixtures']} fixture(s), {c['prices']} price(s), {c['set_aside']} "
-             f"set aside" for kind, c in s.get("live", {}).items()]  # fmt: skip
+             f"set aside" for kind, c in s.get("live", {}).items()]
     lines += [f"{kind}: FAILED: {why}" for kind, why in s.get("failed_sources", {}).items()]
     lines.append(f"{s['fixtures']} upcoming fixture(s); pushed {s['pushed']}, "
                  f"{s['push_failures']} push failure(s); {s.get('value_bets', 0)} value bet(s) "
-                 "now (`sabiscore bets` lists them)")  # fmt: skip
+                 "now (`sabiscore bets` lists them)")
     return lines
 
 
 @app.command()
 def ledger(
     since: Annotated[str | None, typer.Option(help="Only suggestions made on or after this "
-                     "day, YYYY-MM-DD.")] = None,  # fmt: skip
+                     "day, YYYY-MM-DD.")] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
@@ -760,7 +760,7 @@ def ledger(
     try:
         policy = StakingPolicy.from_dict(load_config(config).get("staking"))
         record, _ = track_record(data_dir or default_data_dir(), since, policy.sharp_books,
-                                 policy.implied_method)  # fmt: skip
+                                 policy.implied_method)
     except USER_ERRORS as error:
         _fail(error)
     report = ledger_report(record).model_dump(mode="json")  # NaN: null, as GET /ledger says
@@ -773,13 +773,13 @@ def _ledger_lines(record: dict[str, Any]) -> list[str]:
             return f"{name:<14} no settled bet"
         ylo, yhi = n["yield_ci"]
         clv = (f"CLV {n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}] on "
-               f"{n['clv_bets']}" if n["clv_bets"] else "CLV - (no closing price)")  # fmt: skip
+               f"{n['clv_bets']}" if n["clv_bets"] else "CLV - (no closing price)")
         return (f"{name:<14} {n['bets']:>4} bets, staked {n['staked']:.2%} of the bankroll, "
                 f"profit {n['profit']:+.2%}, yield {n['yield']:+.1%} [{ylo:+.1%}, {yhi:+.1%}], "
-                f"{clv}")  # fmt: skip
+                f"{clv}")
 
     lines = [f"{record['suggested']} suggestion(s): {record['settled']} settled, "
-             f"{record['open']} still open", line("all", record["overall"])]  # fmt: skip
+             f"{record['open']} still open", line("all", record["overall"])]
     for group in ("by_quality", "by_model_version"):
         for key, numbers in record[group].items():
             label = f"tier {key}" if group == "by_quality" else f"version {key}"

@@ -90,7 +90,7 @@ def submit_window(
     X_fit, y_fit = table.rows(window_training_rows(table, allowed, window))
     n_folds = train_config["stacking"]["n_folds"]
     fits = [fit_base_model.submit(model, X_fit, y_fit, n_folds)
-            for model in build_base_models(train_config)]  # fmt: skip
+            for model in build_base_models(train_config)]
     elo = fit_elo_baseline(X_fit, y_fit) if with_elo else None
     return WindowInFlight(window, X_fit, y_fit, fits, elo, submitted)
 
@@ -107,7 +107,7 @@ def finish_window(
     record = {"label": window.label, "start": str(window.start.date()),
               "n_train": len(in_flight.X_fit), "n_test": len(window.matches),
               "seconds": round(time.perf_counter() - in_flight.submitted, 1),
-              "fit_seconds": {fit.name: round(fit.seconds, 1) for fit in fits}}  # fmt: skip
+              "fit_seconds": {fit.name: round(fit.seconds, 1) for fit in fits}}
     return WindowForecast(forecasts, record)
 
 
@@ -133,7 +133,7 @@ def forecast_windows(
 
     names = ", ".join(model.model_name for model in build_base_models(train_config))
     print(f"{len(windows)} windows, {at_once} in flight at once on {_runner_name()}; "
-          f"fitted for each: {names}, then the stack")  # fmt: skip
+          f"fitted for each: {names}, then the stack")
     waiting = list(reversed(range(len(windows))))
     in_flight: dict[int, WindowInFlight] = {}
     done: dict[int, WindowForecast] = {}
@@ -141,7 +141,7 @@ def forecast_windows(
         while waiting and len(in_flight) < at_once:
             index = waiting.pop(0)
             in_flight[index] = submit_window(table, allowed, windows[index], train_config,
-                                             with_elo)  # fmt: skip
+                                             with_elo)
         index = _first_fitted(in_flight)
         done[index] = finish_window(table, in_flight.pop(index), train_config)
         print(_window_line(done[index].record, len(done), len(windows)))
@@ -163,7 +163,7 @@ def _window_line(record: Mapping[str, Any], n_done: int, n_windows: int) -> str:
     fits = ", ".join(f"{name} {seconds} s" for name, seconds in record["fit_seconds"].items())
     return (f"window {record['label']} done ({n_done}/{n_windows}): trained on "
             f"{record['n_train']} matches, {record['n_test']} to bet on, {record['seconds']} s "
-            f"from submission ({fits})")  # fmt: skip
+            f"from submission ({fits})")
 
 
 def _runner_name() -> str:
@@ -220,7 +220,7 @@ def backtest_bets_flow(
     forecasts = join_forecasts([t.forecasts for t in trained], table.market, method)
 
     market = build_market(table, test, settings.bookmaker, settings.best_of, method,
-                          policy.sharp_books)  # fmt: skip
+                          policy.sharp_books)
     strategies = settings.strategies
     ledger = place_bets(forecasts, market, policy, strategies, settings.flat_stake)
     results = summarize_bets(ledger, strategies, settings.n_boot, settings.alpha, settings.seed)
@@ -237,15 +237,15 @@ def backtest_bets_flow(
         "flat_stake": settings.flat_stake, "first_day": str(windows[0].start.date()),
         "ci_line": f"{1 - settings.alpha:.0%} percentile bootstrap over bets, "
         f"{settings.n_boot} resamples",
-    }  # fmt: skip
+    }
     files = write_report(_report_dir(report_dir, store), ledger, results, scores, curves, meta)
     publish_artifacts(files)
     run_id = None
     if log_to_mlflow:
         params = {"backtest": settings.to_dict(), "staking": policy.to_dict(),
-                  "partitions": partitions, "train": train_config}  # fmt: skip
+                  "partitions": partitions, "train": train_config}
         tags = {"flow": "backtest-bets", "n_test": str(len(market.info)),
-                "n_windows": str(len(windows))}  # fmt: skip
+                "n_windows": str(len(windows))}
         run_id = log_backtest_run(store.root, results, ledger, params, files, tags)
 
     pooled = scores[scores["group"] == "all"].drop(columns="group")

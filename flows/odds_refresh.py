@@ -62,7 +62,7 @@ def odds_refresh_flow(
     captured = {}
     if FOOTBALL_DATA in kinds or sources:
         ingest_flow(sources=sources or settings["sources"], data_dir=str(root),
-                    config_path=config_path)  # fmt: skip
+                    config_path=config_path)
     for kind in (k for k in kinds if k != FOOTBALL_DATA):
         try:
             captured[kind] = store_snapshot(DataStore(root), fetch_source(kind, config, leagues))
@@ -76,7 +76,7 @@ def odds_refresh_flow(
     bets = publish_bets(str(root), config_path)
     return {"fixtures": len(prices), "pushed": pushed, "push_failures": failures,
             "live": captured, "failed_sources": failed, "serving_state": state,
-            **bets}  # fmt: skip
+            **bets}
 
 
 @task(name="fetch-live-source", cache_policy=NO_CACHE)
@@ -99,13 +99,13 @@ def store_snapshot(store: DataStore, snapshot: LiveSnapshot) -> dict[str, int]:
     for entry in store.manifest()["partitions"].values():
         if entry.get("kind") == kind and "price_history" in entry["files"]:
             history[(entry["league"], entry["season"])] = pd.read_parquet(
-                store.root / entry["files"]["price_history"])  # fmt: skip
+                store.root / entry["files"]["price_history"])
     parts = snapshot_partitions(snapshot, history)
     if parts:
         store.commit(parts)
     return {"fixtures": len(snapshot.fixtures), "prices": len(snapshot.odds),
             "set_aside": len(snapshot.set_aside),
-            "price_history": sum(len(p.tables["price_history"]) for p in parts)}  # fmt: skip
+            "price_history": sum(len(p.tables["price_history"]) for p in parts)}
 
 
 @task(name="publish-bets", cache_policy=NO_CACHE)
@@ -126,10 +126,10 @@ def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
     answer = value_bets(model, model.fixtures.values(), BetQuery())
     recorded = Ledger(data_dir).record(suggestions(answer.bets, model, "odds-refresh"))
     rows = [{k: v for k, v in b.model_dump(mode="json").items() if k != "match_id"}
-            for b in answer.bets]  # fmt: skip
+            for b in answer.bets]
     create_table_artifact(key="value-bets", table=rows or [{"note": "no value bet now"}],
                           description=f"Value bets of model version {model.info.version} "
-                          f"({model.info.semver}), {len(answer.fixtures)} fixture(s)")  # fmt: skip
+                          f"({model.info.semver}), {len(answer.fixtures)} fixture(s)")
     report = publish_ledger(data_dir, config_path)
     print(f"{len(answer.bets)} value bet(s) now, {recorded} new in the ledger")
     return {"value_bets": len(answer.bets), "ledger": report}
@@ -164,5 +164,5 @@ def push_prices(url: str | None, messages: list[dict], timeout_s: float) -> tupl
                 pushed += 1
             except httpx.HTTPError as error:
                 logger.warning("could not push %s to %s: %s", message["match_id"], url,
-                               service_failure(error))  # fmt: skip
+                               service_failure(error))
     return pushed, len(messages) - pushed

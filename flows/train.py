@@ -69,7 +69,7 @@ def fit_ensemble(train_settings: dict, X: pd.DataFrame, y: Any) -> tuple[Any, li
 
     n_folds = train_settings["stacking"]["n_folds"]
     futures = [fit_base_model.submit(model, X, y, n_folds)
-               for model in build_base_models(train_settings)]  # fmt: skip
+               for model in build_base_models(train_settings)]
     fits = [future.result() for future in futures]
     return fit_stack(build_meta_learner(train_settings), fits, X, y), fits
 
@@ -90,7 +90,7 @@ def train_ensemble(
     matches, odds = load_training_data(store, leagues)
     table = build_feature_table(matches, odds, config["features"])
     fit_mask, test_mask, split = choose_rows(table.info, test_seasons, validation_seasons,
-                                             partitions)  # fmt: skip
+                                             partitions)
     X_fit, y_fit = table.rows(fit_mask)
     X_test, _ = table.rows(test_mask)
     if len(X_fit) == 0 or len(X_test) == 0:
@@ -99,7 +99,7 @@ def train_ensemble(
 
     stack, fits = fit_ensemble(config["train"], X_fit, y_fit)
     evaluation = evaluate_forecasts(stack, fits, X_test, table.info, table.market,
-                                    config["evaluation"])  # fmt: skip
+                                    config["evaluation"])
     pooled = evaluation.table[evaluation.table["group"] == "all"]
     extra = {
         "base model weights": stack.get_base_model_weights(),
@@ -125,7 +125,7 @@ def train_ensemble(
                         "reliability": reliability_table(evaluation)},
                 files={**plots, "report": report},
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
-            )  # fmt: skip
+            )
         fault_point(Stage.RUN_LOGGED)
 
     summary = {
@@ -141,7 +141,7 @@ def train_ensemble(
         "seconds": round(time.perf_counter() - started, 2),
     }
     return TrainingOutcome(summary, stack, table, evaluation, X_fit.index, X_test.index,
-                           config, matches, odds)  # fmt: skip
+                           config, matches, odds)
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
     X, y = outcome.table.rows(played)
     seasons = sorted(outcome.table.info.loc[played, "season"].unique().tolist())
     print(f"refitting version {refit_of}'s configuration on all {len(X)} played matches "
-          f"(its holdout included)")  # fmt: skip
+          f"(its holdout included)")
     stack, _ = fit_ensemble(outcome.config["train"], X, y)
     run_id = log_run(
         Path(data_dir),
@@ -179,7 +179,7 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
               "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
                          "matches it now trains on"},
         run_name="refit",
-    )  # fmt: skip
+    )
     return Refit(stack, X.index, run_id, round(time.perf_counter() - started, 2))
 
 
@@ -199,4 +199,4 @@ def train_flow(
     league/season instead of the default split (last season test, the one before validation).
     """
     return train_ensemble(data_dir, config_path, leagues, test_seasons, validation_seasons,
-                          partitions, log_to_mlflow).summary  # fmt: skip
+                          partitions, log_to_mlflow).summary

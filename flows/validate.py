@@ -50,7 +50,7 @@ def validate_flow(
             reports[source].rows = result.n_rows
     quarantines = [r.quarantine for r in refused.values()]
     summary = {"files": len(raws), "rows": sum(r.rows for r in reports.values()),
-               "price_warnings": 0, "gx": {}, "guards": {"checked": 0, "refused": {}}}  # fmt: skip
+               "price_warnings": 0, "gx": {}, "guards": {"checked": 0, "refused": {}}}
     if parsed:
         outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
         quarantines.append(outcome.quarantine)

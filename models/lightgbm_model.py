@@ -92,7 +92,7 @@ class LightGBMModel(MarketAnchored, BaseModel):
             "verbosity": self.verbosity,
         }
         params.update(lambda_l2=self.reg_lambda, min_gain_to_split=self.min_split_gain,
-                      feature_fraction=self.feature_fraction)  # fmt: skip
+                      feature_fraction=self.feature_fraction)
         if self.bagging_fraction < 1.0:
             params.update(bagging_fraction=self.bagging_fraction, bagging_freq=1)
         if self.col_wise is not None:
@@ -128,7 +128,7 @@ class LightGBMModel(MarketAnchored, BaseModel):
         booster = lgb.train(
             params, part(fit), num_boost_round=self.n_estimators, valid_sets=[part(watch)],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
-        )  # fmt: skip
+        )
         return max(int(booster.best_iteration), 1)
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -302,7 +302,7 @@ class MetaLearner(BaseModel):
         """The layer: anchored on the market when it is a member (its logs come first)."""
         if anchored:
             return AnchoredLogistic(C=self.C, anchor=market_anchor(n_features),
-                                    tied=self.tied_weights)  # fmt: skip
+                                    tied=self.tied_weights)
         if self.tied_weights:
             return AnchoredLogistic(C=self.C, tied=True)
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
@@ -369,7 +369,7 @@ class MetaLearner(BaseModel):
         if first:
             blocks = range(1, len(self.folds_))
             nested = [self._nested_forecast(forecasts, oof_market, y[oof_rows], starts, k)
-                      for k in blocks]  # fmt: skip
+                      for k in blocks]
             scored["stack"] = np.vstack(nested)
         base_rates = [_base_rate(y[fold.train], len(fold.predict)) for fold in self.folds_[first:]]
         scored["base_rate"] = np.vstack(base_rates)

@@ -98,7 +98,7 @@ def git_commit(cwd: Path | None = None) -> str:
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
             cwd=cwd, capture_output=True, text=True, check=True,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
@@ -295,11 +295,11 @@ class ModelRegistry:
         parent = self.client.get_model_version(self.name, str(judged))
         carried = {k: v for k, v in parent.tags.items() if k.startswith(CARRIED)}
         candidate = replace(candidate, holdout_metrics={},
-                            holdout_id=parent.tags.get("holdout_id", "none"))  # fmt: skip
+                            holdout_id=parent.tags.get("holdout_id", "none"))
         through = candidate.data.get("trained_through")
         reason = (f"a refit of version {judged} ({parent.tags.get('semver', '?')}) on every played "
                   f"match through {through}; the gate on version {judged}: "
-                  f"{parent.tags.get('promotion.reason', 'no reason recorded')}")  # fmt: skip
+                  f"{parent.tags.get('promotion.reason', 'no reason recorded')}")
         tags = {**carried, REFIT_OF: str(judged), "promotion.reason": reason}
 
         def semver(numbered: list[Any]) -> str:
@@ -394,9 +394,9 @@ class ModelRegistry:
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         tags.update({f"{METRIC_PREFIX}{k}": repr(float(v))
-                     for k, v in candidate.holdout_metrics.items()})  # fmt: skip
+                     for k, v in candidate.holdout_metrics.items()})
         tags.update({f"data.{k}": v if isinstance(v, str) else json.dumps(v)
-                     for k, v in candidate.data.items()})  # fmt: skip
+                     for k, v in candidate.data.items()})
         if candidate.state_history:
             tags[STATE_HISTORY] = candidate.state_history
         return tags
@@ -404,13 +404,13 @@ class ModelRegistry:
     def record_decision(self, version: str, decision: Decision) -> None:
         """The gate's verdict and reason, and the figures it held the version to, as tags."""
         self.client.set_model_version_tag(self.name, version, "promotion.promoted",
-                                          str(decision.promote).lower())  # fmt: skip
+                                          str(decision.promote).lower())
         self.client.set_model_version_tag(self.name, version, "promotion.reason", decision.reason)
         for name in ("ece_bound", "market_gap", "market_tolerance"):
             value = getattr(decision, name)
             if value is not None:
                 self.client.set_model_version_tag(self.name, version, f"promotion.{name}",
-                                                  repr(float(value)))  # fmt: skip
+                                                  repr(float(value)))
 
     def promote_to_production(self, version: str, reason: str = "promoted by hand") -> str | None:
         """Move `champion` to `version` (remembering the one it replaces); returns that one."""
@@ -432,7 +432,7 @@ class ModelRegistry:
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
             self.client.set_model_version_tag(self.name, target.version,
-                                              "promotion.reason", reason)  # fmt: skip
+                                              "promotion.reason", reason)
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             if CHALLENGER in (target.aliases or []):
                 self.client.delete_registered_model_alias(self.name, CHALLENGER)
@@ -448,14 +448,14 @@ class ModelRegistry:
             if current is None or str(current.version) != str(judged):
                 now = f"version {current.version}" if current is not None else "none"
                 raise ValueError(f"version {judged} is no longer the champion (now {now}): its "
-                                 f"refit, version {version}, is not served")  # fmt: skip
+                                 f"refit, version {version}, is not served")
             target = self.client.get_model_version(self.name, str(version))
             if target.tags.get(REFIT_OF) != str(judged):
                 raise ValueError(f"version {version} is not a refit of version {judged}")
             previous = current.tags.get("previous_champion")
             if previous:
                 self.client.set_model_version_tag(self.name, target.version,
-                                                  "previous_champion", previous)  # fmt: skip
+                                                  "previous_champion", previous)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
@@ -476,7 +476,7 @@ class ModelRegistry:
                 refit = current.tags.get(REFIT_OF)
                 what = f" (a refit of version {refit})" if refit else ""
                 raise ValueError(f"version {current.version}{what} was the first champion: "
-                                 "nothing to roll back to")  # fmt: skip
+                                 "nothing to roll back to")
             self.client.set_registered_model_alias(self.name, CHAMPION, previous)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, current.version, "rolled_back_at", stamp)
@@ -539,14 +539,14 @@ class ModelRegistry:
         point_mlflow_at(self.tracking_uri)
         with tempfile.TemporaryDirectory(prefix="sabiscore-model-") as tmp:
             local = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=self.model_uri(str(version.version)), dst_path=tmp))  # fmt: skip
+                artifact_uri=self.model_uri(str(version.version)), dst_path=tmp))
             ensemble = load_ensemble(local / "artifacts" / "ensemble")
             features = FeatureConfig.from_dict(ensemble.metadata.get("features"))
             run_id = version.tags.get(STATE_RUN)
             if run_id:
                 published = mlflow.artifacts.download_artifacts(
                     run_id=run_id, artifact_path=STATE_ARTIFACT, dst_path=str(Path(tmp) / "state"),
-                    tracking_uri=self.tracking_uri)  # fmt: skip
+                    tracking_uri=self.tracking_uri)
                 return ensemble, ServingState.load(Path(published), features), run_id
             embedded = local / "artifacts" / "ensemble" / EMBEDDED_STATE
             if embedded.is_dir():
@@ -582,5 +582,5 @@ class ModelRegistry:
                 "archived": tags.get("archived") == "true",
                 "registered_at": tags.get("registered_at"),
                 "reason": tags.get("promotion.reason"),
-            })  # fmt: skip
+            })
         return pd.DataFrame(rows)

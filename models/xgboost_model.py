@@ -119,7 +119,7 @@ class XGBoostModel(MarketAnchored, BaseModel):
 
         booster = xgb.train(self._booster_params(), part(fit), num_boost_round=self.n_estimators,
                             evals=[(part(watch), "watch")], verbose_eval=False,
-                            early_stopping_rounds=self.early_stopping_rounds)  # fmt: skip
+                            early_stopping_rounds=self.early_stopping_rounds)
         return int(booster.best_iteration) + 1
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:

@@ -355,7 +355,7 @@ def betting_market(
 LEDGER_COLUMNS = (
     "strategy", "match_id", "date", "league", "season", "outcome", "model_prob", "sharp_prob",
     "decimal_odds", "edge", "tier", "stake", "won", "clv",
-)  # fmt: skip
+)
 
 
 def policy_bets(
@@ -383,7 +383,7 @@ def policy_bets(
     edges = probs[row, outcome] * prices[row, outcome] - 1.0
     tiers = [quality_tier(float(e), policy).value for e in edges]
     return _ledger(strategy, market, row, outcome, stakes[row, outcome],
-                   probs[row, outcome], edges, tiers)  # fmt: skip
+                   probs[row, outcome], edges, tiers)
 
 
 def every_outcome_bets(market: BettingMarket, flat_stake: float) -> pd.DataFrame:
@@ -398,7 +398,7 @@ def favourite_bets(market: BettingMarket, flat_stake: float) -> pd.DataFrame:
     prices = market.prices.to_numpy()
     row = np.flatnonzero(np.isfinite(prices).all(axis=1))
     return _flat_ledger(str(Baseline.FAVOURITE), market, row, prices[row].argmin(axis=1),
-                        flat_stake)  # fmt: skip
+                        flat_stake)
 
 
 def backtest_ledger(
@@ -430,7 +430,7 @@ def _flat_ledger(
 ) -> pd.DataFrame:
     nan = np.full(len(row), np.nan)
     return _ledger(strategy, market, row, outcome, np.full(len(row), float(stake)), nan, nan,
-                   [None] * len(row))  # fmt: skip
+                   [None] * len(row))
 
 
 def _ledger(
@@ -491,7 +491,7 @@ RESULT_COLUMNS = (
     "strategy", "by", "group", "bets", "turnover", "profit", "roi", "roi_low", "roi_high",
     "yield", "yield_low", "yield_high", "hit_rate", "max_drawdown", "clv_mean", "clv_low",
     "clv_high", "clv_bets",
-)  # fmt: skip
+)
 
 
 def strategy_results(
@@ -528,7 +528,7 @@ def _result_row(
     if len(bets):
         with_ci = summary_with_ci(bets, n_boot=n_boot, alpha=alpha, seed=seed)
         summary, roi_ci, yield_ci, clv_ci = (with_ci.summary, with_ci.roi_ci, with_ci.yield_ci,
-                                             with_ci.clv_mean_ci)  # fmt: skip
+                                             with_ci.clv_mean_ci)
     else:
         summary, roi_ci, yield_ci, clv_ci = summarize(bets), nan_pair, nan_pair, nan_pair
     return {
@@ -539,7 +539,7 @@ def _result_row(
         "hit_rate": summary.hit_rate, "max_drawdown": summary.max_drawdown,
         "clv_mean": summary.clv_mean, "clv_low": clv_ci[0], "clv_high": clv_ci[1],
         "clv_bets": int(np.isfinite(bets["clv"].to_numpy(dtype=float)).sum()),
-    }  # fmt: skip
+    }
 
 
 def bankroll_paths(
@@ -588,7 +588,7 @@ def _metrics(row: Mapping[str, Any]) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name in ("bets", "turnover", "profit", "roi", "yield", "hit_rate", "max_drawdown",
-                 "clv_mean", "clv_bets"):  # fmt: skip
+                 "clv_mean", "clv_bets"):
         out[name] = plain(row[name])
         prefix = "clv" if name == "clv_mean" else name
         if f"{prefix}_low" in row:

@@ -68,7 +68,7 @@ class BetfairSettings:
 
     def __post_init__(self) -> None:
         for name in ("app_key_env", "session_token_env", "username_env", "password_env",
-                     "certs_env"):  # fmt: skip
+                     "certs_env"):
             if not (isinstance(getattr(self, name), str) and getattr(self, name)):
                 raise ValueError(f"betfair.{name} must name an environment variable")
         if self.locale is not None and not isinstance(self.locale, str):
@@ -243,14 +243,14 @@ def snapshot_from_markets(
         if any(f["match_id"] == fixture["match_id"] for f in fixtures):
             set_aside.append(_aside(fixture["league"], runners.home, runners.away,
                                     f"market {market.get('marketId')}: a second MATCH_ODDS "
-                                    f"market for {fixture['match_id']}"))  # fmt: skip
+                                    f"market for {fixture['match_id']}"))
             continue
         fixtures.append(fixture)
         rows, why = _price_rows(fixture, runners, book, captured_at)
         odds.extend(rows)
         if why:
             lines.append(f"betfair: market {market.get('marketId')} ({runners.home} v "
-                         f"{runners.away}) {why}")  # fmt: skip
+                         f"{runners.away}) {why}")
     return LiveSnapshot(
         source=SOURCE,
         captured_at=captured_at,
@@ -347,7 +347,7 @@ def _price_rows(
          "code": CODE, "phase": "open", "market": "1x2", "outcome": outcome, "price": price,
          "is_aggregate": False, "source": SOURCE, "captured_at": captured_at}
         for outcome, price in sorted(prices.items(), key=lambda kv: "HDA".index(kv[0]))
-    ]  # fmt: skip
+    ]
     missing = [o for o in "HDA" if o not in prices]
     return rows, f"has no back price for {', '.join(missing)}" if missing else None
 

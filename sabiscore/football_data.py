@@ -257,12 +257,12 @@ MATCH_COLUMNS = (
     "home_goals", "away_goals", "result", "ht_home_goals", "ht_away_goals", "ht_result",
     "referee", *STAT_COLUMNS, "status", "source", "line", "n_fields", "n_header_fields",
     "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
-)  # fmt: skip
+)
 
 ODDS_COLUMNS = (
     "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome",
     "price", "price_raw", "is_aggregate", "source", "line",
-)  # fmt: skip
+)
 
 
 def slug(text: str) -> str:

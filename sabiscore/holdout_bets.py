@@ -51,7 +51,7 @@ class HoldoutBets:
     def tags(self) -> dict[str, float]:
         """The registry's `holdout.*` figures (CLV and the bets behind it)."""
         return {"bets": self.bets, "clv_mean": self.clv_mean, "clv_low": self.clv_ci[0],
-                "clv_high": self.clv_ci[1], "clv_bets": self.clv_bets}  # fmt: skip
+                "clv_high": self.clv_ci[1], "clv_bets": self.clv_bets}
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON, NaN as None."""
@@ -60,7 +60,7 @@ class HoldoutBets:
             "turnover": _plain(self.turnover), "yield": _plain(self.yield_),
             "yield_ci": [_plain(v) for v in self.yield_ci], "clv_mean": _plain(self.clv_mean),
             "clv_ci": [_plain(v) for v in self.clv_ci], "clv_bets": self.clv_bets,
-        }  # fmt: skip
+        }
 
 
 def _plain(value: float) -> float | None:
@@ -91,10 +91,10 @@ def holdout_bets(
     """
     method = policy.implied_method
     market = betting_market(wide, info, settings.bookmaker, settings.best_of, method,
-                            policy.sharp_books)  # fmt: skip
+                            policy.sharp_books)
     ledger = backtest_ledger({MODEL: model_prob}, market, policy, [MODEL], settings.flat_stake)
     row = strategy_results(ledger, [MODEL], settings.n_boot, settings.alpha, settings.seed,
-                           by=()).iloc[0]  # fmt: skip
+                           by=()).iloc[0]
     bookmaker = settings.bookmaker
     if bookmaker == BEST_PRICE:
         bookmaker = f"best of {', '.join(settings.best_of)}"

@@ -35,7 +35,7 @@ FIELDS = (
     "match_id", "league", "kickoff", "home_team", "away_team", "outcome", "bookmaker", "price",
     "net_odds", "stake", "edge", "quality", "model_version", "model_semver", "suggested_at",
     "source",
-)  # fmt: skip
+)
 KEY = ("match_id", "outcome", "model_version")
 _RESULT = {"home": "H", "draw": "D", "away": "A"}
 
@@ -135,7 +135,7 @@ def settle(
     or where no sharp book closed it. `settled` says which have a result."""
     out = suggestions.copy()
     played = matches.drop_duplicates("match_id", keep="last").set_index("match_id")["result"] \
-        if len(matches) else pd.Series(dtype=object)  # fmt: skip
+        if len(matches) else pd.Series(dtype=object)
     out["result"] = out["match_id"].map(played).where(lambda r: r.isin(["H", "D", "A"]))
     out["settled"] = out["result"].notna()
     out["won"] = out["outcome"].map(_RESULT).eq(out["result"]).where(out["settled"])
@@ -193,7 +193,7 @@ def report(settled: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict[str
         "open": int(len(settled) - len(done)),
         "overall": _numbers(done, n_boot, seed),
         **{f"by_{g}": {str(k): _numbers(rows, n_boot, seed) for k, rows in done.groupby(g)}
-           for g in GROUPS},  # fmt: skip
+           for g in GROUPS},
     }
 
 
@@ -204,7 +204,7 @@ def _numbers(bets: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
         "stake": bets["stake"].astype(float), "decimal_odds": bets["net_odds"].astype(float),
         "won": bets["won"].astype(bool), "clv": bets["clv"].astype(float),
         "date": pd.to_datetime(bets["kickoff"]).fillna(pd.Timestamp(0)),
-    })  # fmt: skip
+    })
     with_ci = summary_with_ci(frame, n_boot=n_boot, seed=seed)
     summary = with_ci.summary
     clv = frame["clv"].to_numpy()
@@ -222,7 +222,7 @@ def _numbers(bets: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
 
 
 def suggestions_of(bets: Iterable[Mapping[str, Any]], model_version: str, model_semver: str,
-                   suggested_at: str, source: str) -> list[Suggestion]:  # fmt: skip
+                   suggested_at: str, source: str) -> list[Suggestion]:
     """Suggestions from value-bet rows (`ValueBet` fields: per cent stakes and edges)."""
     return [
         Suggestion(
@@ -234,7 +234,7 @@ def suggestions_of(bets: Iterable[Mapping[str, Any]], model_version: str, model_
             edge=float(b["edge_percentage"]) / 100.0, quality=str(b["quality"]),
             model_version=model_version, model_semver=model_semver,
             suggested_at=suggested_at, source=source,
-        )  # fmt: skip
+        )
         for b in bets
     ]
 

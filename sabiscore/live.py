@@ -29,7 +29,7 @@ from sabiscore.store import Partition
 FIXTURE_COLUMNS = (
     "match_id", "league", "season", "date", "kickoff", "home_team", "away_team", "status",
     "source",
-)  # fmt: skip
+)
 
 #: The canonical odds table of a live source: the store's odds columns and when each price
 #: was seen. `phase` is "open" for a pre-match price (every live price is one); `market` is
@@ -37,7 +37,7 @@ FIXTURE_COLUMNS = (
 ODDS_COLUMNS = (
     "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome", "price",
     "is_aggregate", "source", "captured_at",
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -158,13 +158,13 @@ def snapshot_partitions(
         grown = prices if before is None or before.empty else pd.concat([before, prices])
         grown = grown.drop_duplicates(["match_id", "bookmaker", "outcome", "captured_at"])
         digest = hashlib.sha256(pd.util.hash_pandas_object(
-            grown.astype(str), index=False).to_numpy().tobytes()).hexdigest()  # fmt: skip
+            grown.astype(str), index=False).to_numpy().tobytes()).hexdigest()
         parts.append(Partition(
             league, str(season), digest, snapshot.source,
             {"fixtures": rows.reset_index(drop=True), "odds": prices.reset_index(drop=True),
              "price_history": grown.reset_index(drop=True)},
             kind=live_kind(snapshot.source),
-        ))  # fmt: skip
+        ))
     return parts
 
 

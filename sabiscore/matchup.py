@@ -131,7 +131,7 @@ class MatchupFeaturizer:
             "bookmakers": sorted(self._bookmakers),
             "aggregates": sorted(self._aggregates),
             "rest_at": list(self._rest_at),
-        }  # fmt: skip
+        }
         arrays = {"no_market": self._no_market}
         for i, name in enumerate(leagues):
             arrays[f"rows_{i}"] = self._leagues[name].rows
@@ -148,7 +148,7 @@ class MatchupFeaturizer:
         manifest = json.loads((directory / "featurizer.json").read_text())
         if manifest.get("format") != STATE_FORMAT:
             raise ValueError(f"{directory}: featurizer format {manifest.get('format')!r}, this "
-                             f"code reads {STATE_FORMAT}")  # fmt: skip
+                             f"code reads {STATE_FORMAT}")
         with np.load(directory / "featurizer.npz", allow_pickle=False) as arrays:
             leagues = {
                 entry["league"]: _League(
@@ -273,7 +273,7 @@ def _team(table: _League, league: str, team: str) -> int:
     if position is None:
         raise UnknownTeam(f"unknown team {team!r} in {league}: not in the history or the "
                           f"fixtures of the data store (ingest a file that lists it); known: "
-                          f"{_listing(table.teams)}")  # fmt: skip
+                          f"{_listing(table.teams)}")
     return position
 
 

@@ -255,7 +255,7 @@ def _read_event(
         into.malformed += 1
         reason = f"not an event of the documented shape ({type(error).__name__}: {error})"
         into.set_aside.append(_set_aside(event if isinstance(event, Mapping) else {}, league,
-                                         reason))  # fmt: skip
+                                         reason))
         return
     unknown = aliases.unknown([home, away])
     if unknown:
@@ -267,7 +267,7 @@ def _read_event(
     if kickoff <= capture:
         into.in_play += 1
         reason = (f"kicked off at {kickoff} UTC, before the capture at {capture} UTC: "
-                  "in-play prices are not pre-match prices")  # fmt: skip
+                  "in-play prices are not pre-match prices")
         into.set_aside.append(_set_aside(event, league, reason))
         return
     home_fd, away_fd = aliases.resolve(home), aliases.resolve(away)
@@ -278,7 +278,7 @@ def _read_event(
         "match_id": match_id, "league": league, "season": season, "date": date,
         "kickoff": kickoff, "home_team": home_fd, "away_team": away_fd, "status": "fixture",
         "source": SOURCE,
-    })  # fmt: skip
+    })
     books, incomplete = h2h_prices(event)
     into.incomplete += len(incomplete)
     preference = {key: i for i, key in enumerate(settings.bookmakers)}
@@ -296,7 +296,7 @@ def _read_event(
                 "match_id": match_id, "league": league, "season": season,
                 "bookmaker": bookmaker, "code": key, "phase": "open", "market": "1x2",
                 "outcome": outcome, "price": price, "is_aggregate": False, "source": SOURCE,
-            })  # fmt: skip
+            })
 
 
 def _notes(reading: _Reading) -> list[str]:
@@ -305,19 +305,19 @@ def _notes(reading: _Reading) -> list[str]:
         names = ", ".join(repr(n) for n in sorted(reading.unmapped))
         n = len(reading.set_aside) - reading.in_play - reading.malformed
         notes.append(f"{SOURCE}: {n} fixture(s) set aside, team names not in {ALIASES_FILE} "
-                     f"(add each under its football-data name): {names}")  # fmt: skip
+                     f"(add each under its football-data name): {names}")
     if reading.unknown_books:
         books = ", ".join(sorted(reading.unknown_books))
         notes.append(f"{SOURCE}: bookmakers not in configs/sources.yaml (the-odds-api: "
-                     f"bookmakers:), their prices left out: {books}")  # fmt: skip
+                     f"bookmakers:), their prices left out: {books}")
     if reading.in_play:
         notes.append(f"{SOURCE}: {reading.in_play} fixture(s) set aside: already kicked off")
     if reading.malformed:
         notes.append(f"{SOURCE}: {reading.malformed} event(s) set aside: not in the "
-                     "documented shape")  # fmt: skip
+                     "documented shape")
     if reading.incomplete:
         notes.append(f"{SOURCE}: {reading.incomplete} book(s)' h2h left out: not three "
-                     "prices above 1.0")  # fmt: skip
+                     "prices above 1.0")
     return notes
 
 
@@ -350,7 +350,7 @@ def parse_odds(
     for league, events in answers.items():
         if not isinstance(events, list):
             raise ValueError(f"{SOURCE} {league}: expected a list of events, "
-                             f"got {type(events).__name__}")  # fmt: skip
+                             f"got {type(events).__name__}")
         for event in events:
             _read_event(event, league, settings, aliases, capture, reading)
     fixtures = _frame(reading.fixtures, FIXTURE_COLUMNS, empty_fixtures())

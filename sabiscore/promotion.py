@@ -294,7 +294,7 @@ def champion_reference(champion: TrainedVersion, holdout_start: str) -> GateRefe
         note = None if judged is None else (
             f"champion: version {champion.version}, a refit of version {judged.version} "
             f"trained through {champion.trained_through}, before the holdout"
-        )  # fmt: skip
+        )
         return GateReference(champion.version, True, note)
     if judged is None:
         return GateReference(champion.version, False)
@@ -303,11 +303,11 @@ def champion_reference(champion: TrainedVersion, holdout_start: str) -> GateRefe
             f"champion: version {champion.version} is a refit that trained on the holdout "
             f"(through {champion.trained_through}); scored in its place: version "
             f"{judged.version}, which it refits"
-        ))  # fmt: skip
+        ))
     return GateReference(champion.version, False, (
         f"champion: version {champion.version} is a refit of version {judged.version}, and "
         "both trained on holdout matches"
-    ))  # fmt: skip
+    ))
 
 
 def _decide(
@@ -326,7 +326,7 @@ def _decide(
     scored = None if missing else market
     if scored is not None and scored.holdout_id != candidate.holdout_id:
         return Decision(False, "not comparable: the market was not scored on the candidate's "
-                        "holdout matches")  # fmt: skip
+                        "holdout matches")
     bound = ece_bound(candidate.n, scored.ece if scored else None, policy.ece_margin)
     gap = candidate.log_loss - scored.log_loss if scored else None
     tolerance = policy.market.tolerance if scored and policy.market.required else None
@@ -343,7 +343,7 @@ def _decide(
         return decision(True, f"first model: sanity passed; {note}")
     if not champion.complete():
         return decision(True, f"the champion has no holdout metrics to compare; sanity passed; "
-                        f"{note}")  # fmt: skip
+                        f"{note}")
     if champion.holdout_id != candidate.holdout_id:
         return decision(
             False, "not comparable: candidate and champion were scored on different holdout matches"
@@ -358,7 +358,7 @@ def _market_rule(
     if missing:
         if rule.required and rule.when_missing is WhenNoMarket.REFUSE:
             return (f"{missing}, and the policy promotes nothing unmeasured against the market "
-                    f"(market.when_missing: refuse)"), ""  # fmt: skip
+                    f"(market.when_missing: refuse)"), ""
         if rule.required:
             return None, f"{missing}: the market rule did not apply (market.when_missing: skip)"
         return None, f"market: {missing}"
@@ -368,7 +368,7 @@ def _market_rule(
     if rule.required and gap > rule.tolerance + _SLACK:
         return (f"worse than the market ({market.name}) by {gap:.4f} > tolerance "
                 f"{rule.tolerance} on {candidate.n} holdout matches (log loss "
-                f"{candidate.log_loss:.4f} vs {market.log_loss:.4f})"), note  # fmt: skip
+                f"{candidate.log_loss:.4f} vs {market.log_loss:.4f})"), note
     return None, note
 
 

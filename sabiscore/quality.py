@@ -34,11 +34,11 @@ PRICE_GROUP = ("source", "line", "match_id", "code", "phase", "market")
 QUARANTINE_COLUMNS = (
     "source", "line", "match_id", "league", "season", "expectation", "column", "reason",
     "raw_row",
-)  # fmt: skip
+)
 WARNING_COLUMNS = (
     "source", "line", "match_id", "league", "season", "bookmaker", "code", "phase", "market",
     "expectation", "reason", "prices",
-)  # fmt: skip
+)
 
 
 def result_from_goals(home_goals: pd.Series, away_goals: pd.Series) -> pd.Series:
@@ -369,7 +369,7 @@ def screen_file(
                 source, failed, read, max_rows, quarantine.drop(columns="_row"),
                 dominant_partition(first),
                 _early_reason(failed, read, max_rows, max_bad_share, reasons, kept),
-            )  # fmt: skip
+            )
     return None
 
 
@@ -389,13 +389,13 @@ def _early_reason(
 CHECK_ONLY_COLUMNS = (
     "n_fields", "n_header_fields", "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
     "result_from_goals", "duplicate_of", "same_teams", "days_into_season", "played_in_future",
-)  # fmt: skip
+)
 INTEGER_COLUMNS = (
     "home_goals", "away_goals", "ht_home_goals", "ht_away_goals",
     "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
     "home_fouls", "away_fouls", "home_corners", "away_corners",
     "home_yellow", "away_yellow", "home_red", "away_red",
-)  # fmt: skip
+)
 
 
 def canonical_matches(matches: pd.DataFrame) -> pd.DataFrame:

@@ -55,11 +55,11 @@ class ClvSettings:
             "implied_method", "multiplicative")
         return cls(books=tuple(edge.get("clv_books", ("pinnacle", "market_avg"))),
                    min_matches=int(edge.get("clv_min_matches", 50)),
-                   method=ImpliedMethod(method))  # fmt: skip
+                   method=ImpliedMethod(method))
 
 
 def fit_clv_model(odds: pd.DataFrame, settings: ClvSettings) -> tuple[ClosingLineModel | None,
-                                                                       str | None]:  # fmt: skip
+                                                                       str | None]:
     """The closing-line model on the first configured book quoted at open and close often
     enough; (None, None) when none is."""
     if odds.empty:
@@ -77,7 +77,7 @@ def fit_clv_model(odds: pd.DataFrame, settings: ClvSettings) -> tuple[ClosingLin
         closed = implied_probabilities(prices[complete, 3:], settings.method)
         return ClosingLineModel.fit(opened, closed), book
     logger.warning("no closing-line model: no book of %s has %d matches quoted at open and "
-                   "close", list(settings.books), settings.min_matches)  # fmt: skip
+                   "close", list(settings.books), settings.min_matches)
     return None, None
 
 
@@ -89,9 +89,9 @@ def fixture_listing(matches: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
     if fixtures.empty:
         return []
     quoted = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])]) \
-        if not odds.empty else odds  # fmt: skip
+        if not odds.empty else odds
     wide = one_x_two(quoted, bookmakers=quoted["bookmaker"].unique(), phases=("open",)) \
-        if not quoted.empty else pd.DataFrame()  # fmt: skip
+        if not quoted.empty else pd.DataFrame()
     listing = []
     for fixture in fixtures.itertuples(index=False):
         books = {}
@@ -101,11 +101,11 @@ def fixture_listing(matches: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
                 triple = [row.get(f"{book}_open_{o}", np.nan) for o in "HDA"]
                 if all(np.isfinite(p) and p > 1.0 for p in triple):
                     books[book] = dict(zip(("home", "draw", "away"), map(float, triple),
-                                           strict=True))  # fmt: skip
+                                           strict=True))
         kickoff = None if pd.isna(fixture.kickoff) else pd.Timestamp(fixture.kickoff).isoformat()
         listing.append({"match_id": fixture.match_id, "league": fixture.league,
                         "home_team": fixture.home_team, "away_team": fixture.away_team,
-                        "kickoff": kickoff, "odds": books})  # fmt: skip
+                        "kickoff": kickoff, "odds": books})
     return listing
 
 
@@ -113,9 +113,9 @@ def history_digest(matches: pd.DataFrame, odds: pd.DataFrame) -> str:
     """A short hash of what a state is built from: the played results and listed fixtures, and
     the prices (match, book, phase, outcome, price). Equal digests, equal states."""
     result_columns = [c for c in ("match_id", "status", "home_goals", "away_goals", "kickoff",
-                                  "home_team", "away_team") if c in matches]  # fmt: skip
+                                  "home_team", "away_team") if c in matches]
     price_columns = [c for c in ("match_id", "bookmaker", "phase", "market", "outcome", "line",
-                                 "price", "captured_at") if c in odds]  # fmt: skip
+                                 "price", "captured_at") if c in odds]
     digest = hashlib.sha256()
     for frame, columns in ((matches, result_columns), (odds, price_columns)):
         if len(frame):
@@ -135,7 +135,7 @@ class ServingState:
 
     @classmethod
     def build(cls, matches: pd.DataFrame, odds: pd.DataFrame, features: FeatureConfig,
-              clv: ClvSettings) -> ServingState:  # fmt: skip
+              clv: ClvSettings) -> ServingState:
         """From a history (played matches and listed fixtures: `DataStore.history` of the
         model's leagues) and its prices."""
         clv_model, clv_book = fit_clv_model(odds, clv)
@@ -174,7 +174,7 @@ class ServingState:
         described = json.loads((directory / "state.json").read_text())
         if described.get("format") != FORMAT:
             raise ValueError(f"{directory}: serving state format {described.get('format')!r}, "
-                             f"this code reads {FORMAT}")  # fmt: skip
+                             f"this code reads {FORMAT}")
         clv = described.get("clv_model")
         return cls(
             featurizer=MatchupFeaturizer.from_files(directory, features),

@@ -73,7 +73,7 @@ def choose_rows(
             described,
         )
     split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
-                                      validation_seasons)  # fmt: skip
+                                      validation_seasons)
     fit = played & info["season"].isin([*split.train, *split.validation])
     test = played & info["season"].isin(split.test)
     return fit, test, {k: list(v) for k, v in split.__dict__.items()}

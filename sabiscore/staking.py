@@ -138,7 +138,7 @@ class StakingPolicy:
         for book, share in commission.items():
             if not (isinstance(book, str) and _is_number(share) and 0 <= share < 1):
                 raise ValueError(f"commission must map a book to a share in [0, 1), got "
-                                 f"{book!r}: {share!r}")  # fmt: skip
+                                 f"{book!r}: {share!r}")
         object.__setattr__(self, "commission", commission)
 
     @classmethod
@@ -210,7 +210,7 @@ def _sharp_lines(sharp_probs: Any, shape: tuple[int, ...]) -> np.ndarray:
     sharp = _probabilities_or_nan(sharp_probs)
     if sharp.shape != shape:
         raise ValueError(f"sharp probabilities must be shaped like the odds {shape}, "
-                         f"got {sharp.shape}")  # fmt: skip
+                         f"got {sharp.shape}")
     rows = np.atleast_2d(sharp)
     missing = np.isnan(rows)
     if (missing.any(axis=1) != missing.all(axis=1)).any():
@@ -504,7 +504,7 @@ def match_edges(
     takeable = np.array([n not in AGGREGATES and (allowed is None or n in allowed) for n in names])
     if allowed is not None and not takeable.any():
         raise ValueError(f"no price of the books to bet at ({', '.join(sorted(allowed))}) among "
-                         f"the books sent ({', '.join(names)})")  # fmt: skip
+                         f"the books sent ({', '.join(names)})")
     if not takeable.any():
         raise ValueError(
             f"no bookmaker's price to take among the books sent ({', '.join(names)}): "
@@ -519,7 +519,7 @@ def match_edges(
     bets = bet_decisions(probs, best_net, sharp_probs, policy)
     clv = _expected_clv(clv_model, best_net, implied, names, reference_book)
     tiers = [quality_tier(float(e), policy) if r is BetReason.VALUE_BET else QualityTier.AVOID
-             for e, r in zip(bets.edges, bets.reasons, strict=True)]  # fmt: skip
+             for e, r in zip(bets.edges, bets.reasons, strict=True)]
     return [
         OutcomeEdge(
             outcome=OUTCOMES[k],

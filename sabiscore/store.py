@@ -212,7 +212,7 @@ class DataStore:
             rel = (
                 Path("canonical") / table / f"league={part.league}" / f"season={part.season}"
                 / f"part-{part.kind}-{part.raw_sha256[:12]}.parquet"
-            )  # fmt: skip
+            )
             path = self.root / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.tmp")
@@ -294,7 +294,7 @@ class DataStore:
         if not fixtures.empty and leagues:
             fixtures = fixtures[fixtures["league"].isin(leagues)]
         matches = pd.concat([played, fixtures], ignore_index=True) if not fixtures.empty \
-            else played  # fmt: skip
+            else played
         return matches, self.load("odds", leagues=leagues)
 
     def summary(self) -> dict:

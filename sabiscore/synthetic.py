@@ -108,7 +108,6 @@ _MIDWEEK_KICKOFFS = ("19:45", "20:00")
 _MIDWEEK_KICKOFF_P = (0.6, 0.4)
 _REFEREES_PER_COUNTRY = 20
 
-# fmt: off
 _PLACES: tuple[str, ...] = (
     "Ashford", "Kelham", "Barrowby", "Calderwick", "Dunmore", "Eastholme", "Fenwick",
     "Garnet Bay", "Hollinsby", "Ingleford", "Jarrowdale", "Kirkmoor", "Langhurst",
@@ -141,7 +140,6 @@ _REFEREE_SURNAMES: tuple[str, ...] = (
     "Brierley", "Crabtree", "Duckworth", "Eastwood", "Firth", "Greenhalgh", "Hepworth",
     "Ibbotson", "Knowles", "Liversedge", "Mellor", "Nowell",
 )
-# fmt: on
 
 
 # --- configuration ------------------------------------------------------------------------

@@ -211,7 +211,7 @@ def report_markdown(
         results_markdown(by.get_group("overall")),
     ]
     for column, title in (("tier", "By quality tier"), ("league", "By league"),
-                          ("season", "By season")):  # fmt: skip
+                          ("season", "By season")):
         if column in by.groups:
             lines += ["", f"## {title}", "", results_markdown(by.get_group(column))]
     lines += ["", "## The forecasts on the same matches", "", to_markdown(scores), ""]
@@ -252,7 +252,7 @@ def write_report(
     plots["calibration"] = calibration_plot(dict(curves), out / "calibration.png")
     markdown = report_markdown(results, scores, meta, [str(p) for p in plots.values()])
     files = {**plots, "report": out / "report.md", "results": out / "results.csv",
-             "bets": out / "bets.csv", "forecast_scores": out / "forecast_scores.csv"}  # fmt: skip
+             "bets": out / "bets.csv", "forecast_scores": out / "forecast_scores.csv"}
     files["report"].write_text(markdown)
     results.to_csv(files["results"], index=False)
     ledger.to_csv(files["bets"], index=False)
@@ -273,7 +273,7 @@ def publish_artifacts(files: Mapping[str, Path]) -> None:
             encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
             key = "backtest-bets-" + name.replace("_", "-")
             create_image_artifact(f"data:image/png;base64,{encoded}", key=key,
-                                  description=f"betting backtest: {name}")  # fmt: skip
+                                  description=f"betting backtest: {name}")
 
 
 @task(name="log-backtest-run")
@@ -305,10 +305,10 @@ def log_backtest_run(
             "clv_mean",
             "clv_low",
             "clv_high",
-        )  # fmt: skip
+        )
         if pd.notna(r[name])
     }
     tables = {"results": results, "bets": ledger}
     shown = {k: v for k, v in files.items() if Path(v).suffix in (".png", ".md")}
     return log_training_run(data_dir, params=params, metrics=metrics, tables=tables,
-                            files=shown, tags=tags, run_name="backtest-bets")  # fmt: skip
+                            files=shown, tags=tags, run_name="backtest-bets")

@@ -106,7 +106,7 @@ def _retry_unless_client_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="download", retries=3, retry_delay_seconds=[2, 5, 15],
-      retry_condition_fn=_retry_unless_client_error)  # fmt: skip
+      retry_condition_fn=_retry_unless_client_error)
 def download(url: str, timeout_s: float) -> bytes:
     """Fetch one URL (retried: the only step here that talks to the outside world)."""
     response = httpx.get(url, timeout=timeout_s, follow_redirects=True)
@@ -146,7 +146,7 @@ def screen_files(
         data = raw.path.read_bytes()
         try:
             refusal = screen_file(data, raw.source, judge, validation["max_bad_share"],
-                                  settings, month)  # fmt: skip
+                                  settings, month)
         except FileFormatError:
             continue  # parse-files reports it
         if refusal is not None:
@@ -369,7 +369,7 @@ def check_guards(
         if reason is None:
             parts = _file_parts(raws[source], parsed_file, part_of)
             shrinks = {p.key: _shrink_refusal(p, committed.get(p.key), guards, False)
-                       for p in parts}  # fmt: skip
+                       for p in parts}
             shrinks = {key: why for key, why in shrinks.items() if why}
             reason = _shrink_message(source, shrinks) if shrinks else None
         if reason:
@@ -415,7 +415,7 @@ def publish_summary(summary: dict) -> None:
         {k: r[k] for k in ("source", "status", "matches", "fixtures", "quarantined",
                            "price_warnings", "message")}
         for r in summary["per_file"]
-    ]  # fmt: skip
+    ]
     create_table_artifact(rows, key="ingest-files", description="Files read by the last ingest")
     lines = [
         "# Ingest summary",
@@ -435,7 +435,7 @@ def publish_summary(summary: dict) -> None:
         "ingest: %s files, %s matches, %s fixtures, %s quarantined, %s errors",
         summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],
         len(summary["errors"]),
-    )  # fmt: skip
+    )
 
 
 def early_refusal(report: FileReport, refusal: EarlyRefusal) -> None:

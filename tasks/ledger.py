@@ -19,7 +19,7 @@ EXPERIMENT = "sabiscore-ledger"
 
 @task(name="publish-ledger", cache_policy=NO_CACHE)
 def publish_ledger(data_dir: str, config_path: str | None = None,
-                   registry_uri: str | None = None) -> dict[str, Any]:  # fmt: skip
+                   registry_uri: str | None = None) -> dict[str, Any]:
     """The ledger settled on the store as it is now, published (its metrics in `registry_uri`,
     default $MLFLOW_TRACKING_URI or the data directory's); returns the report."""
     from prefect.artifacts import create_markdown_artifact
@@ -31,7 +31,7 @@ def publish_ledger(data_dir: str, config_path: str | None = None,
     record, _ = track_record(data_dir, None, policy.sharp_books, policy.implied_method)
     report = ledger_report(record).model_dump(mode="json")
     create_markdown_artifact(key="ledger", markdown=_ledger_markdown(report),
-                             description="The live track record of every suggestion")  # fmt: skip
+                             description="The live track record of every suggestion")
     uri = registry_uri or os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri(Path(data_dir))
     _log_ledger_metrics(uri, report)
     print(f"ledger: {report['suggested']} suggestion(s), {report['settled']} settled")
@@ -42,18 +42,18 @@ def _ledger_markdown(report: dict[str, Any]) -> str:
     lines = [f"**{report['suggested']}** suggestions, **{report['settled']}** settled, "
              f"{report['open']} open.", "",
              "| slice | bets | staked | profit | yield [95 %] | CLV [95 %] |",
-             "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+             "|---|---:|---:|---:|---:|---:|"]
     slices = [("all", report["overall"])] + [(f"tier {k}", v) for k, v in
                                              report["by_quality"].items()] + \
-        [(f"version {k}", v) for k, v in report["by_model_version"].items()]  # fmt: skip
+        [(f"version {k}", v) for k, v in report["by_model_version"].items()]
     for name, n in slices:
         if not n.get("bets"):
             continue
         clv = "-" if n["clv_mean"] is None else (
-            f"{n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}]")  # fmt: skip
+            f"{n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}]")
         lines.append(f"| {name} | {n['bets']} | {n['staked']:.2%} | {n['profit']:+.2%} | "
                      f"{n['yield']:+.1%} [{n['yield_ci'][0]:+.1%}, {n['yield_ci'][1]:+.1%}] | "
-                     f"{clv} |")  # fmt: skip
+                     f"{clv} |")
     return "\n".join(lines)
 
 
@@ -64,11 +64,11 @@ def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
     overall = report["overall"]
     metrics = {"ledger_suggested": report["suggested"], "ledger_settled": report["settled"],
                **{f"ledger_{k}": v for k, v in overall.items()
-                  if isinstance(v, int | float) and not isinstance(v, bool)}}  # fmt: skip
+                  if isinstance(v, int | float) and not isinstance(v, bool)}}
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     experiment_id = experiment.experiment_id if experiment else \
-        client.create_experiment(EXPERIMENT)  # fmt: skip
+        client.create_experiment(EXPERIMENT)
     run = client.create_run(experiment_id, run_name="odds-refresh")
     for name, value in metrics.items():
         client.log_metric(run.info.run_id, name, float(value))

@@ -142,7 +142,7 @@ def evaluate_forecasts(
     forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
     results = info.loc[X.index, "result"]
     table = comparison_table(forecasts, results, info.loc[X.index, "league"],
-                             n_bins=settings.get("calibration_bins", 10))  # fmt: skip
+                             n_bins=settings.get("calibration_bins", 10))
     common = common_matches(forecasts, results)
     y = outcome_index(results.loc[common])
     curves = {

@@ -41,7 +41,7 @@ def serve_directory(
     """
     requests: list[str] = []
     handler = type("Handler", (_Handler,), {"requests": requests, "rewrite": staticmethod(rewrite)
-                                             if rewrite else None})  # fmt: skip
+                                             if rewrite else None})
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -117,7 +117,7 @@ def recording_server(answer: Callable[[Recorded], Reply]) -> Iterator[tuple[str,
 GARBAGE_TOKENS = (
     b"", b"x", b"NaN", b"-1", b"0", b"1.01", b"3.5", b"999", b"abc", b"E0", b"31/02/2023",
     b"12/08/2023", b"H", b"Z", b"Arsenal", b"1e300", b"?", b"2.2", b"10", b"7",
-)  # fmt: skip
+)
 
 
 def garbage_football_data(header: bytes, n_bytes: int, seed: int = 12) -> bytes:

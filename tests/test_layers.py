@@ -15,7 +15,7 @@ LAYERS = ("models", "tasks", "flows", "bentos", "cli")
 DOMAIN = sorted((ROOT / "sabiscore").rglob("*.py"))
 
 HEAVY = ("prefect", "mlflow", "bentoml", "great_expectations", "xgboost", "lightgbm", "httpx",
-         "betfairlightweight")  # fmt: skip
+         "betfairlightweight")
 
 
 def test_domain_imports_no_framework() -> None:
@@ -55,17 +55,17 @@ def test_the_domain_imports_no_layer_above_it(path: Path) -> None:
 def test_the_domain_walk_sees_every_module() -> None:
     names = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in DOMAIN}
     assert {"sabiscore.features.__init__", "sabiscore.features.market", "sabiscore.staking",
-            "sabiscore.store", "sabiscore.serving_state"} <= names  # fmt: skip
+            "sabiscore.store", "sabiscore.serving_state"} <= names
     assert "sabiscore.cli" not in names  # the command line is its own package, cli/
 
 
 def test_help_answers_without_loading_flows() -> None:
     for args in ([], ["ingest"], ["validate"], ["synth"], ["train"], ["backtest"], ["bets"],
-                 ["ledger"], ["odds-refresh"]):  # fmt: skip
+                 ["ledger"], ["odds-refresh"]):
         out = subprocess.run(
             [sys.executable, "-m", "cli", *args, "--help"],
             capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+        )
         assert out.returncode == 0, out.stderr
         assert "Usage" in out.stdout
         assert "--json" in out.stdout or not args or args == ["synth"] and "--seed" in out.stdout

@@ -55,7 +55,7 @@ def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("serving")
     league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
-                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))  # fmt: skip
+                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))
     write_csvs(generate_league(league), root / "league")
     config = root / "small.yaml"
     config.write_text(yaml.safe_dump(SMALL))
@@ -119,7 +119,7 @@ def in_process_service(store: Path, token: str | None = None) -> Iterator[Any]:
     with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
         patch.setenv("SABISCORE_DATA_DIR", str(store))
         for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):  # fmt: skip
+                     "SABISCORE_API_TOKEN"):
             patch.delenv(name, raising=False)
         if token:
             patch.setenv("SABISCORE_API_TOKEN", token)
@@ -127,7 +127,7 @@ def in_process_service(store: Path, token: str | None = None) -> Iterator[Any]:
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False,
-                        headers=headers) as client:  # fmt: skip
+                        headers=headers) as client:
             yield client
 
 

@@ -109,7 +109,7 @@ def free_port() -> int:
 def server_env(**extra: str) -> dict[str, str]:
     """This process's environment without what would point the service elsewhere."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "APP_ENV", "SABISCORE_CONFIG")}  # fmt: skip
+           if k not in ("MLFLOW_TRACKING_URI", "APP_ENV", "SABISCORE_CONFIG")}
     env.update(SABISCORE_ENV="development", **extra)
     return env
 
@@ -121,10 +121,10 @@ def start(store: Path, root: Path, overrides: dict, env: dict[str, str]) -> Serv
     port = free_port()
     log = root / "server.log"
     command = [sys.executable, "-m", "cli", "serve", "--port", str(port),
-               "--data-dir", str(store), "--config", str(config)]  # fmt: skip
+               "--data-dir", str(store), "--config", str(config)]
     with log.open("w") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+                                   start_new_session=True)
     return Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", store, log, process)
 
 
@@ -140,7 +140,7 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def serving(store: Path, root: Path, overrides: dict, env: dict[str, str],
-            ready: str = "/readyz") -> Iterator[Server]:  # fmt: skip
+            ready: str = "/readyz") -> Iterator[Server]:
     """A started server, answering 200 on `ready`; stopped (its session) afterwards."""
     server = start(store, root, overrides, env)
     try:

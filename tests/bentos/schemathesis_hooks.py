@@ -45,7 +45,7 @@ def real_match(body: Any) -> Any:
         body["kickoff"] = _kickoff(body["kickoff"])
     if isinstance(body.get("odds"), dict):
         body["odds"] = {BOOKS[_index(name, len(BOOKS))]: prices
-                        for name, prices in body["odds"].items()}  # fmt: skip
+                        for name, prices in body["odds"].items()}
     if body.get("reference_book") is not None:
         body["reference_book"] = next(iter(body.get("odds") or {}), None)
     return body

@@ -52,7 +52,7 @@ def _teams(url: str) -> list[str]:
 
 def _odds(teams: list[str], match_id: str) -> dict:
     return {"match_id": match_id, "league": LEAGUE, "home_team": teams[0],
-            "away_team": teams[1], "kickoff": KICKOFF, "odds": BOOKS}  # fmt: skip
+            "away_team": teams[1], "kickoff": KICKOFF, "odds": BOOKS}
 
 
 def test_the_stall_sequence_leaves_healthz_answering_within_100_ms(
@@ -68,7 +68,7 @@ def test_the_stall_sequence_leaves_healthz_answering_within_100_ms(
             teams = _teams(server.url)
             stop_file, out = tmp_path / "stop", tmp_path / "latencies.json"
             probe = subprocess.Popen([sys.executable, "-c", PROBE, f"{server.url}/healthz",
-                                      str(stop_file), str(out)])  # fmt: skip
+                                      str(stop_file), str(out)])
             try:
                 time.sleep(0.5)
                 with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
@@ -112,13 +112,13 @@ def test_sigterm_under_load_stops_the_server_within_seconds(
 
             async def load_then_sigterm() -> float:
                 sockets = [await connect(f"{server.ws_url}/ws/edge/term-{i:03d}")
-                           for i in range(20)]  # fmt: skip
+                           for i in range(20)]
                 for ws in sockets:
                     await ws.recv()
                 async with httpx.AsyncClient(base_url=server.url, headers=AUTH) as client:
                     bodies = [_odds(teams, f"term-{i:03d}") for i in range(200)]
                     posts = [asyncio.create_task(client.post("/odds", json=body))
-                             for body in bodies]  # fmt: skip
+                             for body in bodies]
                     reload = asyncio.create_task(client.post("/reload", timeout=60))
                     await asyncio.sleep(0.2)
                     started = time.monotonic()
@@ -187,9 +187,9 @@ def test_bad_bodies_over_http_are_4xx_and_one_info_line_each(
         answers = []
         for path in ("/predict", "/edge", "/predict_batch"):
             answers.append(httpx.post(f"{server.url}{path}", content=b"x",
-                                      headers={"content-type": "multipart/form-data"}))  # fmt: skip
+                                      headers={"content-type": "multipart/form-data"}))
             answers.append(httpx.post(f"{server.url}{path}", content=b"{",
-                                      headers={"content-type": "application/json"}))  # fmt: skip
+                                      headers={"content-type": "application/json"}))
         answers.append(httpx.post(f"{server.url}/predict", json={"league": "x\n[ERROR] forged"}))
         log = server.log.read_text()
     assert [a.status_code for a in answers] == [415, 400] * 3 + [400]

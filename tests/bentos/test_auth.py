@@ -51,7 +51,7 @@ WRONG = {"Authorization": f"Bearer {TOKEN[:-1]}x"}
         ("POST", "/healthz", Access.WRITE), ("PUT", "/anything-added-later", Access.WRITE),
         ("DELETE", "/teams", Access.WRITE), ("POST", "/odds/", Access.WRITE),
     ],
-)  # fmt: skip
+)
 def test_every_route_not_a_read_or_open_is_a_write(method: str, path: str, access: Access) -> None:
     assert route_access(method, path) is access
 
@@ -101,7 +101,7 @@ PRODUCTION_OK = {"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": SECRET}
 
 
 @pytest.mark.parametrize("name", ["production", "Production", "PRODUCTION", " production ",
-                                  "production\n"])  # fmt: skip
+                                  "production\n"])
 @pytest.mark.parametrize("variable", ["APP_ENV", "SABISCORE_ENV"])
 def test_production_is_recognised_in_any_case_and_spacing(variable: str, name: str) -> None:
     with pytest.raises(ValueError, match="refusing to start in production with no API token"):
@@ -130,7 +130,7 @@ def test_the_configured_environment_is_normalised_too() -> None:
          "REVALIDATE_SECRET is shorter than 32 characters"),
         ({}, "no API token.*; the default revalidation secret"),
     ],
-)  # fmt: skip
+)
 def test_production_refuses_a_missing_or_weak_token_or_secret(environ: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as refused:
         settings(APP_ENV="production", **environ)
@@ -184,7 +184,7 @@ def serving(store: Path, config: Path | None = None, **environ: str) -> Iterator
 
     with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
         for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_ENV", "SABISCORE_API_TOKEN",
-                     "SABISCORE_CONFIG"):  # fmt: skip
+                     "SABISCORE_CONFIG"):
             patch.delenv(name, raising=False)
         patch.setenv("SABISCORE_DATA_DIR", str(store))
         for name, value in environ.items():
@@ -212,7 +212,7 @@ def client(store: Path) -> Iterator[TestClient]:
 def fixture_match(client: TestClient) -> dict:
     teams = client.get("/teams").json()["leagues"][0]["teams"]
     return {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1],
-            "match_id": "auth-match"}  # fmt: skip
+            "match_id": "auth-match"}
 
 
 def _everything_logged(caplog: pytest.LogCaptureFixture) -> str:
@@ -221,7 +221,7 @@ def _everything_logged(caplog: pytest.LogCaptureFixture) -> str:
 
 @pytest.mark.slow
 def test_writes_need_the_token(client: TestClient, fixture_match: dict,
-                               caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+                               caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     answers = []
     for path, body in (("/odds", fixture_match), ("/reload", {})):
@@ -231,7 +231,7 @@ def test_writes_need_the_token(client: TestClient, fixture_match: dict,
         assert "Authorization: Bearer" in missing.json()["error"]
         wrong = client.post(path, json=body, headers=WRONG)
         assert wrong.status_code == 403 and wrong.json() == {
-            "error": "the token sent is not the service's"}  # fmt: skip
+            "error": "the token sent is not the service's"}
         basic = client.post(path, json=body, headers={"Authorization": f"Basic {TOKEN}"})
         assert basic.status_code == 401
         answers += [missing, wrong, basic]
@@ -257,7 +257,7 @@ def test_reads_and_probes_are_open_by_default(client: TestClient, fixture_match:
     assert client.post("/predict_batch", json={"matches": [match]}).status_code == 200
     # a wrong token on an open read is not looked at: reads are open
     assert client.post("/edge", json={**match, "odds": {"pinnacle": {
-        "home": 2.1, "draw": 3.4, "away": 3.6}}}, headers=WRONG).status_code == 200  # fmt: skip
+        "home": 2.1, "draw": 3.4, "away": 3.6}}}, headers=WRONG).status_code == 200
     client.post("/odds", json=fixture_match, headers=BEARER)
     with client.websocket_connect("/ws/edge/auth-match") as socket:
         assert socket.receive_json()["match_id"] == "auth-match"
@@ -266,7 +266,7 @@ def test_reads_and_probes_are_open_by_default(client: TestClient, fixture_match:
 
 @pytest.mark.slow
 def test_reads_closed_when_configured(store: Path, tmp_path: Path,
-                                      caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+                                      caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     config = tmp_path / "closed.yaml"
     config.write_text("serving:\n  auth:\n    protect_reads: true\n")
@@ -276,7 +276,7 @@ def test_reads_closed_when_configured(store: Path, tmp_path: Path,
         for method, path, body in (("GET", "/teams", None), ("POST", "/predict", match),
                                    ("POST", "/predict_batch", {"matches": [match]}),
                                    ("POST", "/edge", {**match, "odds": {"bet365": {
-                                       "home": 2.1, "draw": 3.4, "away": 3.6}}})):  # fmt: skip
+                                       "home": 2.1, "draw": 3.4, "away": 3.6}}})):
             assert client.request(method, path, json=body).status_code == 401, path
             assert client.request(method, path, json=body, headers=WRONG).status_code == 403, path
             right = client.request(method, path, json=body, headers=BEARER)

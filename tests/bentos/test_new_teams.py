@@ -39,11 +39,11 @@ def test_a_promoted_side_is_priced_once_its_fixtures_are_ingested(
     match_id = make_match_id(LEAGUE, pd.Timestamp("2022-08-20"), NEWCOMER, known[0])
     fixture = {"match_id": match_id, "league": LEAGUE, "home_team": NEWCOMER,
                "away_team": known[0], "kickoff": "2022-08-20T15:00:00Z",
-               "odds": {"bet365": {"home": 3.1, "draw": 3.4, "away": 2.3}}}  # fmt: skip
+               "odds": {"bet365": {"home": 3.1, "draw": 3.4, "away": 2.3}}}
     refused = client.post("/odds", json=fixture)
     assert refused.status_code == 422
     assert "not in the history or the fixtures of the data store (ingest a file that lists it)" \
-        in refused.json()["error"]  # fmt: skip
+        in refused.json()["error"]
 
     listing = tmp_path / "fixtures.csv"
     row = f"{LEAGUE},20/08/2022,15:00,{NEWCOMER},{known[0]},3.1,3.4,2.3"
@@ -52,7 +52,7 @@ def test_a_promoted_side_is_priced_once_its_fixtures_are_ingested(
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own temporary Prefect API
     done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing),
                            "--data-dir", str(store), "--json"], capture_output=True, text=True,
-                          timeout=300, env=env)  # fmt: skip
+                          timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
 
     priced = client.post("/odds", json=fixture)

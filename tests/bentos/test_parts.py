@@ -52,13 +52,13 @@ def test_production_refuses_the_default_secret() -> None:
         settings(SABISCORE_ENV="production", REVALIDATE_SECRET=DEFAULT_SECRET)
     strong = f"{SECRET}-long-enough"  # at least auth.min_secret_length (tests/bentos/test_auth.py)
     assert settings(SABISCORE_ENV="production", REVALIDATE_SECRET=strong,
-                    SABISCORE_API_TOKEN=token).environment == "production"  # fmt: skip
+                    SABISCORE_API_TOKEN=token).environment == "production"
     assert settings().revalidation.secret == DEFAULT_SECRET  # development: the default is fine
 
 
 def test_settings_come_from_the_environment_and_hide_the_secret() -> None:
     s = settings(NEXT_URL="http://site:3000/", REVALIDATE_SECRET=SECRET, SENTRY_DSN="http://k@h/1",
-                 MLFLOW_TRACKING_URI="http://mlflow:5000", SABISCORE_DATA_DIR="/tmp/x")  # fmt: skip
+                 MLFLOW_TRACKING_URI="http://mlflow:5000", SABISCORE_DATA_DIR="/tmp/x")
     assert s.revalidation.url == "http://site:3000/api/revalidate"
     assert s.revalidation.timeout_s == 5 and s.revalidation.retries >= 1
     assert s.tracking_uri == "http://mlflow:5000" and str(s.data_dir) == "/tmp/x"
@@ -82,7 +82,7 @@ def test_the_sharp_check_is_staking_yamls_and_not_overridden_for_serving() -> No
     assert staking.sharp_tolerance == config["staking"]["sharp_tolerance"]
     config["serving"]["edge"]["sharp_books"] = ["bet365"]  # misplaced: refused, not ignored
     with pytest.raises(ValueError, match=r"unknown serving edge keys: \['sharp_books'\].*"
-                                         r"configs/staking.yaml"):  # fmt: skip
+                                         r"configs/staking.yaml"):
         ServingSettings.from_config(config, {})
 
 
@@ -98,21 +98,21 @@ def test_the_sharp_check_is_staking_yamls_and_not_overridden_for_serving() -> No
          "alone"),
         (["pinnacle"], (), None, "sharp_books is empty: bets rest on the model's edge alone"),
     ],
-)  # fmt: skip
+)
 def test_the_sharp_reference_says_which_book_and_why(
     books: list[str], sharp_books: tuple[str, ...], bookmaker: str | None, note: str
 ) -> None:
     policy = StakingPolicy(sharp_books=sharp_books, sharp_tolerance=0.01)
     reference = sharp_reference(dict.fromkeys(books), policy)
     assert reference.model_dump() == {"bookmaker": bookmaker, "sharp_books": list(sharp_books),
-                                      "tolerance_percentage": 1.0, "note": note}  # fmt: skip
+                                      "tolerance_percentage": 1.0, "note": note}
 
 
 @pytest.mark.parametrize(
     ("ece", "status"),
     [(0.0, "excellent"), (0.02, "excellent"), (0.03, "good"), (0.05, "fair"), (0.2, "poor"),
      (None, "poor"), (float("nan"), "poor")],
-)  # fmt: skip
+)
 def test_calibration_status_from_holdout_ece(ece: float | None, status: str) -> None:
     assert CalibrationThresholds(0.02, 0.04, 0.07).status(ece) == status
 
@@ -120,7 +120,7 @@ def test_calibration_status_from_holdout_ece(ece: float | None, status: str) -> 
 def test_cli_serve_refuses_production_with_the_default_secret() -> None:
     env = {"PATH": "/usr/bin:/bin", "SABISCORE_ENV": "production"}
     out = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", "1"],
-                         env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+                         env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "default revalidation secret" in out.stderr and "Traceback" not in out.stderr
 
@@ -335,7 +335,7 @@ def test_revalidation_posts_the_secret_and_the_match_path() -> None:
 
     asyncio.run(scenario())
     assert site.received == [{"url": "http://site.test/api/revalidate", "secret": SECRET,
-                              "path": "/match/e0-20240817-arsenal-chelsea"}]  # fmt: skip
+                              "path": "/match/e0-20240817-arsenal-chelsea"}]
     assert failures == []
 
 
@@ -470,13 +470,13 @@ def test_revalidation_is_off_without_next_url() -> None:
 
 def test_describe_errors_says_where_and_what() -> None:
     errors = [{"type": "json_invalid", "loc": ("body", 3), "msg": "JSON decode error",
-               "ctx": {"error": "Expecting value"}}]  # fmt: skip
+               "ctx": {"error": "Expecting value"}}]
     assert describe_errors(errors) == "malformed JSON: Expecting value"
 
 
 def test_scrub_replaces_the_secret_anywhere() -> None:
     event = {"message": f"failed with {SECRET}", "extra": {"body": {"secret": "x", "n": 1}},
-             "breadcrumbs": [{"data": {"text": f"a{SECRET}b"}}]}  # fmt: skip
+             "breadcrumbs": [{"data": {"text": f"a{SECRET}b"}}]}
     scrubbed = scrub(event, [SECRET])
     assert SECRET not in json.dumps(scrubbed)
     assert scrubbed["extra"]["body"] == {"secret": "[Filtered]", "n": 1}
@@ -494,7 +494,7 @@ class CapturingTransport(Transport):
 
     def events(self) -> list[dict]:
         return [item.payload.json for env in self.envelopes for item in env.items
-                if item.type == "event"]  # fmt: skip
+                if item.type == "event"]
 
 
 class ExplodingRuntime:
@@ -518,7 +518,7 @@ def sentry_events():
     transport = CapturingTransport()
     init_sentry("http://public@127.0.0.1:9/1", environment="test", traces_sample_rate=0.0,
                 release="sabiscore-ensemble@1.0.0", secrets=[SECRET],
-                transport=transport)  # fmt: skip
+                transport=transport)
     try:
         yield transport
     finally:
@@ -568,7 +568,7 @@ def test_the_app_answers_503_until_a_runtime_is_attached() -> None:
 
 
 @pytest.mark.parametrize("module", ["bentos.auth", "bentos.bodies", "bentos.errors",
-                                    "bentos.schemas", "bentos.settings", "bentos.app"])  # fmt: skip
+                                    "bentos.schemas", "bentos.settings", "bentos.app"])
 def test_doctests(module: str) -> None:
     import doctest
     import importlib

@@ -47,11 +47,11 @@ def test_schemathesis_finds_nothing(champion_store: Path, tmp_path: Path) -> Non
             command = [str(schemathesis), "--config-file", str(CONFIG), "--no-color", "run",
                        f"{server.url}/docs.json", "--checks", "all", "--mode", mode,
                        "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-                       "--header", f"Authorization: Bearer {TOKEN}"]  # fmt: skip
+                       "--header", f"Authorization: Bearer {TOKEN}"]
             run_env = {**os.environ, "SCHEMATHESIS_HOOKS": hooks,
-                       "SABISCORE_SCHEMATHESIS_URL": server.url}  # fmt: skip
+                       "SABISCORE_SCHEMATHESIS_URL": server.url}
             done = subprocess.run(command, env=run_env, capture_output=True, text=True,
-                                  timeout=300, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+                                  timeout=300, cwd=Path(__file__).resolve().parents[2])
             output = done.stdout + done.stderr
             summaries.append(f"schemathesis, {mode} mode:\n{_summary(output)}")
             assert done.returncode == 0, output[-6000:]

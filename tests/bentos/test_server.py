@@ -48,7 +48,7 @@ def server(champion_store: Path, site: FakeSite, tmp_path_factory: pytest.TempPa
     root = tmp_path_factory.mktemp("server")
     store = copy_store(champion_store, root / "store")
     env = server_env(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_API_TOKEN=TOKEN,
-                     SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")  # fmt: skip
+                     SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")
     with serving(store, root, OVERRIDES, env) as server:
         yield server
 
@@ -91,10 +91,10 @@ def test_bad_input_over_http(server: Server, teams: list[str]) -> None:
          400),
         ("/odds", b"[]", 400),
         ("/predict_batch", json.dumps({"matches": [match(teams)] * 101}).encode(), 413),
-    ]  # fmt: skip
+    ]
     for path, body, status in cases:
         answer = httpx.post(f"{server.url}{path}", content=body,
-                            headers={"content-type": "application/json", **AUTH})  # fmt: skip
+                            headers={"content-type": "application/json", **AUTH})
         assert answer.status_code == status, (path, answer.text)
         assert answer.json()["error"] and "Traceback" not in answer.text
 
@@ -124,7 +124,7 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
                 assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == first.json()
                 moved = {**BOOKS, "bet365": {"home": 2.4, "draw": 3.5, "away": 3.5}}
                 posted = await client.post("/odds", json={"match_id": match_id,
-                                                          **match(teams, odds=moved)})  # fmt: skip
+                                                          **match(teams, odds=moved)})
                 pushed = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 heartbeat = json.loads(await asyncio.wait_for(ws.recv(), 5))
         return match_id, posted.json(), pushed, heartbeat
@@ -138,7 +138,7 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
     until(lambda: any(r["path"] == path for r in site.revalidations))
     calls = [r for r in site.revalidations if r["path"] == path]
     assert calls[0] == {"endpoint": "/api/revalidate", "mode": "ok", "secret": SECRET,
-                        "path": path}  # fmt: skip
+                        "path": path}
 
 
 def test_a_failing_site_never_stops_pushes(
@@ -177,7 +177,7 @@ def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None
 
     version = promote_copy(server.store)
     reloaded = httpx.post(f"{server.url}/reload", json={"version": version}, headers=AUTH,
-                          timeout=60)  # fmt: skip
+                          timeout=60)
     assert reloaded.status_code == 200, reloaded.text
     assert reloaded.json()["model"]["version"] == version
     assert httpx.get(f"{server.url}/readyz").json()["model"]["version"] == version
@@ -209,13 +209,13 @@ def test_the_sites_origin_may_call_from_a_browser_and_no_other(server: Server) -
     header, before the token rule; another origin gets no allowance; a plain read from the
     site carries its origin back."""
     preflight = {"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "GET",
-                 "Access-Control-Request-Headers": "authorization"}  # fmt: skip
+                 "Access-Control-Request-Headers": "authorization"}
     allowed = httpx.options(f"{server.url}/fixtures", headers=preflight)
     assert allowed.status_code == 200, allowed.text
     assert allowed.headers["access-control-allow-origin"] == SITE_ORIGIN
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
     other = httpx.options(f"{server.url}/fixtures",
-                          headers={**preflight, "Origin": "http://evil.example"})  # fmt: skip
+                          headers={**preflight, "Origin": "http://evil.example"})
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
     read = httpx.get(f"{server.url}/models", headers={"Origin": SITE_ORIGIN})

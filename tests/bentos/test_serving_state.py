@@ -33,7 +33,7 @@ def service(data_dir: Path, tracking: str) -> Iterator[Any]:
         patch.setenv("MLFLOW_TRACKING_URI", tracking)
         patch.setenv("SABISCORE_DATA_DIR", str(data_dir))
         for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):  # fmt: skip
+                     "SABISCORE_API_TOKEN"):
             patch.delenv(name, raising=False)
         from bentos.service import SabiScore
 
@@ -48,23 +48,23 @@ def answers(client: Any, teams: list[str]) -> dict[str, Any]:
     pairs = [(h, a) for h in teams[:6] for a in teams[:6] if h != a]
     matches = [{"league": LEAGUE, "home_team": h, "away_team": a, "kickoff": KICKOFF,
                 **({"odds": BOOKS} if k % 2 else {})}
-               for k, (h, a) in enumerate(pairs)]  # fmt: skip
+               for k, (h, a) in enumerate(pairs)]
     batch = client.post("/predict_batch", json={"matches": matches})
     assert batch.status_code == 200, batch.text
     edge = client.post("/edge", json={**matches[1]})
     assert edge.status_code == 200, edge.text
     fixtures = client.get("/fixtures", params={"from": "2000-01-01"}).json()
     return {"predictions": batch.json()["predictions"], "edge": edge.json(),
-            "fixtures": [{k: v for k, v in f.items()} for f in fixtures["fixtures"]]}  # fmt: skip
+            "fixtures": [{k: v for k, v in f.items()} for f in fixtures["fixtures"]]}
 
 
 def ingest(listing: Path, store: Path, home: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL",
-                                                            "MLFLOW_TRACKING_URI")}  # fmt: skip
+                                                            "MLFLOW_TRACKING_URI")}
     env["PREFECT_HOME"] = str(home)  # its own temporary Prefect API
     done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir",
                            str(store), "--json"], capture_output=True, text=True, timeout=300,
-                          env=env)  # fmt: skip
+                          env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -81,10 +81,10 @@ def test_a_service_without_a_data_directory_serves_the_champion(
     with service(store, tracking) as client:
         teams = client.get("/teams").json()["leagues"][0]["teams"]
     rows = [f"{LEAGUE},20/08/2022,15:00,{teams[2 * k]},{teams[2 * k + 1]},2.2,3.3,3.4,2.25,3.4,3.5"
-            for k in range(3)]  # fmt: skip
+            for k in range(3)]
     listing = tmp_path / "fixtures.csv"
     listing.write_text("Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n"
-                       + "\n".join(rows) + "\n")  # fmt: skip
+                       + "\n".join(rows) + "\n")
     published = ingest(listing, store, tmp_path / "prefect")["serving_state"]
     assert published["published"] is True and published["fixtures"] == 3, published
     with service(store, tracking) as beside:
@@ -131,4 +131,4 @@ def test_the_exported_state_is_what_the_store_gives(champion_store: Path) -> Non
                 np.testing.assert_array_equal(mine.features(league, home, away, odds={
                     b: tuple(p.values()) for b, p in BOOKS.items()}),
                     theirs.features(league, home, away, odds={
-                    b: tuple(p.values()) for b, p in BOOKS.items()}))  # fmt: skip
+                    b: tuple(p.values()) for b, p in BOOKS.items()}))

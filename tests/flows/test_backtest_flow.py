@@ -61,7 +61,7 @@ def run(tmp_path_factory: pytest.TempPathFactory, league) -> tuple[dict, Path]:
         [sys.executable, "-m", "cli", "backtest-bets", *args, "--data-dir",
          str(root / "store"), "--config", str(override), "--json"],
         capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), root / "store"
 
@@ -72,7 +72,7 @@ def test_every_strategy_has_overall_and_per_tier_results_with_intervals(run) -> 
     assert list(summary["overall"]) == STRATEGIES
     for name, metrics in summary["overall"].items():
         assert {"bets", "turnover", "profit", "roi", "roi_ci", "yield", "yield_ci", "hit_rate",
-                "max_drawdown", "clv_mean", "clv_mean_ci"} <= set(metrics), name  # fmt: skip
+                "max_drawdown", "clv_mean", "clv_mean_ci"} <= set(metrics), name
     ensemble = summary["overall"]["ensemble"]
     assert ensemble["bets"] > 0
     low, high = ensemble["roi_ci"]
@@ -100,7 +100,7 @@ def test_the_report_bets_and_plots_are_written(run) -> None:
     folder = Path(summary["report"]).parent
     report = Path(summary["report"]).read_text()
     for heading in ("## All test matches", "## By quality tier", "## By league", "## By season",
-                    "## The forecasts on the same matches", "## Windows"):  # fmt: skip
+                    "## The forecasts on the same matches", "## Windows"):
         assert heading in report
     for png in ("bankroll.png", "roi_by_tier.png", "clv_distribution.png", "calibration.png"):
         assert (folder / png).stat().st_size > 5_000 and f"({png})" in report
@@ -128,7 +128,7 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
     assert logged.data.tags["flow"] == "backtest-bets"
     plots = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
     assert {"plots/bankroll.png", "plots/roi_by_tier.png", "plots/clv_distribution.png",
-            "plots/calibration.png", "plots/report.md"} <= plots  # fmt: skip
+            "plots/calibration.png", "plots/report.md"} <= plots
     tables = {a.path for a in client.list_artifacts(summary["run_id"], "tables")}
     assert {"tables/results.csv", "tables/bets.csv"} <= tables
 
@@ -152,7 +152,7 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
     builds = []
     build_features = tasks.train.build_features
     monkeypatch.setattr(tasks.train, "build_features",
-                        lambda *a, **k: builds.append(1) or build_features(*a, **k))  # fmt: skip
+                        lambda *a, **k: builds.append(1) or build_features(*a, **k))
     train, test = league
     runners = {
         "sequential": ({"kind": "threads", "max_workers": 3}, 1),
@@ -167,7 +167,7 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
         flow = backtest_bets_flow.with_options(task_runner=task_runner_from_config(runner))
         runs[name] = flow(train_sources=train, test_sources=test, data_dir=str(tmp_path / name),
                           config_path=str(override), report_dir=str(tmp_path / name / "report"),
-                          log_to_mlflow=False)  # fmt: skip
+                          log_to_mlflow=False)
     assert len(builds) == len(runners)  # once a run: a task called, not submitted, runs here
 
     def window(record: dict) -> tuple:
@@ -176,7 +176,7 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
     sequential = runs.pop("sequential")
     assert [w["label"] for w in sequential["windows"]] == [
         "2020-2021 days 1-20", "2020-2021 days 21-30", "2021-2022 days 1-20",
-        "2021-2022 days 21-34"]  # fmt: skip
+        "2021-2022 days 21-34"]
     for name, summary in runs.items():
         assert list(map(window, summary["windows"])) == list(map(window, sequential["windows"]))
         for table in ("bets.csv", "forecast_scores.csv", "results.csv"):

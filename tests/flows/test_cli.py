@@ -16,7 +16,7 @@ def sabiscore(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
         capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    )
 
 
 def _last_json(output: str) -> dict:
@@ -70,7 +70,7 @@ def test_a_cut_off_file_exits_1_with_how_to_force_it_and_replace_stores_it(
     config = SyntheticConfig(
         seed=5, first_season=2022, n_seasons=1,
         leagues=(LeagueSpec(code="SY1", n_teams=20, tier=1, country="Sylvania"),),
-    )  # fmt: skip
+    )
     (season,) = write_csvs(generate_league(config), tmp_path / "files")
     store = str(tmp_path / "store")
     assert sabiscore("ingest", str(season), "--data-dir", store).returncode == 0

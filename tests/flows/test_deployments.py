@@ -46,7 +46,7 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
     found = deployments()
     pull = yaml.safe_load((REPO / "prefect.yaml").read_text())["pull"]
     assert pull == [{"prefect.deployments.steps.set_working_directory":
-                     {"directory": "{{ $SABISCORE_HOME }}"}}]  # fmt: skip
+                     {"directory": "{{ $SABISCORE_HOME }}"}}]
     kinds = {}
     for name, spec in found.items():
         flow = load_flow_from_entrypoint(str(REPO / spec["entrypoint"]))
@@ -65,7 +65,7 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
     assert kinds["pipeline-manual"] == ("flows/pipeline.py:pipeline_flow", [])
     manual = found["pipeline-manual"]["parameters"]
     assert manual == dict.fromkeys(["sources", "leagues", "test_seasons", "config_path",
-                                    "data_dir"])  # fmt: skip
+                                    "data_dir"])
 
 
 # --- a real server, a real deployment, a real worker ---------------------------------------
@@ -104,13 +104,13 @@ class Processes:
     def start(self, name: str, *args: str, cwd: Path = REPO) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
         proc = subprocess.Popen(args, cwd=cwd, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                stderr=subprocess.STDOUT, start_new_session=True)
         self.running.append((proc, log))
         return proc
 
     def run(self, *args: str, timeout: float = 120) -> str:
         done = subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)  # fmt: skip
+                              timeout=timeout)
         assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -172,7 +172,7 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
 ) -> None:
     api = processes.api
     server = processes.start("server", PREFECT, "server", "start", "--host", "127.0.0.1",
-                             "--port", str(processes.port))  # fmt: skip
+                             "--port", str(processes.port))
     wait_for(lambda: healthy(api, server), 120, "the server's health", processes.tail("server"))
 
     processes.run(PREFECT, "work-pool", "create", POOL, "--type", "process")
@@ -181,20 +181,20 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     # A small league of the same format keeps the run itself short.
     league = tmp_path / "league"
     config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
-                             leagues=(LeagueSpec("SY1", 10, 1, "Sylvania"),))  # fmt: skip
+                             leagues=(LeagueSpec("SY1", 10, 1, "Sylvania"),))
     write_csvs(generate_league(config), league)
     sources = json.dumps([str(league)])
     out = processes.run(PREFECT, "deployment", "run", "ingest/ingest-manual",
-                        "--param", f"sources={sources}")  # fmt: skip
+                        "--param", f"sources={sources}")
     run_id = re.search(r"UUID: ([0-9a-f-]{36})", out)[1]
 
     # Started elsewhere: the deployment's pull step is what takes the run to the project.
     worker_cwd = tmp_path / "elsewhere"
     worker_cwd.mkdir()
     processes.start("worker", PREFECT, "worker", "start", "--pool", POOL, "--run-once",
-                    cwd=worker_cwd)  # fmt: skip
+                    cwd=worker_cwd)
     state = wait_for(lambda: flow_run_state(api, run_id), 240, "the flow run",
-                     processes.tail("worker"))  # fmt: skip
+                     processes.tail("worker"))
     assert state == "COMPLETED", processes.tail("worker")
 
     manifest = DataStore(tmp_path / "data").manifest()
@@ -210,7 +210,7 @@ def write_fixtures(path: Path, results_columns: bool) -> Path:
     """Three upcoming matches with their prices, as football-data lists them: with the result
     columns left blank, or (fixtures.csv today) without those columns at all."""
     config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
-                             leagues=(LeagueSpec("SY1", 8, 1, "Sylvania"),))  # fmt: skip
+                             leagues=(LeagueSpec("SY1", 8, 1, "Sylvania"),))
     season = write_csvs(generate_league(config), path.parent / "synthetic")[0]
     rows = list(csv.DictReader(io.StringIO(season.read_text())))
     results = ("FTHG", "FTAG", "FTR", "HTHG", "HTAG", "HTR", *STAT_COLUMNS.values())
@@ -251,7 +251,7 @@ def test_odds_refresh_pushes_upcoming_prices(
     ledger = counts.pop("ledger")
     assert counts == {"fixtures": 3, "pushed": 3, "push_failures": 0, "live": {},
                       "failed_sources": {}, "serving_state": None,  # no live source stored
-                      "value_bets": 0}  # no champion: no bets  # fmt: skip
+                      "value_bets": 0}  # no champion: no bets
     assert (ledger["suggested"], ledger["settled"]) == (0, 0)
     first = next(csv.DictReader(io.StringIO(fixtures_file.read_text())))
     message = next(m for m in (r.json() for r in received) if m["home_team"] == first["HomeTeam"])
@@ -261,7 +261,7 @@ def test_odds_refresh_pushes_upcoming_prices(
     )
     assert message["odds"]["bet365"] == {
         "home": float(first["B365H"]), "draw": float(first["B365D"]), "away": float(first["B365A"])
-    }  # fmt: skip
+    }
 
     monkeypatch.setenv("SABISCORE_ODDS_URL", f"http://127.0.0.1:{free_port()}/odds")
     counts = odds_refresh_flow([str(fixtures_file)], str(tmp_path / "store"))
@@ -281,7 +281,7 @@ def test_sabiscore_odds_refresh_runs_the_flow_once(fixtures_file: Path, tmp_path
     from tests.flows.test_cli import sabiscore
 
     done = sabiscore("odds-refresh", str(fixtures_file), "--live", "football-data",
-                     "--data-dir", str(tmp_path / "store"), "--json")  # fmt: skip
+                     "--data-dir", str(tmp_path / "store"), "--json")
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert (summary["fixtures"], summary["pushed"], summary["value_bets"]) == (3, 0, 0)

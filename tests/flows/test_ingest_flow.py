@@ -141,7 +141,7 @@ def test_broken_rows_are_quarantined_and_good_rows_kept(
     odds = store.load("odds")
     this = odds[odds["match_id"] == bad_odds_id]
     assert not ((this["bookmaker"] == "bet365") & (this["phase"] == "open")
-                & (this["market"] == "1x2")).any()  # fmt: skip
+                & (this["market"] == "1x2")).any()
     assert ((this["bookmaker"] == "pinnacle") & (this["phase"] == "open")).any()
 
 
@@ -156,7 +156,7 @@ def test_files_that_are_not_football_data_fail_the_run_but_keep_the_good_ones(
     lines = _lines(league_files[1])
     header = lines[0].split(",")
     accented = [_set_field(line, header, "HomeTeam", "Alavés") if i == 0 else line
-                for i, line in enumerate(lines[1:])]  # fmt: skip
+                for i, line in enumerate(lines[1:])]
     (folder / "latin1.csv").write_bytes("\r\n".join([lines[0], *accented]).encode("cp1252"))
 
     with pytest.raises(IngestError) as raised:
@@ -179,7 +179,7 @@ def test_a_mostly_broken_file_is_rejected_whole(league_files: list[Path], tmp_pa
     lines = _lines(league_files[1])
     header = lines[0].split(",")
     body = [_set_field(line, header, "FTR", "X") if i % 3 == 0 else line
-            for i, line in enumerate(lines[1:])]  # fmt: skip
+            for i, line in enumerate(lines[1:])]
     broken = tmp_path / "mostly_broken.csv"
     broken.write_text("\r\n".join([lines[0], *body]) + "\r\n")
     with pytest.raises(IngestError, match="failed validation"):
@@ -216,11 +216,11 @@ def test_urls_and_the_football_data_scheme(league_files: list[Path], tmp_path: P
             "football_data": {"base_url": f"{base}/mmz4281", "leagues": ["SY1", "SZ1"],
                               "seasons": ["2021-2022", "2022-2023"]},
             "http": {"timeout_s": 5, "retries": 2, "retry_delay_s": 0},
-        }}))  # fmt: skip
+        }}))
         summary = ingest_flow(
             sources=["football-data"], data_dir=str(tmp_path / "store"),
             config_path=str(override),
-        )  # fmt: skip
+        )
         assert summary["files"] == 4 and summary["errors"] == []
         assert summary["matches"] == sum(_rows(p) for p in league_files)
         sources = {e["source"] for e in DataStore(tmp_path / "store").raw_index()}
@@ -228,10 +228,10 @@ def test_urls_and_the_football_data_scheme(league_files: list[Path], tmp_path: P
 
         with pytest.raises(IngestError, match="HTTP 404") as raised:
             ingest_flow(sources=[f"{base}/mmz4281/1920/XX.csv"],
-                        data_dir=str(tmp_path / "store"), config_path=str(override))  # fmt: skip
+                        data_dir=str(tmp_path / "store"), config_path=str(override))
         assert requests.count("/mmz4281/1920/XX.csv") == 1, "a 404 is not retried"
         with pytest.raises(IngestError, match="HTTP 500"):
             ingest_flow(sources=[f"{base}/fail500/SY1.csv"],
-                        data_dir=str(tmp_path / "store"), config_path=str(override))  # fmt: skip
+                        data_dir=str(tmp_path / "store"), config_path=str(override))
         assert requests.count("/fail500/SY1.csv") == 3, "a 5xx is retried (1 try + 2 retries)"
     assert raised.value.summary["files"] == 0

@@ -48,7 +48,7 @@ NO_MARKET = {
 }
 BASELINE = {"features": {"form": OFF, "market": OFF}, "train": NO_MARKET}  # ratings, rest, stage
 WEAKER = {"features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF},
-          "train": NO_MARKET}  # fmt: skip
+          "train": NO_MARKET}
 BETTER: dict = {"features": {"form": OFF}}  # the ratings and the opening market
 
 
@@ -111,7 +111,7 @@ def history(league_dir: Path, reload_receiver, tmp_path_factory: pytest.TempPath
                 sources=[str(league_dir)],
                 data_dir=str(store),
                 config_path=_config(configs, name, extra),
-            )  # fmt: skip
+            )
             for name, extra in (("baseline", BASELINE), ("weaker", WEAKER), ("better", BETTER))
         ]
     finally:
@@ -176,7 +176,7 @@ def test_a_first_model_behind_the_market_leaves_no_champion_and_says_so(tmp_path
     league_dir = _league(tmp_path / "league", 3, LeagueSpec("SY1", 16, 1, "Sylvania"))
     strict = {"promotion": {"market": {"forecaster": "pinnacle_close", "required": True}}}
     summary = pipeline_flow(sources=[str(league_dir)], data_dir=str(tmp_path / "store"),
-                            config_path=_config(tmp_path, "strict", strict))  # fmt: skip
+                            config_path=_config(tmp_path, "strict", strict))
     gap, n = summary["gate"]["market_gap"], summary["holdout"]["candidate"]["n"]
     assert summary["promoted"] is False and summary["champion_version"] is None
     assert gap > 0.002 and summary["gate"]["market_tolerance"] == 0.002
@@ -254,7 +254,7 @@ def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
     logged = mlflow.artifacts.download_artifacts(
         run_id=better["training"]["run_id"], artifact_path="holdout/predictions.csv",
         tracking_uri=tracking_uri(store),
-    )  # fmt: skip
+    )
     expected = pd.read_csv(logged, index_col="match_id")
     settings = registry.load_ensemble("champion").metadata["features"]
     data = DataStore(store)
@@ -327,15 +327,15 @@ def test_two_pipelines_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [sys.executable, "-m", "cli", "pipeline", str(league_dir),
-               "--data-dir", str(store), "--config", config, "--json"]  # fmt: skip
+               "--data-dir", str(store), "--config", config, "--json"]
     ingest = subprocess.run([sys.executable, "-m", "cli", "ingest", str(league_dir),
                              "--data-dir", str(store)], env=env, capture_output=True, text=True,
-                            timeout=300)  # fmt: skip
+                            timeout=300)
     assert ingest.returncode == 0, ingest.stderr
     processes = [
         subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=600) for p in processes]

@@ -33,7 +33,7 @@ def _run(league: Path, store: Path, configs: Path, name: str, *extras: dict) -> 
     for more in (FEW_TREES, ON, *extras):
         extra = deep_merge(extra, more)
     return pipeline_flow(sources=[str(league)], data_dir=str(store),
-                         config_path=_config(configs, name, extra))  # fmt: skip
+                         config_path=_config(configs, name, extra))
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_the_promoted_configuration_is_refitted_and_served(refitted) -> None:
     assert first["refit_of"] == "1"
     through = first["trained_through"]
     assert first["refit"] == {"refit_of": "1", "version": "2", "semver": "1.0.1",
-                              "trained_through": through, "error": None}  # fmt: skip
+                              "trained_through": through, "error": None}
     assert first["trained_through"] == _last_played_kickoff(store)
 
     client = _client(store)
@@ -79,7 +79,7 @@ def test_the_promoted_configuration_is_refitted_and_served(refitted) -> None:
     }
     assert refit["promotion.reason"] == (f"a refit of version 1 (1.0.0) on every played match "
                                          f"through {first['trained_through']}; the gate on "
-                                         f"version 1: {judged['promotion.reason']}")  # fmt: skip
+                                         f"version 1: {judged['promotion.reason']}")
     assert refit["data.trained_through"] == first["trained_through"]
     assert json.loads(refit["data.test_seasons"]) == []
     assert json.loads(refit["data.train_seasons"]) == [
@@ -87,7 +87,7 @@ def test_the_promoted_configuration_is_refitted_and_served(refitted) -> None:
         *json.loads(judged["data.test_seasons"]),
     ]
     assert (refit["feature_hash"], refit["params_hash"]) == (judged["feature_hash"],
-                                                             judged["params_hash"])  # fmt: skip
+                                                             judged["params_hash"])
     assert "previous_champion" not in refit  # version 1 was champion only as the gate's commit
 
     registry = ModelRegistry(tracking_uri(store))
@@ -155,9 +155,9 @@ def test_a_failed_refit_leaves_the_promoted_version_champion(
     assert summary["refit_of"] is None
     assert summary["refit"] == {"refit_of": "1", "version": None, "semver": None,
                                 "trained_through": None,
-                                "error": "RuntimeError: the registry went away"}  # fmt: skip
+                                "error": "RuntimeError: the registry went away"}
     client = mlflow.MlflowClient(tracking_uri(tmp_path / "store"),
-                                 registry_uri=tracking_uri(tmp_path / "store"))  # fmt: skip
+                                 registry_uri=tracking_uri(tmp_path / "store"))
     versions = client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")
     assert [str(v.version) for v in versions] == ["1"] and PENDING not in versions[0].tags
     assert summary["trained_through"] == versions[0].tags["data.trained_through"]
@@ -166,4 +166,4 @@ def test_a_failed_refit_leaves_the_promoted_version_champion(
     report = Artifact.get("promotion-decision")
     assert report is not None
     assert ("Champion now: version 1 (not the refit of version 1, which failed: RuntimeError: "
-            "the registry went away)") in report.data  # fmt: skip
+            "the registry went away)") in report.data

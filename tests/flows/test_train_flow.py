@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 FORECASTERS = [
     "ensemble", "random_forest", "xgboost", "lightgbm", "market",
     "pinnacle_open", "pinnacle_close", "bet365_open",
-]  # fmt: skip
+]
 SMALL_MODELS = {
     "train": {
         "models": {
@@ -126,7 +126,7 @@ def test_holdout_backtest_on_files_never_seen(league_dir: Path, override: Path, 
     train += [str(p) for p in sorted(league_dir.glob("*/2020-2021.csv"))]
     test = [str(p) for p in sorted(league_dir.glob("*/2022-2023.csv"))]
     result = holdout_flow(train_sources=train, test_sources=test, data_dir=str(tmp_path),
-                          config_path=str(override))  # fmt: skip
+                          config_path=str(override))
     assert result["partitions"]["test"] == ["SY1/2022-2023", "SZ1/2022-2023"]
     rows = {row["forecaster"]: row for row in result["rows"]}
     assert list(rows) == FORECASTERS

@@ -30,13 +30,13 @@ def h2h(key: str, home: str, away: str, prices: tuple[float, float, float]) -> d
             {"name": home, "price": prices[0]}, {"name": away, "price": prices[2]},
             {"name": "Draw", "price": prices[1]},
         ]}],
-    }  # fmt: skip
+    }
 
 
 def event(sport: str, home: str, away: str, commence: str, books: list[dict]) -> dict:
     return {"id": f"{sport}-{home}", "sport_key": sport, "sport_title": sport,
             "commence_time": commence, "home_team": home, "away_team": away,
-            "bookmakers": books}  # fmt: skip
+            "bookmakers": books}
 
 
 #: What The Odds API answers per sport: books we know, Pinnacle among them, one we do not
@@ -60,7 +60,7 @@ ANSWERS = {
                   h2h("unibet_eu", "Bayern Munich", "Borussia Monchengladbach", (1.28, 6, 9)),
               ]),
     ],
-}  # fmt: skip
+}
 
 INVALID_KEY = {
     "message": "API key is not valid or is missing. Get a key at https://the-odds-api.com",
@@ -115,14 +115,14 @@ def test_the_request_asks_each_league_wanted_for_its_decimal_1x2(key, caplog, ca
         snapshot = fetch_live("the-odds-api", config_for(url), CAPTURED_AT, leagues=["E0", "D1"])
     assert [r.route for r in seen] == [
         "/v4/sports/soccer_epl/odds", "/v4/sports/soccer_germany_bundesliga/odds",
-    ]  # fmt: skip
+    ]
     for request in seen:
         assert request.method == "GET"
         assert request.query == {"apiKey": [SECRET], "regions": ["eu,uk"], "markets": ["h2h"],
-                                 "oddsFormat": ["decimal"], "dateFormat": ["iso"]}  # fmt: skip
+                                 "oddsFormat": ["decimal"], "dateFormat": ["iso"]}
     assert sorted(snapshot.fixtures["match_id"]) == [
         "d1-20240824-bayern-munich-m-gladbach", "e0-20240824-brighton-man-united",
-    ]  # fmt: skip
+    ]
     assert "HTTP Request" in caplog.text  # httpx's own line was logged, redacted
     assert_key_never_shown(snapshot, caplog, capsys)
 
@@ -182,7 +182,7 @@ def test_out_of_quota_stops_and_keeps_what_was_answered(key, caplog, capsys) -> 
 
     with recording_server(answer) as (url, seen):
         snapshot = fetch_live("the-odds-api", config_for(url), CAPTURED_AT,
-                              leagues=["E0", "D1", "I1"])  # fmt: skip
+                              leagues=["E0", "D1", "I1"])
     assert [sport_of(r) for r in seen] == ["soccer_epl", "soccer_germany_bundesliga"]
     assert set(snapshot.fixtures["league"]) == {"E0"}
     (stop,) = [n for n in snapshot.notes if "429" in n]
@@ -216,7 +216,7 @@ def test_no_answer_at_all_is_reported_without_the_key(key, caplog, capsys) -> No
         port = free.getsockname()[1]
     with pytest.raises(LiveSourceError, match="no answer from") as failed:
         fetch_live("the-odds-api", config_for(f"http://127.0.0.1:{port}"), CAPTURED_AT,
-                   leagues=["E0"])  # fmt: skip
+                   leagues=["E0"])
     assert_key_never_shown(failed.value, caplog, capsys)
 
 
@@ -236,7 +236,7 @@ def plugin_source(config: dict, captured_at: pd.Timestamp) -> LiveSnapshot:
         "date": pd.Timestamp("2024-08-24"), "kickoff": pd.Timestamp("2024-08-24 14:00"),
         "home_team": "Arsenal", "away_team": "Chelsea", "status": "fixture", "source": "mine",
         "extra": "dropped",
-    }])  # fmt: skip
+    }])
     return LiveSnapshot("mine", captured_at, fixtures, empty_odds(), notes=("hello",))
 
 

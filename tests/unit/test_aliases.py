@@ -20,7 +20,7 @@ LAST_SEASONS = ("2022-2023", "2023-2024")
 PROMOTED_SINCE = frozenset({
     "Portsmouth", "Oxford", "Wrexham", "Oviedo", "Holstein Kiel", "St Pauli", "Como", "Pisa",
     "Paris FC",
-})  # fmt: skip
+})
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_every_club_of_the_table_is_named_so_by_football_data(
         ("Nottm Forest", "Nott'm Forest"), ("Sheff Wed", "Sheffield Weds"),
         ("Paris St-G", "Paris SG"), ("Mgladbach", "M'gladbach"),
     ],
-)  # fmt: skip
+)
 def test_known_names_of_other_sources_resolve(aliases: TeamAliases, name: str, club: str) -> None:
     assert aliases.resolve(name) == club
 

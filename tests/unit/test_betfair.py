@@ -29,7 +29,7 @@ LEAGUES = {EPL: "E0", LIGA: "SP1"}
 ALIASES = TeamAliases.from_config(
     {"teams": {"Man United": ["Man Utd"], "Fulham": [], "Arsenal": [], "Chelsea": [],
                "Ath Madrid": ["Atletico Madrid"], "Sevilla": []}}
-)  # fmt: skip
+)
 CAPTURED = pd.Timestamp("2025-08-15 09:30")
 DRAW_ID = 58805
 
@@ -54,7 +54,7 @@ def catalogue_entry(
             {"selectionId": home_id, "runnerName": home, "handicap": 0.0, "sortPriority": 1},
             {"selectionId": away_id, "runnerName": away, "handicap": 0.0, "sortPriority": 2},
             {"selectionId": DRAW_ID, "runnerName": "The Draw", "handicap": 0.0, "sortPriority": 3},
-        ],  # fmt: skip
+        ],
         "competition": {"id": competition, "name": "A competition"},
         "event": {
             "id": "3" + market_id[2:],
@@ -62,7 +62,7 @@ def catalogue_entry(
             "countryCode": "GB",
             "timezone": "GMT",
             "openDate": start,
-        },  # fmt: skip
+        },
     }
 
 
@@ -83,19 +83,19 @@ def market_book(
                    "availableToLay": [{"price": round(p + 0.04, 2), "size": 12.0}
                                       for p in prices[:1]],
                    "tradedVolume": []},
-        })  # fmt: skip
+        })
     return {
         "marketId": entry["marketId"], "isMarketDataDelayed": False, "status": status,
         "betDelay": 0, "bspReconciled": False, "complete": True, "inplay": inplay,
         "numberOfWinners": 1, "numberOfRunners": 3, "numberOfActiveRunners": 3,
         "totalMatched": 10234.5, "totalAvailable": 40211.0, "crossMatching": True,
         "runnersVoidable": False, "version": 6157842761, "runners": runners,
-    }  # fmt: skip
+    }
 
 
 def snapshot(catalogue: list[dict], books: list[dict], **kw: Any):
     settings = {"leagues": LEAGUES, "aliases": ALIASES, "commission": 0.05,
-                "captured_at": CAPTURED, **kw}  # fmt: skip
+                "captured_at": CAPTURED, **kw}
     return snapshot_from_markets(catalogue, books, **settings)
 
 
@@ -110,24 +110,24 @@ def test_open_market_gives_a_fixture_and_its_best_back_prices() -> None:
         "date": pd.Timestamp("2025-08-16"), "kickoff": pd.Timestamp("2025-08-16 14:00"),
         "home_team": "Man United", "away_team": "Fulham", "status": "fixture",
         "source": "betfair",
-    }]  # fmt: skip
+    }]
     assert snap.fixtures["kickoff"].dt.tz is None
     assert tuple(snap.odds.columns) == ODDS_COLUMNS
     assert snap.odds[["outcome", "price"]].values.tolist() == [["H", 2.1], ["D", 3.4],
-                                                                ["A", 3.6]]  # fmt: skip
+                                                                ["A", 3.6]]
     constant = snap.odds.drop(columns=["outcome", "price"]).drop_duplicates()
     assert constant.to_dict("records") == [{
         "match_id": "e0-20250816-man-united-fulham", "league": "E0", "season": "2025-2026",
         "bookmaker": "betfair_exchange", "code": "BFE", "phase": "open", "market": "1x2",
         "is_aggregate": False, "source": "betfair", "captured_at": CAPTURED,
-    }]  # fmt: skip
+    }]
     assert dict(snap.commission) == {"betfair_exchange": 0.05}
     assert snap.set_aside == () and snap.notes == ()
 
 
 def test_the_best_back_price_is_the_highest_offered_whatever_the_order() -> None:
     runner = {"ex": {"availableToBack": [{"price": 2.0, "size": 3.0}, {"price": 2.12, "size": 1.0}],
-                     "availableToLay": [{"price": 2.5, "size": 9.0}]}}  # fmt: skip
+                     "availableToLay": [{"price": 2.5, "size": 9.0}]}}
     assert best_back_price(runner) == 2.12
     assert (
         best_back_price({"ex": {"availableToBack": [], "availableToLay": [{"price": 2}]}}) is None
@@ -194,7 +194,7 @@ def test_unknown_team_names_set_the_fixture_aside_and_name_them() -> None:
     assert set(snap.odds["match_id"]) == {"sp1-20250816-ath-madrid-sevilla"}
     (aside,) = snap.set_aside
     assert (aside.source, aside.league, aside.home_team, aside.away_team) == (
-        "betfair", "SP1", "Real Oviedo", "Girona")  # fmt: skip
+        "betfair", "SP1", "Real Oviedo", "Girona")
     assert aside.reason == "team names not in configs/aliases.yaml: Girona, Real Oviedo"
 
 
@@ -233,7 +233,7 @@ def test_the_kickoff_is_utc_whatever_the_zone_and_sets_date_and_season() -> None
     assert fixture["match_id"] == "e0-20260524-arsenal-chelsea"
     assert snapshot([entry], [], season_start_month=5).fixtures["season"].item() == "2026-2027"
     assert to_utc_naive(pd.Timestamp("2025-01-01 12:00", tz="Europe/Madrid")) == pd.Timestamp(
-        "2025-01-01 11:00")  # fmt: skip
+        "2025-01-01 11:00")
 
 
 def test_a_second_market_for_the_same_match_is_set_aside() -> None:
@@ -259,7 +259,7 @@ def test_the_net_price_takes_the_commission_off_the_winnings_only() -> None:
 
 def test_competition_ids_of_the_wanted_leagues() -> None:
     leagues = {"E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"}, "SP1": {"betfair": 117},
-               "X1": {"the-odds-api": "x"}}  # fmt: skip
+               "X1": {"the-odds-api": "x"}}
     assert competition_leagues(leagues) == ({"10932509": "E0", "117": "SP1"}, ())
     assert competition_leagues(leagues, ["SP1", "X1", "Z9"]) == ({"117": "SP1"}, ("X1", "Z9"))
     assert competition_leagues(leagues, []) == ({}, ())
@@ -271,7 +271,7 @@ def test_settings_defaults_are_the_yaml_and_typos_fail() -> None:
     with pytest.raises(ValueError, match="unknown"):
         BetfairSettings.from_config({"comission": 0.02})
     for bad in ({"commission": 1.0}, {"commission": -0.01}, {"commission": True},
-                {"max_results": 0}, {"max_results": 1001}, {"app_key_env": ""}):  # fmt: skip
+                {"max_results": 0}, {"max_results": 1001}, {"app_key_env": ""}):
         with pytest.raises(ValueError, match="betfair"):
             BetfairSettings.from_config(bad)
 

@@ -75,7 +75,7 @@ STACKS = {
         [forest(), xgboost(True), lightgbm(True)],
         "none",
         {"market": True, "tied_weights": True},
-    ),  # fmt: skip
+    ),
     "market_member_full": lambda: ([lightgbm(True)], "sigmoid", {"market": True}),
     "anchored_isotonic": lambda: ([forest(), xgboost(True), lightgbm(True)], "isotonic"),
     "two_anchored_sigmoid": lambda: ([lightgbm(True), xgboost(True)], "sigmoid"),
@@ -122,7 +122,7 @@ def test_the_market_member_and_its_unpriced_layer_travel_with_the_ensemble(expor
         np.testing.assert_allclose(
             ensemble.predict_one(X[ensemble.feature_names].to_numpy()[row]),
             stack.predict_proba(X.iloc[[row]])[0], rtol=0, atol=1e-6,
-        )  # fmt: skip
+        )
 
 
 def test_every_base_model_is_rebuilt(exported) -> None:

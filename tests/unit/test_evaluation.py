@@ -275,13 +275,13 @@ def test_comparison_table_scores_only_the_common_matches_by_group() -> None:
 
     assert list(table.columns) == [
         "forecaster", "group", "n", "log_loss", "brier", "rps", "accuracy", "ece",
-    ]  # fmt: skip
+    ]
     # common matches: a and c (b lacks the market, d the model, e a result)
     assert table[["forecaster", "group", "n"]].values.tolist() == [
         ["model", "all", 2], ["market", "all", 2],
         ["model", "E0", 1], ["market", "E0", 1],
         ["model", "SP1", 1], ["market", "SP1", 1],
-    ]  # fmt: skip
+    ]
     by = table.set_index(["forecaster", "group"])
     # model on a (H at 0.5) and c (D at 1/3): (ln 2 + ln 3) / 2
     assert by.loc[("model", "all"), "log_loss"] == pytest.approx((math.log(2) + math.log(3)) / 2)

@@ -70,7 +70,7 @@ HEADER_2024 = [
     *_triples([b + "C" for b in [*BOOKS_2024, "Max", "Avg", "BFE"]]),
     *_ou(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
     "AHCh", *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
-]  # fmt: skip
+]
 
 #: 2025-26 layout: B365, BW, LB, PS, BFD (Betfred), BMGM, BV, CL (Coral), plus BFE.
 BOOKS_2025 = ["B365", "BW", "LB", "PS", "BFD", "BMGM", "BV", "CL"]
@@ -82,7 +82,7 @@ HEADER_2025 = [
     *_triples([b + "C" for b in [*BOOKS_2025, "Max", "Avg", "BFE"]]),
     *_ou(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
     "AHCh", *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
-]  # fmt: skip
+]
 
 
 def _meanings(header: list[str]) -> dict[str, tuple[str, str, str, str, str]]:
@@ -128,7 +128,7 @@ def test_classify_2012_layout_bookmakers_aggregates_and_pinnacle_closing():
     assert cm.core == {
         "div": 0, "date": 1, "home_team": 2, "away_team": 3, "home_goals": 4, "away_goals": 5,
         "result": 6, "ht_home_goals": 7, "ht_away_goals": 8, "ht_result": 9, "referee": 10,
-    }  # fmt: skip
+    }
     assert "time" not in cm.core
     assert cm.stats["home_shots"] == HEADER_2012.index("HS")
     assert cm.stats["away_red"] == HEADER_2012.index("AR")
@@ -142,9 +142,9 @@ def test_classify_2019_layout_opening_closing_and_over_under():
     names = {
         "B365": "bet365", "BW": "bwin", "IW": "interwetten", "PS": "pinnacle",
         "WH": "william_hill", "VC": "bet_victor", "Max": "market_max", "Avg": "market_avg",
-    }  # fmt: skip
+    }
     expected = {(code, name, phase, "1x2") for code, name in names.items() for phase in
-                ("open", "close")}  # fmt: skip
+                ("open", "close")}
     expected |= {
         (code, names[code if code != "P" else "PS"], phase, "ou2.5")
         for code in ("B365", "P", "Max", "Avg")
@@ -174,12 +174,12 @@ def test_classify_2019_layout_opening_closing_and_over_under():
 def test_classify_2024_layout_betfair_and_exchange():
     meanings = _meanings(HEADER_2024)
     books = {(code, name, phase) for code, name, phase, market in _books(HEADER_2024)
-             if market == "1x2"}  # fmt: skip
+             if market == "1x2"}
     names = {
         "B365": "bet365", "BW": "bwin", "BF": "betfair", "PS": "pinnacle",
         "WH": "william_hill", "1XB": "1xbet", "Max": "market_max", "Avg": "market_avg",
         "BFE": "betfair_exchange",
-    }  # fmt: skip
+    }
     assert books == {(c, n, p) for c, n in names.items() for p in ("open", "close")}
 
     # BFD is Betfair's draw price here, not the bookmaker Betfred.
@@ -199,12 +199,12 @@ def test_classify_2024_layout_betfair_and_exchange():
 def test_classify_2025_layout_coral_betvictor_betfred():
     meanings = _meanings(HEADER_2025)
     books = {(code, name, phase) for code, name, phase, market in _books(HEADER_2025)
-             if market == "1x2"}  # fmt: skip
+             if market == "1x2"}
     names = {
         "B365": "bet365", "BW": "bwin", "LB": "ladbrokes", "PS": "pinnacle", "BFD": "betfred",
         "BMGM": "betmgm", "BV": "betvictor", "CL": "coral", "Max": "market_max",
         "Avg": "market_avg", "BFE": "betfair_exchange",
-    }  # fmt: skip
+    }
     assert books == {(c, n, p) for c, n in names.items() for p in ("open", "close")}
 
     # CL is Coral; its opening price is CLH and its closing price CLCH (not "C" + "LCH").
@@ -223,7 +223,7 @@ def test_classify_2025_layout_coral_betvictor_betfred():
 
 def test_classify_unknown_new_bookmaker_is_read_open_and_close():
     header = [*_CORE_2019, "XYZH", "XYZD", "XYZA", "XYZCH", "XYZCD", "XYZCA", "XYZ>2.5",
-              "XYZ<2.5", "XYZC>2.5", "XYZC<2.5"]  # fmt: skip
+              "XYZ<2.5", "XYZC>2.5", "XYZC<2.5"]
     meanings = _meanings(header)
     assert meanings == {
         "XYZH": ("XYZ", "xyz", "open", "1x2", "H"),
@@ -241,7 +241,7 @@ def test_classify_unknown_new_bookmaker_is_read_open_and_close():
 
 
 @pytest.mark.parametrize("header", [HEADER_2012, HEADER_2019, HEADER_2024, HEADER_2025],
-                         ids=["2012", "2019", "2024", "2025"])  # fmt: skip
+                         ids=["2012", "2019", "2024", "2025"])
 def test_classify_shuffled_header_gives_same_meanings(header):
     shuffled = list(header)
     random.Random(4).shuffle(shuffled)
@@ -348,7 +348,7 @@ def test_parse_tidy_odds(parsed):
     ps_close = liverpool[(liverpool["code"] == "PS") & (liverpool["phase"] == "close")]
     assert dict(zip(ps_close["outcome"], ps_close["price"], strict=True)) == {
         "H": 1.14, "D": 10.43, "A": 19.63,
-    }  # fmt: skip
+    }
     assert set(ps_close["bookmaker"]) == {"pinnacle"}
     assert set(ps_close["line"]) == {2}
     over = liverpool[liverpool["outcome"] == "over"].iloc[0]
@@ -372,7 +372,7 @@ def test_one_x_two_wide_view(parsed):
         for b, p in [("pinnacle", "open"), ("pinnacle", "close"), ("bet365", "open"),
                      ("market_avg", "open")]
         for o in "HDA"
-    }  # fmt: skip
+    }
     row = wide.loc["e0-20190810-west-ham-man-city"]
     assert row["pinnacle_close_A"] == 1.27
     assert row["bet365_open_H"] == 12
@@ -457,7 +457,7 @@ def test_parse_empty_pinnacle_columns_give_no_pinnacle_prices():
     assert len(p.odds[(p.odds["line"] == 2) & (p.odds["bookmaker"] == "pinnacle")]) == 6
     wide = one_x_two(p.odds)
     assert wide.loc["e0-20190810-west-ham-man-city", ["pinnacle_open_H", "pinnacle_close_H"]
-                    ].isna().all()  # fmt: skip
+                    ].isna().all()
 
 
 def test_match_id_is_stable_and_url_safe():
@@ -513,7 +513,7 @@ def test_parse_latin1_file_decodes_with_warning_and_keeps_accent():
 def test_parse_latin1_file_with_bom_still_finds_div():
     header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR"
     data = csv_bytes(header, ["SP1,19/08/2016,Alavés,Barcelona,0,1,A"], bom=True,
-                     encoding="cp1252")  # fmt: skip
+                     encoding="cp1252")
     p = parse_football_data(data, "SP1.csv")
     assert p.matches["league"][0] == "SP1"
     assert p.matches["home_team"][0] == "Alavés"
@@ -562,7 +562,7 @@ def test_parse_blank_div_is_missing_like_a_blank_team():
         "empty", "whitespace", "only-commas", "only-bom", "html", "html-indented", "utf16-bom",
         "utf16-le", "lacks-fthg-ftr", "other-csv", "header-only", "header-and-blank-rows",
     ],
-)  # fmt: skip
+)
 def test_parse_rejects_files_that_are_not_football_data(data, message):
     with pytest.raises(FileFormatError, match=message):
         parse_football_data(data, "bad.csv")

@@ -27,14 +27,14 @@ def h2h(key: str, home: str, away: str, prices: tuple[float, float, float]) -> d
             {"name": away, "price": prices[2]}, {"name": "Draw", "price": prices[1]},
             {"name": home, "price": prices[0]},
         ]}],
-    }  # fmt: skip
+    }
 
 
 def event(home: str, away: str, commence: str, books: list[dict]) -> dict:
     return {
         "id": "e912304de2b2ce35b473ce2ecd3d1502", "sport_key": "soccer_epl", "sport_title": "EPL",
         "commence_time": commence, "home_team": home, "away_team": away, "bookmakers": books,
-    }  # fmt: skip
+    }
 
 
 BRIGHTON, UNITED = "Brighton and Hove Albion", "Manchester United"
@@ -71,7 +71,7 @@ def documented_answer() -> list[dict]:
             h2h("betway", BRIGHTON, UNITED, (2.38, 3.75, 2.60)),
         ]),
         event(FOREST, WOLVES, "2024-08-31T14:00:00Z", [lay]),
-    ]  # fmt: skip
+    ]
 
 
 def test_a_documented_answer_becomes_fixtures_on_football_data_names(settings, aliases) -> None:
@@ -80,7 +80,7 @@ def test_a_documented_answer_becomes_fixtures_on_football_data_names(settings, a
     assert list(fixtures.columns) == list(FIXTURE_COLUMNS)
     assert fixtures["match_id"].tolist() == [
         "e0-20240824-brighton-man-united", "e0-20240831-nott-m-forest-wolves",
-    ]  # fmt: skip
+    ]
     first = fixtures.iloc[0]
     assert (first.home_team, first.away_team) == ("Brighton", "Man United")
     assert (first.league, first.season, first.status) == ("E0", "2024-2025", "fixture")
@@ -123,7 +123,7 @@ def test_a_team_the_table_does_not_know_is_set_aside_not_guessed(settings, alias
         *documented_answer(),
         event("Sporting Lisbon", "Arsenal", "2024-08-25T15:00:00Z",
               [h2h("pinnacle", "Sporting Lisbon", "Arsenal", (3.1, 3.4, 2.3))]),
-    ]  # fmt: skip
+    ]
     snapshot = parse_odds({"E0": events}, settings, aliases, CAPTURED_AT)
     (aside,) = snapshot.set_aside
     assert (aside.league, aside.home_team, aside.away_team) == ("E0", "Sporting Lisbon", "Arsenal")
@@ -137,7 +137,7 @@ def test_a_team_the_table_does_not_know_is_set_aside_not_guessed(settings, alias
 
 def test_a_match_already_kicked_off_is_set_aside(settings, aliases) -> None:
     started = event(BRIGHTON, UNITED, "2024-08-20T08:00:00Z",
-                    [h2h("pinnacle", BRIGHTON, UNITED, (1.5, 4.0, 7.0))])  # fmt: skip
+                    [h2h("pinnacle", BRIGHTON, UNITED, (1.5, 4.0, 7.0))])
     snapshot = parse_odds({"E0": [started]}, settings, aliases, CAPTURED_AT)
     assert snapshot.fixtures.empty and snapshot.odds.empty
     assert "in-play" in snapshot.set_aside[0].reason
@@ -164,7 +164,7 @@ def test_a_book_without_three_prices_above_one_is_left_out() -> None:
         {"key": "coral", "markets": [{"key": "h2h", "outcomes": [{"name": "Arsenal",
                                                                   "price": 2}]}]},
         h2h("skybet", "Arsenal", "Chelsea", (1.9, float("nan"), 4.1)),
-    ]  # fmt: skip
+    ]
     prices, incomplete = h2h_prices(event("Arsenal", "Chelsea", "2024-08-25T15:00:00Z", books))
     assert prices == {"pinnacle": {"H": 1.9, "D": 3.6, "A": 4.1}}
     assert incomplete == ["williamhill", "coral", "skybet"]
@@ -173,7 +173,7 @@ def test_a_book_without_three_prices_above_one_is_left_out() -> None:
 def test_answers_of_two_leagues_carry_their_league_and_season(settings, aliases) -> None:
     bundesliga = [event("Bayern Munich", "Borussia Monchengladbach", "2025-01-25T14:30:00Z",
                         [h2h("pinnacle", "Bayern Munich", "Borussia Monchengladbach",
-                             (1.3, 6.0, 9.0))])]  # fmt: skip
+                             (1.3, 6.0, 9.0))])]
     snapshot = parse_odds(
         {"E0": documented_answer(), "D1": bundesliga}, settings, aliases, CAPTURED_AT
     )
@@ -230,7 +230,7 @@ def test_settings_defaults_equal_the_yaml(config) -> None:
         assert getattr(from_yaml, name) == getattr(default, name), name
     assert from_yaml.bookmakers["pinnacle"] == "pinnacle"
     assert from_yaml.query() == {"regions": "eu,uk", "markets": "h2h", "oddsFormat": "decimal",
-                                 "dateFormat": "iso"}  # fmt: skip
+                                 "dateFormat": "iso"}
 
 
 @pytest.mark.parametrize(

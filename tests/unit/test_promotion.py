@@ -261,7 +261,7 @@ NEW_SEASON = "2023-08-12 15:00:00"  # a season played since the refit
         # the version it refits was deleted: as a champion without a refit
         (TrainedVersion("4", "2023-05-28 15:00:00"), SAME_SEASON, GateReference("4", False)),
     ],
-)  # fmt: skip
+)
 def test_which_version_stands_for_the_champion(champion, holdout_start, expected) -> None:
     assert champion_reference(champion, holdout_start) == expected
 

@@ -176,7 +176,7 @@ def test_match_failure_quarantines_the_row_and_its_prices():
     failure = Failure(
         "expect_column_values_to_be_in_set", "same_teams",
         "home team and away team are the same", "match", (1,),
-    )  # fmt: skip
+    )
     out = apply_failures(matches, odds, [failure], max_bad_share=0.5)
 
     assert list(out.quarantine.columns) == list(QUARANTINE_COLUMNS)
@@ -206,7 +206,7 @@ def test_price_failure_drops_only_that_book():
     failure = Failure(
         "expect_column_values_to_be_between", "overround_1x2", "1X2 overround outside band",
         "price", book,
-    )  # fmt: skip
+    )
     out = apply_failures(matches, odds, [failure], max_bad_share=0.5)
 
     assert len(out.matches) == 5  # the result still stands
@@ -218,7 +218,7 @@ def test_price_failure_drops_only_that_book():
     assert warning["match_id"] == "e0-20230813-chelsea-liverpool"
     assert (warning["bookmaker"], warning["code"], warning["phase"], warning["market"]) == (
         "bet365", "B365", "open", "1x2",
-    )  # fmt: skip
+    )
     assert warning["expectation"] == "expect_column_values_to_be_between"
     assert warning["reason"] == "1X2 overround outside band"
     assert warning["prices"] == "H=2.5 D=3.4 A=2.9"
@@ -236,7 +236,7 @@ def test_price_failure_on_one_outcome_drops_the_whole_book_of_that_market():
     # All of bet365's 1X2 prices go; its over/under book and the average prices stay.
     assert set(zip(line2["code"], line2["market"], strict=True)) == {
         ("Avg", "1x2"), ("B365", "ou2.5"),
-    }  # fmt: skip
+    }
     assert len(line2) == 5
     assert out.warnings["prices"].tolist() == ["H=8 D=5 A=1.4"]
     assert len(out.odds) == len(odds) - 3
@@ -266,7 +266,7 @@ def test_file_with_too_many_bad_rows_is_rejected_whole():
     assert len(out.quarantine) == 1 + 2 + 2
     assert set(zip(out.quarantine["source"], out.quarantine["line"], strict=True)) == {
         ("a.csv", 4), ("b.csv", 3), ("b.csv", 4), ("b.csv", 5),
-    }  # fmt: skip
+    }
 
 
 def test_bad_share_equal_to_the_limit_is_not_rejected():
@@ -286,7 +286,7 @@ def test_quarantined_duplicate_keeps_the_first_occurrence_and_its_prices():
     failure = Failure(
         "expect_column_values_to_be_null", "duplicate_of",
         "duplicate match (same division, date and teams)", "match", dup,
-    )  # fmt: skip
+    )
     out = apply_failures(checked, odds, [failure], max_bad_share=0.5)
 
     entry = out.quarantine.iloc[0]
@@ -300,7 +300,7 @@ def test_quarantined_duplicate_keeps_the_first_occurrence_and_its_prices():
     assert len(out.odds[out.odds["line"] == 2]) == 8
     assert 4 not in set(out.odds["line"])
     b365 = out.odds[(out.odds["match_id"] == first["match_id"].iloc[0])
-                    & (out.odds["code"] == "B365") & (out.odds["market"] == "1x2")]  # fmt: skip
+                    & (out.odds["code"] == "B365") & (out.odds["market"] == "1x2")]
     assert b365["price"].tolist() == [8, 5, 1.4]
 
 
@@ -411,7 +411,7 @@ def test_screen_adds_up_chunks_until_the_share_is_certain():
 def test_screen_leaves_to_the_full_validation_what_only_the_last_chunk_settles():
     judge = _Judge()
     assert screen_file(_season_of_rows(set(range(20, 25))), "x.csv", judge, 0.1,
-                       SMALL_CHUNKS) is None  # fmt: skip
+                       SMALL_CHUNKS) is None
     assert judge.rows_seen == 25
 
 

@@ -144,7 +144,7 @@ def test_a_sharp_line_that_agrees_lets_the_bet_through() -> None:
     agrees = [9 / 16, 4 / 16, 3 / 16]  # the sharp line is the model's: sharp edge +0.125
     bets = bet_decisions(PROBS, ODDS, agrees, POLICY)
     assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.BELOW_MIN_EDGE,
-                                     BetReason.BELOW_MIN_EDGE]  # fmt: skip
+                                     BetReason.BELOW_MIN_EDGE]
     assert bets.stakes.tolist() == [0.25 * 0.125 / 1.0, 0.0, 0.0]
     assert bets.edges.tolist() == [0.125, 0.0, -0.25]
     assert bets.sharp_edges.tolist() == [0.125, 0.0, -0.25]
@@ -182,7 +182,7 @@ def test_a_refused_outcome_leaves_the_cap_to_the_others() -> None:
     probs, odds = [0.6, 0.3, 0.1], [2.0, 4.0, 5.0]
     bets = bet_decisions(probs, odds, [0.55, 0.2, 0.25], POLICY)
     assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.SHARP_CONTRADICTS,
-                                     BetReason.BELOW_MIN_EDGE]  # fmt: skip
+                                     BetReason.BELOW_MIN_EDGE]
     assert bets.stakes == pytest.approx([0.05, 0.0, 0.0])
     assert match_stakes(probs, odds, POLICY) == pytest.approx([0.0375, 0.0125, 0.0])
 
@@ -348,7 +348,7 @@ def test_fit_recovers_a_known_linear_drift() -> None:
     assert np.allclose(model.slopes, slopes, atol=0.005)
     exact = 1 / (1 + np.exp(-(x + intercepts + slopes * x)))
     assert np.allclose(model.predict_close_prob(opened), exact / exact.sum(1, keepdims=True),
-                       atol=0.005)  # fmt: skip
+                       atol=0.005)
 
 
 def test_fit_on_unmoved_lines_is_the_identity() -> None:
@@ -397,7 +397,7 @@ def test_an_aggregate_is_never_the_price_taken() -> None:
     edges = match_edges(MODEL, books, POLICY)
     assert [(e.bookmaker, e.decimal_odds) for e in edges] == [("B", 2.2), ("B", 3.6), ("B", 3.6)]
     assert edges[0].sharp_prob == pytest.approx(implied_probabilities(
-        np.array([books["market_avg"]]), POLICY.implied_method)[0, 0])  # fmt: skip
+        np.array([books["market_avg"]]), POLICY.implied_method)[0, 0])
     with pytest.raises(ValueError, match="no bookmaker's price to take.*aggregates"):
         match_edges(MODEL, {"market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}, POLICY)
 
@@ -415,10 +415,10 @@ def test_an_exchange_price_counts_after_its_commission() -> None:
     are the net price's."""
     policy = dataclasses.replace(POLICY, commission={"exchange": 0.05})
     home = match_edges([0.4, 0.3, 0.3], {"book": [2.95, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
-                       policy)[0]  # fmt: skip
+                       policy)[0]
     assert (home.bookmaker, home.decimal_odds, home.net_odds) == ("book", 2.95, 2.95)
     home = match_edges([0.4, 0.3, 0.3], {"book": [2.85, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
-                       policy)[0]  # fmt: skip
+                       policy)[0]
     assert (home.bookmaker, home.decimal_odds) == ("exchange", 3.0)
     assert home.net_odds == pytest.approx(2.9)
     assert home.edge_percentage == pytest.approx(100 * (0.4 * 2.9 - 1))
@@ -441,7 +441,7 @@ def test_match_edges_by_hand() -> None:
     # neither A nor B is a sharp book: the edge alone decides
     assert [e.reason for e in (home, draw, away)] == [BetReason.VALUE_BET,
                                                       BetReason.BELOW_MIN_EDGE,
-                                                      BetReason.BELOW_MIN_EDGE]  # fmt: skip
+                                                      BetReason.BELOW_MIN_EDGE]
     assert {(e.sharp_prob, e.sharp_edge_percentage) for e in (home, draw, away)} == {(None, None)}
 
 

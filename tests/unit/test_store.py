@@ -65,7 +65,7 @@ def test_put_raw_is_idempotent(tmp_path):
     assert len(lines) == 1
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [
         f"{first.sha256}.csv", "index.jsonl",
-    ]  # fmt: skip
+    ]
     # The same bytes from another source: one file, a second provenance record.
     store.put_raw(b"Div\nE0\n", "copy/E0.csv")
     assert [e["source"] for e in store.raw_index()] == ["E0.csv", "copy/E0.csv"]
@@ -83,7 +83,7 @@ def test_commit_writes_parquet_readable_by_load(tmp_path):
     result = store.commit([
         _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
         _partition("SP1", "2023-2024", SHA_B, ["m3"]),
-    ])  # fmt: skip
+    ])
     assert result.written == ("E0/2023-2024", "SP1/2023-2024")
     assert result.unchanged == result.replaced == ()
 
@@ -158,7 +158,7 @@ def test_upcoming_fixtures_drops_those_with_a_result(tmp_path):
     assert store.upcoming_fixtures().empty
     store.commit([
         _partition("E0", "2024-2025", SHA_A, fixtures=["f1", "f2", "f3"], kind="fixtures"),
-    ])  # fmt: skip
+    ])
     assert store.upcoming_fixtures()["match_id"].tolist() == ["f1", "f2", "f3"]
 
     # The season file now has results for f1 and f3.
@@ -186,7 +186,7 @@ def test_interrupted_commit_keeps_previous_state_and_next_commit_cleans_up(tmp_p
         store.commit([
             _partition("E0", "2023-2024", SHA_B, ["m2"]),
             _partition("E1", "2023-2024", SHA_C, ["m3"]),
-        ])  # fmt: skip
+        ])
     orphans = _parquet_files(tmp_path) - files_before
     assert len(orphans) == 4  # matches + odds of both partitions were written
 
@@ -228,7 +228,7 @@ def test_file_partitions_splits_by_league_and_files_orphan_quarantine(tmp_path):
         parsed.matches, parsed.odds,
         [Failure("not_null", "league", "Div (division) is missing", "match", no_div)],
         max_bad_share=0.5,
-    )  # fmt: skip
+    )
     assert outcome.quarantine["league"].tolist() == [None]
     fallback = dominant_partition(parsed.matches)
     assert fallback == ("E1", "2023-2024")  # not the first key in sorted order (E0)
@@ -236,7 +236,7 @@ def test_file_partitions_splits_by_league_and_files_orphan_quarantine(tmp_path):
     parts = file_partitions(
         raw, canonical_matches(outcome.matches), outcome.odds, outcome.quarantine,
         outcome.warnings, fallback,
-    )  # fmt: skip
+    )
     assert [p.key for p in parts] == ["E0/2023-2024", "E1/2023-2024"]
     assert {p.kind for p in parts} == {"results"}
     assert {(p.raw_sha256, p.source) for p in parts} == {(raw.sha256, "mixed.csv")}
@@ -271,7 +271,7 @@ def test_file_partitions_of_a_fixtures_file_are_fixtures_kind(tmp_path):
         parts = file_partitions(
             raw, canonical_matches(out.matches), out.odds, out.quarantine, out.warnings,
             dominant_partition(parsed.matches),
-        )  # fmt: skip
+        )
         store.commit(parts)
 
     assert set(store.manifest()["partitions"]) == {"E0/2023-2024", "fixtures:E0/2023-2024"}

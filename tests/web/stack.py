@@ -58,7 +58,7 @@ def missing() -> str | None:
 def node_env(**extra: str) -> dict[str, str]:
     """This environment without Sentry's settings (no test reports anywhere), telemetry off."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NEXT_PUBLIC_SENTRY", "SENTRY"))}  # fmt: skip
+           if not k.startswith(("NEXT_PUBLIC_SENTRY", "SENTRY"))}
     env.update(NEXT_TELEMETRY_DISABLED="1", **extra)
     return env
 
@@ -85,19 +85,19 @@ def write_fixtures(path: Path, teams: list[str]) -> list[dict]:
             "kickoff": f"{y}-{m}-{d}T{hour}:00Z",
             "odds": {"bet365": dict(zip(("home", "draw", "away"), b365, strict=True)),
                      "pinnacle": dict(zip(("home", "draw", "away"), ps, strict=True))},
-        })  # fmt: skip
+        })
     path.write_text("Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n"
-                    + "\n".join(rows) + "\n")  # fmt: skip
+                    + "\n".join(rows) + "\n")
     return updates
 
 
 def ingest(store: Path, listing: Path, root: Path) -> None:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}  # fmt: skip
+           if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
     env["PREFECT_HOME"] = str(root / "prefect-ingest")
     done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir",
                            str(store), "--json"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)  # fmt: skip
+                          text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -119,7 +119,7 @@ class Service:
     def start(self) -> None:
         env = live.server_env(NEXT_URL=self.site_url, REVALIDATE_SECRET=SECRET,
                               SABISCORE_API_TOKEN=TOKEN,
-                              PREFECT_HOME=str(self.root / "prefect-serve"))  # fmt: skip
+                              PREFECT_HOME=str(self.root / "prefect-serve"))
         env.pop("SENTRY_DSN", None)
         with self.lock, mock.patch.object(live, "free_port", lambda: self.port):
             self.server = live.start(self.store, self.root, {}, env)
@@ -183,7 +183,7 @@ def start_compile(root: Path) -> subprocess.Popen:
     log = (root / "next-compile.log").open("w")
     return subprocess.Popen(next_command("build", "--experimental-build-mode=compile"), cwd=WEB,
                             env=node_env(), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)  # fmt: skip
+                            start_new_session=True)
 
 
 def finish_build(compiling: subprocess.Popen, root: Path, api_url: str) -> None:
@@ -191,7 +191,7 @@ def finish_build(compiling: subprocess.Popen, root: Path, api_url: str) -> None:
     assert compiling.wait(timeout=600) == 0, (root / "next-compile.log").read_text()[-3000:]
     done = subprocess.run(next_command("build", "--experimental-build-mode=generate"), cwd=WEB,
                           env=node_env(SABISCORE_API_URL=api_url), capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+                          timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
@@ -287,7 +287,7 @@ class Stack:
     def node_env(self, artifacts: Path) -> dict[str, str]:
         return node_env(SITE_URL=self.site.url, API_URL=self.service.url, API_TOKEN=TOKEN,
                         REVALIDATE_SECRET=SECRET, CONTROL_URL=self.control_url,
-                        E2E_MATCH=json.dumps(self.match), ARTIFACTS=str(artifacts))  # fmt: skip
+                        E2E_MATCH=json.dumps(self.match), ARTIFACTS=str(artifacts))
 
 
 @contextlib.contextmanager

@@ -59,10 +59,10 @@ def test_the_site_end_to_end_in_a_real_browser(site_stack: stack.Stack) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["node", "e2e/run.mjs"], cwd=stack.WEB,
                           env=site_stack.node_env(ARTIFACTS), capture_output=True, text=True,
-                          timeout=240)  # fmt: skip
+                          timeout=240)
     print(done.stdout)
     assert done.returncode == 0, (done.stdout[-6000:] + done.stderr[-3000:]
-                                  + site_stack.site.log.read_text()[-2000:])  # fmt: skip
+                                  + site_stack.site.log.read_text()[-2000:])
     steps = json.loads(done.stdout.strip().splitlines()[-1])["e2e"]
     assert len(steps) == 12 and all(s["ok"] for s in steps), steps
     for name in ("home", "match", "models", "match-paused"):
@@ -81,7 +81,7 @@ def test_the_site_refuses_to_start_in_production_without_a_real_secret(site_stac
         port = stack.live.free_port()
         done = subprocess.run(stack.next_command("start", "-p", str(port), "-H", "127.0.0.1"),
                               cwd=stack.WEB, env=env, capture_output=True, text=True,
-                              timeout=60)  # fmt: skip
+                              timeout=60)
         assert done.returncode == 1, (secret, done.stdout[-2000:])
         assert "refusing to start in production: REVALIDATE_SECRET" in done.stdout + done.stderr
 
@@ -94,14 +94,14 @@ def test_sentry_receives_the_sites_server_errors_when_a_dsn_is_set(site_stack: s
         dsn = sentry.dsn
         down = f"http://127.0.0.1:{stack.live.free_port()}"  # nothing listens there
         site = stack.Site(stack.live.free_port(), down, tmp_path / "site.log",
-                          extra_env={"NEXT_PUBLIC_SENTRY_DSN": dsn})  # fmt: skip
+                          extra_env={"NEXT_PUBLIC_SENTRY_DSN": dsn})
         site.start()
         try:
             page = httpx.get(f"{site.url}/match/sy1-20270116-never-rendered", timeout=30)
             assert page.status_code == 500, page.text[-2000:]
             deadline = time.monotonic() + 15
             while not any("ServiceUnavailable" in e or "ECONNREFUSED" in e
-                          for e in sentry.envelopes):  # fmt: skip
+                          for e in sentry.envelopes):
                 assert time.monotonic() < deadline, sentry.envelopes
                 time.sleep(0.2)
             assert not any(stack.SECRET in e for e in sentry.envelopes)
