@@ -195,13 +195,38 @@ class DataStore:
                     current.pop(f"rejected:{part.league}/{part.season}", None)
             if written or replaced:
                 fault_point(Stage.PARTS_WRITTEN)
-                manifest["version"] = manifest.get("version", 0) + 1
-                manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-                payload = json.dumps(manifest, indent=1, sort_keys=True).encode()
-                _atomic_write(self.manifest_path, payload)
+                self._write_manifest(manifest)
                 fault_point(Stage.MANIFEST_COMMITTED)
             self._collect_garbage(manifest)
         return CommitResult(tuple(written), tuple(unchanged), tuple(replaced), refused=refused)
+
+    def drop(self, league: str, season: str | None = None) -> tuple[str, ...]:
+        """Take a league (or one of its seasons) out of what is current, in one atomic step.
+
+        For what was mixed in by mistake (the synthetic league ingested into a real store).
+        The raw files stay, unchanged, in `raw/`: ingesting them again brings the data back.
+        Returns the partition keys removed (none: the store is left as it was).
+        """
+        with self._lock():
+            manifest = self.manifest()
+            current = manifest["partitions"]
+            gone = tuple(sorted(
+                key for key, entry in current.items()
+                if entry["league"] == league and season in (None, entry["season"])
+            ))
+            if not gone:
+                return ()
+            for key in gone:
+                del current[key]
+            self._write_manifest(manifest)
+            self._collect_garbage(manifest)
+        return gone
+
+    def _write_manifest(self, manifest: dict) -> None:
+        """The next version of the manifest, atomically: readers see the old one or this one."""
+        manifest["version"] = manifest.get("version", 0) + 1
+        manifest["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+        _atomic_write(self.manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode())
 
     def _write_partition(self, part: Partition) -> dict:
         files, rows = {}, {}

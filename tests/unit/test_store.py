@@ -277,3 +277,30 @@ def test_file_partitions_of_a_fixtures_file_are_fixtures_kind(tmp_path):
     assert set(store.manifest()["partitions"]) == {"E0/2023-2024", "fixtures:E0/2023-2024"}
     assert store.load("matches")["match_id"].tolist() == ["e0-20230811-burnley-man-city"]
     assert store.upcoming_fixtures()["match_id"].tolist() == ["e0-20230819-man-city-newcastle"]
+
+
+# --- dropping what was mixed in -----------------------------------------------------------
+
+
+def test_drop_takes_a_league_or_one_season_out_atomically_and_keeps_the_raw_files(tmp_path):
+    store = DataStore(tmp_path)
+    store.commit([
+        _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
+        _partition("SY1", "2022-2023", SHA_B, ["s1"]),
+        _partition("SY1", "2023-2024", SHA_C, ["s2"]),
+    ])
+    raw = store.put_raw(b"Div,Date\nSY1,01/01/2023\n", "sy1.csv")
+    version = store.manifest()["version"]
+
+    assert store.drop("SY1", "2022-2023") == ("SY1/2022-2023",)
+    assert store.manifest()["version"] == version + 1
+    assert store.load("matches")["match_id"].tolist() == ["m1", "m2", "s2"]
+
+    assert store.drop("SY1") == ("SY1/2023-2024",)
+    assert store.summary()["leagues"] == ["E0"]
+    assert not any("league=SY1" in f for f in _parquet_files(tmp_path))  # parts collected
+    assert raw.path.read_bytes() == b"Div,Date\nSY1,01/01/2023\n"  # raw bytes never go
+
+    before = (tmp_path / "manifest.json").read_bytes()
+    assert store.drop("SY1") == () and store.drop("E0", "1999-2000") == ()
+    assert (tmp_path / "manifest.json").read_bytes() == before  # nothing to drop: untouched
