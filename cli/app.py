@@ -14,6 +14,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperOption
+
+
+def _flags_show_no_type() -> None:
+    """Typer 0.29 prints a `<bool>` type beside every flag (`--json`, `--help`), as if the flag
+    took a value; a flag takes none, so its type column stays empty, as Click's own help has it."""
+    typed = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> str | None:
+        return None if self.is_flag else typed(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_flags_show_no_type()
 
 app = typer.Typer(
     help="SabiScore: football match forecasts and value bets, from data to served model.",
@@ -456,8 +471,8 @@ def pipeline(
 
 def _registry(data_dir: Path | None) -> Any:
     from models.registry import ModelRegistry
-    from sabiscore.config import default_data_dir
     from tasks.tracking import tracking_uri
+    from sabiscore.config import default_data_dir
 
     return ModelRegistry(tracking_uri(data_dir or default_data_dir()))
 
@@ -808,6 +823,60 @@ def synth(
     paths = write_football_data_csvs(league, out)
     summary = {"files": [str(p) for p in paths], "matches": len(league.matches)}
     _emit(summary, json_output, [f"wrote {len(paths)} files ({len(league.matches)} matches)"])
+
+
+store_app = typer.Typer(help="The data store: taking out what was mixed in.", no_args_is_help=True)
+app.add_typer(store_app, name="store")
+
+
+@store_app.command("drop")
+def store_drop(
+    league: Annotated[str, typer.Option("--league", help="League code to take out (e.g. SY1).")],
+    season: Annotated[str | None, typer.Option(
+        "--season", help="Only this season (e.g. 2023-2024); default: every season.")] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Take a league (or one season of it) out of the store, in one atomic step.
+
+    Its raw files stay in the store's raw/ folder, unchanged: ingesting them again brings it
+    back. Models already trained keep what they learnt; the next training will not see it.
+    """
+    from sabiscore.config import default_data_dir
+    from sabiscore.store import DataStore
+
+    store = DataStore(data_dir or default_data_dir())
+    dropped = store.drop(league, season)
+    if not dropped:
+        held = store.summary()
+        where = f"{league} {season}" if season else league
+        _fail(LookupError(
+            f"nothing to drop: {where} is not in the store {store.root}; leagues in the store: "
+            f"{_listed(held['leagues'])}; seasons: {_listed(held['seasons'])}"))
+    summary = {"dropped": list(dropped), "leagues": store.summary()["leagues"]}
+    _emit(summary, json_output, [f"dropped {len(dropped)} league-season(s): {_listed(dropped)}",
+                                 f"leagues in the store: {_listed(summary['leagues'])}"])
+
+
+def _listed(names: Any) -> str:
+    return ", ".join(names) or "none"
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"sabiscore {version('sabiscore')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the installed version and exit.")] = False,
+) -> None:
+    """SabiScore: football match forecasts and value bets, from data to served model."""
 
 
 def main() -> None:
