@@ -858,6 +858,51 @@ def store_drop(
                                  f"leagues in the store: {_listed(summary['leagues'])}"])
 
 
+League = Annotated[str | None, typer.Option("--league", help="Only this league (e.g. E0).")]
+
+
+@app.command()
+def quarantine(league: League = None, data_dir: DataDir = None,
+               json_output: JsonFlag = False) -> None:
+    """The rows kept out of the store, each with its file, line and reason."""
+    _show_stored("quarantine", ["league", "season", "source", "line", "match_id", "reason"],
+                 league, data_dir, json_output)
+
+
+@app.command()
+def warnings(league: League = None, data_dir: DataDir = None,
+             json_output: JsonFlag = False) -> None:
+    """The bookmaker prices dropped at ingest (the match was kept), each with its reason."""
+    _show_stored("price_warnings", ["league", "season", "source", "line", "bookmaker", "phase",
+                                    "prices", "reason"], league, data_dir, json_output)
+
+
+def _show_stored(table: str, shown: list[str], league: str | None, data_dir: Path | None,
+                 json_output: bool) -> None:
+    """One stored table as a person reads it (or every column as JSON), newest file first."""
+    import pandas as pd
+
+    from sabiscore.config import default_data_dir
+    from sabiscore.store import DataStore
+
+    store = DataStore(data_dir or default_data_dir())
+    frame = store.load(table, leagues=[league] if league else None)
+    if frame.empty:
+        scope = f" for {league}" if league else ""
+        human = [f"no {table.replace('_', ' ')}{scope} in {store.root} "
+                 f"(leagues in the store: {_listed(store.summary()['leagues'])})"]
+    else:
+        frame = frame.sort_values(["season", "league"], ascending=[False, True], kind="stable")
+        view = frame.reindex(columns=shown)
+        if "source" in shown:  # the file's name; its full path is in the JSON
+            view["source"] = view["source"].map(lambda path: Path(str(path)).name)
+        with pd.option_context("display.width", 200, "display.max_colwidth", 90,
+                               "display.max_rows", 200):
+            human = [view.to_string(index=False), f"{len(frame)} row(s)"]
+    rows = json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
+    _emit({"table": table, "count": len(frame), "rows": rows}, json_output, human)
+
+
 def _listed(names: Any) -> str:
     return ", ".join(names) or "none"
 

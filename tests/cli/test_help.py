@@ -37,26 +37,3 @@ def test_every_command_is_listed_in_the_top_help() -> None:
     assert all(name in result.output for name in COMMANDS)
     assert {"ingest", "pipeline", "serve", "bets"} <= set(COMMANDS)
 
-
-def test_store_drop_takes_a_league_out_and_names_what_exists_when_asked_for_nothing(
-    tmp_path,
-) -> None:
-    import pandas as pd
-
-    from sabiscore.store import DataStore, Partition
-
-    store = DataStore(tmp_path)
-    store.commit([
-        Partition(league, "2023-2024", sha * 64, f"{league}.csv",
-                  {"matches": pd.DataFrame({"match_id": [f"{league}-m"]})}, "results")
-        for league, sha in (("E0", "a"), ("SY1", "b"))
-    ])
-    result = RUNNER.invoke(app, ["store", "drop", "--league", "SY1", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert "dropped 1 league-season(s): SY1/2023-2024" in result.output
-    assert store.summary()["leagues"] == ["E0"]
-
-    result = RUNNER.invoke(app, ["store", "drop", "--league", "E9", "--data-dir", str(tmp_path)])
-    assert result.exit_code == 2
-    assert "leagues in the store: E0" in result.output
-    assert "Traceback" not in result.output
