@@ -282,19 +282,36 @@ def train(
     _emit(summary, json_output, _train_lines(summary))
 
 
-@app.command()
+#: Click options take one value each: the extra words of `--train A B` are caught to say so.
+EXTRA_WORDS = {"allow_extra_args": True}
+ONE_EACH = " One SOURCE per --train / --test: repeat the option, or give a folder or a glob."
+
+
+def _one_source_each(ctx: typer.Context) -> None:
+    if ctx.args:
+        _fail(ValueError(
+            f"unexpected {' '.join(ctx.args)!r}: each --train and --test takes one SOURCE; "
+            "repeat the option (--train A.csv --train B.csv) or give a folder or a quoted glob "
+            "(--train 'files/E0/*.csv')"))
+
+
+@app.command(context_settings=EXTRA_WORDS)
 def backtest(
+    ctx: typer.Context,
     train_sources: Annotated[
-        list[str], typer.Option("--train", help="Files to train on (SOURCE as for ingest).")
+        list[str], typer.Option("--train", metavar="SOURCE",
+                                help="Files to train on (as for ingest)." + ONE_EACH)
     ],
     test_sources: Annotated[
-        list[str], typer.Option("--test", help="Files to evaluate on, never trained on.")
+        list[str], typer.Option("--test", metavar="SOURCE",
+                                help="Files to evaluate on, never trained on.")
     ],
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Train on one set of files and score ensemble, base models and market on another."""
+    _one_source_each(ctx)
     _quiet_prefect(json_output)
     _check_local_sources([*train_sources, *test_sources])
     from flows.holdout import holdout_flow
@@ -336,13 +353,16 @@ def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
     return lines
 
 
-@app.command(name="backtest-bets")
+@app.command(name="backtest-bets", context_settings=EXTRA_WORDS)
 def backtest_bets(
+    ctx: typer.Context,
     train_sources: Annotated[
-        list[str], typer.Option("--train", help="Files for the earliest training seasons.")
+        list[str], typer.Option("--train", metavar="SOURCE",
+                                help="Files for the earliest training seasons." + ONE_EACH)
     ],
     test_sources: Annotated[
-        list[str], typer.Option("--test", help="Files to bet on, walk-forward (as for ingest).")
+        list[str], typer.Option("--test", metavar="SOURCE",
+                                help="Files to bet on, walk-forward (as for ingest).")
     ],
     data_dir: DataDir = None,
     config: ConfigOpt = None,
@@ -352,6 +372,7 @@ def backtest_bets(
     json_output: JsonFlag = False,
 ) -> None:
     """Walk-forward betting backtest: the model's value bets against baselines and the close."""
+    _one_source_each(ctx)
     _quiet_prefect(json_output)
     _check_local_sources([*train_sources, *test_sources])
     from flows.backtest import backtest_bets_flow

@@ -37,3 +37,14 @@ def test_every_command_is_listed_in_the_top_help() -> None:
     assert all(name in result.output for name in COMMANDS)
     assert {"ingest", "pipeline", "serve", "bets"} <= set(COMMANDS)
 
+
+
+@pytest.mark.parametrize("command", ["backtest", "backtest-bets"])
+def test_several_values_after_one_train_option_are_refused_with_how_to_write_them(
+    command: str,
+) -> None:
+    result = RUNNER.invoke(app, [command, "--train", "a.csv", "b.csv", "--test", "c.csv"])
+    assert result.exit_code == 2
+    assert "unexpected 'b.csv'" in result.output
+    assert "--train A.csv --train B.csv" in result.output
+    assert "Traceback" not in result.output
