@@ -377,10 +377,11 @@ def policy_bets(
     prices = market.prices.to_numpy(dtype=float)
     sharp = market.sharp_prob.to_numpy(dtype=float)
     usable = np.isfinite(probs).all(axis=1) & np.isfinite(prices).all(axis=1)
-    stakes = np.zeros_like(prices)
-    stakes[usable] = bet_decisions(probs[usable], prices[usable], sharp[usable], policy).stakes
+    stakes, all_edges = np.zeros_like(prices), np.zeros_like(prices)
+    decisions = bet_decisions(probs[usable], prices[usable], sharp[usable], policy)
+    stakes[usable], all_edges[usable] = decisions.stakes, decisions.edges
     row, outcome = np.nonzero(stakes > 0)
-    edges = probs[row, outcome] * prices[row, outcome] - 1.0
+    edges = all_edges[row, outcome]
     tiers = [quality_tier(float(e), policy).value for e in edges]
     return _ledger(strategy, market, row, outcome, stakes[row, outcome],
                    probs[row, outcome], edges, tiers)

@@ -28,6 +28,7 @@ import pandas as pd
 from sabiscore.betting import summary_with_ci
 from sabiscore.football_data import one_x_two
 from sabiscore.odds import ImpliedMethod, implied_probabilities
+from sabiscore.staking import closing_line_value
 from sabiscore.store import DataStore, file_lock
 
 #: One suggestion's fields, in the order they are written.
@@ -145,7 +146,9 @@ def settle(
     book, prob = _closing_probabilities(out, odds, sharp_books, ImpliedMethod(method))
     out["closing_book"] = pd.Series(book, index=out.index, dtype=object)
     out["closing_prob"] = prob
-    out["clv"] = net * prob - 1.0
+    clv, closed = np.full(len(out), np.nan), np.isfinite(prob)
+    clv[closed] = closing_line_value(net.to_numpy()[closed], prob[closed])
+    out["clv"] = clv
     return out
 
 

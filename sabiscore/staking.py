@@ -234,7 +234,17 @@ def edge(model_prob: float | Any, decimal_odds: float | Any) -> float | np.ndarr
     >>> round(edge(0.30, 3.5), 6)  # 0.30 × 3.5 − 1
     0.05
     """
-    return _scalar_or_array(_probabilities(model_prob) * _prices(decimal_odds) - 1.0)
+    return _scalar_or_array(_edges(_probabilities(model_prob), _prices(decimal_odds)))
+
+
+def _edges(probs: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """The edge formula on checked arrays, the one place it is written: a NaN probability (a
+    missing sharp line) gives a NaN edge.
+
+    >>> _edges(np.array([0.30, np.nan]), np.array([3.5, 2.0])).round(6).tolist()
+    [0.05, nan]
+    """
+    return probs * prices - 1.0
 
 
 def kelly_fraction_full(model_prob: float | Any, decimal_odds: float | Any) -> float | np.ndarray:
@@ -247,7 +257,7 @@ def kelly_fraction_full(model_prob: float | Any, decimal_odds: float | Any) -> f
     0.02
     """
     prices = _prices(decimal_odds)
-    full = (_probabilities(model_prob) * prices - 1.0) / (prices - 1.0)
+    full = _edges(_probabilities(model_prob), prices) / (prices - 1.0)
     return _scalar_or_array(np.clip(full, 0.0, None))
 
 
@@ -286,8 +296,8 @@ def bet_decisions(
     [0.020833, 0.0, 0.020833]
     """
     probs, prices = _triples(model_probs, decimal_odds)
-    edges = probs * prices - 1.0
-    sharp_edges = _sharp_lines(sharp_probs, prices.shape) * prices - 1.0
+    edges = _edges(probs, prices)
+    sharp_edges = _edges(_sharp_lines(sharp_probs, prices.shape), prices)
     below = ~((edges >= policy.min_edge) & (edges > 0))
     contradicts = ~below & (sharp_edges < -policy.sharp_tolerance)  # False where NaN
     reasons = np.empty(prices.shape, dtype=object)
