@@ -41,7 +41,8 @@ import pandas as pd
 
 from sabiscore.betting import bankroll_curve, summarize, summary_with_ci
 from sabiscore.config import reject_unknown_keys
-from sabiscore.evaluation import MIN_PRICE, OUTCOMES, market_probabilities, outcome_index
+from sabiscore.evaluation import OUTCOMES, market_probabilities, outcome_index
+from sabiscore.football_data import MIN_PRICE, book_prices
 from sabiscore.odds import ImpliedMethod, softmax
 from sabiscore.staking import (
     SHARP_BOOKS,
@@ -294,16 +295,10 @@ def opening_prices(wide: pd.DataFrame, bookmaker: str, best_of: Sequence[str] = 
     [[2.1, 3.4, 4.0]]
     """
     books = list(best_of) if bookmaker == BEST_PRICE else [bookmaker]
-    stacked = np.stack([_book_prices(wide, book) for book in books])
+    stacked = np.stack([book_prices(wide, book, "open") for book in books])
     prices = np.where(np.isnan(stacked), -np.inf, stacked).max(axis=0)
     prices = np.where((prices > MIN_PRICE).all(axis=1, keepdims=True), prices, np.nan)
     return pd.DataFrame(prices, index=wide.index, columns=list(OUTCOMES))
-
-
-def _book_prices(wide: pd.DataFrame, book: str) -> np.ndarray:
-    columns = [f"{book}_open_{outcome}" for outcome in OUTCOMES]
-    prices = wide.reindex(columns=columns).to_numpy(dtype=float)
-    return np.where((prices > MIN_PRICE).all(axis=1, keepdims=True), prices, np.nan)
 
 
 def sharp_probabilities(

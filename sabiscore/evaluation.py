@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from sabiscore.football_data import book_prices
 from sabiscore.odds import ImpliedMethod, implied_probabilities
 
 #: The class order of every probability array and frame: home win, draw, away win.
@@ -32,10 +33,6 @@ _INDEX = {outcome: i for i, outcome in enumerate(OUTCOMES)}
 
 #: Smallest probability that log loss takes the log of (a certain miss costs ~34.5, not inf).
 EPSILON = 1e-15
-
-#: A price at or below this is not a price: the validation suite drops such books
-#: (configs/validation.yaml); the raw files hold a few 0.00 quotes, e.g. Bet365 in E1.
-MIN_PRICE = 1.01
 
 #: Market forecasters: name -> (bookmaker, phase, fallback (bookmaker, phase) or None).
 #: Pinnacle's closing line falls back to the market average close where Pinnacle is missing.
@@ -229,15 +226,6 @@ def score(probs: np.ndarray | pd.DataFrame, y: Sequence | np.ndarray, n_bins: in
 # --- the market as a forecaster -----------------------------------------------------------------
 
 
-def _book_prices(wide: pd.DataFrame, bookmaker: str, phase: str) -> np.ndarray:
-    """One book's (n, 3) prices from `one_x_two`'s wide frame; NaN rows where it has no full,
-    valid quote (a book absent from `wide` quoted nothing there)."""
-    columns = [f"{bookmaker}_{phase}_{outcome}" for outcome in OUTCOMES]
-    prices = wide.reindex(columns=columns).to_numpy(dtype=float)
-    valid = (prices > MIN_PRICE).all(axis=1, keepdims=True)
-    return np.where(valid, prices, np.nan)
-
-
 def market_probabilities(
     wide: pd.DataFrame,
     bookmaker: str,
@@ -250,10 +238,10 @@ def market_probabilities(
     Rows where the book lacks a full quote (or quotes a price <= 1.01) are NaN, unless a
     `fallback` (bookmaker, phase) such as ("market_avg", "close") quotes them.
     """
-    probs = implied_probabilities(_book_prices(wide, bookmaker, phase), method)
+    probs = implied_probabilities(book_prices(wide, bookmaker, phase), method)
     if fallback is not None:
         missing = np.isnan(probs).any(axis=1)
-        probs[missing] = implied_probabilities(_book_prices(wide, *fallback), method)[missing]
+        probs[missing] = implied_probabilities(book_prices(wide, *fallback), method)[missing]
     return pd.DataFrame(probs, index=wide.index, columns=list(OUTCOMES))
 
 

@@ -604,3 +604,25 @@ def one_x_two(
     )
     wide.columns = [f"{b}_{p}_{o}" for b, p, o in wide.columns]
     return wide
+
+
+#: A price at or below this is not a price: the validation suite drops such books
+#: (configs/validation.yaml); the raw files hold a few 0.00 quotes, e.g. Bet365 in E1.
+MIN_PRICE = 1.01
+
+
+def book_prices(wide: pd.DataFrame, bookmaker: str, phase: str) -> np.ndarray:
+    """One book's (n, 3) H, D, A prices at `phase` from `one_x_two`'s wide frame; a row of NaN
+    where it has no full quote above `MIN_PRICE` (a book absent from `wide` quoted nothing).
+
+    >>> wide = pd.DataFrame({"bet365_open_H": [2.0, 2.5], "bet365_open_D": [3.4, 1.0],
+    ...     "bet365_open_A": [4.0, 3.0]}, index=["m1", "m2"])
+    >>> book_prices(wide, "bet365", "open").tolist()
+    [[2.0, 3.4, 4.0], [nan, nan, nan]]
+    >>> bool(np.isnan(book_prices(wide, "pinnacle", "open")).all())
+    True
+    """
+    columns = [f"{bookmaker}_{phase}_{outcome}" for outcome in "HDA"]
+    prices = wide.reindex(columns=columns).to_numpy(dtype=float)
+    valid = (prices > MIN_PRICE).all(axis=1, keepdims=True)
+    return np.where(valid, prices, np.nan)

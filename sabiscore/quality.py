@@ -193,7 +193,7 @@ def _price_warnings(
     book_id = odds.groupby(list(PRICE_GROUP), observed=True, sort=False, dropna=False).ngroup()
     failed = [np.unique(book_id.loc[list(f.index)].to_numpy()) for f in failures]
     in_failed = book_id.isin(np.concatenate(failed))
-    prices = _book_prices(odds.loc[in_failed], book_id.loc[in_failed])
+    prices = _price_labels(odds.loc[in_failed], book_id.loc[in_failed])
     first_row = book_id.loc[in_failed].drop_duplicates()
     first_row = pd.Series(first_row.index, index=first_row.to_numpy())
     present = [c for c in WARNING_COLUMNS if c in odds.columns]
@@ -209,7 +209,7 @@ def _price_warnings(
     return warnings, odds.index[in_failed.to_numpy()]
 
 
-def _book_prices(odds: pd.DataFrame, book_id: pd.Series) -> pd.Series:
+def _price_labels(odds: pd.DataFrame, book_id: pd.Series) -> pd.Series:
     """Each book's prices as the file gave them, in file order: "H=2.5 D=3.4 A=2.9"."""
     label = odds["outcome"].astype(str) + "=" + odds["price_raw"].astype(str)
     position = book_id.groupby(book_id).cumcount()

@@ -508,7 +508,7 @@ def match_edges(
     check is the policy's, the one the backtest measured.
     """
     probs = _match_probabilities(model_probs)
-    names, prices = _book_prices(books)
+    names, prices = _checked_books(books)
     implied = implied_probabilities(prices, policy.implied_method)
     allowed = None if bet_at is None else set(bet_at)
     takeable = np.array([n not in AGGREGATES and (allowed is None or n in allowed) for n in names])
@@ -579,7 +579,7 @@ def _match_probabilities(model_probs: Any) -> np.ndarray:
     return probs
 
 
-def _book_prices(books: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
+def _checked_books(books: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
     """(bookmaker names, (m, 3) prices), each book's prices checked."""
     if not isinstance(books, Mapping) or not books:
         raise ValueError("books must map at least one bookmaker to (home, draw, away) prices")
