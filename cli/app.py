@@ -492,7 +492,7 @@ def pipeline(
 
 def _registry(data_dir: Path | None) -> Any:
     from models.registry import ModelRegistry
-    from tasks.tracking import tracking_uri
+    from models.tracking import tracking_uri
     from sabiscore.config import default_data_dir
 
     return ModelRegistry(tracking_uri(data_dir or default_data_dir()))

@@ -22,7 +22,8 @@ from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
 
-from flows.holdout import ingest_partitions
+from flows.ingest import ingest_flow
+from models.training import FeatureTable
 from sabiscore.backtest import (
     MODEL,
     BacktestSettings,
@@ -32,6 +33,7 @@ from sabiscore.backtest import (
     results_by_strategy,
 )
 from sabiscore.config import deep_merge, default_data_dir, load_config
+from sabiscore.splits import ingested_partitions
 from sabiscore.staking import StakingPolicy
 from sabiscore.store import DataStore
 from tasks.backtest import (
@@ -51,7 +53,6 @@ from tasks.backtest import (
     write_report,
 )
 from tasks.train import (
-    FeatureTable,
     build_feature_table,
     fit_base_model,
     fit_stack,
@@ -203,7 +204,10 @@ def backtest_bets_flow(
     """
     started = time.perf_counter()
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
-    partitions = ingest_partitions(train_sources, test_sources, str(store.root), config_path)
+    trained_on = ingest_flow(sources=train_sources, data_dir=str(store.root),
+                             config_path=config_path)
+    tested_on = ingest_flow(sources=test_sources, data_dir=str(store.root), config_path=config_path)
+    partitions = ingested_partitions(trained_on, tested_on)
     config = load_config(config_path)
     settings = BacktestSettings.from_dict(config.get("backtest"))
     policy = StakingPolicy.from_dict(config["staking"])

@@ -7,12 +7,12 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import flow
 
 from flows.ingest import ingest_flow
 from flows.train import refit_ensemble, train_ensemble
-from models.registry import REFIT_OF, TRAINED_THROUGH, ModelRegistry
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.promotion import PromotionPolicy
 from tasks.ledger import publish_ledger
@@ -23,15 +23,20 @@ from tasks.registry import (
     export_refit,
     gate,
     notify_serving,
+    open_registry,
     publish_decision,
     refit_failed,
     register_candidate,
     register_refit,
+    registered_semver,
     serve_refit,
+    served_lineage,
     workdir,
 )
-from tasks.tracking import tracking_uri
-from tasks.train import TrainingOutcome
+
+if TYPE_CHECKING:  # the flow talks to the registry through tasks.registry only
+    from models.registry import ModelRegistry
+    from models.training import TrainingOutcome
 
 
 def reload_url(config: dict) -> str | None:
@@ -73,7 +78,7 @@ def pipeline_flow(
     root = Path(data_dir) if data_dir else default_data_dir()
     ingested = ingest_flow(sources=sources, data_dir=str(root), config_path=config_path)
     outcome = train_ensemble(str(root), config_path, leagues, test_seasons)
-    registry = ModelRegistry(tracking_uri(root))
+    registry = open_registry(root)
     out = workdir()
     try:
         candidate, scores, probs = export_candidate(outcome, out, root)
@@ -85,10 +90,9 @@ def pipeline_flow(
     refit = None
     if decision.promote and PromotionPolicy.from_dict(config["promotion"]).refit.enabled:
         refit = refit_and_serve(registry, outcome, root, version)
-    champion_now = registry.champion()
-    champion_version = str(champion_now.version) if champion_now is not None else None
-    served = dict(champion_now.tags) if champion_now is not None else {}
-    semver = registry.info(registry.client.get_model_version(registry.name, version)).semver
+    lineage = served_lineage(registry)
+    champion_version = lineage["champion_version"]
+    semver = registered_semver(registry, version)
     holdout = {"candidate": scores, "champion": champion, "market": market}
     publish_decision(version, semver, decision, holdout, champion_version, bets, refit)
     notified = notify_serving(
@@ -105,10 +109,7 @@ def pipeline_flow(
         "semver": semver,
         "promoted": decision.promote,
         "reason": decision.reason,
-        "champion_version": champion_version,
-        "served_version": champion_version,  # the champion: after a promotion, its refit
-        "refit_of": served.get(REFIT_OF),
-        "trained_through": served.get(TRAINED_THROUGH),
+        **lineage,  # champion_version, served_version (after a promotion, its refit), ...
         "refit": refit.__dict__ if refit is not None else None,  # this run's, after a promotion
         "gate": {k: getattr(decision, k) for k in ("ece_bound", "market_gap", "market_tolerance")},
         "holdout": {name: s.__dict__ for name, s in holdout.items() if s is not None},

@@ -13,14 +13,13 @@ from typing import Any
 import pandas as pd
 from prefect import flow, task
 
+from models.tracking import log_training_run
+from models.training import BaseFit, TrainingOutcome
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.faults import Stage, fault_point
 from sabiscore.splits import choose_rows
 from sabiscore.store import DataStore
-from tasks.tracking import log_training_run
 from tasks.train import (
-    BaseFit,
-    TrainingOutcome,
     build_feature_table,
     evaluate_forecasts,
     fit_base_model,

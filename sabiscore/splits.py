@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -77,3 +78,30 @@ def choose_rows(
     fit = played & info["season"].isin([*split.train, *split.validation])
     test = played & info["season"].isin(split.test)
     return fit, test, {k: list(v) for k, v in split.__dict__.items()}
+
+
+def ingested_partitions(
+    trained_on: Mapping[str, Any], tested_on: Mapping[str, Any]
+) -> dict[str, list[str]]:
+    """The league-seasons two ingest summaries stored, as train and test sets; an error when
+    they overlap, since a model would then be tested on matches it trained on.
+
+    >>> one = {"per_file": [{"partitions": ["E0/2019-2020", "E0/2019-2020:fixtures"]}]}
+    >>> two = {"per_file": [{"partitions": ["E0/2020-2021"]}]}
+    >>> ingested_partitions(one, two)
+    {'train': ['E0/2019-2020'], 'test': ['E0/2020-2021']}
+    >>> ingested_partitions(one, one)
+    Traceback (most recent call last):
+    ...
+    ValueError: train and test share league-seasons: ['E0/2019-2020']
+    """
+    partitions = {"train": _results_partitions(trained_on), "test": _results_partitions(tested_on)}
+    overlap = set(partitions["train"]) & set(partitions["test"])
+    if overlap:
+        raise ValueError(f"train and test share league-seasons: {sorted(overlap)}")
+    return partitions
+
+
+def _results_partitions(summary: Mapping[str, Any]) -> list[str]:
+    """The results partitions of an ingest summary (`league/season`, no `:kind` suffix)."""
+    return sorted({p for r in summary["per_file"] for p in r["partitions"] if ":" not in p})

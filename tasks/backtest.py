@@ -12,6 +12,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
 
+from models.training import FeatureTable
 from sabiscore.backtest import (
     MODEL,
     Baseline,
@@ -35,7 +36,6 @@ from sabiscore.evaluation import (
     to_markdown,
 )
 from sabiscore.staking import SHARP_BOOKS, StakingPolicy
-from tasks.train import FeatureTable
 
 #: The feature the Elo baseline reads (`sabiscore.features`: home + home advantage − away).
 ELO_FEATURE = "elo_diff"
@@ -286,7 +286,7 @@ def log_backtest_run(
     tags: Mapping[str, str],
 ) -> str:
     """One MLflow run: settings, headline metrics per strategy, tables and plots."""
-    from tasks.tracking import log_training_run
+    from models.tracking import log_training_run
 
     overall = results[results["by"] == "overall"]
     metrics = {

@@ -18,7 +18,8 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models.registry import TRAINED_THROUGH, Candidate, ModelRegistry
+from models.registry import REFIT_OF, TRAINED_THROUGH, Candidate, ModelRegistry
+from models.training import TrainingOutcome
 from sabiscore.backtest import BacktestSettings
 from sabiscore.evaluation import OUTCOMES, common_matches, market_forecasts, outcome_index, score
 from sabiscore.faults import Stage, fault_point
@@ -36,7 +37,6 @@ from sabiscore.staking import StakingPolicy
 from sabiscore.store import DataStore
 from tasks.serving import service_failure, service_headers
 from tasks.serving_state import export_state
-from tasks.train import TrainingOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +302,29 @@ def serve_refit(registry: ModelRegistry, version: str, judged: str) -> RefitResu
     print(f"champion now version {version}, the refit of version {judged} on every played match "
           f"through {through}")
     return RefitResult(judged, version, served.tags.get("semver"), through)
+
+
+def open_registry(data_dir: Path) -> ModelRegistry:
+    """The model registry of this data directory's MLflow store (or `$MLFLOW_TRACKING_URI`)."""
+    from models.tracking import tracking_uri
+
+    return ModelRegistry(tracking_uri(data_dir))
+
+
+def registered_semver(registry: ModelRegistry, version: str) -> str:
+    """The semantic version the registry numbered `version` with."""
+    return registry.info(registry.client.get_model_version(registry.name, version)).semver
+
+
+def served_lineage(registry: ModelRegistry) -> dict[str, str | None]:
+    """What the service now serves, read back from the registry rather than assumed: the
+    champion (after a promotion, its refit) and, for a refit, the version it refits and its
+    last training match."""
+    champion = registry.champion()
+    version = str(champion.version) if champion is not None else None
+    served = dict(champion.tags) if champion is not None else {}
+    return {"champion_version": version, "served_version": version,
+            "refit_of": served.get(REFIT_OF), "trained_through": served.get(TRAINED_THROUGH)}
 
 
 def refit_failed(registry: ModelRegistry, judged: str, registered: str | None,

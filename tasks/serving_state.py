@@ -56,7 +56,7 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
     results and fixtures. Nothing to do without a champion."""
     import mlflow
 
-    from tasks.tracking import use_tracking
+    from models.tracking import use_tracking
 
     store = DataStore(Path(data_dir))
     if not has_registry(store.root):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from models.training import BaseFit, Evaluation, FeatureTable
 from sabiscore.evaluation import (
     common_matches,
     comparison_table,
@@ -23,30 +23,6 @@ from sabiscore.evaluation import (
 from sabiscore.features import FeatureConfig, build_features, feature_columns
 from sabiscore.football_data import one_x_two
 from sabiscore.store import DataStore
-
-
-@dataclass(frozen=True)
-class FeatureTable:
-    """Features of every match in time order, with what is needed to split and to score."""
-
-    X: pd.DataFrame  # numeric features, index match_id
-    info: pd.DataFrame  # league, season, kickoff, result, status; index match_id
-    market: pd.DataFrame  # wide 1X2 prices (open and close), index match_id
-
-    def rows(self, mask: pd.Series) -> tuple[pd.DataFrame, np.ndarray]:
-        keep = mask.to_numpy()
-        return self.X.loc[keep], outcome_index(self.info.loc[keep, "result"].to_numpy())
-
-
-@dataclass(frozen=True)
-class BaseFit:
-    """One base model: refitted on all training rows, plus its out-of-fold forecasts."""
-
-    name: str
-    model: Any  # refitted on all rows: what the stack uses
-    oof: np.ndarray
-    seconds: float
-    calibrated: Any  # the model recalibrated on its out-of-fold forecasts: what is scored alone
 
 
 @task(name="load-training-data")
@@ -93,29 +69,6 @@ def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> 
 def fit_stack(meta_learner: Any, fits: list[BaseFit], X: pd.DataFrame, y: np.ndarray) -> Any:
     """The logistic meta-learner on the base models' out-of-fold forecasts only."""
     return meta_learner.fit_from_forecasts(X, y, [f.model for f in fits], [f.oof for f in fits])
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    table: pd.DataFrame  # forecaster x group (league, "all")
-    curves: dict[str, pd.DataFrame]
-    forecasts: dict[str, pd.DataFrame]
-
-
-@dataclass(frozen=True)
-class TrainingOutcome:
-    """What the training steps produced: the flow's summary, and the objects the pipeline
-    registers and gates (the fitted stack, the feature table, the evaluation)."""
-
-    summary: dict
-    stack: Any
-    table: FeatureTable
-    evaluation: Evaluation
-    fit_index: pd.Index
-    test_index: pd.Index
-    config: dict
-    matches: pd.DataFrame
-    odds: pd.DataFrame
 
 
 @task(name="evaluate")

@@ -116,7 +116,7 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
     import mlflow
     from prefect.artifacts import Artifact
 
-    from tasks.tracking import tracking_uri
+    from models.tracking import tracking_uri
 
     summary, store = run
     client = mlflow.MlflowClient(tracking_uri(store))

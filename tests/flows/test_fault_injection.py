@@ -29,12 +29,12 @@ import yaml
 from flows.ingest import ingest_flow
 from flows.pipeline import pipeline_flow
 from models.registry import CHAMPION, DEFAULT_MODEL_NAME, PENDING, ModelRegistry
+from models.tracking import tracking_uri
 from sabiscore.config import deep_merge
 from sabiscore.faults import ENV_VAR, Stage
 from sabiscore.store import TABLES, DataStore
 from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
 from sabiscore.synthetic import write_football_data_csvs as write_csvs
-from tasks.tracking import tracking_uri
 from tests.flows.test_pipeline import BETTER, SMALL, WEAKER
 
 pytestmark = pytest.mark.slow

@@ -19,9 +19,9 @@ import yaml
 
 from flows.pipeline import pipeline_flow
 from models.registry import DEFAULT_MODEL_NAME, ModelRegistry
+from models.tracking import tracking_uri
 from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
 from sabiscore.synthetic import write_football_data_csvs as write_csvs
-from tasks.tracking import tracking_uri
 
 pytestmark = pytest.mark.slow
 

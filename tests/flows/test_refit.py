@@ -15,8 +15,8 @@ import pytest
 
 from flows.pipeline import pipeline_flow
 from models.registry import DEFAULT_MODEL_NAME, PENDING, ModelRegistry
+from models.tracking import tracking_uri
 from sabiscore.synthetic import LeagueSpec
-from tasks.tracking import tracking_uri
 from tests.flows.test_pipeline import BASELINE, BETTER, _client, _config, _league
 
 pytestmark = pytest.mark.slow

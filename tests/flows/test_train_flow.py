@@ -97,7 +97,7 @@ def test_models_and_stack_beat_the_base_rates(trained) -> None:
 def test_the_run_is_in_mlflow_with_its_plots(trained) -> None:
     import mlflow
 
-    from tasks.tracking import tracking_uri
+    from models.tracking import tracking_uri
 
     summary, store = trained
     client = mlflow.MlflowClient(tracking_uri(store))
