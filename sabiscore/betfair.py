@@ -41,6 +41,7 @@ from sabiscore.live import (
     empty_odds,
     fold,
 )
+from sabiscore.outcomes import RESULT_CODES
 
 SOURCE = "betfair"
 BOOKMAKER = "betfair_exchange"
@@ -346,9 +347,9 @@ def _price_rows(
         {**{k: fixture[k] for k in ("match_id", "league", "season")}, "bookmaker": BOOKMAKER,
          "code": CODE, "phase": "open", "market": "1x2", "outcome": outcome, "price": price,
          "is_aggregate": False, "source": SOURCE, "captured_at": captured_at}
-        for outcome, price in sorted(prices.items(), key=lambda kv: "HDA".index(kv[0]))
+        for outcome, price in sorted(prices.items(), key=lambda kv: RESULT_CODES.index(kv[0]))
     ]
-    missing = [o for o in "HDA" if o not in prices]
+    missing = [o for o in RESULT_CODES if o not in prices]
     return rows, f"has no back price for {', '.join(missing)}" if missing else None
 
 

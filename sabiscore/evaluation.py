@@ -26,9 +26,11 @@ import pandas as pd
 
 from sabiscore.football_data import book_prices
 from sabiscore.odds import ImpliedMethod, implied_probabilities
+from sabiscore.outcomes import RESULT_CODES
 
-#: The class order of every probability array and frame: home win, draw, away win.
-OUTCOMES: tuple[str, str, str] = ("H", "D", "A")
+#: The class order of every probability array and frame: home win, draw, away win, named by
+#: football-data's result letters (the columns of a forecast frame and of the stored model).
+OUTCOMES: tuple[str, str, str] = RESULT_CODES
 _INDEX = {outcome: i for i, outcome in enumerate(OUTCOMES)}
 
 #: Smallest probability that log loss takes the log of (a certain miss costs ~34.5, not inf).

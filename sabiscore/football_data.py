@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sabiscore.outcomes import RESULT_CODES
+
 # --- what the columns mean -------------------------------------------------------------------
 
 #: Canonical name -> accepted header spellings (football-data has used several over the years).
@@ -173,7 +175,7 @@ def classify_columns(header: Sequence[str]) -> ColumnMap:
     odds: list[tuple[int, OddsColumn]] = []
     for prefix in sorted(prefixes):
         code, phase = _split_phase(prefix, prefixes)
-        for outcome in "HDA":
+        for outcome in RESULT_CODES:
             name = prefix + outcome
             column = OddsColumn(name, code, bookmaker_name(code), phase, "1x2", outcome)
             odds.append((index[name], column))
@@ -622,7 +624,7 @@ def book_prices(wide: pd.DataFrame, bookmaker: str, phase: str) -> np.ndarray:
     >>> bool(np.isnan(book_prices(wide, "pinnacle", "open")).all())
     True
     """
-    columns = [f"{bookmaker}_{phase}_{outcome}" for outcome in "HDA"]
+    columns = [f"{bookmaker}_{phase}_{outcome}" for outcome in RESULT_CODES]
     prices = wide.reindex(columns=columns).to_numpy(dtype=float)
     valid = (prices > MIN_PRICE).all(axis=1, keepdims=True)
     return np.where(valid, prices, np.nan)

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from sabiscore.config import reject_unknown_keys
+from sabiscore.outcomes import RESULT_CODES
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def _reads_as_full_match(row: pd.Series) -> bool:
     if row.get("status") != "played":
         return True
     goals = (str(row.get("home_goals_raw", "")), str(row.get("away_goals_raw", "")))
-    return all(g.isdigit() for g in goals) and row.get("result") in ("H", "D", "A")
+    return all(g.isdigit() for g in goals) and row.get("result") in RESULT_CODES
 
 
 def shrink_reason(new_matches: int, stored_matches: int, min_replace_share: float) -> str | None:

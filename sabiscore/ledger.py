@@ -28,6 +28,7 @@ import pandas as pd
 from sabiscore.betting import summary_with_ci
 from sabiscore.football_data import one_x_two
 from sabiscore.odds import ImpliedMethod, implied_probabilities
+from sabiscore.outcomes import OUTCOMES, RESULT_CODES, Outcome
 from sabiscore.staking import closing_line_value
 from sabiscore.store import DataStore, file_lock
 
@@ -38,7 +39,6 @@ FIELDS = (
     "source",
 )
 KEY = ("match_id", "outcome", "model_version")
-_RESULT = {"home": "H", "draw": "D", "away": "A"}
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,10 @@ def settle(
     out = suggestions.copy()
     played = matches.drop_duplicates("match_id", keep="last").set_index("match_id")["result"] \
         if len(matches) else pd.Series(dtype=object)
-    out["result"] = out["match_id"].map(played).where(lambda r: r.isin(["H", "D", "A"]))
+    out["result"] = out["match_id"].map(played).where(lambda r: r.isin(RESULT_CODES))
     out["settled"] = out["result"].notna()
-    out["won"] = out["outcome"].map(_RESULT).eq(out["result"]).where(out["settled"])
+    letter = out["outcome"].map({o.value: o.code for o in OUTCOMES})
+    out["won"] = letter.eq(out["result"]).where(out["settled"])
     stake, net = out["stake"].astype(float), out["net_odds"].astype(float)
     won = out["won"].fillna(False).astype(bool)
     out["profit"] = np.where(out["settled"], np.where(won, stake * (net - 1.0), -stake), np.nan)
@@ -165,16 +166,15 @@ def _closing_probabilities(
     if quoted.empty:
         return chosen, probs
     wide = one_x_two(quoted, bookmakers=list(books), phases=("close",))
-    position = {"home": 0, "draw": 1, "away": 2}
     for i, (match_id, outcome) in enumerate(zip(bets["match_id"], bets["outcome"], strict=True)):
         if match_id not in wide.index:
             continue
         row = wide.loc[match_id]
         for book in books:
-            triple = [row.get(f"{book}_close_{o}", np.nan) for o in "HDA"]
+            triple = [row.get(f"{book}_close_{o}", np.nan) for o in RESULT_CODES]
             if all(isinstance(p, float | int) and math.isfinite(p) and p > 1 for p in triple):
                 fair = implied_probabilities(np.array([triple], dtype=float), method)[0]
-                chosen[i], probs[i] = book, float(fair[position[outcome]])
+                chosen[i], probs[i] = book, float(fair[OUTCOMES.index(Outcome(outcome))])
                 break
     return chosen, probs
 

@@ -38,6 +38,7 @@ from sabiscore.live import (
     empty_odds,
     fold,
 )
+from sabiscore.outcomes import RESULT_CODES
 
 SOURCE = "the-odds-api"
 ODDS_PATH = "/v4/sports/{sport}/odds"
@@ -201,7 +202,8 @@ def h2h_prices(event: Mapping[str, Any]) -> tuple[dict[str, dict[str, float]], l
     >>> h2h_prices(event)
     ({'pinnacle': {'H': 1.9, 'D': 3.6, 'A': 4.1}}, ['betway'])
     """
-    sides = {fold(event["home_team"]): "H", fold(event["away_team"]): "A", fold(DRAW): "D"}
+    home, draw, away = RESULT_CODES
+    sides = {fold(event["home_team"]): home, fold(event["away_team"]): away, fold(DRAW): draw}
     books, incomplete = {}, []
     for book in _mappings(event.get("bookmakers")):
         for market in _mappings(book.get("markets")):
@@ -213,8 +215,8 @@ def h2h_prices(event: Mapping[str, Any]) -> tuple[dict[str, dict[str, float]], l
                 price = _price(outcome.get("price"))
                 if side and price:
                     prices[side] = price
-            if len(sides) == 3 and set(prices) == {"H", "D", "A"}:
-                books[str(book.get("key"))] = {side: prices[side] for side in ("H", "D", "A")}
+            if len(sides) == 3 and set(prices) == set(RESULT_CODES):
+                books[str(book.get("key"))] = {side: prices[side] for side in RESULT_CODES}
             else:
                 incomplete.append(str(book.get("key")))
     return books, incomplete

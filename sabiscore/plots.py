@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from sabiscore.outcomes import RESULT_CODES
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-CLASS_TITLES = {"H": "Home win (H)", "D": "Draw (D)", "A": "Away win (A)"}
+CLASS_TITLES = dict(zip(RESULT_CODES, ("Home win (H)", "Draw (D)", "Away win (A)"), strict=True))
 
 
 def _figure(width: float, height: float, ncols: int = 1) -> tuple[Figure, list]:

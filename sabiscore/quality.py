@@ -28,6 +28,7 @@ import pandas as pd
 from sabiscore.config import reject_unknown_keys
 from sabiscore.football_data import count_data_lines, iter_match_chunks, season_of
 from sabiscore.guards import played_in_future
+from sabiscore.outcomes import RESULT_CODES
 
 PRICE_GROUP = ("source", "line", "match_id", "code", "phase", "market")
 
@@ -48,7 +49,7 @@ def result_from_goals(home_goals: pd.Series, away_goals: pd.Series) -> pd.Series
     ['H', 'D', 'A']
     """
     diff = home_goals - away_goals
-    out = np.select([diff > 0, diff == 0, diff < 0], ["H", "D", "A"], default="")
+    out = np.select([diff > 0, diff == 0, diff < 0], list(RESULT_CODES), default="")
     return pd.Series(out, index=home_goals.index, dtype=object).replace("", None)
 
 

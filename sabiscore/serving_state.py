@@ -30,6 +30,7 @@ from sabiscore.football_data import one_x_two
 from sabiscore.live import newest_first
 from sabiscore.matchup import MatchupFeaturizer
 from sabiscore.odds import ImpliedMethod, implied_probabilities
+from sabiscore.outcomes import OUTCOMES, RESULT_CODES
 from sabiscore.staking import ClosingLineModel
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def fit_clv_model(odds: pd.DataFrame, settings: ClvSettings) -> tuple[ClosingLin
         return None, None
     wide = one_x_two(odds, bookmakers=settings.books, phases=("open", "close"))
     for book in settings.books:
-        columns = [f"{book}_{phase}_{o}" for phase in ("open", "close") for o in "HDA"]
+        columns = [f"{book}_{phase}_{o}" for phase in ("open", "close") for o in RESULT_CODES]
         if not set(columns) <= set(wide.columns):
             continue
         prices = wide[columns].to_numpy(dtype=float)
@@ -98,10 +99,10 @@ def fixture_listing(matches: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
         if fixture.match_id in wide.index:
             row = wide.loc[fixture.match_id]
             for book in sorted({c.rsplit("_", 2)[0] for c in wide.columns}):  # a tie: the first
-                triple = [row.get(f"{book}_open_{o}", np.nan) for o in "HDA"]
+                triple = [row.get(f"{book}_open_{o.code}", np.nan) for o in OUTCOMES]
                 if all(np.isfinite(p) and p > 1.0 for p in triple):
-                    books[book] = dict(zip(("home", "draw", "away"), map(float, triple),
-                                           strict=True))
+                    books[book] = {o.value: float(p) for o, p in zip(OUTCOMES, triple,
+                                                                     strict=True)}
         kickoff = None if pd.isna(fixture.kickoff) else pd.Timestamp(fixture.kickoff).isoformat()
         listing.append({"match_id": fixture.match_id, "league": fixture.league,
                         "home_team": fixture.home_team, "away_team": fixture.away_team,

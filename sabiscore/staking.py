@@ -38,9 +38,7 @@ import numpy as np
 from sabiscore.config import reject_unknown_keys
 from sabiscore.football_data import AGGREGATES
 from sabiscore.odds import ImpliedMethod, implied_probabilities
-
-#: Names of the three outcomes, in the order of every triple.
-OUTCOMES: tuple[str, str, str] = ("home", "draw", "away")
+from sabiscore.outcomes import OUTCOMES, Outcome
 
 #: Probabilities are clipped this far from 0 and 1 before taking log-odds.
 _LOGIT_EPSILON = 1e-6
@@ -469,7 +467,7 @@ class OutcomeEdge:
     bet, AVOID whenever the rule refuses it (`reason` says why).
     """
 
-    outcome: str
+    outcome: Outcome
     model_prob: float
     implied_prob: float
     decimal_odds: float

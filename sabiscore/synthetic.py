@@ -28,6 +28,7 @@ import pandas as pd
 
 from sabiscore.config import reject_unknown_keys
 from sabiscore.odds import softmax
+from sabiscore.outcomes import RESULT_CODES
 
 __all__ = [
     "BOOKMAKERS",
@@ -569,7 +570,7 @@ def _price_columns(
     out: dict[str, np.ndarray] = {}
     if market == "1x2":
         for name, prices in {**book_prices, **aggregates}.items():
-            for k, outcome in enumerate("HDA"):
+            for k, outcome in enumerate(RESULT_CODES):
                 out[f"{name}{c}{outcome}"] = prices[:, k]
         return out
     quoted = {_OU_COLUMN_PREFIX[b]: p for b, p in book_prices.items() if b in _OU_COLUMN_PREFIX}
@@ -674,7 +675,8 @@ def _assemble(blocks: list[dict[str, np.ndarray]], names: list[str]) -> Syntheti
 
 
 def _result_letters(home_goals: np.ndarray, away_goals: np.ndarray) -> np.ndarray:
-    return np.where(home_goals > away_goals, "H", np.where(home_goals < away_goals, "A", "D"))
+    home, draw, away = RESULT_CODES
+    return np.where(home_goals > away_goals, home, np.where(home_goals < away_goals, away, draw))
 
 
 # --- writing --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pandas as pd
 from sabiscore.features.config import SHARP_COLUMNS, MarketConfig
 from sabiscore.features.prepare import _Matches
 from sabiscore.odds import implied_probabilities, overround
+from sabiscore.outcomes import RESULT_CODES
 
 # --- the opening market ---------------------------------------------------------------------
 
@@ -32,7 +33,7 @@ class _OpeningQuotes:
     def from_odds(cls, odds: pd.DataFrame, match_id: pd.Index) -> _OpeningQuotes:
         opening = ((odds["phase"] == "open") & (odds["market"] == "1x2")).to_numpy(bool)
         row = _positions(odds["match_id"], match_id)[opening]
-        outcome = _positions(odds["outcome"], pd.Index(["H", "D", "A"]))[opening]
+        outcome = _positions(odds["outcome"], pd.Index(RESULT_CODES))[opening]
         book_code, bookmakers = pd.factorize(odds["bookmaker"])
         price = odds["price"].to_numpy(dtype=float, na_value=np.nan)[opening]
         price = np.where(np.isfinite(price) & (price > 1.0), price, np.nan)  # not a price: unquoted
@@ -112,7 +113,7 @@ def market_features(
     probs = implied_probabilities(flat, config.method).reshape(book_prices.shape)
     margins = overround(flat).reshape(book_prices.shape[:2])
     for b, book in enumerate(config.books):
-        for j, outcome in enumerate("HDA"):
+        for j, outcome in enumerate(RESULT_CODES):
             out[f"mkt_{book}_{outcome}"] = probs[:, b, j]
         out[f"mkt_{book}_overround"] = margins[:, b]
         out[f"mkt_{book}_log_odds_home_away"] = np.log(probs[:, b, 0] / probs[:, b, 2])
@@ -176,7 +177,7 @@ def _disagreement(prices: np.ndarray, method: str) -> dict[str, np.ndarray]:
         std = np.sqrt((deviation * deviation).sum(axis=1) / count)
     highest = np.where(quoted, probs, -np.inf).max(axis=1)
     spread = highest - np.where(quoted, probs, np.inf).min(axis=1)
-    for j, outcome in enumerate("HDA"):
+    for j, outcome in enumerate(RESULT_CODES):
         out[f"mkt_books_std_{outcome}"] = np.where(several, std[:, j], np.nan)
         out[f"mkt_books_range_{outcome}"] = np.where(several, spread[:, j], np.nan)
     return out
