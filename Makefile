@@ -27,7 +27,7 @@ run: $(STAMP)
 ## end-to-end test in Chromium is tests/web (it skips without chromium or web/node_modules,
 ## unless SABISCORE_REQUIRE_BROWSER=1, as .ci/run sets).
 test: $(STAMP) lint web-check
-	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks

@@ -115,7 +115,8 @@ def _run_and_report(
 
 
 def _ingest_lines(s: dict[str, Any]) -> list[str]:
-    lines = [
+    lines = [f"note: {s['sources_note']}"] if s.get("sources_note") else []
+    lines += [
         f"files: {s['files']} of {s['files_seen']} stored or unchanged",
         f"matches: {s['matches']}   fixtures: {s['fixtures']}   "
         f"quarantined rows: {s['quarantined']}   price warnings: {s['price_warnings']}",
@@ -240,6 +241,19 @@ def _with_runner(flow_fn: Any, config: Path | None) -> Any:
     return flow_fn.with_options(task_runner=task_runner_from_config(settings))
 
 
+def _check_choice(data_dir: Path | None, leagues: list[str] | None,
+                  seasons: list[str] | None) -> None:
+    """Refuse, before any flow starts, leagues or seasons the store does not hold (naming
+    those it does)."""
+    from sabiscore.config import default_data_dir
+    from sabiscore.store import DataStore, missing_choice
+
+    store = DataStore(data_dir or default_data_dir())
+    why = missing_choice(store.manifest(), leagues, seasons)
+    if why:
+        _fail(LookupError(f"{why} ({store.root})"))
+
+
 def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
     """Train on the embedded synthetic league when the store is still empty."""
     from sabiscore.config import default_data_dir
@@ -271,6 +285,7 @@ def train(
 
     try:
         _ensure_data(data_dir, config)
+        _check_choice(data_dir, leagues, test_season)
         summary = _with_runner(train_flow, config)(
             data_dir=str(data_dir) if data_dir else None,
             config_path=str(config) if config else None,
@@ -331,6 +346,8 @@ def backtest(
 
 
 def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
+    from sabiscore.text import counted
+
     def pct(metrics: dict[str, Any], name: str) -> str:
         value, (low, high) = metrics[name], metrics[f"{name}_ci"]
         if value is None:
@@ -341,7 +358,7 @@ def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
     every = s["retrain_every"] if s["retrain_every"] == "season" else f"{s['retrain_every']} days"
     lines = [
         f"bets at {s['bookmaker']} opening prices, retrained every {every}; "
-        f"{s['n_test_matches']} test matches in {len(s['windows'])} windows",
+        f"{s['n_test_matches']} test matches in {counted(len(s['windows']), 'window')}",
         f"{'strategy':<15}{'bets':>7}{'turnover':>10}{'ROI [95% CI]':>27}"
         f"{'yield [95% CI]':>27}{'CLV [95% CI]':>27}",
     ]
@@ -394,7 +411,8 @@ def backtest_bets(
 
 def _pipeline_lines(s: dict[str, Any]) -> list[str]:
     ingested = s["ingested"]
-    lines = [
+    lines = [f"note: {ingested['sources_note']}"] if ingested.get("sources_note") else []
+    lines += [
         f"data: {ingested.get('files')} files, {ingested.get('matches')} matches "
         f"({ingested.get('quarantined')} rows quarantined)",
         *_train_lines(s["training"]),
@@ -475,6 +493,8 @@ def pipeline(
     """
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
+    if not sources:  # nothing new comes in: the store must already hold what is asked for
+        _check_choice(data_dir, leagues, test_season)
     from flows.pipeline import pipeline_flow
 
     _run_and_report(
@@ -941,15 +961,31 @@ def _options(
     show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Print the installed version and exit.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the full traceback of an unexpected error (and Prefect's).")] = False,
 ) -> None:
     """SabiScore: football match forecasts and value bets, from data to served model."""
+    if debug:
+        os.environ["SABISCORE_DEBUG"] = "1"
+
+
+def _debugging() -> bool:
+    return os.environ.get("SABISCORE_DEBUG", "") not in ("", "0")
 
 
 def main() -> None:
+    """`sabiscore`: an unexpected error is one line and exit 1; `--debug` shows the traceback."""
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:  # noqa: BLE001 - the one place an unexpected error meets a person
+        if _debugging():
+            raise
+        typer.echo(f"error: {type(error).__name__}: {error}", err=True)
+        typer.echo("(an unexpected error: `sabiscore --debug ...` shows where it happened; "
+                   "please report it with that output)", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from sabiscore.config import deep_merge, default_data_dir, load_config
 from sabiscore.splits import ingested_partitions
 from sabiscore.staking import StakingPolicy
 from sabiscore.store import DataStore
+from sabiscore.text import counted
 from tasks.backtest import (
     MARKET_REFERENCES,
     build_market,
@@ -133,7 +134,7 @@ def forecast_windows(
     from models import build_base_models
 
     names = ", ".join(model.model_name for model in build_base_models(train_config))
-    print(f"{len(windows)} windows, {at_once} in flight at once on {_runner_name()}; "
+    print(f"{counted(len(windows), 'window')}, {at_once} in flight at once on {_runner_name()}; "
           f"fitted for each: {names}, then the stack")
     waiting = list(reversed(range(len(windows))))
     in_flight: dict[int, WindowInFlight] = {}

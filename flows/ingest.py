@@ -14,6 +14,7 @@ from sabiscore.guards import ReplaceGuards
 from sabiscore.store import DataStore, stored_raw_shas
 from tasks.ingest import (
     FileReport,
+    chosen_sources,
     commit_partitions,
     download,
     early_refusal,
@@ -63,7 +64,8 @@ def ingest_flow(
     guards = ReplaceGuards.from_dict(validation.get("guards", {}))
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     store.tidy()  # what a killed run left unreferenced
-    refs = resolve_sources(sources or data["default_sources"], data, store.root)
+    named, note = chosen_sources(sources, data, store)
+    refs = resolve_sources(named, data, store.root)
     reports = {ref.location: FileReport(ref.location) for ref in refs}
 
     timings: dict[str, float] = {}
@@ -131,6 +133,7 @@ def ingest_flow(
         reports,
         {
             "data_dir": str(store.root),
+            "sources_note": note,
             "partitions_written": list(commit.written) if commit else [],
             "partitions_replaced": list(commit.replaced) if commit else [],
             "gx": gx_stats,

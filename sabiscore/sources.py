@@ -56,6 +56,33 @@ def football_data_urls(base_url: str, leagues: Iterable[str], seasons: Iterable[
     return [f"{base}/{season_code(s)}/{lg}.csv" for s in seasons for lg in leagues]
 
 
+def default_sources(
+    configured: Iterable[str], stored_leagues: Iterable[str], synthetic_leagues: Iterable[str]
+) -> tuple[list[str], str | None]:
+    """What `ingest` reads when no source is named, and a note when that is not `configured`.
+
+    The synthetic league is the default only for a store that holds nothing else: it is never
+    mixed into a user's real data unless named. Returns the sources and, when the synthetic
+    league was left out, why (for the summary).
+
+    >>> default_sources(["synthetic"], [], ["SY1"])
+    (['synthetic'], None)
+    >>> default_sources(["synthetic"], ["SY1"], ["SY1"])
+    (['synthetic'], None)
+    >>> default_sources(["synthetic"], ["E0", "SY1"], ["SY1"])[0]
+    []
+    >>> print(default_sources(["synthetic"], ["E0"], ["SY1"])[1])  # doctest: +ELLIPSIS
+    no source named and the store holds real leagues (E0): ... (name 'synthetic' to add it)
+    """
+    configured = list(configured)
+    real = sorted(set(stored_leagues) - set(synthetic_leagues))
+    if SYNTHETIC not in configured or not real:
+        return configured, None
+    note = (f"no source named and the store holds real leagues ({', '.join(real)}): the "
+            f"synthetic league is not mixed in (name '{SYNTHETIC}' to add it)")
+    return [s for s in configured if s != SYNTHETIC], note
+
+
 def is_url(text: str) -> bool:
     return text.startswith(("http://", "https://"))
 

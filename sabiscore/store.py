@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,6 +334,38 @@ class DataStore:
             "seasons": sorted({p["season"] for p in parts}),
             **totals,
         }
+
+
+def missing_choice(
+    manifest: Mapping, leagues: Sequence[str] | None, seasons: Sequence[str] | None
+) -> str | None:
+    """Why the leagues or seasons asked for are not in the store (naming what is), or None.
+
+    >>> held = {"partitions": {"E0/2023-2024": {"kind": "results", "league": "E0",
+    ...                                         "season": "2023-2024"}}}
+    >>> print(missing_choice(held, ["E9"], None))
+    league E9 is not in the store; leagues in the store: E0
+    >>> print(missing_choice(held, ["E0"], ["2030-2031"]))
+    season 2030-2031 has no played E0 matches in the store; seasons held: 2023-2024
+    >>> missing_choice(held, None, ["2023-2024"]) is None
+    True
+    """
+    played = [p for p in manifest["partitions"].values() if p.get("kind") == "results"]
+    held = sorted({p["league"] for p in played})
+    absent = [league for league in leagues or () if league not in held]
+    if absent:
+        return (f"league{'s' if len(absent) > 1 else ''} {', '.join(absent)} "
+                f"{'are' if len(absent) > 1 else 'is'} not in the store; "
+                f"leagues in the store: {', '.join(held) or 'none'}")
+    chosen = [p for p in played if not leagues or p["league"] in leagues]
+    seasons_held = sorted({p["season"] for p in chosen})
+    unknown = [season for season in seasons or () if season not in seasons_held]
+    if unknown:
+        scope = f" {', '.join(leagues)}" if leagues else ""
+        return (f"season{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+                f"{'have' if len(unknown) > 1 else 'has'} no played{scope} matches in the "
+                f"store; seasons held: {', '.join(seasons_held) or 'none'}")
+    return None
 
 
 def stored_raw_shas(manifest: Mapping) -> set[str]:

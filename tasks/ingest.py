@@ -45,7 +45,7 @@ from sabiscore.quality import (
     row_local_suite,
     screen_file,
 )
-from sabiscore.sources import SYNTHETIC, SourceRef, resolve
+from sabiscore.sources import SYNTHETIC, SourceRef, default_sources, resolve
 from sabiscore.store import (
     CommitResult,
     DataStore,
@@ -88,6 +88,19 @@ def write_synthetic_league(settings: dict[str, Any], data_dir: Path) -> list[Pat
     league = generate_league(SyntheticConfig.from_dict(settings))
     write_truth(league, data_dir / "synthetic" / "truth")
     return write_football_data_csvs(league, data_dir / "synthetic" / "files")
+
+
+def chosen_sources(sources: list[str] | None, data_config: dict,
+                   store: DataStore) -> tuple[list[str], str | None]:
+    """The sources named, else `default_sources` less the synthetic league when the store
+    already holds real leagues (and the note saying so)."""
+    if sources:
+        return list(sources), None
+    from sabiscore.synthetic import SyntheticConfig
+
+    synthetic = SyntheticConfig.from_dict(data_config.get("synthetic", {}))
+    return default_sources(data_config["default_sources"], store.summary()["leagues"],
+                           [spec.code for spec in synthetic.leagues])
 
 
 @task(name="resolve-sources")

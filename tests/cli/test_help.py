@@ -48,3 +48,13 @@ def test_several_values_after_one_train_option_are_refused_with_how_to_write_the
     assert "unexpected 'b.csv'" in result.output
     assert "--train A.csv --train B.csv" in result.output
     assert "Traceback" not in result.output
+
+
+def test_one_window_is_one_window_in_the_backtest_summary() -> None:
+    from cli.app import _backtest_bets_lines
+
+    summary = {"retrain_every": "season", "bookmaker": "bet365", "n_test_matches": 380,
+               "windows": [{"label": "2023-2024"}], "overall": {}, "report": "r.md"}
+    assert "380 test matches in 1 window" in _backtest_bets_lines(summary)[0]
+    summary["windows"] *= 2
+    assert _backtest_bets_lines(summary)[0].endswith("in 2 windows")

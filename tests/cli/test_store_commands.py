@@ -64,3 +64,17 @@ def test_store_drop_takes_a_league_out_and_names_what_exists_when_asked_for_noth
     assert result.exit_code == 2
     assert "leagues in the store: E0" in result.output
     assert "Traceback" not in result.output
+
+
+def test_train_names_the_leagues_and_seasons_held_before_any_flow_starts(tmp_path: Path) -> None:
+    _store(tmp_path)
+    result = RUNNER.invoke(app, ["train", "--league", "E9", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "league E9 is not in the store; leagues in the store: E0, SY1" in result.output
+    assert "Traceback" not in result.output
+
+    result = RUNNER.invoke(app, ["train", "--league", "E0", "--test-season", "2030-2031",
+                                 "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert ("season 2030-2031 has no played E0 matches in the store; seasons held: 2023-2024"
+            in result.output)

@@ -9,13 +9,15 @@ import sys
 from pathlib import Path
 
 
-def sabiscore(*args: str) -> subprocess.CompletedProcess:
+def sabiscore(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
-        capture_output=True, text=True, timeout=300, env=env,
+        capture_output=True, text=True, timeout=300, env=env, cwd=cwd,
     )
 
 
@@ -46,6 +48,16 @@ def test_synth_ingest_validate_round_trip(tmp_path: Path) -> None:
 
     result = sabiscore("ingest", str(files), "--data-dir", str(store))
     assert result.returncode == 0 and "files: 3 of 3 stored or unchanged" in result.stdout
+
+
+def test_ingest_takes_a_relative_data_dir_as_the_readme_writes_it(tmp_path: Path) -> None:
+    """`--data-dir data` from the working directory: GX's Data Docs once refused a relative path."""
+    result = sabiscore("synth", "files", "--seasons", "1", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    result = sabiscore("ingest", "files", "--data-dir", "data", "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert _last_json(result.stdout)["files"] == 3
+    assert (tmp_path / "data" / "gx" / "data_docs" / "index.html").exists()
 
 
 def test_ingest_exits_non_zero_with_the_reason(tmp_path: Path) -> None:

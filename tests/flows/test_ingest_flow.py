@@ -62,6 +62,23 @@ def test_synthetic_league_ingests_cleanly(league_files: list[Path], tmp_path: Pa
     assert Path(summary["gx"]["data_docs"]).exists()
 
 
+def test_no_source_never_mixes_the_synthetic_league_into_a_store_of_real_leagues(
+    tmp_path: Path,
+) -> None:
+    """`default_sources: [synthetic]` is the default for an empty store only."""
+    real_like = SyntheticConfig(seed=3, first_season=2022, n_seasons=1,
+                                leagues=(LeagueSpec(code="E0", n_teams=6, tier=1, country="E"),))
+    (e0,) = write_csvs(generate_league(real_like), tmp_path / "files")
+    store = tmp_path / "store"
+    ingest_flow(sources=[str(e0)], data_dir=str(store))
+
+    summary = ingest_flow(data_dir=str(store))
+    assert summary["files_seen"] == 0 and summary["partitions_written"] == []
+    assert DataStore(store).summary()["leagues"] == ["E0"]
+    assert "holds real leagues (E0)" in summary["sources_note"]
+    assert "name 'synthetic' to add it" in summary["sources_note"]
+
+
 def test_same_files_twice_change_nothing(league_files: list[Path], tmp_path: Path) -> None:
     sources = [str(p) for p in league_files]
     ingest_flow(sources=sources, data_dir=str(tmp_path))
