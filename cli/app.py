@@ -7,6 +7,7 @@ The one package allowed to reach every layer. Flows are imported inside each com
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -95,6 +96,33 @@ def _emit(summary: dict[str, Any], json_output: bool, human: list[str]) -> None:
         print("\n".join(human))
 
 
+class _NoTraceback(logging.Formatter):
+    """Prefect's console lines without the traceback under them (`--debug` keeps it)."""
+
+    def __init__(self, inner: logging.Formatter) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not (record.exc_info or record.exc_text):
+            return self.inner.format(record)
+        kept = record.exc_info, record.exc_text
+        record.exc_info, record.exc_text = None, None
+        try:
+            return self.inner.format(record) + "  (`sabiscore --debug ...` shows the traceback)"
+        finally:
+            record.exc_info, record.exc_text = kept
+
+
+def _tracebacks_only_with_debug() -> None:
+    """What a flow logs on the console keeps its one-line reason and loses its traceback."""
+    if _debugging():
+        return
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None and not isinstance(handler.formatter, _NoTraceback):
+            handler.setFormatter(_NoTraceback(handler.formatter))
+
+
 def _run_and_report(
     run: Callable[[], dict[str, Any]],
     json_output: bool,
@@ -104,6 +132,7 @@ def _run_and_report(
     and exit 1 (the good files are stored); a mistake the user can fix: one line and exit 2."""
     from flows.ingest import IngestError
 
+    _tracebacks_only_with_debug()
     try:
         summary = run()
     except IngestError as error:
@@ -190,6 +219,7 @@ def validate(
     _check_local_sources(sources or [])
     from flows.validate import validate_flow
 
+    _tracebacks_only_with_debug()
     try:
         summary = validate_flow(
             sources=sources or None,
@@ -238,6 +268,7 @@ def _with_runner(flow_fn: Any, config: Path | None) -> Any:
     from sabiscore.config import load_config
 
     settings = load_config(config)["train"].get("task_runner")
+    _tracebacks_only_with_debug()
     return flow_fn.with_options(task_runner=task_runner_from_config(settings))
 
 

@@ -58,3 +58,47 @@ def test_one_window_is_one_window_in_the_backtest_summary() -> None:
     assert "380 test matches in 1 window" in _backtest_bets_lines(summary)[0]
     summary["windows"] *= 2
     assert _backtest_bets_lines(summary)[0].endswith("in 2 windows")
+
+
+def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    import sys
+
+    import pytest
+
+    from cli import app as cli_app
+
+    (tmp_path / "mlflow.db").write_text("not a database")
+    monkeypatch.setenv("SABISCORE_DEBUG", "0")  # restored after, though --debug sets it
+    monkeypatch.setattr(sys, "argv", ["sabiscore", "models", "--data-dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exited:
+        cli_app.main()
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: DatabaseError: ") and "Traceback" not in err
+    assert "sabiscore --debug" in err
+
+    monkeypatch.setattr(sys, "argv", ["sabiscore", "--debug", "models", "--data-dir",
+                                      str(tmp_path)])
+    with pytest.raises(Exception, match="file is not a database"):
+        cli_app.main()
+
+
+def test_prefect_console_lines_lose_their_traceback_unless_debugging(monkeypatch) -> None:
+    import logging
+
+    from cli.app import _NoTraceback
+
+    try:
+        raise ValueError("no matches for league E9")
+    except ValueError:
+        import sys
+
+        record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1,
+                                   "Encountered exception during execution", None,
+                                   sys.exc_info())
+    line = _NoTraceback(logging.Formatter("%(levelname)s %(message)s")).format(record)
+    assert line.startswith("ERROR Encountered exception during execution")
+    assert "Traceback" not in line and "\n" not in line
+    assert "Traceback" in logging.Formatter().format(record)  # other handlers keep it
