@@ -2,8 +2,10 @@
 
 `load_config()` returns `{stage: dict}` for every `configs/<stage>.yaml`. A `--config FILE`
 given on the command line is a YAML mapping of the same shape (`{data: {...}, ...}`) merged on
-top, so a user overrides only what differs. Secrets never live here: they come from the
-environment.
+top, so a user overrides only what differs. Every file is checked against one schema, that of
+the shipped configs (`sabiscore.config_schema`), as it is read: an unknown key or a value of the
+wrong type is a `ConfigError` naming the file and the key, as the configs are loaded. Secrets never
+live here: they come from the environment.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import yaml
+from sabiscore.config_schema import ConfigError, read_yaml, validate_config
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,16 +55,22 @@ def reject_unknown_keys(d: Mapping[str, Any], cls: type, what: str) -> None:
 
 
 def load_config(override: Path | str | None = None) -> dict[str, Any]:
-    """All stage configs, with an optional override file merged on top."""
+    """All stage configs, with an optional override file merged on top.
+
+    Each file is validated on its own (the schema requires no key, so an override of a few
+    settings is a config too): an error names the file it is in.
+    """
     config: dict[str, Any] = {}
     for path in sorted(configs_dir().glob("*.yaml")):
-        config[path.stem] = yaml.safe_load(path.read_text()) or {}
+        config[path.stem] = read_yaml(path) or {}
+        validate_config({path.stem: config[path.stem]}, origin=str(path))
     if override:
         path = Path(override)
         if not path.exists():
             raise FileNotFoundError(f"config file not found: {path}")
-        extra = yaml.safe_load(path.read_text()) or {}
+        extra = read_yaml(path) or {}
         if not isinstance(extra, Mapping):
-            raise ValueError(f"{path}: expected a mapping of stage -> settings")
+            raise ConfigError(f"{path}: expected a mapping of stage -> settings")
+        validate_config(extra, origin=str(path))
         config = deep_merge(config, extra)
     return config
