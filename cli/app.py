@@ -49,10 +49,24 @@ DataDir = Annotated[
 JsonFlag = Annotated[
     bool, typer.Option("--json", help="Print one JSON summary object as the last line.")
 ]
+
+
+def _checked_config(path: Path | None) -> Path | None:
+    """Every config (configs/*.yaml and the --config file) checked before any work starts:
+    an unknown key or a wrong type is one line and exit 2."""
+    from sabiscore.config import load_config
+
+    try:
+        load_config(path)
+    except USER_ERRORS as error:
+        _fail(error)
+    return path
+
+
 ConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", help="YAML file overriding configs/*.yaml ({stage: {...}}).",
-                 exists=True, dir_okay=False),
+                 exists=True, dir_okay=False, callback=_checked_config),
 ]
 
 

@@ -4,13 +4,17 @@ set -euo pipefail
 
 usage() {
     cat <<'USAGE'
-Usage: scripts/prefect_local.sh [--no-worker]
+Usage: scripts/prefect_local.sh [--no-worker] [--schedules]
 
 Start a Prefect server on 127.0.0.1, deploy every deployment of prefect.yaml (the daily
 retrain, the odds refresh and the manual runs) to the process work pool `sabiscore-local`, and
 run a worker in the foreground. Ctrl-C stops the worker and the server.
 
   --no-worker   deploy, then keep only the server running (start workers elsewhere)
+  --schedules   deploy with the schedules on (the daily retrain, the odds refresh every
+                15 minutes, which reaches football-data.co.uk at once); without it they
+                are deployed paused: resume them in the UI (Deployments -> the deployment ->
+                the schedule's toggle) when wanted
   -h, --help    this text
 
 Environment:
@@ -27,10 +31,12 @@ USAGE
 }
 
 worker=1
+schedules=0
 for arg in "$@"; do
     case "$arg" in
         -h|--help) usage; exit 0 ;;
         --no-worker) worker=0 ;;
+        --schedules) schedules=1 ;;
         *) echo "unknown argument: $arg" >&2; usage >&2; exit 2 ;;
     esac
 done
@@ -90,7 +96,27 @@ echo "server up: http://127.0.0.1:$PORT"
 if ! "$PREFECT" work-pool inspect "$POOL" >/dev/null 2>&1; then
     "$PREFECT" work-pool create "$POOL" --type process
 fi
-(cd "$ROOT" && "$PREFECT" --no-prompt deploy --all)
+if (( schedules )); then
+    (cd "$ROOT" && "$PREFECT" --no-prompt deploy --all)
+else
+    # prefect.yaml with every schedule `active: false`, deployed as the project's own file.
+    paused="$(mktemp -d)/prefect.yaml"
+    "$(dirname "$PREFECT")/python" - "$ROOT/prefect.yaml" "$paused" <<'PY'
+import sys
+
+import yaml
+
+with open(sys.argv[1]) as handle:
+    spec = yaml.safe_load(handle)
+for deployment in spec["deployments"]:
+    for schedule in deployment.get("schedules") or []:
+        schedule["active"] = False
+with open(sys.argv[2], "w") as handle:
+    yaml.safe_dump(spec, handle, sort_keys=False)
+PY
+    (cd "$ROOT" && "$PREFECT" --no-prompt deploy --all --prefect-file "$paused")
+    echo "schedules deployed paused: resume them in the UI, or start with --schedules"
+fi
 
 if (( worker )); then
     "$PREFECT" worker start --pool "$POOL" &

@@ -18,14 +18,17 @@ BAD = {
 }
 
 
+@pytest.mark.parametrize("command", ["train", "ingest", "validate", "pipeline", "ledger"])
 @pytest.mark.parametrize("text", sorted(BAD))
-def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path: Path, text: str) -> None:
-    """`ledger` reads its config before anything else (`train` ingests the synthetic league
-    into an empty store first, in a flow: see the report of issue 15)."""
+def test_a_bad_config_file_is_one_line_and_exit_2(tmp_path: Path, text: str,
+                                                   command: str) -> None:
+    """Checked before any work: `train` on an empty store would first ingest the synthetic
+    league in a flow."""
     bad = tmp_path / "bad.yaml"
     bad.write_text(text)
-    result = CliRunner().invoke(app, ["ledger", "--config", str(bad),
+    result = CliRunner().invoke(app, [command, "--config", str(bad),
                                       "--data-dir", str(tmp_path / "store")])
     assert result.exit_code == 2, result.output
     assert result.output.splitlines() == [f"error: {bad}: {BAD[text]}"]
     assert "Traceback" not in result.output
+    assert not (tmp_path / "store").exists()  # nothing was started

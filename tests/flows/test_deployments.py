@@ -170,14 +170,20 @@ def flow_run_state(api: str, run_id: str) -> str | None:
 def test_a_deployment_runs_through_a_worker_on_a_real_server(
     processes: Processes, tmp_path: Path
 ) -> None:
+    """scripts/prefect_local.sh starts the server and deploys everything, schedules paused
+    (the scheduled ones would fire and reach for the internet); a worker started elsewhere
+    runs the manual ingest."""
     api = processes.api
-    server = processes.start("server", PREFECT, "server", "start", "--host", "127.0.0.1",
-                             "--port", str(processes.port))
-    wait_for(lambda: healthy(api, server), 120, "the server's health", processes.tail("server"))
-
-    processes.run(PREFECT, "work-pool", "create", POOL, "--type", "process")
-    # Only the manual deployment: the scheduled ones would fire and reach for the internet.
-    processes.run(PREFECT, "--no-prompt", "deploy", "--name", "ingest-manual")
+    processes.env |= {"PREFECT_PORT": str(processes.port), "PREFECT": PREFECT}
+    script = processes.start("server", str(REPO / "scripts" / "prefect_local.sh"), "--no-worker")
+    wait_for(lambda: healthy(api, script), 120, "the server's health", processes.tail("server"))
+    wait_for(lambda: "running;" in processes.tail("server") or script.poll() is not None, 180,
+             "the deployments", processes.tail("server"))
+    assert script.poll() is None, processes.tail("server")
+    deployed = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    schedules = {d["name"]: [s["active"] for s in d["schedules"]] for d in deployed}
+    assert schedules["pipeline-daily"] == [False] and schedules["odds-refresh"] == [False]
+    assert schedules["ingest-manual"] == []
     # A small league of the same format keeps the run itself short.
     league = tmp_path / "league"
     config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
