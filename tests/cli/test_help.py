@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 from typer.main import get_command
@@ -102,3 +103,22 @@ def test_prefect_console_lines_lose_their_traceback_unless_debugging(monkeypatch
     assert line.startswith("ERROR Encountered exception during execution")
     assert "Traceback" not in line and "\n" not in line
     assert "Traceback" in logging.Formatter().format(record)  # other handlers keep it
+
+
+def test_commands_that_run_no_flow_never_import_prefect(tmp_path) -> None:
+    """No temporary Prefect server (7-13 s) for `models`, `promote`, `rollback` and the store's
+    commands: they never import Prefect at all."""
+    import subprocess
+    import sys
+
+    script = f"""
+import contextlib, sys
+from cli.app import app
+for args in (["models"], ["promote", "1"], ["rollback"], ["quarantine"], ["ledger"]):
+    with contextlib.suppress(SystemExit):
+        app([*args, "--data-dir", {str(tmp_path)!r}], standalone_mode=False)
+print(sorted(m for m in sys.modules if m.split(".")[0] == "prefect"))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
