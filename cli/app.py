@@ -7,7 +7,6 @@ The one package allowed to reach every layer. Flows are imported inside each com
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +15,8 @@ from typing import Annotated, Any
 
 import typer
 from typer.core import TyperOption
+
+from cli.console import debugging, for_people, quiet_libraries
 
 
 def _flags_show_no_type() -> None:
@@ -110,33 +111,6 @@ def _emit(summary: dict[str, Any], json_output: bool, human: list[str]) -> None:
         print("\n".join(human))
 
 
-class _NoTraceback(logging.Formatter):
-    """Prefect's console lines without the traceback under them (`--debug` keeps it)."""
-
-    def __init__(self, inner: logging.Formatter) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def format(self, record: logging.LogRecord) -> str:
-        if not (record.exc_info or record.exc_text):
-            return self.inner.format(record)
-        kept = record.exc_info, record.exc_text
-        record.exc_info, record.exc_text = None, None
-        try:
-            return self.inner.format(record) + "  (`sabiscore --debug ...` shows the traceback)"
-        finally:
-            record.exc_info, record.exc_text = kept
-
-
-def _tracebacks_only_with_debug() -> None:
-    """What a flow logs on the console keeps its one-line reason and loses its traceback."""
-    if _debugging():
-        return
-    for handler in logging.getLogger().handlers:
-        if handler.formatter is not None and not isinstance(handler.formatter, _NoTraceback):
-            handler.setFormatter(_NoTraceback(handler.formatter))
-
-
 def _run_and_report(
     run: Callable[[], dict[str, Any]],
     json_output: bool,
@@ -146,7 +120,7 @@ def _run_and_report(
     and exit 1 (the good files are stored); a mistake the user can fix: one line and exit 2."""
     from flows.ingest import IngestError
 
-    _tracebacks_only_with_debug()
+    for_people()
     try:
         summary = run()
     except IngestError as error:
@@ -233,7 +207,7 @@ def validate(
     _check_local_sources(sources or [])
     from flows.validate import validate_flow
 
-    _tracebacks_only_with_debug()
+    for_people()
     try:
         summary = validate_flow(
             sources=sources or None,
@@ -282,7 +256,7 @@ def _with_runner(flow_fn: Any, config: Path | None) -> Any:
     from sabiscore.config import load_config
 
     settings = load_config(config)["train"].get("task_runner")
-    _tracebacks_only_with_debug()
+    for_people()
     return flow_fn.with_options(task_runner=task_runner_from_config(settings))
 
 
@@ -1006,16 +980,17 @@ def _options(
     show_version: Annotated[bool, typer.Option(
         "--version", callback=_print_version, is_eager=True,
         help="Print the installed version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show Prefect's own log lines (every task run) too.")] = False,
     debug: Annotated[bool, typer.Option(
         "--debug", help="Show the full traceback of an unexpected error (and Prefect's).")] = False,
 ) -> None:
     """SabiScore: football match forecasts and value bets, from data to served model."""
+    if verbose:
+        os.environ["SABISCORE_VERBOSE"] = "1"
+    quiet_libraries()
     if debug:
         os.environ["SABISCORE_DEBUG"] = "1"
-
-
-def _debugging() -> bool:
-    return os.environ.get("SABISCORE_DEBUG", "") not in ("", "0")
 
 
 def main() -> None:
@@ -1025,7 +1000,7 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as error:  # noqa: BLE001 - the one place an unexpected error meets a person
-        if _debugging():
+        if debugging():
             raise
         typer.echo(f"error: {type(error).__name__}: {error}", err=True)
         typer.echo("(an unexpected error: `sabiscore --debug ...` shows where it happened; "

@@ -89,7 +89,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
 def test_prefect_console_lines_lose_their_traceback_unless_debugging(monkeypatch) -> None:
     import logging
 
-    from cli.app import _NoTraceback
+    from cli.console import NoTraceback
 
     try:
         raise ValueError("no matches for league E9")
@@ -99,7 +99,7 @@ def test_prefect_console_lines_lose_their_traceback_unless_debugging(monkeypatch
         record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1,
                                    "Encountered exception during execution", None,
                                    sys.exc_info())
-    line = _NoTraceback(logging.Formatter("%(levelname)s %(message)s")).format(record)
+    line = NoTraceback(logging.Formatter("%(levelname)s %(message)s")).format(record)
     assert line.startswith("ERROR Encountered exception during execution")
     assert "Traceback" not in line and "\n" not in line
     assert "Traceback" in logging.Formatter().format(record)  # other handlers keep it
@@ -122,3 +122,27 @@ print(sorted(m for m in sys.modules if m.split(".")[0] == "prefect"))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_progress_lines_show_the_flow_s_steps_with_seconds_and_hide_prefect_s_bookkeeping(
+    monkeypatch,
+) -> None:
+    import logging
+
+    from cli import console
+
+    def record(name: str, message: str, level: int = logging.INFO) -> logging.LogRecord:
+        return logging.LogRecord(name, level, __file__, 1, message, None, None)
+
+    step = record("prefect.flow_runs", "training on 6190 matches x 127 features")
+    assert not console.routine(step)
+    assert console.routine(record("prefect.task_runs", "Finished in state Completed()"))
+    assert console.routine(record("prefect", "Starting temporary server on http://..."))
+    assert console.routine(record("great_expectations.data_context", "Created temporary dir"))
+    assert not console.routine(record("great_expectations", "odd file", logging.WARNING))
+    assert not console.routine(record("prefect.task_runs", "registered version 3"))
+    line = console.Progress().format(step)
+    assert line.endswith("s  training on 6190 matches x 127 features")
+    assert float(line.split("s  ")[0]) >= 0
+    warned = console.Progress().format(record("prefect.flow_runs", "late", logging.WARNING))
+    assert warned.endswith("s  WARNING late")

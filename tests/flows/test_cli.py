@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -35,6 +36,7 @@ def test_synth_ingest_validate_round_trip(tmp_path: Path) -> None:
     store = tmp_path / "store"
     result = sabiscore("ingest", str(files), "--data-dir", str(store), "--json")
     assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().splitlines()) == 1  # --json: only the JSON on stdout
     summary = _last_json(result.stdout)
     assert {"files", "matches", "fixtures", "quarantined", "errors"} <= set(summary)
     assert summary["files"] == 3 and summary["quarantined"] == 0 and summary["errors"] == []
@@ -48,6 +50,13 @@ def test_synth_ingest_validate_round_trip(tmp_path: Path) -> None:
 
     result = sabiscore("ingest", str(files), "--data-dir", str(store))
     assert result.returncode == 0 and "files: 3 of 3 stored or unchanged" in result.stdout
+    # progress for a person: the flow's steps with seconds since the start, no bookkeeping
+    assert re.search(r"^ +\d+\.\ds  ingest: 3 files", result.stderr, re.MULTILINE), result.stderr
+    assert "Task run" not in result.stderr and "Finished in state" not in result.stderr
+
+    result = sabiscore("--verbose", "ingest", str(files), "--data-dir", str(store))
+    assert result.returncode == 0
+    assert "Task run 'publish-summary" in result.stderr and "Finished in state" in result.stderr
 
 
 def test_ingest_takes_a_relative_data_dir_as_the_readme_writes_it(tmp_path: Path) -> None:
