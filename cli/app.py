@@ -138,6 +138,7 @@ def _ingest_lines(s: dict[str, Any]) -> list[str]:
         f"matches: {s['matches']}   fixtures: {s['fixtures']}   "
         f"quarantined rows: {s['quarantined']}   price warnings: {s['price_warnings']}",
     ]
+    lines += _failed_expectation_lines(s.get("gx", {}))
     if s.get("gx", {}).get("data_docs"):
         lines.append(f"GX Data Docs: {s['gx']['data_docs']}")
     store = s.get("store", {})
@@ -226,6 +227,7 @@ def validate(
         f"file guards (cut off, season in the name, fewer matches than stored): "
         f"{guards['checked'] - len(guards['refused'])} of {guards['checked']} files pass",
     ]
+    lines += _failed_expectation_lines(summary["gx"])
     lines += [f"  {q['source']}:{q['line']} {q['reason']}" for q in summary["quarantine"][:20]]
     lines += [f"ERROR {e['source']}: {e['error']}" for e in summary["errors"]]
     if summary["gx"].get("data_docs"):
@@ -233,6 +235,12 @@ def validate(
     _emit(summary, json_output, lines)
     if summary["errors"]:
         raise typer.Exit(1)
+
+
+def _failed_expectation_lines(gx: dict[str, Any]) -> list[str]:
+    """Each GX expectation that failed: its name, column, why it matters and how many rows."""
+    return [f"failed {f['expectation']}({f['column']}): {f['reason']} - {f['rows']} row(s)"
+            for f in gx.get("failed", [])]
 
 
 def _train_lines(s: dict[str, Any]) -> list[str]:

@@ -221,6 +221,8 @@ def validate_files(
         "successful_expectations": run.successful,
         "seconds": round(gx_seconds, 3),
         "data_docs": str(run.docs_index) if run.docs_index else None,
+        "failed": [{"expectation": f.expectation, "column": f.column, "reason": f.reason,
+                    "rows": len(f.index)} for f in run.failures],
     }
     return outcome, stats
 

@@ -146,3 +146,14 @@ def test_progress_lines_show_the_flow_s_steps_with_seconds_and_hide_prefect_s_bo
     assert float(line.split("s  ")[0]) >= 0
     warned = console.Progress().format(record("prefect.flow_runs", "late", logging.WARNING))
     assert warned.endswith("s  WARNING late")
+
+
+def test_validate_and_ingest_name_each_failed_expectation() -> None:
+    from cli.app import _failed_expectation_lines
+
+    gx = {"failed": [{"expectation": "expect_column_pair_values_to_be_equal",
+                      "column": "result", "reason": "FTR disagrees with the goals", "rows": 2}]}
+    assert _failed_expectation_lines(gx) == [
+        "failed expect_column_pair_values_to_be_equal(result): FTR disagrees with the goals"
+        " - 2 row(s)"]
+    assert _failed_expectation_lines({}) == []

@@ -148,6 +148,9 @@ def test_broken_rows_are_quarantined_and_good_rows_kept(
     assert "duplicate match" in reasons and "first seen at line" in reasons
     assert set(quarantine["line"]) == {2, 3, 5, len(body) + 1}
     assert (quarantine["source"] == str(broken)).all()
+    failed = {f["reason"]: f for f in summary["gx"]["failed"]}  # named for `validate`, too
+    (result,) = [f for reason, f in failed.items() if "disagrees with the goals" in reason]
+    assert result["expectation"].startswith("expect_") and result["rows"] == 1
 
     matches = store.load("matches")
     assert len(matches) == good - 3  # rows 0, 1 and 3 were broken; the duplicate is extra
