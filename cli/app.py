@@ -139,8 +139,7 @@ def _ingest_lines(s: dict[str, Any]) -> list[str]:
         f"quarantined rows: {s['quarantined']}   price warnings: {s['price_warnings']}",
     ]
     lines += _failed_expectation_lines(s.get("gx", {}))
-    if s.get("gx", {}).get("data_docs"):
-        lines.append(f"GX Data Docs: {s['gx']['data_docs']}")
+    lines += _docs_lines(s.get("gx", {}))
     store = s.get("store", {})
     if store:
         lines.append(
@@ -230,8 +229,7 @@ def validate(
     lines += _failed_expectation_lines(summary["gx"])
     lines += [f"  {q['source']}:{q['line']} {q['reason']}" for q in summary["quarantine"][:20]]
     lines += [f"ERROR {e['source']}: {e['error']}" for e in summary["errors"]]
-    if summary["gx"].get("data_docs"):
-        lines.append(f"GX Data Docs: {summary['gx']['data_docs']}")
+    lines += _docs_lines(summary["gx"])
     _emit(summary, json_output, lines)
     if summary["errors"]:
         raise typer.Exit(1)
@@ -241,6 +239,13 @@ def _failed_expectation_lines(gx: dict[str, Any]) -> list[str]:
     """Each GX expectation that failed: its name, column, why it matters and how many rows."""
     return [f"failed {f['expectation']}({f['column']}): {f['reason']} - {f['rows']} row(s)"
             for f in gx.get("failed", [])]
+
+
+def _docs_lines(gx: dict[str, Any]) -> list[str]:
+    lines = [f"validation report (opens offline): {gx['report']}"] if gx.get("report") else []
+    if gx.get("data_docs"):
+        lines.append(f"GX Data Docs (need the internet for their styles): {gx['data_docs']}")
+    return lines
 
 
 def _train_lines(s: dict[str, Any]) -> list[str]:

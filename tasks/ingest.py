@@ -54,6 +54,7 @@ from sabiscore.store import (
     file_partitions,
     rejected_partition,
 )
+from sabiscore.validation_report import ExpectationVerdict, report_html
 
 
 @dataclass
@@ -221,6 +222,7 @@ def validate_files(
         "successful_expectations": run.successful,
         "seconds": round(gx_seconds, 3),
         "data_docs": str(run.docs_index) if run.docs_index else None,
+        "report": str(run.report) if run.report else None,
         "failed": [{"expectation": f.expectation, "column": f.column, "reason": f.reason,
                     "rows": len(f.index)} for f in run.failures],
     }
@@ -490,6 +492,7 @@ class SuiteRun:
     evaluated: int
     successful: int
     docs_index: Path | None
+    report: Path | None = None  # the offline page (sabiscore.validation_report)
 
 
 def _quiet_gx() -> None:
@@ -549,6 +552,7 @@ def run_suites(
         )
     source = context.data_sources.add_pandas("sabiscore")
     failures: list[Failure] = []
+    verdicts: list[ExpectationVerdict] = []
     evaluated = successful = 0
     for name, frame in frames.items():
         frame = frame[referenced_columns(suites[name], frame.columns)]
@@ -574,8 +578,27 @@ def run_suites(
             evaluated += result.statistics["evaluated_expectations"]
             successful += result.statistics["successful_expectations"]
             failures.extend(_failures(result))
-    index = docs_dir / "index.html" if docs_dir is not None else None
-    return SuiteRun(tuple(failures), evaluated, successful, index)
+            verdicts.extend(_verdicts(result, f"football_data_{name}", len(frame)))
+    if docs_dir is None:
+        return SuiteRun(tuple(failures), evaluated, successful, None)
+    report = Path(docs_dir) / "report.html"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(report_html(verdicts, "SabiScore: the latest validation",
+                                  datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    return SuiteRun(tuple(failures), evaluated, successful, docs_dir / "index.html", report)
+
+
+def _verdicts(validation_result: Any, suite: str, rows: int) -> list[ExpectationVerdict]:
+    return [
+        ExpectationVerdict(
+            suite, r.expectation_config.type,
+            str(r.expectation_config.kwargs.get("column")
+                or r.expectation_config.kwargs.get("column_A", "")),
+            str(r.expectation_config.meta.get("reason", "")), bool(r.success),
+            int((r.result or {}).get("unexpected_count") or 0), rows,
+        )
+        for r in validation_result.results
+    ]
 
 
 def _failures(validation_result: Any) -> list[Failure]:

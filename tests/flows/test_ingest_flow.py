@@ -60,6 +60,9 @@ def test_synthetic_league_ingests_cleanly(league_files: list[Path], tmp_path: Pa
     odds = DataStore(tmp_path).load("odds")
     assert set(odds["bookmaker"]) >= {"pinnacle", "bet365", "market_avg", "market_max"}
     assert Path(summary["gx"]["data_docs"]).exists()
+    page = Path(summary["gx"]["report"]).read_text()  # the offline page: nothing to fetch
+    assert f"0 of {summary['gx']['evaluated_expectations']} expectations failed" in page
+    assert "<script" not in page and "http" not in page
 
 
 def test_no_source_never_mixes_the_synthetic_league_into_a_store_of_real_leagues(
@@ -151,6 +154,8 @@ def test_broken_rows_are_quarantined_and_good_rows_kept(
     failed = {f["reason"]: f for f in summary["gx"]["failed"]}  # named for `validate`, too
     (result,) = [f for reason, f in failed.items() if "disagrees with the goals" in reason]
     assert result["expectation"].startswith("expect_") and result["rows"] == 1
+    page = Path(summary["gx"]["report"]).read_text()
+    assert "FAILED" in page and "disagrees with the goals" in page
 
     matches = store.load("matches")
     assert len(matches) == good - 3  # rows 0, 1 and 3 were broken; the duplicate is extra
