@@ -54,8 +54,19 @@ def ingest_flow(
 
     Raises `IngestError` (after storing every good file) when a file is not of the format, is
     too broken to keep, looks cut off or smaller than the season it would replace (`replace`
-    forces those two), or cannot be downloaded. `now` is the time of ingest (default: the
-    clock): no match after it has a result.
+    forces those two), or cannot be downloaded.
+
+    Args:
+        sources: Files, folders (read recursively), globs, http(s) URLs, `synthetic` or
+            `football-data`. Empty: `default_sources` of configs/data.yaml (the synthetic
+            league only into a store that holds no real league).
+        data_dir: The data store. Empty: $SABISCORE_DATA_DIR, else data/ in the project.
+        config_path: A YAML file overriding configs/*.yaml. Empty: the shipped configs.
+        force: Read and validate again files whose exact bytes are already stored.
+        replace: Store a file even when it looks cut off or holds fewer matches than the
+            season it replaces (a file named for another season is refused still).
+        now: The time of ingest (a played match dated after it goes to the quarantine).
+            Empty: the clock.
     """
     started = time.perf_counter()
     now = now or datetime.now(UTC)

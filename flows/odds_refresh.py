@@ -46,10 +46,17 @@ def odds_refresh_flow(
 ) -> dict:
     """Refresh the upcoming fixtures' prices, hand them to the service, publish the bets.
 
-    sources: fixture files as for `sabiscore ingest` for the football-data source (default:
-    `odds_refresh.sources` of configs/data.yaml); live: the sources to read (default:
-    `live` of configs/sources.yaml); leagues: only these (live sources). A failed source or
-    push is logged and counted; it never fails the run.
+    A failed source or push is logged and counted; it never fails the run.
+
+    Args:
+        sources: Fixture files or URLs for the football-data source, as for `sabiscore
+            ingest`. Empty: `odds_refresh.sources` of configs/data.yaml.
+        data_dir: The data store. Empty: $SABISCORE_DATA_DIR, else data/ in the project.
+        config_path: A YAML file overriding configs/*.yaml. Empty: the shipped configs.
+        live: The live sources to read, e.g. ["football-data", "the-odds-api", "betfair"].
+            Empty: `live` of configs/sources.yaml.
+        leagues: Only these league codes (for the live sources), e.g. ["E0"]. Empty: all the
+            configured leagues.
     """
     config = load_config(config_path)
     settings = config["data"]["odds_refresh"]

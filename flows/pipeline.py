@@ -71,8 +71,18 @@ def pipeline_flow(
 ) -> dict:
     """Ingest the configured sources, train, and let the gate decide on the new model.
 
-    sources: as for `sabiscore ingest` (default: `default_sources` of configs/data.yaml);
-    leagues, test_seasons: as for `sabiscore train` (default: all leagues, the last season).
+    Args:
+        sources: Files, folders, globs, URLs, `synthetic` or `football-data`, as for
+            `sabiscore ingest`. Empty: `default_sources` of configs/data.yaml (the synthetic
+            league only into a store that holds no real league).
+        data_dir: The data store, e.g. /srv/sabiscore/data. Empty: $SABISCORE_DATA_DIR, else
+            data/ in the project.
+        config_path: A YAML file overriding configs/*.yaml ({stage: {...}}). Empty: the shipped
+            configs.
+        leagues: Train on these league codes only, e.g. ["E0", "SP1"]. Empty: every league in
+            the store.
+        test_seasons: The held-out season(s) the gate judges, e.g. ["2023-2024"]. Empty: the
+            last season in the store.
     """
     config = load_config(config_path)
     root = Path(data_dir) if data_dir else default_data_dir()

@@ -451,9 +451,12 @@ def publish_summary(summary: dict) -> None:
     ]
     for error in summary["errors"]:
         lines.append(f"  - `{error['source']}`: {error['error']}")
+    if summary.get("gx", {}).get("report"):
+        lines.append(f"- validation report (opens offline): `{summary['gx']['report']}`")
     if summary.get("gx", {}).get("data_docs"):
         lines.append(f"- GX Data Docs: `{summary['gx']['data_docs']}`")
-    create_markdown_artifact("\n".join(lines), key="ingest-summary")
+    create_markdown_artifact("\n".join(lines), key="ingest-summary",
+                             description="The last ingest: files, matches, quarantine, store")
     get_run_logger().info(
         "ingest: %s files, %s matches, %s fixtures, %s quarantined, %s errors",
         summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],

@@ -293,3 +293,15 @@ def test_sabiscore_odds_refresh_runs_the_flow_once(fixtures_file: Path, tmp_path
     assert (summary["fixtures"], summary["pushed"], summary["value_bets"]) == (3, 0, 0)
     human = sabiscore("odds-refresh", str(fixtures_file), "--data-dir", str(tmp_path / "store"))
     assert human.returncode == 0 and "3 upcoming fixture(s); pushed 0" in human.stdout
+
+
+def test_every_deployed_parameter_is_described_in_prefect_s_run_form() -> None:
+    """Prefect builds the Custom run form from the flow's signature and its docstring's Args."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+
+    for name, spec in deployments().items():
+        flow = load_flow_from_entrypoint(str(REPO / spec["entrypoint"]))
+        properties = parameter_schema(flow.fn).model_dump()["properties"]
+        undescribed = [p for p, field in properties.items() if not field.get("description")]
+        assert undescribed == [], name
