@@ -30,7 +30,7 @@ test: $(STAMP) lint web-check
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 lint: $(STAMP)
-	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks
+	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks scripts
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
