@@ -8,18 +8,19 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.requests import HTTPConnection, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
 from bentos.bets import BetQuery
-from bentos.errors import BadRequest, NotFound, ServiceError, Unavailable
+from bentos.errors import INTERNAL_ERROR, BadRequest, NotFound, ServiceError, Unavailable
 from bentos.hub import CLOSE_UNKNOWN_MATCH
+from bentos.openapi import SWAGGER_UI, served_document
 from bentos.runtime import Runtime
 from bentos.schemas import (
     EdgeUpdate,
@@ -150,18 +151,39 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def refused(_: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"error": str(error)}, status_code=error.status_code)
 
+    @app.exception_handler(Exception)
+    async def failed(_: Request, __: Exception) -> JSONResponse:
+        """The answer only: Starlette raises the exception on, to be logged once
+        (bentos/observability.py)."""
+        return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
+
 
 # --- routes ---------------------------------------------------------------------------------
 
 
 def _add_routes(app: FastAPI) -> None:
+    @app.get("/", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        """Swagger UI on the document of /docs.json (BentoML's page, without its title,
+        badges and tag manager)."""
+        return HTMLResponse(SWAGGER_UI)
+
     @app.get("/docs.json", include_in_schema=False)
     async def openapi_document(request: Request) -> JSONResponse:
-        """The OpenAPI document (bentos/openapi.py), built by the service at start-up."""
-        document = getattr(request.app.state, "openapi", None)
-        if document is None:
+        """The OpenAPI document (bentos/openapi.py), built by the service at start-up, with
+        the version and examples of the model served now."""
+        state = request.app.state
+        published = getattr(state, "openapi", None)
+        if published is None:
             raise Unavailable("the service is starting")
-        return JSONResponse(document)
+        runtime = getattr(state, "runtime", None)
+        model = runtime.model if runtime is not None else None
+        served = (model.info.version, model.loaded_at) if model is not None else None
+        key = (id(published), served, datetime.now(UTC).date())
+        cached = getattr(state, "served_openapi", None)
+        if cached is None or cached[0] != key:
+            cached = state.served_openapi = (key, served_document(published, model, key[2]))
+        return JSONResponse(cached[1])
 
     @app.get("/healthz", tags=["probes"])
     async def healthz() -> Health:

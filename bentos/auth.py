@@ -148,10 +148,10 @@ class RequireToken:
                    else authorize(access, _header(scope, b"authorization"), policy))
         if refusal is None:
             return await self.app(scope, receive, send)
-        client = (scope.get("client") or ("?",))[0]
-        logger.info("refused %s %s from %s: %s", method, loggable(scope["path"]), client,
-                    refusal.status_code)
-        if scope["type"] == "websocket":
+        if scope["type"] == "websocket":  # an HTTP refusal is logged as every refusal is
+            client = (scope.get("client") or ("?",))[0]  # (bentos/observability.py)
+            logger.info("refused WebSocket %s from %s: %s", loggable(scope["path"]), client,
+                        refusal.status_code)
             await _close_websocket(refusal, receive, send)
         else:
             await send_error(send, refusal.status_code, refusal.message, refusal.headers)

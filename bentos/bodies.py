@@ -11,22 +11,20 @@ boundary was a 500. Here, in an ASGI middleware in front of BentoML's routes, ea
 - valid for the route's own input model, the one BentoML validates against (400 with one line
   saying where and what, as the FastAPI routes answer).
 
-Each refusal is one INFO line, with what the caller sent escaped. A body that passes goes on
-to its router byte for byte (FastAPI validates /odds again: the same model, the same answer).
+Each refusal is one INFO line, with what the caller sent escaped (`LogErrors`,
+bentos/observability.py). A body that passes goes on to its router byte for byte (FastAPI
+validates /odds again: the same model, the same answer).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from bentos.app import describe_errors
-from bentos.errors import loggable, send_error
-
-logger = logging.getLogger(__name__)
+from bentos.errors import send_error
 
 DEFAULT_MAX_BODY_BYTES = 1_048_576
 
@@ -68,10 +66,7 @@ class CheckJsonBodies:
             return await self.app(scope, receive, send)
         try:
             body = await self._body(scope, receive, model)
-        except Refused as refusal:
-            client = (scope.get("client") or ("?",))[0]
-            logger.info("%s POST %s from %s: %s", refusal.status, scope["path"], client,
-                        loggable(refusal.message))
+        except Refused as refusal:  # logged as every refusal (bentos/observability.py)
             return await send_error(send, refusal.status, refusal.message)
         await self.app(scope, _replay(body, receive), send)
 

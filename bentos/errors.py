@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
+#: The answer to a request that failed (logged once, with its traceback:
+#: bentos/observability.py).
+INTERNAL_ERROR = "internal error: the request failed (see the service's log)"
+
 
 class ServiceError(Exception):
     """A failure with a message fit for the caller (never a traceback)."""

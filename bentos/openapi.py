@@ -14,19 +14,27 @@ send, a /metrics route that is off, and none of 401, 403, 413, 415, 422 or 503. 
   `auth.protect_reads` is on;
 - the `@bentoml.api` routes' bodies and answers are the pydantic models' own schemas (BentoML
   rewrites them: an answer's `kickoff: null` was documented as a string);
-- BentoML's own error schemas and the routes it does not serve here are left out.
+- BentoML's own error schemas and the routes it does not serve here are left out;
+- a title, summary and description of the service (the WebSocket's messages among them:
+  OpenAPI has no WebSocket operation), its tags in place of BentoML's, a summary per route.
+
+What depends on the model served is added per request (`served_document`): the version
+(the package's and the model's) and a working example of every operation (bentos/examples.py),
+in place of the bodies Swagger UI would build from the schemas, which the service refuses.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from bentos.auth import API_TOKEN_ENV, Access, AuthPolicy, route_access
+from bentos.examples import ExampleMatch, Examples, request_examples
 
 OPENAPI_VERSION = "3.1.0"
 SCHEME = "bearerAuth"
@@ -61,6 +69,92 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
                           503: "No champion in the registry, or it could not be loaded (the "
                                "version loaded before keeps serving)"},
 }
+#: A summary per route, as Swagger UI lists them (FastAPI's were the function names).
+SUMMARIES: dict[tuple[str, str], str] = {
+    ("get", "/healthz"): "Alive: the process answers",
+    ("get", "/livez"): "Alive (BentoML's probe)",
+    ("get", "/readyz"): "Ready: which model is loaded",
+    ("get", "/teams"): "The leagues and teams the model knows",
+    ("get", "/fixtures"): "Upcoming fixtures with forecasts and edges",
+    ("get", "/value-bets"): "This weekend's value bets",
+    ("get", "/ledger"): "The live track record",
+    ("get", "/matches/{match_id}"): "One match, as its subscribers receive it first",
+    ("get", "/models"): "The registered versions beside the market",
+    ("post", "/predict"): "Forecast one match",
+    ("post", "/predict_batch"): "Forecast several matches",
+    ("post", "/edge"): "The value of bookmakers' prices",
+    ("post", "/odds"): "Push new prices for a match",
+    ("post", "/reload"): "Load the champion the registry names now",
+}
+#: The tags of BentoML's own routes (theirs: "Service APIs", "Infrastructure").
+BENTOML_TAGS = {"/predict": "forecasts", "/predict_batch": "forecasts", "/edge": "forecasts",
+                "/livez": "probes"}
+WEBSOCKET = """\
+**Live edges: `WS /ws/edge/{match_id}`** (OpenAPI describes no WebSocket operation). The
+service sends JSON text messages and reads none:
+
+- on connect, the match's current `EdgeUpdate` (the schema `POST /odds` answers; `GET
+  /matches/{match_id}` gives the same message);
+- then an `EdgeUpdate` after every `POST /odds` of the match and after a model reload;
+- `{"type": "heartbeat", "at": "<ISO 8601 time>"}` when nothing else was sent for
+  `push.heartbeat_s` seconds (default 15).
+
+Known matches: the store's upcoming fixtures and those posted to `POST /odds`. The socket is
+accepted, then closed with code **4404** for an unknown `match_id`, **4401** / **4403** without
+the token or with a wrong one (only when reads are protected), **1013** while no model is
+loaded, and **4408** when a client takes no message for `push.send_timeout_s` seconds
+(default 5); a client that reads too slowly loses its oldest queued messages.
+"""
+DESCRIPTION = f"""\
+The model under the registry's `champion` alias, over HTTP and a WebSocket. The version above
+is the service's, then the model's it serves.
+
+**Errors.** Every refusal is a 4xx (or a 503 while no model is loaded) with
+`{{"error": "..."}}` saying what is wrong, never a traceback; each operation lists the statuses
+it gives.
+
+**Token.** Writes (`POST /odds`, `POST /reload`) need `Authorization: Bearer <token>`, the
+service's `${API_TOKEN_ENV}` (*Authorize*); the reads too when the service is set so
+(`auth.protect_reads`).
+
+**Examples.** Each operation's example is a request the service answers with a 2xx: the
+loaded model's own league and teams (`GET /teams`), kicking off tomorrow (or on the day after
+its teams' state, when that is later). Send `POST /odds`'s first: `GET /matches/{{match_id}}`'s
+is the match it posts, unless the store has an upcoming fixture.
+
+{WEBSOCKET}
+See bentos/README.md for every field.
+"""
+TAGS = [
+    {"name": "forecasts", "description": "The model's 1X2 probabilities, and the value of "
+                                         "bookmakers' prices."},
+    {"name": "matches", "description": "Teams, matches and pushed prices; a match's live edges "
+                                       "on `WS /ws/edge/{match_id}` (its messages: above)."},
+    {"name": "bets", "description": "Value bets of the upcoming fixtures and their ledger."},
+    {"name": "model", "description": "Which versions exist; reload."},
+    {"name": "probes", "description": "Liveness and readiness."},
+]
+#: The page at "/": Swagger UI from the files BentoML serves (no network needed) on this
+#: document. BentoML's page was titled "BentoML Prediction Service", loaded Google Tag Manager
+#: and carried a "Powered by BentoML" corner.
+SWAGGER_UI = """\
+<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="UTF-8">
+    <title>SabiScore API</title>
+    <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css">
+  </head>
+  <body>
+    <div id="swagger-ui"></div>
+    <script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+    <script>
+      window.ui = SwaggerUIBundle({url: "./docs.json", dom_id: "#swagger-ui", deepLinking: true,
+                                   presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"});
+    </script>
+  </body>
+</html>
+"""
 #: Routes BentoML documents that this service does not answer (metrics are off).
 NOT_SERVED = frozenset({("get", "/metrics")})
 #: BentoML's error schemas, replaced by `Error`.
@@ -83,13 +177,9 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
         "title": "SabiScore",
         "version": _package_version(),
         "summary": "Football 1X2 forecasts and value bets from the champion model.",
-        "description": (
-            "Every refusal is a 4xx with `{\"error\": \"...\"}`. Writes need "
-            f"`Authorization: Bearer <token>` (the service's `${API_TOKEN_ENV}`); reads too when "
-            "the service is set so (`auth.protect_reads`). `WS /ws/edge/{match_id}` pushes a "
-            "match's EdgeUpdate (see bentos/README.md)."
-        ),
+        "description": DESCRIPTION,
     }
+    doc["tags"] = copy.deepcopy(TAGS)
     components = doc.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
     for name in BENTOML_ERRORS:
@@ -107,10 +197,43 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
             if (method, path) in NOT_SERVED:
                 del paths[path][method]
                 continue
-            _document_errors(paths[path][method], method, path, policy)
+            operation = paths[path][method]
+            _document_errors(operation, method, path, policy)
+            operation["summary"] = SUMMARIES.get((method, path), operation.get("summary", ""))
+            if path in BENTOML_TAGS:
+                operation["tags"] = [BENTOML_TAGS[path]]
         if not paths[path]:
             del paths[path]
     return doc
+
+
+def served_document(published: dict[str, Any], model: Any | None, today: date) -> dict[str, Any]:
+    """`published` for the model served now (a `LoadedModel`, None while none is): the
+    version says which, and every operation carries a working example for it."""
+    doc = copy.deepcopy(published)
+    match = ExampleMatch.of(model.teams() if model else {},
+                            model.featurizer.state_date.date() if model else None, today)
+    fixture_id = next(iter(sorted(model.fixtures)), None) if model else None
+    served = (model.info.name, model.info.version) if model else None
+    if model is not None:
+        doc["info"]["version"] = (f"{doc['info']['version']}, model {model.info.name} "
+                                  f"v{model.info.version} ({model.info.semver})")
+    add_examples(doc, request_examples(match, fixture_id, served))
+    return doc
+
+
+def add_examples(doc: dict[str, Any], examples: Examples) -> None:
+    """Each operation's example body (its JSON media type's `example`) and parameters (each
+    parameter's `example`), as Swagger UI fills them in for "Try it out"."""
+    for (method, path), example in examples.items():
+        operation = doc.get("paths", {}).get(path, {}).get(method)
+        if operation is None:
+            continue
+        if "body" in example:
+            operation["requestBody"]["content"]["application/json"]["example"] = example["body"]
+        for parameter in operation.get("parameters", ()):
+            if parameter["name"] in example.get("parameters", {}):
+                parameter["example"] = example["parameters"][parameter["name"]]
 
 
 def _package_version() -> str:

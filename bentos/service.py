@@ -29,7 +29,7 @@ from bentos.app import create_app
 from bentos.auth import AuthPolicy, RequireToken, warn_if_open
 from bentos.bodies import DEFAULT_MAX_BODY_BYTES, CheckJsonBodies
 from bentos.errors import ServiceError
-from bentos.observability import init_sentry
+from bentos.observability import LogErrors, init_sentry
 from bentos.openapi import published_document
 from bentos.runtime import Runtime
 from bentos.schemas import (
@@ -103,12 +103,13 @@ uvicorn.Config = _Config  # type: ignore[misc]
 
 
 class OwnProbes:
-    """BentoML answers /healthz, /readyz and /docs.json itself, before any mounted app; send
-    these to the FastAPI app instead, whose /readyz says which model is loaded (and answers
-    503 while none is) and whose /docs.json is the document of bentos/openapi.py."""
+    """BentoML answers /healthz, /readyz, /docs.json and / itself, before any mounted app;
+    send these to the FastAPI app instead, whose /readyz says which model is loaded (and
+    answers 503 while none is), whose /docs.json is the document of bentos/openapi.py and
+    whose / is Swagger UI on it."""
 
     def __init__(self, app: Any, probes: Any,
-                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json")):
+                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json", "/")):
         self.app, self.probes, self.paths = app, probes, paths
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -186,12 +187,14 @@ class SabiScore:
             give_up(f"{type(error).__name__}: {error}")
             raise
         model = self.runtime.model
+        secrets = [s for s in (settings.revalidation.secret, settings.auth.token) if s]
+        app.state.secrets = secrets
         init_sentry(
             settings.sentry.dsn,
             environment=settings.sentry.environment,
             traces_sample_rate=settings.sentry.traces_sample_rate,
             release=f"{model.info.name}@{model.info.semver}" if model else None,
-            secrets=[s for s in (settings.revalidation.secret, settings.auth.token) if s],
+            secrets=secrets,
         )
         warn_if_open(settings.auth.policy)
         app.state.auth = settings.auth.policy
@@ -270,9 +273,11 @@ def _max_body_bytes() -> int:
     return getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
 
 
-# In this order, outermost first: CORS (a preflight is answered before anything else); every
-# route of both routers, the probes included, meets the token rule; then the `@bentoml.api`
-# routes' bodies are checked (bentos/bodies.py).
+# In this order, outermost first: the log of refusals (each once, whoever refused); CORS (a
+# preflight is answered before anything else); every route of both routers, the probes
+# included, meets the token rule; then the `@bentoml.api` routes' bodies are checked
+# (bentos/bodies.py).
+SabiScore.add_asgi_middleware(LogErrors, secrets=lambda: getattr(app.state, "secrets", ()))
 SabiScore.add_asgi_middleware(SiteCors, origins=lambda: getattr(app.state, "cors_origins", ()))
 SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(

@@ -166,15 +166,24 @@ def test_a_start_that_cannot_load_exits_non_zero_with_the_reason(
 
 
 def test_a_store_without_a_champion_starts_and_is_not_ready(tmp_path: Path) -> None:
-    """No champion is no failure: the service starts, /readyz answers 503 saying why."""
+    """No champion is no failure: the service starts, /readyz answers 503 saying why. A
+    request it cannot serve is a server error, logged once at ERROR in one line; the probe's
+    503 is its answer, not a failure. The document is served, with the package's version."""
     env = server_env(SABISCORE_API_TOKEN=TOKEN)
     store = tmp_path / "no-store-yet"  # not even the folder
     with serving(store, tmp_path, OVERRIDES, env, ready="/healthz") as server:
         ready = httpx.get(f"{server.url}/readyz")
         body = {"league": LEAGUE, "home_team": "a", "away_team": "b"}
         predicted = httpx.post(f"{server.url}/predict", json=body)
+        document = httpx.get(f"{server.url}/docs.json").json()
+        time.sleep(0.5)  # the worker's lines reach the log
+        log = server.log.read_text()
     assert ready.status_code == 503 and "champion" in ready.json()["error"]
     assert predicted.status_code == 503 and "champion" in predicted.json()["error"]
+    assert "model" not in document["info"]["version"]
+    errors = [line for line in log.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and "] 503 POST '/predict' from 127.0.0.1: " in errors[0], log
+    assert "Traceback" not in log and "GET '/readyz'" not in log
 
 
 def test_bad_bodies_over_http_are_4xx_and_one_info_line_each(

@@ -242,7 +242,7 @@ def test_writes_need_the_token(client: TestClient, fixture_match: dict,
     assert reloaded.status_code == 200 and reloaded.json()["reloaded"] is True
     answers += [posted, reloaded]
     logged = _everything_logged(caplog)
-    assert "refused POST '/odds'" in logged  # refusals are logged, without any header
+    assert "401 POST '/odds'" in logged  # refusals are logged, without any header
     for text in (TOKEN, TOKEN[:-1]):
         assert text not in logged
         assert all(text not in a.text and text not in str(a.headers) for a in answers)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,6 +106,165 @@ def test_bad_input_over_http(server: Server, teams: list[str]) -> None:
         return closed.value.rcvd.code
 
     assert asyncio.run(unknown_match()) == 4404
+
+
+# --- the OpenAPI document, against the server it documents ------------------------------------
+
+
+def _document(server: Server) -> dict:
+    answer = httpx.get(f"{server.url}/docs.json")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    """Every operation, `POST /odds` first: `GET /matches/{match_id}`'s example is the match
+    it posts (the synthetic store has no upcoming fixture)."""
+    operations = [(method, path, operation) for path, item in document["paths"].items()
+                  for method, operation in item.items()]
+    return sorted(operations, key=lambda o: (o[0], o[1]) != ("post", "/odds"))
+
+
+def _send(server: Server, method: str, path: str, operation: dict, *,
+          headers: dict | None = None, **request: object) -> httpx.Response:
+    """The operation's example as Swagger UI sends it: its parameters' examples in the path
+    and the query, its body's example as JSON, the token where the document asks for one.
+    `request` replaces parts (`params`, `json`, `content`)."""
+    params = {p["name"]: p["example"] for p in operation.get("parameters", ()) if "example" in p}
+    url = path.format(**{k: params.pop(k) for k in list(params) if f"{{{k}}}" in path})
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    if "example" in content and "content" not in request:
+        request.setdefault("json", content["example"])
+    request.setdefault("params", params)
+    sent = {**(AUTH if "security" in operation else {}), **(headers or {})}
+    return httpx.request(method.upper(), f"{server.url}{url}", headers=sent, timeout=60,
+                         **request)
+
+
+def test_every_operations_example_is_answered_with_a_2xx(server: Server) -> None:
+    """Swagger UI offered `"string"`, `additionalProp1` and prices of 0, which the service
+    refuses (issue 15): each example now names the loaded model's league and teams."""
+    answers = {}
+    for method, path, operation in _operations(_document(server)):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        assert body is None or "example" in body, (method, path)
+        for parameter in operation.get("parameters", ()):
+            assert "example" in parameter or not parameter.get("required"), (path, parameter)
+        answer = _send(server, method, path, operation)
+        answers[method, path] = answer.status_code
+        assert 200 <= answer.status_code < 300, (method, path, answer.text)
+    assert len(answers) == 14 and ("get", "/matches/{match_id}") in answers
+
+
+def test_the_document_names_the_service_its_version_and_its_websocket(server: Server) -> None:
+    from importlib.metadata import version
+
+    document = _document(server)
+    info = document["info"]
+    model = httpx.get(f"{server.url}/readyz").json()["model"]
+    assert info["title"] == "SabiScore"
+    assert info["version"] == (f"{version('sabiscore')}, model {model['name']} "
+                               f"v{model['version']} ({model['semver']})")
+    for words in ("WS /ws/edge/{match_id}", "EdgeUpdate", '"type": "heartbeat"', "4404",
+                  "1013", "Bearer"):
+        assert words in info["description"], words
+    tags = {tag["name"]: tag for tag in document["tags"]}
+    assert "WS /ws/edge/{match_id}" in tags["matches"]["description"]
+    operations = _operations(document)
+    assert {t for _, _, o in operations for t in o["tags"]} == set(tags)  # BentoML's are gone
+    assert all(o["summary"] and o["summary"] != path.strip("/").title()
+               for _, path, o in operations)
+    assert "/metrics" not in document["paths"]
+    assert httpx.get(f"{server.url}/metrics").status_code == 404  # not served: not documented
+
+
+def test_the_swagger_page_is_the_services_own(server: Server) -> None:
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<title>SabiScore API</title>" in page.text and "./docs.json" in page.text
+    for gone in ("BentoML", "googletagmanager", "github"):
+        assert gone not in page.text, gone
+    assets = re.findall(r'(?:href|src)="\./([^"]+)"', page.text)
+    assert len(assets) == 2
+    assert all(httpx.get(f"{server.url}/{asset}").status_code == 200 for asset in assets)
+
+
+#: A query that each GET route with parameters refuses with 400.
+BAD_QUERIES = {"/fixtures": {"from": "17/08/2024"}, "/value-bets": {"bankroll": -1},
+               "/ledger": {"since": "yesterday"}, "/models": {"limit": 0}}
+
+
+def _provoke(server: Server, method: str, path: str, operation: dict,
+             status: int) -> httpx.Response:
+    """A request the operation should answer with `status`, made from its example."""
+    example = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    example = example.get("example")
+    as_json = {"content-type": "application/json"}
+    if status == 401:
+        return _send(server, method, path, operation, headers={"Authorization": ""})
+    if status == 403:
+        return _send(server, method, path, operation, headers={"Authorization": "Bearer no"})
+    if status == 400 and example is not None:
+        return _send(server, method, path, operation, content=b'{"league": ', headers=as_json)
+    if status == 400:
+        return _send(server, method, path, operation, params=BAD_QUERIES[path])
+    if status == 404:
+        return _send(server, method, path.replace("{match_id}", "no-such-match"), operation)
+    if status == 413:
+        return _send(server, method, path, operation, content=b" " * 1_048_577 + b"{}",
+                     headers=as_json)
+    if status == 415:
+        return _send(server, method, path, operation, content=b"league=E0",
+                     headers={"content-type": "text/plain"})
+    if status == 422:
+        unknown = json.loads(json.dumps(example).replace(json.dumps(example.get(
+            "home_team", example.get("matches", [{}])[0].get("home_team"))), '"Nobody"'))
+        return _send(server, method, path, operation, json=unknown)
+    raise AssertionError(f"no request known that gives {status}")
+
+
+def test_every_documented_4xx_is_what_the_route_answers(server: Server) -> None:
+    """A status documented is one the route gives, and what it gives to a bad request is
+    documented: each of a route's 4xx provoked from its own example."""
+    provoked = 0
+    for method, path, operation in _operations(_document(server)):
+        documented = {int(s) for s in operation["responses"] if s.startswith("4")}
+        for status in sorted(documented):
+            answer = _provoke(server, method, path, operation, status)
+            assert answer.status_code == status, (method, path, status, answer.text)
+            assert set(answer.json()) == {"error"}, (method, path, answer.text)
+            provoked += 1
+        if "requestBody" in operation:
+            bad = _send(server, method, path, operation, content=b"[",
+                        headers={"content-type": "application/json"})
+            assert bad.status_code in documented, (method, path, bad.status_code)
+    assert provoked >= 26  # the 4xx of the 14 operations
+
+
+def test_a_refusal_is_one_info_line_and_no_traceback(server: Server, teams: list[str]) -> None:
+    """Every 400 was logged at ERROR with a traceback, and the FastAPI routes' refusals not at
+    all (issue 15): each is one INFO line, what the caller sent escaped, the token filtered."""
+    before = len(server.log.read_text())
+    answers = [
+        httpx.post(f"{server.url}/predict", content=b'{"league": ',
+                   headers={"content-type": "application/json"}),
+        httpx.post(f"{server.url}/predict", json=match(teams, home_team="x\n[ERROR] forged")),
+        httpx.get(f"{server.url}/fixtures", params={"from": "17/08/2024"}),
+        httpx.get(f"{server.url}/matches/{TOKEN}"),
+        httpx.post(f"{server.url}/odds", json=match(teams)),
+    ]
+    assert [a.status_code for a in answers] == [400, 422, 400, 404, 401]
+    refusals = re.compile(r"\[INFO\] \[entry_service:sabiscore:1\] (\d{3}) (GET|POST) '(/\S*)'")
+    until(lambda: len(refusals.findall(server.log.read_text()[before:])) >= len(answers))
+    time.sleep(0.3)  # anything logged after them
+    logged = server.log.read_text()[before:]
+    assert [(int(s), m, p) for s, m, p in refusals.findall(logged)] == [
+        (400, "POST", "/predict"), (422, "POST", "/predict"), (400, "GET", "/fixtures"),
+        (404, "GET", "/matches/[Filtered]"), (401, "POST", "/odds")]
+    assert "Traceback" not in logged and TOKEN not in logged
+    assert not re.search(r"^\S+ \[(ERROR|WARNING)\]", logged, re.MULTILINE), logged
+    assert "forged" in logged  # on the refusal's line, its newline escaped: no line forged
+    assert all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in logged.splitlines()), logged
 
 
 def test_a_price_change_is_pushed_and_the_page_revalidated(

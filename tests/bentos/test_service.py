@@ -626,7 +626,7 @@ def test_a_body_that_is_not_json_is_a_415_logged_in_one_line(
     assert answer.status_code == 415, answer.text
     assert answer.json() == {"error": "send the body as JSON (Content-Type: application/json), "
                                       "not 'multipart/form-data'"}
-    refusals = [r for r in caplog.records if r.name == "bentos.bodies"]
+    refusals = [r for r in caplog.records if r.name == "bentos.observability"]
     assert [r.levelno for r in refusals] == [logging.INFO]
     assert all(r.levelno < logging.WARNING and not r.exc_info for r in caplog.records)
     assert "Traceback" not in caplog.text
@@ -644,11 +644,57 @@ def test_invalid_bodies_are_one_info_line_each_without_a_traceback(
         answer = client.post("/predict", content=body,
                              headers={"content-type": "application/json"})
         assert answer.status_code == 400, answer.text
-    refusals = [r for r in caplog.records if r.name == "bentos.bodies"]
+    refusals = [r for r in caplog.records if r.name == "bentos.observability"]
     assert len(refusals) == len(bodies) and {r.levelno for r in refusals} == {logging.INFO}
     assert not any(r.exc_info or r.levelno >= logging.ERROR for r in caplog.records)
     assert all("\n" not in r.getMessage() for r in refusals)
     assert "\\n[ERROR] forged" in caplog.text  # escaped, on the refusal's own line
+
+
+def test_refusals_of_the_fastapi_routes_are_one_info_line_each(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """They were not logged at all; now as the bodies' refusals are: method, path, client,
+    status and reason, what the caller sent escaped, the token filtered."""
+    caplog.set_level(logging.INFO)
+    answers = [client.get("/fixtures", params={"from": "x\n[ERROR] forged"}),
+               client.get(f"/matches/{TOKEN}"),
+               client.post("/odds", json={}, headers={"Authorization": "Bearer wrong"})]
+    assert [a.status_code for a in answers] == [400, 404, 403]
+    lines = [r.getMessage() for r in caplog.records if r.name == "bentos.observability"]
+    assert lines == [
+        "400 GET '/fixtures' from testclient: \"query.from: String should match pattern "
+        "'^\\\\d{4}-\\\\d{2}-\\\\d{2}$'\"",
+        "404 GET '/matches/[Filtered]' from testclient: \"unknown match_id '[Filtered]'\"",
+        "403 POST '/odds' from testclient: \"the token sent is not the service's\""]
+    assert {r.levelno for r in caplog.records if r.name == "bentos.observability"} == {
+        logging.INFO}
+    logged = "\n".join(r.getMessage() for r in caplog.records
+                       if r.name != "httpx")  # the test's client logs its URLs
+    assert TOKEN not in logged and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/teams", "/predict"])
+def test_a_failure_is_a_500_logged_once_with_its_traceback(
+    client: TestClient, teams: list[str], path: str, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An exception escaping the mounted app was logged by it and again by uvicorn; one of a
+    `@bentoml.api` route is logged by BentoML's handler, and not a second time here."""
+    from bentos.service import app
+
+    def fail(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    runtime = app.state.runtime
+    monkeypatch.setattr(runtime, "require_model" if path == "/teams" else "predict", fail)
+    caplog.set_level(logging.INFO)
+    answer = (client.get(path) if path == "/teams"
+              else client.post(path, json=match(teams)))
+    assert answer.status_code == 500 and "error" in answer.json()
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None, caplog.text
+    assert caplog.text.count("RuntimeError: a bug") == 1
 
 
 def test_a_body_over_the_limit_is_413_without_being_read_whole(client: TestClient) -> None:
