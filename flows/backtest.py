@@ -203,7 +203,7 @@ def backtest_bets_flow(
     files); `configs/backtest.yaml` sets the bookmaker, the retraining cadence, how many
     windows train at once, the baselines and the bootstrap; `configs/staking.yaml` the bets.
     """
-    started = time.perf_counter()
+    started, started_ms = time.perf_counter(), int(time.time() * 1000)  # the run starts here
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     trained_on = ingest_flow(sources=train_sources, data_dir=str(store.root),
                              config_path=config_path)
@@ -251,7 +251,7 @@ def backtest_bets_flow(
                   "partitions": partitions, "train": train_config}
         tags = {"flow": "backtest-bets", "n_test": str(len(market.info)),
                 "n_windows": str(len(windows))}
-        run_id = log_backtest_run(store.root, results, ledger, params, files, tags)
+        run_id = log_backtest_run(store.root, results, ledger, params, files, tags, started_ms)
 
     pooled = scores[scores["group"] == "all"].drop(columns="group")
     return {

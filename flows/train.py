@@ -28,7 +28,10 @@ from tasks.train import (
     publish_report,
     reliability_table,
     report_markdown,
+    rows_run_name,
+    run_datasets,
     save_plots,
+    size_metrics,
 )
 
 
@@ -83,7 +86,7 @@ def train_ensemble(
     log_to_mlflow: bool = True,
 ) -> TrainingOutcome:
     """The training steps, called inside a flow (the training flow or the pipeline)."""
-    started = time.perf_counter()
+    started, started_ms = time.perf_counter(), int(time.time() * 1000)  # the run starts here
     config = load_config(config_path)
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     matches, odds = load_training_data(store, leagues)
@@ -118,12 +121,17 @@ def train_ensemble(
                 store.root,
                 params={"split": split, "n_features": X_fit.shape[1],
                         "features": config["features"], "train": config["train"]},
-                metrics={f"test_{r.forecaster}_{m}": getattr(r, m) for r in pooled.itertuples()
-                         for m in ("log_loss", "brier", "rps", "accuracy", "ece")},
+                metrics={**{f"test_{r.forecaster}_{m}": getattr(r, m)
+                            for r in pooled.itertuples()
+                            for m in ("log_loss", "brier", "rps", "accuracy", "ece")},
+                         **size_metrics(stack, fits, len(X_fit), len(X_test))},
                 tables={"comparison": evaluation.table,
                         "reliability": reliability_table(evaluation)},
                 files={**plots, "report": report},
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
+                run_name=rows_run_name("train", table.info, X_fit.index, X_test.index),
+                started_ms=started_ms,
+                inputs=run_datasets(store, table, X_fit.index, X_test.index),
             )
         fault_point(Stage.RUN_LOGGED)
 
@@ -159,25 +167,27 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
     played match of its feature table, the gate's holdout included: what the pipeline serves
     once the gate has promoted version `refit_of`. Logged as a training run, without test rows:
     its scores on the holdout are those of `refit_of`, which the registry carries over."""
-    started = time.perf_counter()
+    started, started_ms = time.perf_counter(), int(time.time() * 1000)
     played = outcome.table.info["status"] == "played"
     X, y = outcome.table.rows(played)
     seasons = sorted(outcome.table.info.loc[played, "season"].unique().tolist())
     print(f"refitting version {refit_of}'s configuration on all {len(X)} played matches "
           f"(its holdout included)")
-    stack, _ = fit_ensemble(outcome.config["train"], X, y)
+    stack, fits = fit_ensemble(outcome.config["train"], X, y)
     run_id = log_run(
         Path(data_dir),
         params={"split": {"train": seasons, "validation": [], "test": []},
                 "n_features": X.shape[1], "features": outcome.config["features"],
                 "train": outcome.config["train"]},
-        metrics={f"oof_{name}_log_loss": value for name, value in stack.oof_scores_.items()},
+        metrics=size_metrics(stack, fits, len(X), 0),
         tables={},
         files={},
         tags={"flow": "refit", "refit_of": refit_of, "n_train": str(len(X)), "n_test": "0",
               "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
                          "matches it now trains on"},
-        run_name="refit",
+        run_name=rows_run_name(f"refit of version {refit_of}", outcome.table.info, X.index),
+        started_ms=started_ms,
+        inputs=run_datasets(DataStore(Path(data_dir)), outcome.table, X.index),
     )
     return Refit(stack, X.index, run_id, round(time.perf_counter() - started, 2))
 

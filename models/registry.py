@@ -2,9 +2,12 @@
 
 The whole ensemble is one MLflow model (a pyfunc: feature rows in, H/D/A probabilities out).
 `champion` is what the service serves; `challenger` marks the latest candidate the gate kept out.
-Stages are deprecated in MLflow 3 and not used. Every version carries tags a person reads in the
-MLflow UI: its semantic version, its scores on the gate's holdout, the data it saw, the git
-commit, and the gate's decision with its reason.
+Stages are deprecated in MLflow 3 and not used. Every version carries the few tags a person
+reads on the MLflow model page: its semantic version, the hashes it is numbered by, the git
+commit, its leagues and last training match, and how it was promoted (by the gate or by hand,
+by whom, when, why). The numbers a person compares are metrics of its training run, where the
+runs table and charts compare them: its scores on the gate's holdout (`holdout_*`, linked to
+the logged model) and the figures the gate held it to (`gate_*`).
 
 Writes that read-then-change the registry (numbering a semantic version, moving `champion`) hold
 a file lock when the store is a local SQLite file, so that two pipelines running at once
@@ -20,14 +23,15 @@ process is gone. One whose alias moved is complete and only loses the tag.
 
 A refit (`register_refit`) is the promoted version's configuration trained again on every
 played match, the gate's holdout included: a patch of its semantic version, tagged `refit_of`
-with the gate's decision and holdout scores of the version it refits, served in that version's
-place (`promote_refit`) and replacing what that version replaced, so that a rollback goes to the
-champion before them both.
+with the gate's decision of the version it refits (whose holdout scores are its own), served
+in that version's place (`promote_refit`) and replacing what that version replaced, so that a
+rollback goes to the champion before them both.
 """
 
 from __future__ import annotations
 
 import fcntl
+import getpass
 import json
 import os
 import socket
@@ -37,6 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +54,13 @@ DEFAULT_MODEL_NAME = "sabiscore-ensemble"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 ENTRY_POINT = Path(__file__).with_name("pyfunc_entry.py")
-METRIC_PREFIX = "holdout."
+METRIC_PREFIX = "holdout."  # the holdout scores as version tags, in stores before run metrics
+HOLDOUT_METRIC = "holdout_"  # a training run's scores on the gate's holdout
+GATE_METRIC = "gate_"  # the figures the gate held the version to, on its run
+COUNTS = ("n", "bets", "clv_bets")
+#: Data tags a person reads on the model page; the rest of what a version saw (seasons, rows)
+#: is its run's: the datasets it logged, its parameters and metrics.
+DATA_TAGS = ("leagues", "trained_through")
 PENDING = "registration.pending"  # host:pid of the process still registering the version
 REFIT_OF = "refit_of"  # on a refit: the version the gate judged, whose configuration it refits
 TRAINED_THROUGH = "data.trained_through"  # kick-off of the version's last training match
@@ -78,6 +89,56 @@ class Candidate:
     data: Mapping[str, Any] = field(default_factory=dict)
     holdout_predictions: pd.DataFrame | None = None  # match_id x H/D/A, logged with the run
     state_history: str | None = None  # digest of the serving state inside ensemble_dir
+
+
+class PromotedBy(StrEnum):
+    GATE = "gate"
+    HAND = "hand"  # `sabiscore promote VERSION`: the gate is not asked
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """How a version came to be champion (or why not), from its `promotion.*` tags.
+
+    `promoted` is whether it was made champion: by the gate, or by hand whatever the gate's
+    verdict. A store from before `promotion.by` has the gate's verdict and a reason, "promoted by
+    hand" once it was made champion by hand: `by` is read from them.
+
+    >>> legacy = {"promotion.promoted": "false", "promotion.reason": "promoted by hand"}
+    >>> Promotion.from_tags(legacy).promoted, Promotion.from_tags(legacy).words()
+    (True, 'hand')
+    """
+
+    promoted: bool | None  # None: never judged, never promoted
+    by: PromotedBy | None = None
+    user: str | None = None
+    at: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_tags(cls, tags: Mapping[str, str]) -> Promotion:
+        verdict, reason = tags.get("promotion.promoted"), tags.get("promotion.reason")
+        by = tags.get("promotion.by")
+        if by is None and verdict is not None:
+            by = PromotedBy.HAND if reason == "promoted by hand" else PromotedBy.GATE
+        promoted = True if by == PromotedBy.HAND else None if verdict is None else verdict == "true"
+        return cls(promoted, PromotedBy(by) if by else None, tags.get("promotion.user"),
+                   tags.get("promotion.at", tags.get("promoted_at")), reason)
+
+    def words(self) -> str | None:
+        """`gate`, `hand (alice)`: how it was made champion, for a table (None: it was not)."""
+        if self.by is None or not self.promoted:
+            return None
+        by_hand = self.by == PromotedBy.HAND and self.user
+        return f"{self.by} ({self.user})" if by_hand else str(self.by)
+
+
+def os_user() -> str:
+    """Who runs this process, for the promotion record."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name, no passwd entry (a bare container)
+        return "unknown"
 
 
 @dataclass(frozen=True)
@@ -260,16 +321,39 @@ class ModelRegistry:
         return TrainedVersion(str(version.version), version.tags.get(TRAINED_THROUGH), judged)
 
     def holdout_metrics(self, version: Any) -> dict[str, float]:
-        """The version's scores on the gate's holdout, from its tags."""
-        metrics = {
-            key.removeprefix(METRIC_PREFIX): float(value)
-            for key, value in version.tags.items()
-            if key.startswith(METRIC_PREFIX)
-        }
-        for count in ("n", "bets", "clv_bets"):
-            if count in metrics:
-                metrics[count] = int(metrics[count])
-        return metrics
+        """The version's scores on the gate's holdout: its run's `holdout_*` metrics (a
+        refit's are those of the version it refits, judged on them), or its `holdout.*` tags in
+        a store from before run metrics."""
+        metrics = {key.removeprefix(METRIC_PREFIX): float(value)
+                   for key, value in version.tags.items() if key.startswith(METRIC_PREFIX)}
+        if not metrics:
+            metrics = self._run_metrics(self._judged(version), HOLDOUT_METRIC)
+        return {k: int(v) if k in COUNTS else v for k, v in metrics.items()}
+
+    def _judged(self, version: Any) -> Any | None:
+        """The version the gate judged for `version`: itself, or the one a refit refits."""
+        from mlflow.exceptions import MlflowException
+
+        if not version.tags.get(REFIT_OF):
+            return version
+        try:
+            return self.client.get_model_version(self.name, version.tags[REFIT_OF])
+        except MlflowException:  # deleted
+            return None
+
+    def _run_metrics(self, version: Any | None, prefix: str) -> dict[str, float]:
+        from mlflow.exceptions import MlflowException
+
+        if version is None or not version.run_id:
+            return {}
+        try:
+            found = self.client.get_run(version.run_id).data.metrics
+        except MlflowException:  # its run was deleted
+            return {}
+        return {k.removeprefix(prefix): v for k, v in found.items() if k.startswith(prefix)}
+
+    def promotion(self, version: Any) -> Promotion:
+        return Promotion.from_tags(version.tags)
 
     # --- the design's operations --------------------------------------------------------------
 
@@ -290,8 +374,9 @@ class ModelRegistry:
 
     def register_refit(self, candidate: Candidate, run_id: str, judged: str) -> Any:
         """Register `candidate`, a refit of version `judged`, like a model: a patch of its
-        semantic version, tagged `refit_of`, with its holdout scores, holdout id and the gate's
-        decision carried over (the refit has no holdout of its own) and a reason that says so."""
+        semantic version, tagged `refit_of`, with its holdout id and the gate's decision carried
+        over (the refit has no holdout of its own: its scores are those of `judged`,
+        `holdout_metrics`) and a reason that says so."""
         parent = self.client.get_model_version(self.name, str(judged))
         carried = {k: v for k, v in parent.tags.items() if k.startswith(CARRIED)}
         candidate = replace(candidate, holdout_metrics={},
@@ -335,6 +420,7 @@ class ModelRegistry:
                     pip_requirements=_requirements(),
                     metadata={"semver": semver, "holdout_id": candidate.holdout_id},
                 )
+            self._describe_run(run_id, semver, candidate.holdout_metrics, logged.model_id)
             fault_point(Stage.MODEL_LOGGED)
             version = self.client.create_model_version(
                 self.name,
@@ -350,6 +436,21 @@ class ModelRegistry:
                 candidate.holdout_predictions.to_csv(path, index_label="match_id")
                 self.client.log_artifact(run_id, str(path), artifact_path="holdout")
         return self.client.get_model_version(self.name, version.version)
+
+    def _describe_run(self, run_id: str, semver: str, holdout: Mapping[str, float],
+                      model_id: str) -> None:
+        """The run's name gains the version's semantic version; its holdout scores become
+        metrics of the run and of the logged model."""
+        from mlflow.entities import Metric
+
+        name = self.client.get_run(run_id).info.run_name or "run"
+        if not name.endswith(f" v{semver}"):
+            self.client.update_run(run_id, name=f"{name} v{semver}")
+        stamp = int(datetime.now(UTC).timestamp() * 1000)
+        metrics = [Metric(f"{HOLDOUT_METRIC}{k}", float(v), stamp, 0, model_id=model_id)
+                   for k, v in holdout.items()]
+        if metrics:
+            self.client.log_batch(run_id, metrics=metrics)
 
     def complete_registration(self, version: str) -> None:
         """The version's alias has moved: it is complete, for every reader."""
@@ -393,27 +494,35 @@ class ModelRegistry:
             "git_commit": git_commit(),
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tags.update({f"{METRIC_PREFIX}{k}": repr(float(v))
-                     for k, v in candidate.holdout_metrics.items()})
         tags.update({f"data.{k}": v if isinstance(v, str) else json.dumps(v)
-                     for k, v in candidate.data.items()})
+                     for k, v in candidate.data.items() if k in DATA_TAGS})
         if candidate.state_history:
             tags[STATE_HISTORY] = candidate.state_history
         return tags
 
     def record_decision(self, version: str, decision: Decision) -> None:
-        """The gate's verdict and reason, and the figures it held the version to, as tags."""
+        """The gate's verdict and reason as tags; the figures it held the version to as
+        `gate_*` metrics of its run."""
+        from mlflow.entities import Metric
+
         self.client.set_model_version_tag(self.name, version, "promotion.promoted",
                                           str(decision.promote).lower())
+        self.client.set_model_version_tag(self.name, version, "promotion.by", PromotedBy.GATE)
         self.client.set_model_version_tag(self.name, version, "promotion.reason", decision.reason)
-        for name in ("ece_bound", "market_gap", "market_tolerance"):
-            value = getattr(decision, name)
-            if value is not None:
-                self.client.set_model_version_tag(self.name, version, f"promotion.{name}",
-                                                  repr(float(value)))
+        target = self.client.get_model_version(self.name, str(version))
+        stamp = int(datetime.now(UTC).timestamp() * 1000)
+        metrics = [Metric(f"{GATE_METRIC}{name}", float(getattr(decision, name)), stamp, 0)
+                   for name in ("ece_bound", "market_gap", "market_tolerance")
+                   if getattr(decision, name) is not None]
+        if metrics and target.run_id:
+            self.client.log_batch(target.run_id, metrics=metrics)
 
-    def promote_to_production(self, version: str, reason: str = "promoted by hand") -> str | None:
-        """Move `champion` to `version` (remembering the one it replaces); returns that one."""
+    def promote_to_production(self, version: str, reason: str = "promoted by hand",
+                              by: PromotedBy = PromotedBy.HAND) -> str | None:
+        """Move `champion` to `version` (remembering the one it replaces); returns that one.
+
+        The version's tags record how (`promotion.by`: the gate, or by hand), who (the OS user)
+        and when; promoted by hand, its reason keeps the gate's verdict beside it."""
         with self.lock():
             target = self.client.get_model_version(self.name, str(version))
             if target.tags.get("archived") == "true":
@@ -429,14 +538,27 @@ class ModelRegistry:
                 self.client.set_model_version_tag(
                     self.name, target.version, "previous_champion", str(previous.version)
                 )
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
-            self.client.set_model_version_tag(self.name, target.version,
-                                              "promotion.reason", reason)
+            record = self._promotion_tags(target, reason, PromotedBy(by))
+            for key, value in record.items():
+                self.client.set_model_version_tag(self.name, target.version, key, value)
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             if CHALLENGER in (target.aliases or []):
                 self.client.delete_registered_model_alias(self.name, CHALLENGER)
         return str(previous.version) if previous is not None else None
+
+    @staticmethod
+    def _promotion_tags(target: Any, reason: str, by: PromotedBy) -> dict[str, str]:
+        """`promotion.*` tags of a version made champion now: promoted, by what, whom, when."""
+        earlier = Promotion.from_tags(target.tags)
+        if by == PromotedBy.HAND and earlier.reason:
+            if earlier.by == PromotedBy.GATE:
+                verdict = "promoted it" if earlier.promoted else "kept it out"
+                reason = f"{reason}; the gate had {verdict}: {earlier.reason}"
+            elif earlier.reason.startswith(reason):  # by hand again: the gate's verdict stays
+                reason = earlier.reason
+        return {"promotion.promoted": "true", "promotion.by": str(by), "promotion.user": os_user(),
+                "promotion.at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "promotion.reason": reason}
 
     def promote_refit(self, version: str, judged: str) -> str | None:
         """Serve `version`, a refit of `judged`, in its place: `champion` moves only while
@@ -456,8 +578,7 @@ class ModelRegistry:
             if previous:
                 self.client.set_model_version_tag(self.name, target.version,
                                                   "previous_champion", previous)
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            self.client.set_model_version_tag(self.name, target.version, "promoted_at", stamp)
+            # its promotion.* tags are those of `judged`, carried at registration: the gate's
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             self.complete_registration(target.version)
         return previous or None
@@ -564,7 +685,8 @@ class ModelRegistry:
         self.client.set_model_version_tag(self.name, str(version), STATE_HISTORY, history)
 
     def compare_models(self) -> pd.DataFrame:
-        """Versions x holdout metrics, with semantic version, aliases and the gate's decision."""
+        """Versions x holdout metrics, with semantic version, aliases and how each was promoted
+        (`promoted`: made champion, by the gate or by hand; `by`: which, and who)."""
         versions = self.versions()
         if not versions:
             return pd.DataFrame()
@@ -572,12 +694,14 @@ class ModelRegistry:
         aliases = self.aliases()
         for version in versions:
             tags = version.tags
+            promotion = Promotion.from_tags(tags)
             rows.append({
                 "version": int(version.version),
                 "semver": tags.get("semver"),
                 "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
                 **{k: v for k, v in self.holdout_metrics(version).items()},
-                "promoted": tags.get("promotion.promoted"),
+                "promoted": promotion.promoted,
+                "by": promotion.words(),
                 "refit_of": tags.get(REFIT_OF),
                 "archived": tags.get("archived") == "true",
                 "registered_at": tags.get("registered_at"),

@@ -1,11 +1,20 @@
-"""MLflow tracking: where runs go, and logging a training run with its tables and plots."""
+"""MLflow tracking: where runs go, and logging a run with its tables, plots and datasets.
+
+Each kind of run has its experiment (training and refits in `sabiscore-training`, betting
+backtests in `sabiscore-backtests`), tagged so that MLflow 3's UI opens it in its classic
+model-training view rather than the GenAI one. A run is named for what it did (kind, leagues,
+seasons; the registry adds the semantic version) and spans the work it records: it starts when
+the training started, not when its logging did.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +22,16 @@ import pandas as pd
 
 from models.registry import tracking_uri
 
-DEFAULT_EXPERIMENT = "SabiScore_Ensemble"
+TRAINING_EXPERIMENT = "sabiscore-training"
+BACKTEST_EXPERIMENT = "sabiscore-backtests"
+#: The training experiment's name before it had a kind of its own: renamed on first use, so
+#: that a store's earlier training runs stay beside the new ones.
+LEGACY_EXPERIMENT = "SabiScore_Ensemble"
+DEFAULT_EXPERIMENT = TRAINING_EXPERIMENT
+#: The experiment tag MLflow 3's UI reads to choose its view; without it the UI infers one
+#: and opened ours in the GenAI view (traces, token usage).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+CLASSIC_ML = "custom_model_development"
 
 
 def artifact_root(data_dir: Path) -> str:
@@ -21,7 +39,8 @@ def artifact_root(data_dir: Path) -> str:
 
 
 def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
-    """Point MLflow at this data directory's store and make sure the experiment exists."""
+    """Point MLflow at this data directory's store and make sure the experiment exists, as a
+    classic ML experiment (an existing one without a kind gets the tag)."""
     import mlflow
 
     from models.registry import ModelRegistry, point_mlflow_at
@@ -31,15 +50,81 @@ def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     point_mlflow_at(uri)
     # Two pipelines starting on a fresh SQLite file would both create its tables and the
     # experiment: the registry's file lock makes the second wait and find them.
-    with ModelRegistry(uri).lock():
-        found = mlflow.get_experiment_by_name(experiment)
+    registry = ModelRegistry(uri)
+    client = registry.client
+    with registry.lock():
+        found = client.get_experiment_by_name(experiment)
+        if found is None and experiment == TRAINING_EXPERIMENT:
+            legacy = client.get_experiment_by_name(LEGACY_EXPERIMENT)
+            if legacy is not None and legacy.lifecycle_stage == "active":
+                client.rename_experiment(legacy.experiment_id, TRAINING_EXPERIMENT)
+                found = client.get_experiment(legacy.experiment_id)
         if found is None:
             location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(data_dir)
-            experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+            experiment_id = client.create_experiment(
+                experiment, artifact_location=location, tags={EXPERIMENT_KIND_TAG: CLASSIC_ML}
+            )
         else:
             experiment_id = found.experiment_id
+            if EXPERIMENT_KIND_TAG not in found.tags:
+                client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+def season_span(seasons: Sequence[str]) -> str:
+    """Seasons as a short span for a run's name.
+
+    >>> season_span(["2021-2022", "2019-2020", "2020-2021"])
+    '2019-2020..2021-2022'
+    >>> season_span(["2022-2023"]), season_span([])
+    ('2022-2023', '-')
+    """
+    ordered = sorted(seasons)
+    if not ordered:
+        return "-"
+    return ordered[0] if len(ordered) == 1 else f"{ordered[0]}..{ordered[-1]}"
+
+
+def run_name(kind: str, leagues: Sequence[str], seasons: Sequence[str],
+             test_seasons: Sequence[str] = ()) -> str:
+    """What a run did, in its name: kind, leagues, seasons (and those it was tested on).
+
+    >>> run_name("train", ["SZ1", "SY1"], ["2019-2020", "2020-2021"], ["2021-2022"])
+    'train SY1+SZ1 2019-2020..2020-2021 test 2021-2022'
+    """
+    name = f"{kind} {'+'.join(sorted(leagues)) or '-'} {season_span(seasons)}"
+    return f"{name} test {season_span(test_seasons)}" if test_seasons else name
+
+
+@dataclass(frozen=True)
+class RunDataset:
+    """A dataset a run used, logged with `mlflow.log_input`: its rows (a frame whose schema
+    and row count MLflow records, not its values), the digest of the store they came from, and
+    tags a person filters on (leagues, seasons, rows)."""
+
+    name: str
+    frame: pd.DataFrame
+    digest: str  # at most 36 characters (MLflow's column)
+    source: str  # where the rows live: the store's manifest
+    context: str  # "training", "testing"
+    tags: Mapping[str, str] = field(default_factory=dict)
+    targets: str | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.digest) > 36:
+            raise ValueError(f"a dataset digest has at most 36 characters, not {self.digest!r}")
+
+
+def _log_dataset(dataset: RunDataset) -> None:
+    import mlflow
+
+    with warnings.catch_warnings():  # a local path matches two source kinds; integer hints
+        warnings.simplefilter("ignore", UserWarning)
+        logged = mlflow.data.from_pandas(dataset.frame, source=dataset.source,
+                                         targets=dataset.targets, name=dataset.name,
+                                         digest=dataset.digest)
+    mlflow.log_input(logged, context=dataset.context, tags=dict(dataset.tags))
 
 
 def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -61,15 +146,25 @@ def log_training_run(
     files: Mapping[str, Path],
     tags: Mapping[str, str],
     run_name: str = "train",
+    experiment: str = TRAINING_EXPERIMENT,
+    started_ms: int | None = None,
+    inputs: Sequence[RunDataset] = (),
 ) -> str:
-    """One MLflow run: flattened params, metrics, tables (CSV) and plots. Returns its id."""
+    """One MLflow run: flattened params, metrics, datasets, tables (CSV) and plots. Returns its
+    id. `started_ms` (epoch milliseconds) is when the work it records began: the run starts
+    there and ends once logged, so its duration is the work's."""
     import mlflow
+    from mlflow.tracking.context.registry import resolve_tags
 
-    use_tracking(data_dir)
-    with mlflow.start_run(run_name=run_name) as run:
+    experiment_id = use_tracking(data_dir, experiment)
+    client = mlflow.MlflowClient(tracking_uri(data_dir))
+    created = client.create_run(experiment_id, start_time=started_ms, run_name=run_name,
+                                tags=resolve_tags(dict(tags)))  # user, source, as start_run
+    with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(_flat(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        mlflow.set_tags(dict(tags))
+        for dataset in inputs:
+            _log_dataset(dataset)
         with tempfile.TemporaryDirectory() as tmp:
             for name, table in tables.items():
                 path = Path(tmp) / f"{name}.csv"

@@ -284,9 +284,12 @@ def log_backtest_run(
     params: Mapping[str, Any],
     files: Mapping[str, Path],
     tags: Mapping[str, str],
+    started_ms: int | None = None,
 ) -> str:
-    """One MLflow run: settings, headline metrics per strategy, tables and plots."""
-    from models.tracking import log_training_run
+    """One MLflow run of the backtests' experiment, named for its leagues and seasons and
+    starting at `started_ms` (the backtest's start): settings, headline metrics per strategy,
+    tables and plots."""
+    from models.tracking import BACKTEST_EXPERIMENT, log_training_run, run_name
 
     overall = results[results["by"] == "overall"]
     metrics = {
@@ -310,5 +313,10 @@ def log_backtest_run(
     }
     tables = {"results": results, "bets": ledger}
     shown = {k: v for k, v in files.items() if Path(v).suffix in (".png", ".md")}
+    train, test = ([key.split("/") for key in params["partitions"][part]]
+                   for part in ("train", "test"))
+    name = run_name("backtest-bets", sorted({league for league, _ in train + test}),
+                    sorted({season for _, season in train}), sorted({season for _, season in test}))
     return log_training_run(data_dir, params=params, metrics=metrics, tables=tables,
-                            files=shown, tags=tags, run_name="backtest-bets")
+                            files=shown, tags=tags, run_name=name,
+                            experiment=BACKTEST_EXPERIMENT, started_ms=started_ms)

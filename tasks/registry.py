@@ -18,7 +18,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models.registry import REFIT_OF, TRAINED_THROUGH, Candidate, ModelRegistry
+from models.registry import REFIT_OF, TRAINED_THROUGH, Candidate, ModelRegistry, PromotedBy
 from models.training import TrainingOutcome
 from sabiscore.backtest import BacktestSettings
 from sabiscore.evaluation import OUTCOMES, common_matches, market_forecasts, outcome_index, score
@@ -60,7 +60,8 @@ def feature_hash(outcome: TrainingOutcome) -> str:
 
 def data_seen(info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index,
               n_holdout: int) -> dict[str, Any]:
-    """What a version trained and was tested on, for its `data.*` tags and its metadata."""
+    """What a version trained and was tested on, for its metadata (and its `data.leagues` and
+    `data.trained_through` tags)."""
     return {
         "leagues": sorted(info.loc[fit_index, "league"].unique().tolist()),
         "train_seasons": sorted(info.loc[fit_index, "season"].unique().tolist()),
@@ -151,8 +152,9 @@ def market_scores(outcome: TrainingOutcome, candidate: Candidate, forecaster: st
     return scores_on(forecaster, probs.to_numpy(), results, candidate.holdout_id)
 
 
-def holdout_tags(market: HoldoutScores, bets: HoldoutBets) -> dict[str, float]:
-    """`holdout.*` figures beside the candidate's own: the market's scores, the bets' CLV."""
+def holdout_figures(market: HoldoutScores, bets: HoldoutBets) -> dict[str, float]:
+    """Holdout figures beside the candidate's own (`holdout_*` metrics of its run): the
+    market's scores, the bets' CLV."""
     tags = {f"market_{k}": getattr(market, k) for k in ("log_loss", "brier", "rps", "ece")
             if getattr(market, k) is not None}
     return {**tags, **bets.tags()}
@@ -166,7 +168,7 @@ def register_candidate(
     market: HoldoutScores,
     bets: HoldoutBets,
 ) -> str:
-    metrics = {**candidate.holdout_metrics, **holdout_tags(market, bets)}
+    metrics = {**candidate.holdout_metrics, **holdout_figures(market, bets)}
     version = registry.register_model(replace(candidate, holdout_metrics=metrics), run_id)
     print(f"registered {registry.name} version {version.version} ({version.tags['semver']})")
     return str(version.version)
@@ -208,14 +210,15 @@ def score_champion(
 
 @task(name="apply-decision", cache_policy=NO_CACHE)
 def apply_decision(registry: ModelRegistry, version: str, decision: Decision) -> str | None:
-    """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason.
+    """Promote (alias `champion`) or keep out (alias `challenger`); tags carry the reason and
+    say the gate decided.
 
     The alias is the registration's commit point: only then is the version marked complete.
     """
     registry.record_decision(version, decision)
     fault_point(Stage.DECIDED)
     if decision.promote:
-        registry.promote_to_production(version, decision.reason)
+        registry.promote_to_production(version, decision.reason, by=PromotedBy.GATE)
     else:
         registry.set_challenger(version)
     fault_point(Stage.ALIAS_MOVED)

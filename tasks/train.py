@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 
+from models.tracking import RunDataset, run_name, season_span
 from models.training import BaseFit, Evaluation, FeatureTable
 from sabiscore.evaluation import (
     common_matches,
@@ -153,3 +156,56 @@ def save_plots(evaluation: Evaluation, stack: Any, fits: list[BaseFit], out: Pat
             importance, out / f"feature_importance_{fit.name}.png"
         )
     return files
+
+
+def size_metrics(stack: Any, fits: list[BaseFit], n_train: int, n_test: int) -> dict:
+    """What a person compares across training runs besides the scores: rows, fitting time,
+    out-of-fold log loss of each member."""
+    return {"n_train": n_train, "n_test": n_test,
+            **{f"fit_seconds_{fit.name}": fit.seconds for fit in fits},
+            **{f"oof_{name}_log_loss": value for name, value in stack.oof_scores_.items()}}
+
+
+def _sha256(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def store_digest(store: DataStore) -> str:
+    """The hash of what the store holds: each committed partition and its raw file's hash
+    (not the manifest's version or times, so that equal data gives an equal hash)."""
+    partitions = store.manifest()["partitions"]
+    return _sha256({key: [entry.get("kind"), entry["raw_sha256"]]
+                    for key, entry in partitions.items()})
+
+
+def rows_run_name(kind: str, info: pd.DataFrame, fit_index: pd.Index,
+                  test_index: pd.Index | None = None) -> str:
+    """A run's name from the rows it trained (and was tested) on: kind, leagues, seasons."""
+    fit, test = info.loc[fit_index], info.loc[test_index if test_index is not None else []]
+    leagues = sorted({*fit["league"], *test["league"]})
+    return run_name(kind, leagues, sorted(set(fit["season"])), sorted(set(test["season"])))
+
+
+def run_datasets(store: DataStore, table: FeatureTable, fit_index: pd.Index,
+                 test_index: pd.Index | None = None) -> list[RunDataset]:
+    """The training (and test) rows as datasets of the run, from this state of the store."""
+    manifest = store_digest(store)
+    chosen = [(fit_index, "training"), (test_index, "testing")]
+    return [_dataset(store, table, index, context, manifest)
+            for index, context in chosen if index is not None and len(index)]
+
+
+def _dataset(store: DataStore, table: FeatureTable, index: pd.Index, context: str,
+             manifest: str) -> RunDataset:
+    info = table.info.loc[index]
+    leagues, seasons = sorted(set(info["league"])), sorted(set(info["season"]))
+    return RunDataset(
+        name=f"{'+'.join(leagues)} {season_span(seasons)}",
+        frame=table.X.loc[index].assign(result=info["result"].to_numpy()),
+        digest=_sha256({"store": manifest, "rows": [str(i) for i in index]})[:16],
+        source=str(store.manifest_path.resolve()),
+        context=context,
+        tags={"store_manifest": manifest, "leagues": ",".join(leagues),
+              "seasons": ",".join(seasons), "rows": str(len(index))},
+        targets="result",
+    )

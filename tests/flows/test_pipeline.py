@@ -145,7 +145,7 @@ def test_first_run_promotes_version_one(history) -> None:
 
 def test_the_holdout_bets_are_reported_beside_the_log_loss(history) -> None:
     """The candidate's bets on the holdout at the backtest's bookmaker, settled against the
-    close: in the summary and in the version's tags, never in the decision."""
+    close: in the summary and in the metrics of the version's run, never in the decision."""
     store, (first, _, _) = history
     bets = first["holdout_bets"]
     assert bets["bookmaker"] == "bet365" and bets["informational"] is True
@@ -153,14 +153,15 @@ def test_the_holdout_bets_are_reported_beside_the_log_loss(history) -> None:
     assert bets["bets"] > 0 and 0 < bets["clv_bets"] <= bets["bets"]
     low, high = bets["clv_ci"]
     assert low <= bets["clv_mean"] <= high
-    tags = _client(store).get_model_version(DEFAULT_MODEL_NAME, "1").tags
-    assert float(tags["holdout.clv_mean"]) == pytest.approx(bets["clv_mean"])
-    assert int(float(tags["holdout.clv_bets"])) == bets["clv_bets"]
-    assert float(tags["holdout.clv_low"]) == pytest.approx(low)
-    assert float(tags["holdout.clv_high"]) == pytest.approx(high)
-    assert float(tags["holdout.market_ece"]) == pytest.approx(first["holdout"]["market"]["ece"])
-    assert float(tags["holdout.ece"]) == pytest.approx(first["holdout"]["candidate"]["ece"])
-    assert float(tags["promotion.ece_bound"]) == pytest.approx(first["gate"]["ece_bound"])
+    client = _client(store)
+    metrics = client.get_run(client.get_model_version(DEFAULT_MODEL_NAME, "1").run_id).data.metrics
+    assert metrics["holdout_clv_mean"] == pytest.approx(bets["clv_mean"])
+    assert int(metrics["holdout_clv_bets"]) == bets["clv_bets"]
+    assert metrics["holdout_clv_low"] == pytest.approx(low)
+    assert metrics["holdout_clv_high"] == pytest.approx(high)
+    assert metrics["holdout_market_ece"] == pytest.approx(first["holdout"]["market"]["ece"])
+    assert metrics["holdout_ece"] == pytest.approx(first["holdout"]["candidate"]["ece"])
+    assert metrics["gate_ece_bound"] == pytest.approx(first["gate"]["ece_bound"])
     assert "CLV" not in first["reason"]
 
 
@@ -223,9 +224,8 @@ def test_better_model_is_promoted_then_rollback_restores_the_previous(history) -
     assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "champion").version == 3
     tags = client.get_model_version(DEFAULT_MODEL_NAME, "3").tags
     assert tags["previous_champion"] == "1" and "improves" in tags["promotion.reason"]
-    assert float(tags["holdout.log_loss"]) == pytest.approx(
-        better["holdout"]["candidate"]["log_loss"]
-    )
+    assert client.get_run(better["training"]["run_id"]).data.metrics["holdout_log_loss"] == \
+        pytest.approx(better["holdout"]["candidate"]["log_loss"])
     assert len(tags["git_commit"]) >= 7 and json.loads(tags["data.leagues"]) == ["SY1", "SZ1"]
 
     registry = ModelRegistry(tracking_uri(store))
