@@ -53,6 +53,7 @@ from sabiscore.store import (
     RawFile,
     file_partitions,
     rejected_partition,
+    stored_raw_shas,
 )
 from sabiscore.validation_report import ExpectationVerdict, report_html
 
@@ -462,6 +463,101 @@ def publish_summary(summary: dict) -> None:
         summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],
         len(summary["errors"]),
     )
+
+
+# --- the flow's steps around the tasks: each file's report is filled in as it goes ----------
+
+
+class Stopwatch:
+    """Seconds per step of a run (`lap(name)` after each) and in all."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name], self.last = round(now - self.last, 3), now
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 3)
+
+
+def fetch_and_keep_raw(refs: list[SourceRef], store: DataStore, http: Mapping[str, Any],
+                       reports: dict[str, FileReport]) -> dict[str, RawFile]:
+    """Every source's bytes kept unchanged in the store (downloads side by side, with retries);
+    a source that cannot be read becomes its report's error."""
+    fetching = {
+        ref.location: download.with_options(
+            retries=http.get("retries", 3), retry_delay_seconds=http.get("retry_delay_s", 2)
+        ).submit(ref.location, http.get("timeout_s", 30))
+        for ref in refs
+        if ref.is_url
+    }
+    raws = {}
+    for ref in refs:
+        try:
+            content = fetching[ref.location].result() if ref.is_url else Path(ref.location)
+            content = content.read_bytes() if isinstance(content, Path) else content
+            raws[ref.location] = store_raw(store, content, ref.location)
+            reports[ref.location].sha256 = raws[ref.location].sha256
+        except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
+            file_error(reports[ref.location], error)
+    return raws
+
+
+def files_to_read(raws: dict[str, RawFile], store: DataStore, reports: dict[str, FileReport],
+                  force: bool) -> dict[str, RawFile]:
+    """The files whose bytes are not stored yet (all with `force`); the others are reported
+    unchanged, with their counts from the manifest."""
+    manifest = store.manifest()
+    committed, stored_shas = manifest["partitions"], stored_raw_shas(manifest)
+    todo = {s: r for s, r in raws.items() if force or r.sha256 not in stored_shas}
+    for source, raw in raws.items():
+        if source not in todo:
+            _report_unchanged(reports[source], committed, raw.sha256)
+    return todo
+
+
+def unrefused(todo: dict[str, RawFile], refused: Mapping[str, EarlyRefusal], store: DataStore,
+              reports: dict[str, FileReport]) -> dict[str, RawFile]:
+    """The files the screen let through; the refused ones are reported and their quarantine
+    kept."""
+    for source, refusal in refused.items():
+        early_refusal(reports[source], refusal)
+    keep_refused_quarantine(store, todo, refused)
+    return {s: r for s, r in todo.items() if s not in refused}
+
+
+def parsed_files(to_parse: dict[str, RawFile], season_start_month: int,
+                 reports: dict[str, FileReport]) -> dict[str, ParsedFile]:
+    """Each file parsed; one that is not football-data becomes its report's error."""
+    parsed = {}
+    for source, result in parse_files(to_parse, season_start_month).items():
+        if isinstance(result, Exception):
+            file_error(reports[source], result)
+        else:
+            parsed[source] = result
+            reports[source].rows = result.n_rows
+            reports[source].notes.extend(result.warnings)
+    return parsed
+
+
+def _report_unchanged(report: FileReport, committed: dict, sha256: str) -> None:
+    """A file whose exact bytes are already stored: nothing to do, counts from the manifest."""
+    keys = [
+        key
+        for key, p in committed.items()
+        if p["raw_sha256"] == sha256 and p.get("kind") != "rejected"
+    ]
+    parts = [committed[key] for key in keys]
+    report.status = "unchanged"
+    report.partitions = keys
+    report.matches = sum(p["rows"].get("matches", 0) for p in parts)
+    report.fixtures = sum(p["rows"].get("fixtures", 0) for p in parts)
+    report.quarantined = sum(p["rows"].get("quarantine", 0) for p in parts)
+    report.price_warnings = sum(p["rows"].get("price_warnings", 0) for p in parts)
+    report.rows = report.matches + report.fixtures + report.quarantined
 
 
 def early_refusal(report: FileReport, refusal: EarlyRefusal) -> None:
