@@ -248,11 +248,20 @@ def _docs_lines(gx: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _seasons_words(seasons: list[str]) -> str:
+    """`2021-2022, 2022-2023`, or `2012-2013 to 2022-2023, 11 seasons` when there are many."""
+    ordered = sorted(seasons)
+    if len(ordered) <= 3:
+        return ", ".join(ordered)
+    return f"{ordered[0]} to {ordered[-1]}, {len(ordered)} seasons"
+
+
 def _train_lines(s: dict[str, Any]) -> list[str]:
     header = f"{'forecaster':<16}{'n':>7}{'log loss':>10}{'brier*':>9}{'rps':>9}{'acc':>8}"
+    learnt = [*s["split"]["train"], *s["split"].get("validation", [])]
     lines = [
-        f"trained on {s['n_train']} matches, {s['n_features']} features; "
-        f"tested on {s['n_test']} ({', '.join(s['split']['test'])})",
+        f"trained on {s['n_train']} matches ({_seasons_words(learnt)}), {s['n_features']} "
+        f"features; tested on {s['n_test']} ({', '.join(s['split']['test'])})",
         header,
     ]
     for r in s["rows"]:
@@ -299,6 +308,14 @@ def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
                     config_path=str(config) if config else None)
 
 
+TrainSeasons = Annotated[
+    list[str] | None,
+    typer.Option("--train-season", metavar="SEASON",
+                 help="A season to learn from, e.g. 2022-2023 (repeat; default: every season "
+                      "before the test)."),
+]
+
+
 @app.command()
 def train(
     data_dir: DataDir = None,
@@ -309,6 +326,7 @@ def train(
     test_season: Annotated[
         list[str] | None, typer.Option(help="Test season(s), e.g. 2023-2024 (default: last).")
     ] = None,
+    train_season: TrainSeasons = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Train the stacked ensemble and evaluate it next to the market (logged to MLflow)."""
@@ -317,12 +335,13 @@ def train(
 
     try:
         _ensure_data(data_dir, config)
-        _check_choice(data_dir, leagues, test_season)
+        _check_choice(data_dir, leagues, [*(test_season or []), *(train_season or [])])
         summary = _with_runner(train_flow, config)(
             data_dir=str(data_dir) if data_dir else None,
             config_path=str(config) if config else None,
             leagues=leagues or None,
             test_seasons=test_season or None,
+            train_seasons=train_season or None,
         )
     except USER_ERRORS as error:
         _fail(error)
@@ -517,6 +536,7 @@ def pipeline(
     test_season: Annotated[
         list[str] | None, typer.Option(help="Holdout season(s) (default: the last).")
     ] = None,
+    train_season: TrainSeasons = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Ingest, train, register, and promote the new model if it passes the gate.
@@ -526,7 +546,7 @@ def pipeline(
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
     if not sources:  # nothing new comes in: the store must already hold what is asked for
-        _check_choice(data_dir, leagues, test_season)
+        _check_choice(data_dir, leagues, [*(test_season or []), *(train_season or [])])
     from flows.pipeline import pipeline_flow
 
     _run_and_report(
@@ -536,6 +556,7 @@ def pipeline(
             config_path=str(config) if config else None,
             leagues=leagues or None,
             test_seasons=test_season or None,
+            train_seasons=train_season or None,
         ),
         json_output,
         _pipeline_lines,

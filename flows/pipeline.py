@@ -68,6 +68,7 @@ def pipeline_flow(
     config_path: str | None = None,
     leagues: list[str] | None = None,
     test_seasons: list[str] | None = None,
+    train_seasons: list[str] | None = None,
 ) -> dict:
     """Ingest the configured sources, train, and let the gate decide on the new model.
 
@@ -83,11 +84,14 @@ def pipeline_flow(
             the store.
         test_seasons: The held-out season(s) the gate judges, e.g. ["2023-2024"]. Empty: the
             last season in the store.
+        train_seasons: The seasons the model learns from, e.g. ["2021-2022", "2022-2023"].
+            Empty: every season before the test.
     """
     config = load_config(config_path)
     root = Path(data_dir) if data_dir else default_data_dir()
     ingested = ingest_flow(sources=sources, data_dir=str(root), config_path=config_path)
-    outcome = train_ensemble(str(root), config_path, leagues, test_seasons)
+    outcome = train_ensemble(str(root), config_path, leagues, test_seasons,
+                             train_seasons=train_seasons)
     registry = open_registry(root)
     out = workdir()
     try:

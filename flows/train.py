@@ -84,6 +84,7 @@ def train_ensemble(
     validation_seasons: list[str] | None = None,
     partitions: dict[str, list[str]] | None = None,
     log_to_mlflow: bool = True,
+    train_seasons: list[str] | None = None,
 ) -> TrainingOutcome:
     """The training steps, called inside a flow (the training flow or the pipeline)."""
     started, started_ms = time.perf_counter(), int(time.time() * 1000)  # the run starts here
@@ -92,7 +93,7 @@ def train_ensemble(
     matches, odds = load_training_data(store, leagues)
     table = build_feature_table(matches, odds, config["features"])
     fit_mask, test_mask, split = choose_rows(table.info, test_seasons, validation_seasons,
-                                             partitions)
+                                             partitions, train_seasons)
     X_fit, y_fit = table.rows(fit_mask)
     X_test, _ = table.rows(test_mask)
     if len(X_fit) == 0 or len(X_test) == 0:
@@ -201,11 +202,13 @@ def train_flow(
     validation_seasons: list[str] | None = None,
     partitions: dict[str, list[str]] | None = None,
     log_to_mlflow: bool = True,
+    train_seasons: list[str] | None = None,
 ) -> dict:
     """Train the stacked ensemble and evaluate it on held-out seasons next to the market.
 
     partitions: {"train": ["E0/2019-2020", ...], "test": [...]} to choose rows by
     league/season instead of the default split (last season test, the one before validation).
+    train_seasons: the seasons learnt from (default: every season before the test).
     """
     return train_ensemble(data_dir, config_path, leagues, test_seasons, validation_seasons,
-                          partitions, log_to_mlflow).summary
+                          partitions, log_to_mlflow, train_seasons).summary

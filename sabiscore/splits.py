@@ -40,15 +40,30 @@ def season_split(
     test: Sequence[str] | None = None,
     validation: Sequence[str] | None = None,
     n_validation: int = 1,
+    fitted: Sequence[str] | None = None,
 ) -> SeasonSplit:
     """Default: the last season is the test, the one before it validation, the rest train.
 
-    >>> season_split(["2019-2020", "2020-2021", "2021-2022", "2022-2023"])
+    `fitted`: the seasons the model learns from (train and validation), when not all the
+    seasons before the test.
+
+    >>> seasons = ["2019-2020", "2020-2021", "2021-2022", "2022-2023"]
+    >>> season_split(seasons)
     SeasonSplit(train=('2019-2020', '2020-2021'), validation=('2021-2022',), test=('2022-2023',))
+    >>> season_split(seasons, fitted=["2020-2021", "2021-2022"])
+    SeasonSplit(train=('2020-2021',), validation=('2021-2022',), test=('2022-2023',))
+    >>> season_split(seasons, test=["2021-2022"], fitted=["2022-2023"])
+    Traceback (most recent call last):
+    ...
+    ValueError: training seasons must come before the test seasons (2021-2022): 2022-2023
     """
     ordered = sorted(set(seasons))
     test = tuple(sorted(test)) if test else tuple(ordered[-1:])
-    earlier = [s for s in ordered if s < min(test)]
+    late = sorted(s for s in fitted or () if s >= min(test))
+    if late:
+        raise ValueError(f"training seasons must come before the test seasons "
+                         f"({', '.join(test)}): {', '.join(late)}")
+    earlier = [s for s in ordered if s < min(test) and (not fitted or s in fitted)]
     if validation is None:
         validation = earlier[-n_validation:] if n_validation and len(earlier) > 1 else []
     validation = tuple(sorted(validation))
@@ -62,8 +77,10 @@ def choose_rows(
     test_seasons: list[str] | None,
     validation_seasons: list[str] | None,
     partitions: dict[str, list[str]] | None,
+    fitted_seasons: list[str] | None = None,
 ) -> tuple[pd.Series, pd.Series, dict[str, list[str]]]:
-    """Training and test rows: by explicit league/season partitions, else by a season split."""
+    """Training and test rows: by explicit league/season partitions, else by a season split
+    (`fitted_seasons`: the seasons learnt from, default all before the test)."""
     played = info["status"] == "played"
     if partitions:
         key = info["league"].astype(str) + "/" + info["season"].astype(str)
@@ -74,7 +91,7 @@ def choose_rows(
             described,
         )
     split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
-                                      validation_seasons)
+                                      validation_seasons, fitted=fitted_seasons)
     fit = played & info["season"].isin([*split.train, *split.validation])
     test = played & info["season"].isin(split.test)
     return fit, test, {k: list(v) for k, v in split.__dict__.items()}

@@ -111,14 +111,23 @@ def test_the_run_is_in_mlflow_with_its_plots(trained) -> None:
     assert any("feature_importance" in a for a in artifacts)
 
 
-def test_dask_runner_with_two_workers(trained, override: Path) -> None:
+def test_dask_runner_with_two_workers_and_chosen_training_seasons(trained, override: Path) -> None:
+    """On Dask, and learning from two seasons only (`--train-season`): 2019-20 is left out."""
+    from sabiscore.store import DataStore
+
     summary, store = trained
     runner = task_runner_from_config({"kind": "dask", "n_workers": 2, "threads_per_worker": 1})
     result = train_flow.with_options(task_runner=runner)(
-        data_dir=str(store), config_path=str(override), log_to_mlflow=False
+        data_dir=str(store), config_path=str(override), log_to_mlflow=False,
+        train_seasons=["2020-2021", "2021-2022"],
     )
     assert [row["forecaster"] for row in result["rows"]] == FORECASTERS
     assert result["n_test"] == summary["n_test"]
+    assert result["split"] == {"train": ["2020-2021"], "validation": ["2021-2022"],
+                               "test": ["2022-2023"]}
+    matches = DataStore(store).load("matches")
+    assert result["n_train"] == matches["season"].isin(["2020-2021", "2021-2022"]).sum()
+    assert result["n_train"] < summary["n_train"]
 
 
 def test_holdout_backtest_on_files_never_seen(league_dir: Path, override: Path, tmp_path) -> None:
