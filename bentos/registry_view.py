@@ -21,6 +21,7 @@ from bentos.schemas import (
     ReliabilityPoint,
     Scores,
 )
+from models.registry import Promotion
 
 RELIABILITY_ARTIFACT = "tables/reliability.csv"
 SCORES = ("log_loss", "rps", "brier", "ece")
@@ -42,7 +43,7 @@ def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
                  forecaster: str) -> RegisteredVersion:
     """One registry version (`ModelRegistry.info`), its aliases and holdout figures."""
     tags = info.tags
-    promoted = tags.get("promotion.promoted")
+    promotion = Promotion.from_tags(tags)  # a champion promoted by hand reads as promoted
     market = {k: _number(metrics.get(f"market_{k}")) for k in SCORES}
     low, high = _number(metrics.get("clv_low")), _number(metrics.get("clv_high"))
     return RegisteredVersion(
@@ -53,8 +54,8 @@ def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
         trained_through=tags.get("data.trained_through"),
         refit_of=tags.get("refit_of"),
         archived=tags.get("archived") == "true",
-        promoted=None if promoted is None else promoted == "true",
-        promotion_reason=tags.get("promotion.reason"),
+        promoted=promotion.promoted,
+        promotion_reason=promotion.reason,
         holdout=Scores(n=metrics.get("n"), **{k: _number(metrics.get(k)) for k in SCORES}),
         market=MarketScores(forecaster=forecaster, n=metrics.get("n"), **market)
         if any(v is not None for v in market.values()) else None,

@@ -49,7 +49,7 @@ class HoldoutBets:
     clv_bets: int  # bets with a closing price to measure them by
 
     def tags(self) -> dict[str, float]:
-        """The registry's `holdout.*` figures (CLV and the bets behind it)."""
+        """The holdout's CLV figures and the bets behind them (`holdout_*` run metrics)."""
         return {"bets": self.bets, "clv_mean": self.clv_mean, "clv_low": self.clv_ci[0],
                 "clv_high": self.clv_ci[1], "clv_bets": self.clv_bets}
 

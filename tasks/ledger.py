@@ -10,6 +10,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from models.tracking import CLASSIC_ML, EXPERIMENT_KIND_TAG
 from sabiscore.config import load_config
 from sabiscore.ledger import track_record
 from sabiscore.staking import StakingPolicy
@@ -67,8 +68,13 @@ def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
                   if isinstance(v, int | float) and not isinstance(v, bool)}}
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    experiment_id = experiment.experiment_id if experiment else \
-        client.create_experiment(EXPERIMENT)
+    if experiment is None:  # a classic ML experiment, not the GenAI view
+        experiment_id = client.create_experiment(EXPERIMENT,
+                                                 tags={EXPERIMENT_KIND_TAG: CLASSIC_ML})
+    else:
+        experiment_id = experiment.experiment_id
+        if EXPERIMENT_KIND_TAG not in experiment.tags:
+            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
     run = client.create_run(experiment_id, run_name="odds-refresh")
     for name, value in metrics.items():
         client.log_metric(run.info.run_id, name, float(value))

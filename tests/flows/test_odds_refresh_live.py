@@ -102,5 +102,7 @@ def test_the_ledger_is_published_as_an_artifact_and_mlflow_metrics(tmp_path: Pat
     artifact = Artifact.get("ledger")
     assert artifact is not None and "**1** suggestions, **0** settled, 1 open" in artifact.data
     client = mlflow.MlflowClient(tracking_uri(tmp_path))
-    (run,) = client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # classic ML
+    (run,) = client.search_runs([experiment.experiment_id])
     assert run.data.metrics["ledger_suggested"] == 1 and run.data.metrics["ledger_bets"] == 0
