@@ -214,7 +214,9 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
     version = version or registry.version_by_alias(settings.alias)
     if version is None:
         raise NoChampion(
-            f"{registry.name} has no {settings.alias!r} version yet: run `sabiscore pipeline`"
+            f"{registry.name} has no {settings.alias!r} version yet: run `sabiscore pipeline`; "
+            f"if the gate kept every version out (`sabiscore models`), promote one by hand "
+            f"with `sabiscore promote VERSION`"
         )
     ensemble, state, source = registry.load_served(version)
     stamp = store_stamp(DataStore(settings.data_dir))  # a commit during the load: seen next time

@@ -78,3 +78,10 @@ def test_train_names_the_leagues_and_seasons_held_before_any_flow_starts(tmp_pat
     assert result.exit_code == 2
     assert ("season 2030-2031 has no played E0 matches in the store; seasons held: 2023-2024"
             in result.output)
+
+
+def test_bets_without_a_champion_says_how_to_get_one(tmp_path: Path) -> None:
+    result = RUNNER.invoke(app, ["bets", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2, result.output
+    assert "run `sabiscore pipeline`" in result.output
+    assert "`sabiscore promote VERSION`" in result.output and "Traceback" not in result.output
