@@ -73,6 +73,7 @@ def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> 
     from models import build_meta_learner
     from sabiscore.evaluation import outcome_index
     from sabiscore.features import FeatureConfig, build_features, feature_columns
+    from sabiscore.outcomes import RESULT_CODES
 
     key = json.dumps(config["features"], sort_keys=True, default=str)
     if key not in _FEATURES:  # variants of the stack share their feature table
@@ -90,7 +91,7 @@ def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> 
             X.loc[fit], outcome_index(info.loc[fit, "result"])
         )
         frames.append(pd.DataFrame(stack.predict_proba(X.loc[test]), index=X.index[test],
-                                   columns=["H", "D", "A"]))
+                                   columns=list(RESULT_CODES)))
     return pd.concat(frames)
 
 

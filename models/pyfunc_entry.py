@@ -12,7 +12,9 @@ import mlflow
 import pandas as pd
 from mlflow.pyfunc import PythonModel
 
-OUTPUT_COLUMNS = ["H", "D", "A"]
+from sabiscore.outcomes import RESULT_CODES
+
+OUTPUT_COLUMNS = list(RESULT_CODES)  # H, D, A: football-data's result letters
 
 
 class SabiScoreEnsemble(PythonModel):

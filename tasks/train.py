@@ -25,6 +25,7 @@ from sabiscore.evaluation import (
 )
 from sabiscore.features import FeatureConfig, build_features, feature_columns
 from sabiscore.football_data import one_x_two
+from sabiscore.outcomes import RESULT_CODES
 from sabiscore.store import DataStore
 
 
@@ -84,7 +85,7 @@ def evaluate_forecasts(
     settings: dict[str, Any],
 ) -> Evaluation:
     """Ensemble, each base model and the de-margined market, scored on the same matches."""
-    columns = ["H", "D", "A"]
+    columns = list(RESULT_CODES)
     forecasts = {"ensemble": pd.DataFrame(stack.predict_proba(X), index=X.index, columns=columns)}
     for fit in fits:
         probs = fit.calibrated.predict_proba(X)
