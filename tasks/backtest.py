@@ -267,7 +267,8 @@ def publish_artifacts(files: Mapping[str, Path]) -> None:
     The images travel inside the artifact as data URLs, so the Prefect UI shows them without
     a server for the files.
     """
-    create_markdown_artifact(Path(files["report"]).read_text(), key="backtest-bets-report")
+    create_markdown_artifact(Path(files["report"]).read_text(), key="backtest-bets-report",
+                             description="The betting backtest: ROI, yield and CLV per strategy")
     for name, path in files.items():
         if Path(path).suffix == ".png":
             encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")

@@ -377,7 +377,8 @@ def publish_decision(
                          f"{s.rps:.4f} | {s.ece:.4f} |")
     lines += ["", *gate_lines(decision), "", *bets_lines(bets)]
     markdown = "\n".join(lines)
-    create_markdown_artifact(markdown, key="promotion-decision")
+    create_markdown_artifact(markdown, key="promotion-decision",
+                             description="The gate's decision on the new version, and why")
     return markdown
 
 

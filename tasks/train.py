@@ -111,7 +111,8 @@ def evaluate_forecasts(
 
 @task(name="publish-training-report")
 def publish_report(markdown: str) -> None:
-    create_markdown_artifact(markdown, key="training-report")
+    create_markdown_artifact(markdown, key="training-report",
+                             description="The test seasons' scores next to the market")
 
 
 def report_markdown(

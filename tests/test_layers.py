@@ -69,3 +69,16 @@ def test_help_answers_without_loading_flows() -> None:
         assert out.returncode == 0, out.stderr
         assert "Usage" in out.stdout
         assert "--json" in out.stdout or not args or args == ["synth"] and "--seed" in out.stdout
+
+
+def test_every_prefect_artifact_has_a_description() -> None:
+    """The Prefect UI's Artifacts page shows "No description" for one created without it."""
+    root = Path(__file__).resolve().parents[1]
+    missing = []
+    for path in [*root.glob("tasks/*.py"), *root.glob("flows/*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id.startswith("create_") and node.func.id.endswith("_artifact")
+                    and "description" not in {k.arg for k in node.keywords}):
+                missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert missing == []
