@@ -141,8 +141,9 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
 def test_windows_side_by_side_bet_exactly_as_one_after_another(
     league, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Four windows (20 match days each): one after another on threads, then every window's
-    fits at once on threads, then at most 2 windows in flight on Dask processes. Each fit is
+    """Four windows (20 match days each): one after another on threads, then at most 2
+    windows in flight on Dask processes (every window's fits at once on threads was a third
+    run, left out for the suite's time: Dask's processes are the stricter case). Each fit is
     seeded and single-threaded, so the ledger, the forecasts' scores and the results must be
     the same bytes; the features are built once per run."""
     import tasks.train
@@ -156,7 +157,6 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
     train, test = league
     runners = {
         "sequential": ({"kind": "threads", "max_workers": 3}, 1),
-        "threads": ({"kind": "threads", "max_workers": 3}, "all"),
         "dask": ({"kind": "dask", "n_workers": 2, "threads_per_worker": 1}, 2),
     }
     runs = {}
