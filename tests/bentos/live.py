@@ -73,10 +73,12 @@ class _SiteHandler(BaseHTTPRequestHandler):
         try:
             if mode == "hang":
                 time.sleep(site.hang_s)  # longer than the service's timeout
-            self._answer(500 if mode == "500" else 200)
         finally:
+            # Out of flight before the answer goes: once answered, the service's worker sends
+            # its next call, which a thread not yet past this line would count as a fifth.
             with site._lock:
                 site.in_flight -= 1
+        self._answer(500 if mode == "500" else 200)
 
     def _answer(self, status: int) -> None:
         try:
