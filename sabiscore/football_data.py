@@ -12,6 +12,7 @@ strings and line numbers needed to explain each rejection.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import re
@@ -276,6 +277,9 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+_slug = functools.lru_cache(maxsize=4096)(slug)  # a file names its 20 teams 760 times
+
+
 #: What a match id may be wherever it travels (HTTP, WebSocket paths, the site's revalidation
 #: path, logs): letters, digits, "-" and "_", at most 255 characters. `make_match_id` makes only
 #: such ids; a caller's own id is refused otherwise (no "../", "?", "/" or line breaks).
@@ -299,7 +303,7 @@ def make_match_id(league: str, date: pd.Timestamp, home_team: str, away_team: st
     >>> make_match_id("E0", pd.Timestamp("2023-08-11"), "Burnley", "Man City")
     'e0-20230811-burnley-man-city'
     """
-    return f"{slug(league)}-{date:%Y%m%d}-{slug(home_team)}-{slug(away_team)}"
+    return f"{_slug(league)}-{date:%Y%m%d}-{_slug(home_team)}-{_slug(away_team)}"
 
 
 def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
@@ -327,9 +331,23 @@ def _float_or_nan(text: str) -> float:
         return np.nan
 
 
+def _numbers(texts: np.ndarray) -> np.ndarray:
+    """`float(text)` of each stripped string in an object array; '' and text become NaN.
+
+    >>> _numbers(np.array(["1.5", "", "x", " 2"], dtype=object))
+    array([1.5, nan, nan, 2. ])
+    """
+    values = texts.copy()
+    values[values == ""] = "nan"
+    try:
+        return values.astype(float)  # float() of each element, in C: one bad cell spoils it
+    except ValueError:
+        return np.asarray([_float_or_nan(v) for v in values], dtype=float)
+
+
 def _to_number(raw: pd.Series) -> pd.Series:
     """Numbers from stripped strings; '' and text become NaN (the raw text is kept elsewhere)."""
-    return pd.Series([_float_or_nan(v) if v else np.nan for v in raw], dtype=float)
+    return pd.Series(_numbers(raw.to_numpy(dtype=object)), dtype=float)
 
 
 def _text_stream(data: bytes, encoding: str) -> io.TextIOWrapper:
@@ -378,12 +396,15 @@ def count_data_lines(data: bytes) -> int:
 
 
 def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
-    """Rows as a rectangular array of strings: short rows padded with '', long ones cut."""
+    """Rows as a rectangular object array of stripped strings: short rows padded with '',
+    long ones cut."""
     table = np.full((len(rows), width), "", dtype=object)
     for r, (_, fields) in enumerate(rows):
         n = min(len(fields), width)
         table[r, :n] = fields[:n]
-    return table
+    if any("\x00" in v for v in table.ravel()):  # numpy's own strings drop trailing NULs
+        return np.vectorize(str.strip, otypes=[object])(table)
+    return np.strings.strip(table.astype(str)).astype(object)
 
 
 def _open(data: bytes) -> tuple[DecodedText, list[str], ColumnMap, Iterator]:
@@ -451,7 +472,7 @@ def iter_match_chunks(
 def _column(table: np.ndarray, i: int | None) -> pd.Series:
     if i is None:
         return pd.Series([""] * len(table), dtype=object)
-    return pd.Series([v.strip() for v in table[:, i]], dtype=object)
+    return pd.Series(table[:, i], dtype=object)
 
 
 def _match_table(
@@ -477,62 +498,65 @@ def _match_table(
     home_goals_raw, away_goals_raw = core("home_goals"), core("away_goals")
     result = core("result").str.upper()
 
-    frame = pd.DataFrame(
-        {
-            "league": league,
-            "date": date,
-            "kickoff": kickoff,
-            "home_team": home.replace("", None),
-            "away_team": away.replace("", None),
-            "home_goals": _to_number(home_goals_raw),
-            "away_goals": _to_number(away_goals_raw),
-            "result": result.replace("", None),
-            "ht_home_goals": _to_number(core("ht_home_goals")),
-            "ht_away_goals": _to_number(core("ht_away_goals")),
-            "ht_result": core("ht_result").str.upper().replace("", None),
-            "referee": core("referee").replace("", None),
-        }
-    )
+    data = {
+        "league": league,
+        "date": date,
+        "kickoff": kickoff,
+        "home_team": home.replace("", None),
+        "away_team": away.replace("", None),
+        "home_goals": _to_number(home_goals_raw),
+        "away_goals": _to_number(away_goals_raw),
+        "result": result.replace("", None),
+        "ht_home_goals": _to_number(core("ht_home_goals")),
+        "ht_away_goals": _to_number(core("ht_away_goals")),
+        "ht_result": core("ht_result").str.upper().replace("", None),
+        "referee": core("referee").replace("", None),
+    }
     for name, i in columns.stats.items():
-        frame[name] = _to_number(_column(table, i))
+        data[name] = _to_number(_column(table, i))
     for name in STAT_COLUMNS:
-        if name not in frame:
-            frame[name] = np.nan
-
+        data.setdefault(name, pd.Series(np.nan, index=league.index))
     no_result = (home_goals_raw == "") & (away_goals_raw == "") & (result == "")
-    frame["status"] = np.where(no_result, "fixture", "played")
-    frame["season"] = _file_seasons(frame, season_start_month)
-    frame["match_id"] = [
-        make_match_id(lg, d, h, a) if pd.notna(d) and h and a and pd.notna(lg) else None
-        for lg, d, h, a in zip(league, date, home, away, strict=True)
-    ]
-    frame["source"] = source
-    frame["line"] = [line for line, _ in rows]
-    frame["n_fields"] = [len(fields) for _, fields in rows]
-    frame["n_header_fields"] = len(header)
-    frame["date_raw"] = date_raw
-    frame["home_goals_raw"] = home_goals_raw
-    frame["away_goals_raw"] = away_goals_raw
-    frame["raw_row"] = [",".join(fields) for _, fields in rows]
-    return frame.loc[:, list(MATCH_COLUMNS)]
+    status = pd.Series(np.where(no_result, "fixture", "played"), index=league.index)
+    identified = date.notna() & league.notna() & (home != "") & (away != "")
+    data |= {
+        "status": status,
+        "season": _file_seasons(date, league, status, season_start_month),
+        "match_id": [
+            make_match_id(lg, d, h, a) if ok else None
+            for ok, lg, d, h, a in zip(identified, league, date, home, away, strict=True)
+        ],
+        "source": source,
+        "line": [line for line, _ in rows],
+        "n_fields": [len(fields) for _, fields in rows],
+        "n_header_fields": len(header),
+        "date_raw": date_raw,
+        "home_goals_raw": home_goals_raw,
+        "away_goals_raw": away_goals_raw,
+        "raw_row": [",".join(fields) for _, fields in rows],
+    }
+    return pd.DataFrame({name: data[name] for name in MATCH_COLUMNS}, index=league.index)
 
 
-def _file_seasons(frame: pd.DataFrame, start_month: int) -> pd.Series:
+def _file_seasons(
+    date: pd.Series, league: pd.Series, status: pd.Series, start_month: int
+) -> pd.Series:
     """One season per league in a file: the most common nominal season of its played rows
     (on a tie, the one met first).
 
     A season file can run past its nominal end (2019-20 finished in July 2020), so each row's
     own date would split it; fixture lists spanning two seasons keep per-row seasons.
     """
-    nominal = frame["date"].map(lambda d: season_of(d, start_month) if pd.notna(d) else None)
-    counted = pd.DataFrame({"league": frame["league"], "season": nominal, "at": range(len(frame))})
-    counted = counted[(frame["status"] == "played") & nominal.notna() & frame["league"].notna()]
+    seasons_of = {day: season_of(day, start_month) for day in date.dropna().unique()}
+    nominal = date.map(seasons_of)
+    counted = pd.DataFrame({"league": league, "season": nominal, "at": range(len(date))})
+    counted = counted[(status == "played") & nominal.notna() & league.notna()]
     tally = counted.groupby(["league", "season"], sort=False)["at"].agg(["size", "min"])
     tally = tally.reset_index().sort_values(["size", "min"], ascending=[False, True])
     top = tally.drop_duplicates("league").set_index("league")["season"]
     seasons = nominal.copy()
-    in_league = frame["league"].isin(top.index)
-    seasons[in_league] = frame.loc[in_league, "league"].map(top)
+    in_league = league.isin(top.index)
+    seasons[in_league] = league[in_league].map(top)
     return seasons
 
 
@@ -544,15 +568,9 @@ def _odds_table(
         return pd.DataFrame({name: pd.Series(dtype=object) for name in ODDS_COLUMNS})
     meta = [c for _, c in columns.odds]
     block = table[:, [i for i, _ in columns.odds]]
-    rows, cols, raws = [], [], []
-    for r, values in enumerate(block.tolist()):
-        for c, value in enumerate(values):
-            value = value.strip()
-            if value:
-                rows.append(r)
-                cols.append(c)
-                raws.append(value)
-    row, col = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
+    quoted = block != ""
+    row, col = np.nonzero(quoted)  # row by row, as the file reads
+    raws = block[quoted]
 
     def attr(name: str) -> pd.Categorical:
         values = [getattr(c, name) for c in meta]
@@ -571,8 +589,8 @@ def _odds_table(
             "phase": attr("phase"),
             "market": attr("market"),
             "outcome": attr("outcome"),
-            "price": np.asarray([_float_or_nan(v) for v in raws], dtype=float),
-            "price_raw": np.asarray(raws, dtype=object),
+            "price": _numbers(raws),
+            "price_raw": raws,
             "is_aggregate": np.isin(np.asarray(bookmaker), list(AGGREGATES)),
             "source": source,
             "line": matches["line"].to_numpy()[row],

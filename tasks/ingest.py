@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.logging import get_run_logger
 
@@ -105,7 +106,7 @@ def chosen_sources(sources: list[str] | None, data_config: dict,
                            [spec.code for spec in synthetic.leagues])
 
 
-@task(name="resolve-sources")
+@task(name="resolve-sources", cache_policy=NO_CACHE)
 def resolve_sources(sources: list[str], data_config: dict, data_dir: Path) -> list[SourceRef]:
     """Expand files, folders, globs, URLs and the named sources into a list to read."""
     refs: list[SourceRef] = []
@@ -131,7 +132,7 @@ def _retry_unless_client_error(task: Any, task_run: Any, state: Any) -> bool:
 
 
 @task(name="download", retries=3, retry_delay_seconds=[2, 5, 15],
-      retry_condition_fn=_retry_unless_client_error)
+      retry_condition_fn=_retry_unless_client_error, cache_policy=NO_CACHE)
 def download(url: str, timeout_s: float) -> bytes:
     """Fetch one URL (retried: the only step here that talks to the outside world)."""
     response = httpx.get(url, timeout=timeout_s, follow_redirects=True)
@@ -139,16 +140,26 @@ def download(url: str, timeout_s: float) -> bytes:
     return response.content
 
 
-@task(name="store-raw")
-def store_raw(store: DataStore, data: bytes, source: str) -> RawFile:
-    """Keep the file's bytes unchanged, content-addressed, before anything reads them."""
-    return store.put_raw(data, source)
+@task(name="keep-raw", cache_policy=NO_CACHE)
+def keep_raw(
+    store: DataStore, contents: dict[str, bytes | Path]
+) -> dict[str, RawFile | Exception]:
+    """Keep every file's bytes unchanged, content-addressed, before anything reads them (a
+    path is read here); a file that cannot be read or kept becomes its exception."""
+    kept: dict[str, RawFile | Exception] = {}
+    for source, content in contents.items():
+        try:
+            data = content.read_bytes() if isinstance(content, Path) else content
+            kept[source] = store.put_raw(data, source)
+        except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
+            kept[source] = error
+    return kept
 
 
 # --- parse, validate, commit ---------------------------------------------------------------
 
 
-@task(name="screen-files")
+@task(name="screen-files", cache_policy=NO_CACHE)
 def screen_files(
     raws: dict[str, RawFile], validation: dict, now: datetime | None = None
 ) -> dict[str, EarlyRefusal]:
@@ -177,7 +188,7 @@ def screen_files(
     return refusals
 
 
-@task(name="parse-files")
+@task(name="parse-files", cache_policy=NO_CACHE)
 def parse_files(
     raws: dict[str, RawFile], season_start_month: int
 ) -> dict[str, ParsedFile | Exception]:
@@ -193,7 +204,7 @@ def parse_files(
     return results
 
 
-@task(name="validate-gx")
+@task(name="validate-gx", cache_policy=NO_CACHE)
 def validate_files(
     parsed: dict[str, ParsedFile],
     validation: dict,
@@ -230,7 +241,7 @@ def validate_files(
     return outcome, stats
 
 
-@task(name="commit-partitions")
+@task(name="commit-partitions", cache_policy=NO_CACHE)
 def commit_partitions(
     store: DataStore,
     raws: dict[str, RawFile],
@@ -362,7 +373,7 @@ def _keep_rejected_quarantine(
         store.commit(parts)
 
 
-@task(name="keep-refused-quarantine")
+@task(name="keep-refused-quarantine", cache_policy=NO_CACHE)
 def keep_refused_quarantine(
     store: DataStore, raws: dict[str, RawFile], refusals: dict[str, EarlyRefusal]
 ) -> None:
@@ -372,7 +383,7 @@ def keep_refused_quarantine(
         store.commit(parts)
 
 
-@task(name="check-guards")
+@task(name="check-guards", cache_policy=NO_CACHE)
 def check_guards(
     store: DataStore,
     raws: dict[str, RawFile],
@@ -432,7 +443,7 @@ def summarize(reports: dict[str, FileReport], extra: dict) -> dict:
     }
 
 
-@task(name="publish-summary")
+@task(name="publish-summary", cache_policy=NO_CACHE)
 def publish_summary(summary: dict) -> None:
     """A table of files and a markdown summary on the Prefect UI's Artifacts page."""
     rows = [
@@ -494,15 +505,19 @@ def fetch_and_keep_raw(refs: list[SourceRef], store: DataStore, http: Mapping[st
         for ref in refs
         if ref.is_url
     }
-    raws = {}
+    contents: dict[str, bytes | Path] = {}
     for ref in refs:
         try:
-            content = fetching[ref.location].result() if ref.is_url else Path(ref.location)
-            content = content.read_bytes() if isinstance(content, Path) else content
-            raws[ref.location] = store_raw(store, content, ref.location)
-            reports[ref.location].sha256 = raws[ref.location].sha256
+            contents[ref.location] = (fetching[ref.location].result() if ref.is_url
+                                      else Path(ref.location))
         except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
             file_error(reports[ref.location], error)
+    raws = {}
+    for source, kept in keep_raw(store, contents).items():
+        if isinstance(kept, Exception):
+            file_error(reports[source], kept)
+        else:
+            raws[source], reports[source].sha256 = kept, kept.sha256
     return raws
 
 
@@ -661,14 +676,10 @@ def run_suites(
         definition = context.validation_definitions.add(
             gx.ValidationDefinition(name=f"validate_{name}", data=batch, suite=suite)
         )
-        actions = []
-        if docs_dir is not None:
-            actions.append(gx.checkpoint.UpdateDataDocsAction(name="update_data_docs"))
         checkpoint = context.checkpoints.add(
             gx.Checkpoint(
                 name=f"checkpoint_{name}",
                 validation_definitions=[definition],
-                actions=actions,
                 result_format={"result_format": "COMPLETE"},
             )
         )
@@ -680,6 +691,7 @@ def run_suites(
             verdicts.extend(_verdicts(result, f"football_data_{name}", len(frame)))
     if docs_dir is None:
         return SuiteRun(tuple(failures), evaluated, successful, None)
+    context.build_data_docs(site_names=["sabiscore_local"])  # once for every suite: 1-2 s each
     report = Path(docs_dir) / "report.html"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(report_html(verdicts, "SabiScore: the latest validation",
