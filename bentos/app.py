@@ -6,8 +6,10 @@ by a test), and turns every refusal into `{"error": "..."}` here, in one place.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
@@ -17,17 +19,21 @@ from fastapi.requests import HTTPConnection, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from bentos.bets import BetQuery
+from bentos.bets import BetQuery, price, value_bets
 from bentos.errors import INTERNAL_ERROR, BadRequest, NotFound, ServiceError, Unavailable
+from bentos.examples import Examples, served_examples
 from bentos.hub import CLOSE_UNKNOWN_MATCH
-from bentos.openapi import SWAGGER_UI, served_document
+from bentos.openapi import SWAGGER_UI, Answers, served_document
 from bentos.runtime import Runtime
 from bentos.schemas import (
+    BatchRequest,
+    EdgeRequest,
     EdgeUpdate,
     Error,
     Health,
     League,
     LedgerReport,
+    MatchRequest,
     ModelsReport,
     OddsUpdate,
     Ready,
@@ -37,6 +43,7 @@ from bentos.schemas import (
     UpcomingFixtures,
     ValueBets,
 )
+from bentos.state import LoadedModel
 from sabiscore.football_data import is_safe_match_id
 
 logger = logging.getLogger(__name__)
@@ -158,6 +165,86 @@ def _add_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": INTERNAL_ERROR}, status_code=500)
 
 
+# --- answers ----------------------------------------------------------------------------------
+
+
+def ready(model: LoadedModel) -> Ready:
+    return Ready(model=model.info, loaded_at=model.loaded_at,
+                 state_date=str(model.featurizer.state_date.date()),
+                 calibration_status=model.calibration_status)
+
+
+def teams_of(model: LoadedModel) -> Teams:
+    return Teams(leagues=[League(league=k, teams=v) for k, v in model.teams().items()])
+
+
+def listing(answer: ValueBets) -> UpcomingFixtures:
+    """The fixtures of a value-bets answer, without its bets."""
+    return UpcomingFixtures(**answer.model_dump(include=set(UpcomingFixtures.model_fields)))
+
+
+def bet_query(parameters: dict[str, Any]) -> BetQuery:
+    """A query's parameters as `/fixtures` and `/value-bets` take them."""
+    return BetQuery.of(parameters.get("league"), parse_day(parameters.get("from"), "from"),
+                       parse_day(parameters.get("to"), "to"), parameters.get("book"),
+                       parameters.get("bankroll"))
+
+
+async def example_answers(runtime: Runtime, examples: Examples) -> Answers:
+    """The answer to each example request (bentos/examples.py), as its route computes it but
+    without HTTP and without the route's effects: nothing is posted, pushed, recorded or
+    reloaded. They are what the loaded model answers the examples sent in the document's
+    order, `POST /odds`'s first, so that `GET /matches/{match_id}` and the fixtures' listings
+    know its match; Swagger UI showed answers built from the schemas ("string", 0). An example
+    that cannot be answered is logged and left out: the document is served without it."""
+    model = runtime.require_model()
+    body = {operation: example.get("body") for operation, example in examples.items()}
+    query = {operation: example.get("parameters", {}) for operation, example in examples.items()}
+
+    @functools.cache
+    def posted() -> tuple[OddsUpdate, EdgeUpdate]:
+        return runtime.priced(OddsUpdate.model_validate(body["post", "/odds"]), model)
+
+    def upcoming() -> Iterable[OddsUpdate]:
+        return {**model.fixtures, posted()[0].match_id: posted()[0]}.values()
+
+    def current(match_id: str) -> EdgeUpdate:
+        fixture = model.fixtures.get(match_id)
+        return price(model, fixture) if fixture is not None else posted()[1]
+
+    answer: dict[tuple[str, str], Callable[[], Any]] = {
+        ("get", "/healthz"): Health,
+        ("get", "/readyz"): lambda: ready(model),
+        ("get", "/teams"): lambda: teams_of(model),
+        ("post", "/predict"): lambda: runtime.predict(
+            MatchRequest.model_validate(body["post", "/predict"])),
+        ("post", "/predict_batch"): lambda: runtime.predict_batch(
+            BatchRequest.model_validate(body["post", "/predict_batch"]).matches),
+        ("post", "/edge"): lambda: runtime.edge(EdgeRequest.model_validate(body["post", "/edge"])),
+        ("post", "/odds"): lambda: posted()[1],
+        # what a reload answers while the alias still names the version loaded
+        ("post", "/reload"): lambda: ReloadResult(reloaded=True,
+                                                  previous_version=model.info.version,
+                                                  model=model.info),
+        ("get", "/fixtures"): lambda: listing(value_bets(
+            model, upcoming(), bet_query(query["get", "/fixtures"]))),
+        ("get", "/value-bets"): lambda: value_bets(
+            model, upcoming(), bet_query(query["get", "/value-bets"])),
+        ("get", "/matches/{match_id}"): lambda: current(
+            query["get", "/matches/{match_id}"]["match_id"]),
+        ("get", "/ledger"): lambda: runtime.track_record(query["get", "/ledger"]["since"]),
+        ("get", "/models"): lambda: runtime.models_report(query["get", "/models"]["limit"]),
+    }
+    answers = {}
+    for operation, respond in answer.items():
+        try:
+            answered = respond()
+            answers[operation] = await answered if inspect.isawaitable(answered) else answered
+        except Exception:
+            logger.exception("the example of %s %s has no answer", *operation)
+    return answers
+
+
 # --- routes ---------------------------------------------------------------------------------
 
 
@@ -182,7 +269,10 @@ def _add_routes(app: FastAPI) -> None:
         key = (id(published), served, datetime.now(UTC).date())
         cached = getattr(state, "served_openapi", None)
         if cached is None or cached[0] != key:
-            cached = state.served_openapi = (key, served_document(published, model, key[2]))
+            examples = served_examples(model, key[2])
+            answers = await example_answers(runtime, examples) if model is not None else {}
+            document = served_document(published, model, examples, answers)
+            cached = state.served_openapi = (key, document)
         return JSONResponse(cached[1])
 
     @app.get("/healthz", tags=["probes"])
@@ -193,19 +283,12 @@ def _add_routes(app: FastAPI) -> None:
     @app.get("/readyz", tags=["probes"], responses={503: {"model": Error}})
     async def readyz(request: Request) -> Ready:
         """Ready: a model is loaded. Which one, and the date of the teams' state."""
-        model = runtime_of(request).require_model()
-        return Ready(
-            model=model.info,
-            loaded_at=model.loaded_at,
-            state_date=str(model.featurizer.state_date.date()),
-            calibration_status=model.calibration_status,
-        )
+        return ready(runtime_of(request).require_model())
 
     @app.get("/teams", tags=["matches"])
     async def teams(request: Request) -> Teams:
         """The leagues and teams the model can be asked about (for a team picker)."""
-        known = runtime_of(request).require_model().teams()
-        return Teams(leagues=[League(league=k, teams=v) for k, v in known.items()])
+        return teams_of(runtime_of(request).require_model())
 
     @app.get("/fixtures", tags=["bets"])
     async def fixtures(
@@ -219,8 +302,7 @@ def _add_routes(app: FastAPI) -> None:
         runtime = runtime_of(request)
         query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"))
         await runtime.refresh_if_store_moved()
-        answer = runtime.value_bets(query, record=False)
-        return UpcomingFixtures(**answer.model_dump(include=set(UpcomingFixtures.model_fields)))
+        return listing(runtime.value_bets(query, record=False))
 
     @app.get("/value-bets", tags=["bets"])
     async def bets(

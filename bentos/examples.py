@@ -73,6 +73,17 @@ class ExampleMatch:
                 "away_team": self.away_team, "kickoff": self.kickoff.isoformat(), **extra}
 
 
+def served_examples(model: Any | None, today: date) -> Examples:
+    """The examples for the model served (a `LoadedModel`; None while none is loaded): its
+    league and teams, its first upcoming fixture for `GET /matches/{match_id}` and its name
+    and version for `POST /reload`."""
+    if model is None:
+        return request_examples(ExampleMatch.of({}, None, today))
+    match = ExampleMatch.of(model.teams(), model.featurizer.state_date.date(), today)
+    fixture_id = next(iter(sorted(model.fixtures)), None)
+    return request_examples(match, fixture_id, (model.info.name, model.info.version))
+
+
 def request_examples(match: ExampleMatch, fixture_id: str | None = None,
                      model: tuple[str, str] | None = None) -> Examples:
     """One working request per operation. `fixture_id`: an upcoming fixture's id for

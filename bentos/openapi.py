@@ -19,22 +19,23 @@ send, a /metrics route that is off, and none of 401, 403, 413, 415, 422 or 503. 
   OpenAPI has no WebSocket operation), its tags in place of BentoML's, a summary per route.
 
 What depends on the model served is added per request (`served_document`): the version
-(the package's and the model's) and a working example of every operation (bentos/examples.py),
-in place of the bodies Swagger UI would build from the schemas, which the service refuses.
+(the package's and the model's), a working example of every operation (bentos/examples.py),
+in place of the bodies Swagger UI would build from the schemas, which the service refuses, and
+the model's answer to it (bentos/app.py, `example_answers`), in place of the `"string"` and 0
+Swagger UI would show.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from bentos.auth import API_TOKEN_ENV, Access, AuthPolicy, route_access
-from bentos.examples import ExampleMatch, Examples, request_examples
+from bentos.examples import Examples
 
 OPENAPI_VERSION = "3.1.0"
 SCHEME = "bearerAuth"
@@ -162,6 +163,8 @@ BENTOML_ERRORS = ("InvalidArgument", "NotFound", "InternalServerError")
 
 
 Models = Mapping[str, tuple[type[BaseModel], type[BaseModel]]]
+#: (method, path) -> the answer to that operation's example.
+Answers = Mapping[tuple[str, str], BaseModel]
 
 
 def published_document(generated: dict[str, Any], policy: AuthPolicy,
@@ -207,18 +210,22 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
     return doc
 
 
-def served_document(published: dict[str, Any], model: Any | None, today: date) -> dict[str, Any]:
+def served_document(published: dict[str, Any], model: Any | None, examples: Examples,
+                    answers: Answers | None = None) -> dict[str, Any]:
     """`published` for the model served now (a `LoadedModel`, None while none is): the
-    version says which, and every operation carries a working example for it."""
+    version says which, every operation carries a working example for it (`served_examples`)
+    and, once it is loaded, that example's answer as its 200's example (`answers`)."""
     doc = copy.deepcopy(published)
-    match = ExampleMatch.of(model.teams() if model else {},
-                            model.featurizer.state_date.date() if model else None, today)
-    fixture_id = next(iter(sorted(model.fixtures)), None) if model else None
-    served = (model.info.name, model.info.version) if model else None
     if model is not None:
         doc["info"]["version"] = (f"{doc['info']['version']}, model {model.info.name} "
                                   f"v{model.info.version} ({model.info.semver})")
-    add_examples(doc, request_examples(match, fixture_id, served))
+    add_examples(doc, examples)
+    for (method, path), answer in (answers or {}).items():
+        operation = doc.get("paths", {}).get(path, {}).get(method)
+        content = (operation or {}).get("responses", {}).get("200", {}).get("content", {})
+        if "application/json" in content:
+            content["application/json"]["example"] = answer.model_dump(mode="json",
+                                                                       by_alias=True)
     return doc
 
 

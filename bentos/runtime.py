@@ -35,6 +35,7 @@ from bentos.hub import EdgeHub
 from bentos.registry_view import RegistryView
 from bentos.revalidate import Revalidator
 from bentos.schemas import (
+    BatchPrediction,
     EdgeRequest,
     EdgeResponse,
     EdgeUpdate,
@@ -215,13 +216,14 @@ class Runtime:
     def predict(self, match: MatchRequest) -> Prediction:
         return self.require_model().predict(match)
 
-    def predict_batch(self, matches: Sequence[MatchRequest]) -> list[Prediction]:
+    def predict_batch(self, matches: Sequence[MatchRequest]) -> BatchPrediction:
         limit = self.settings.max_batch_size
         if not matches:
             raise BadRequest("matches is empty: send at least one match")
         if len(matches) > limit:
             raise PayloadTooLarge(f"{len(matches)} matches in one batch; at most {limit}")
-        return self.require_model().predict_many(matches)
+        predictions = self.require_model().predict_many(matches)
+        return BatchPrediction(predictions=predictions, model_version=predictions[0].model_version)
 
     def edge(self, request: EdgeRequest) -> EdgeResponse:
         _, response = self.require_model().edge(request, request.odds, request.reference_book)
@@ -233,14 +235,19 @@ class Runtime:
         """Recompute the match's edge from its new prices, push it to the subscribers and
         schedule the site's revalidation. Returns the message pushed."""
         model = self.require_model()
-        match_id = update.match_id or _match_id(update)
-        update = update.model_copy(update={"match_id": match_id})
-        message = price(model, update)
+        update, message = self.priced(update, model)
         self._record(model, bets_of(update, message.edge))
-        self._track(match_id, update)
-        self.hub.publish(match_id, message.model_dump_json())
-        self.revalidator.schedule(match_id)
+        self._track(message.match_id, update)
+        self.hub.publish(message.match_id, message.model_dump_json())
+        self.revalidator.schedule(message.match_id)
         return message
+
+    def priced(self, update: OddsUpdate,
+               model: LoadedModel | None = None) -> tuple[OddsUpdate, EdgeUpdate]:
+        """The update under its match_id (made from the kick-off when none was sent) and the
+        message `post_odds` would push for it, pushed nowhere."""
+        update = update.model_copy(update={"match_id": update.match_id or _match_id(update)})
+        return update, price(model or self.require_model(), update)
 
     def _track(self, match_id: str, update: OddsUpdate) -> None:
         """Keep the match as the most recently posted; forget the least recent beyond

@@ -42,6 +42,7 @@ from bentos.schemas import (
     Prediction,
 )
 from bentos.settings import PushSettings, ServingSettings
+from bentos.unrouted import JsonRouteErrors
 from sabiscore.config import load_config
 
 logger = logging.getLogger(__name__)
@@ -214,13 +215,7 @@ class SabiScore:
     @bentoml.api(route="/predict_batch")
     async def predict_batch(self, request: BatchRequest, /) -> BatchPrediction:
         """Several matches in one call (at most `predict.max_batch_size`; more: 413)."""
-
-        def respond() -> BatchPrediction:
-            predictions = self.runtime.predict_batch(request.matches)
-            return BatchPrediction(predictions=predictions,
-                                   model_version=predictions[0].model_version)
-
-        return _answer(respond)
+        return _answer(lambda: self.runtime.predict_batch(request.matches))
 
     @bentoml.api(route="/edge")
     async def edge(self, request: EdgeRequest, /) -> EdgeResponse:
@@ -269,15 +264,25 @@ def bentoml_routes() -> dict[str, tuple[type[BaseModel], type[BaseModel]]]:
     return routes
 
 
+def _secrets() -> tuple[str, ...]:
+    """The revalidation secret and the API token, once the service's `__init__` has run."""
+    return tuple(getattr(app.state, "secrets", ()))
+
+
+def _published_document() -> dict[str, Any] | None:
+    return getattr(app.state, "openapi", None)
+
+
 def _max_body_bytes() -> int:
     return getattr(app.state, "max_body_bytes", DEFAULT_MAX_BODY_BYTES)
 
 
-# In this order, outermost first: the log of refusals (each once, whoever refused); CORS (a
-# preflight is answered before anything else); every route of both routers, the probes
-# included, meets the token rule; then the `@bentoml.api` routes' bodies are checked
-# (bentos/bodies.py).
-SabiScore.add_asgi_middleware(LogErrors, secrets=lambda: getattr(app.state, "secrets", ()))
+# In this order, outermost first: the log of refusals (each once, whoever refused); a router's
+# 404 or 405 made JSON (bentos/unrouted.py); CORS (a preflight is answered before anything
+# else); every route of both routers, the probes included, meets the token rule; then the
+# `@bentoml.api` routes' bodies are checked (bentos/bodies.py).
+SabiScore.add_asgi_middleware(LogErrors, secrets=_secrets)
+SabiScore.add_asgi_middleware(JsonRouteErrors, document=_published_document, secrets=_secrets)
 SabiScore.add_asgi_middleware(SiteCors, origins=lambda: getattr(app.state, "cors_origins", ()))
 SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(

@@ -267,6 +267,86 @@ def test_a_refusal_is_one_info_line_and_no_traceback(server: Server, teams: list
     assert all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in logged.splitlines()), logged
 
 
+#: What two answers to one request may differ in: the moment each was made.
+MOMENTS = frozenset({"updated_at", "generated_at"})
+
+
+def _timeless(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _timeless(v) for k, v in value.items() if k not in MOMENTS}
+    if isinstance(value, list):
+        return [_timeless(v) for v in value]
+    return value
+
+
+def test_every_documented_answer_is_the_servers_answer_to_its_example(server: Server) -> None:
+    """Swagger UI showed answers built from the schemas ("string", 0; issue 15): each 200's
+    example is the loaded model's answer to the operation's example request. Sent in the
+    document's order (`POST /odds` first), `POST /reload` last (a reload is a new load)."""
+    document = _document(server)
+    operations = sorted(_operations(document), key=lambda o: (o[0], o[1]) == ("post", "/reload"))
+    compared = []
+    for method, path, operation in operations:
+        ok = operation["responses"]["200"].get("content", {}).get("application/json")
+        if ok is None:  # /livez: BentoML's plain text
+            continue
+        assert "example" in ok, (method, path)
+        assert '"string"' not in json.dumps(ok["example"]), (method, path, ok["example"])
+        answer = _send(server, method, path, operation)
+        assert answer.status_code == 200, (method, path, answer.text)
+        assert _timeless(answer.json()) == _timeless(ok["example"]), (method, path)
+        compared.append((method, path))
+    assert len(compared) == 13 and ("get", "/matches/{match_id}") in compared
+
+
+#: Requests no route takes, whichever router refuses them: (method, path, status, Allow).
+UNROUTED = [
+    ("GET", "/nope", 404, None),  # BentoML's router
+    ("GET", "/metrics", 404, None),  # BentoML's route, off
+    ("GET", "/static_content/nope.js", 404, None),  # the docs' static files
+    ("GET", "/predict", 405, "POST"),  # a `@bentoml.api` route
+    ("POST", "/livez", 405, "GET, HEAD"),  # BentoML's probe
+    ("GET", "/odds", 405, "POST"),  # the FastAPI app's routes
+    ("PUT", "/teams", 405, "GET"),
+    ("POST", "/docs.json", 405, "GET"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "status", "allow"), UNROUTED)
+def test_a_request_no_route_takes_is_answered_with_what_exists(
+    server: Server, method: str, path: str, status: int, allow: str | None
+) -> None:
+    """BentoML's router answered `Not Found` / `Method Not Allowed` in plain text, the FastAPI
+    app `{"error": "Method Not Allowed"}` (issue 15): each is a JSON refusal saying what the
+    path answers, or which paths exist."""
+    answer = httpx.request(method, f"{server.url}{path}", headers=AUTH)
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"] == "application/json"
+    (error,) = answer.json().values()
+    assert set(answer.json()) == {"error"} and f"'{path}'" in error
+    if status == 405:
+        assert answer.headers["allow"] == allow and error.endswith(f"it answers {allow}")
+    else:
+        assert "POST /predict, POST /predict_batch" in error and "GET /teams" in error
+
+
+def test_a_path_no_route_takes_is_answered_and_logged_escaped(server: Server) -> None:
+    before = len(server.log.read_text())
+    path = "/<script>alert(1)</script>%0A[ERROR] forged" + "a" * 300
+    answer = httpx.get(f"{server.url}{path}")
+    assert answer.status_code == 404 and answer.headers["content-type"] == "application/json"
+    error = answer.json()["error"]
+    assert "<script>" not in answer.text and "\n" not in error
+    assert error.startswith("no route GET '/%3Cscript%3Ealert%281%29%3C/script%3E%0A[ERROR]%20")
+    assert "aaa'... (341 characters): the service answers" in error and len(error) < 600
+    refusal = re.compile(r"\[INFO\] \[entry_service:sabiscore:1\] 404 GET '/<script>")
+    until(lambda: refusal.search(server.log.read_text()[before:]))
+    logged = server.log.read_text()[before:]
+    assert len(refusal.findall(logged)) == 1 and "Traceback" not in logged
+    assert all(re.match(r"\d{4}-\d\d-\d\dT", line) for line in logged.splitlines()), logged
+    assert "aaaa'... (341 characters) from" in logged  # the path cut in the log too
+
+
 def test_a_price_change_is_pushed_and_the_page_revalidated(
     server: Server, site: FakeSite, teams: list[str]
 ) -> None:
