@@ -31,6 +31,7 @@ from sabiscore.backtest import (
     EloOutcomeModel,
     Window,
     results_by_strategy,
+    training_rows,
 )
 from sabiscore.config import deep_merge, default_data_dir, load_config
 from sabiscore.splits import ingested_partitions
@@ -58,6 +59,7 @@ from tasks.train import (
     fit_base_model,
     fit_stack,
     load_training_data,
+    run_datasets,
 )
 
 
@@ -251,7 +253,11 @@ def backtest_bets_flow(
                   "partitions": partitions, "train": train_config}
         tags = {"flow": "backtest-bets", "n_test": str(len(market.info)),
                 "n_windows": str(len(windows))}
-        run_id = log_backtest_run(store.root, results, ledger, params, files, tags, started_ms)
+        trained_on = training_rows(table.info, allowed, windows[-1])  # the last window's: all
+        inputs = run_datasets(store, table, table.info.index[trained_on],
+                              table.info.index[test])
+        run_id = log_backtest_run(store.root, results, ledger, params, files, tags, started_ms,
+                                  inputs)
 
     pooled = scores[scores["group"] == "all"].drop(columns="group")
     return {

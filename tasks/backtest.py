@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_image_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
+from models.tracking import RunDataset
 from models.training import FeatureTable
 from sabiscore.backtest import (
     MODEL,
@@ -53,7 +55,7 @@ def partition_masks(
     return allowed, allowed & key.isin(partitions["test"]) & (info["status"] == "played")
 
 
-@task(name="plan-windows")
+@task(name="plan-windows", cache_policy=NO_CACHE)
 def plan_windows(info: pd.DataFrame, test: pd.Series, retrain_every: str | int) -> list[Window]:
     windows = walk_forward_windows(info, test, retrain_every)
     if not windows:
@@ -69,14 +71,14 @@ def window_training_rows(table: FeatureTable, allowed: pd.Series, window: Window
     return rows
 
 
-@task(name="fit-elo-baseline")
+@task(name="fit-elo-baseline", cache_policy=NO_CACHE)
 def fit_elo_baseline(X: pd.DataFrame, y: np.ndarray) -> EloOutcomeModel:
     if ELO_FEATURE not in X.columns:
         raise ValueError(f"the Elo baseline needs the feature {ELO_FEATURE!r}: enable elo")
     return EloOutcomeModel.fit(X[ELO_FEATURE].to_numpy(), y)
 
 
-@task(name="forecast-window")
+@task(name="forecast-window", cache_policy=NO_CACHE)
 def forecast_window(
     stack: Any, elo: EloOutcomeModel | None, X: pd.DataFrame
 ) -> dict[str, pd.DataFrame]:
@@ -89,7 +91,7 @@ def forecast_window(
     return forecasts
 
 
-@task(name="build-betting-market")
+@task(name="build-betting-market", cache_policy=NO_CACHE)
 def build_market(
     table: FeatureTable,
     test: pd.Series,
@@ -113,7 +115,7 @@ def join_forecasts(
     return joined
 
 
-@task(name="place-bets")
+@task(name="place-bets", cache_policy=NO_CACHE)
 def place_bets(
     forecasts: Mapping[str, pd.DataFrame],
     market: BettingMarket,
@@ -124,14 +126,14 @@ def place_bets(
     return backtest_ledger(forecasts, market, policy, strategies, flat_stake)
 
 
-@task(name="summarize-bets")
+@task(name="summarize-bets", cache_policy=NO_CACHE)
 def summarize_bets(
     ledger: pd.DataFrame, strategies: Sequence[str], n_boot: int, alpha: float, seed: int
 ) -> pd.DataFrame:
     return strategy_results(ledger, strategies, n_boot, alpha, seed)
 
 
-@task(name="score-forecasts")
+@task(name="score-forecasts", cache_policy=NO_CACHE)
 def score_forecasts(
     forecasts: Mapping[str, pd.DataFrame], market: BettingMarket, names: Sequence[str]
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -220,7 +222,7 @@ def report_markdown(
     return "\n".join(lines)
 
 
-@task(name="write-backtest-report")
+@task(name="write-backtest-report", cache_policy=NO_CACHE)
 def write_report(
     out: Path,
     ledger: pd.DataFrame,
@@ -260,7 +262,7 @@ def write_report(
     return files
 
 
-@task(name="publish-backtest-artifacts")
+@task(name="publish-backtest-artifacts", cache_policy=NO_CACHE)
 def publish_artifacts(files: Mapping[str, Path]) -> None:
     """The report as a markdown artifact, each plot as an image artifact.
 
@@ -277,7 +279,7 @@ def publish_artifacts(files: Mapping[str, Path]) -> None:
                                   description=f"betting backtest: {name}")
 
 
-@task(name="log-backtest-run")
+@task(name="log-backtest-run", cache_policy=NO_CACHE)
 def log_backtest_run(
     data_dir: Path,
     results: pd.DataFrame,
@@ -286,10 +288,11 @@ def log_backtest_run(
     files: Mapping[str, Path],
     tags: Mapping[str, str],
     started_ms: int | None = None,
+    inputs: Sequence[RunDataset] = (),
 ) -> str:
     """One MLflow run of the backtests' experiment, named for its leagues and seasons and
     starting at `started_ms` (the backtest's start): settings, headline metrics per strategy,
-    tables and plots."""
+    the datasets it trained and bet on (`inputs`), tables and plots."""
     from models.tracking import BACKTEST_EXPERIMENT, log_training_run, run_name
 
     overall = results[results["by"] == "overall"]
@@ -320,4 +323,5 @@ def log_backtest_run(
                     sorted({season for _, season in train}), sorted({season for _, season in test}))
     return log_training_run(data_dir, params=params, metrics=metrics, tables=tables,
                             files=shown, tags=tags, run_name=name,
-                            experiment=BACKTEST_EXPERIMENT, started_ms=started_ms)
+                            experiment=BACKTEST_EXPERIMENT, started_ms=started_ms,
+                            inputs=inputs)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 from models.tracking import RunDataset, run_name, season_span
 from models.training import BaseFit, Evaluation, FeatureTable
@@ -29,7 +30,7 @@ from sabiscore.outcomes import RESULT_CODES
 from sabiscore.store import DataStore
 
 
-@task(name="load-training-data")
+@task(name="load-training-data", cache_policy=NO_CACHE)
 def load_training_data(
     store: DataStore, leagues: list[str] | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -41,7 +42,7 @@ def load_training_data(
     return matches, odds
 
 
-@task(name="build-features")
+@task(name="build-features", cache_policy=NO_CACHE)
 def build_feature_table(
     matches: pd.DataFrame, odds: pd.DataFrame, settings: dict[str, Any]
 ) -> FeatureTable:
@@ -54,7 +55,7 @@ def build_feature_table(
     return FeatureTable(features[feature_columns(features)], info, market)
 
 
-@task(name="fit-base-model")
+@task(name="fit-base-model", cache_policy=NO_CACHE)
 def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> BaseFit:
     """Out-of-fold forecasts on time-ordered folds, then a refit on all rows."""
     from models.meta_learner import fit_and_forecast, time_ordered_folds
@@ -69,13 +70,13 @@ def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> 
     return BaseFit(model.model_name, fitted, oof, time.perf_counter() - started, calibrated)
 
 
-@task(name="fit-stack")
+@task(name="fit-stack", cache_policy=NO_CACHE)
 def fit_stack(meta_learner: Any, fits: list[BaseFit], X: pd.DataFrame, y: np.ndarray) -> Any:
     """The logistic meta-learner on the base models' out-of-fold forecasts only."""
     return meta_learner.fit_from_forecasts(X, y, [f.model for f in fits], [f.oof for f in fits])
 
 
-@task(name="evaluate")
+@task(name="evaluate", cache_policy=NO_CACHE)
 def evaluate_forecasts(
     stack: Any,
     fits: list[BaseFit],
@@ -109,7 +110,7 @@ def evaluate_forecasts(
     return Evaluation(table, curves, forecasts)
 
 
-@task(name="publish-training-report")
+@task(name="publish-training-report", cache_policy=NO_CACHE)
 def publish_report(markdown: str) -> None:
     create_markdown_artifact(markdown, key="training-report",
                              description="The test seasons' scores next to the market")

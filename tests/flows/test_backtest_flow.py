@@ -131,6 +131,14 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
             "plots/calibration.png", "plots/report.md"} <= plots
     tables = {a.path for a in client.list_artifacts(summary["run_id"], "tables")}
     assert {"tables/results.csv", "tables/bets.csv"} <= tables
+    inputs = {dict((t.key, t.value) for t in i.tags)["mlflow.data.context"]: i
+              for i in logged.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "testing"}
+    tested = {t.key: t.value for t in inputs["testing"].tags}
+    assert (tested["leagues"], tested["seasons"]) == ("SY1,SZ1", "2020-2021,2021-2022")
+    assert int(tested["rows"]) == 2 * SEASON_MATCHES == summary["n_test_matches"]
+    trained = {t.key: t.value for t in inputs["training"].tags}
+    assert trained["seasons"] == "2019-2020,2020-2021"  # the last window trains on both
 
     report = Artifact.get("backtest-bets-report")
     assert report is not None and "# SabiScore betting backtest" in report.data
