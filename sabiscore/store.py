@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from sabiscore.faults import Stage, fault_point
@@ -399,24 +400,25 @@ def file_partitions(
     partition of their league and season, or with the file's main one (`fallback`).
     """
     kind = "results" if (matches["status"] == "played").any() else "fixtures"
-    keys = sorted(set(zip(matches["league"], matches["season"], strict=True))) or [fallback]
+    leagues, seasons = (matches[c].to_numpy(dtype=object) for c in ("league", "season"))
+    keys = sorted(set(zip(leagues, seasons, strict=True))) or [fallback]
     home = fallback if fallback in keys else keys[0]
     q_keys = [
         (lg, s) if (lg, s) in keys else home
         for lg, s in zip(quarantine.get("league", []), quarantine.get("season", []), strict=True)
     ]
     parts = []
-    odds_by_match = odds.groupby("match_id", sort=False).indices if len(odds) else {}
+    odds_ids = odds["match_id"].to_numpy(dtype=object) if len(odds) else np.array([], object)
     for league, season in keys:
-        in_part = (matches["league"] == league) & (matches["season"] == season)
+        in_part = (leagues == league) & (seasons == season)
         rows = matches.loc[in_part]
-        ids = set(rows["match_id"])
-        odds_rows = [i for m in ids for i in odds_by_match.get(m, ())]
+        ids = {m for m in rows["match_id"].to_numpy(dtype=object) if isinstance(m, str)}
+        odds_rows = np.flatnonzero(pd.Series(odds_ids).isin(ids).to_numpy())
         q_mask = [k == (league, season) for k in q_keys]
         tables = {
             "matches": rows[rows["status"] == "played"],
             "fixtures": rows[rows["status"] == "fixture"],
-            "odds": odds.iloc[sorted(odds_rows)].drop(columns=["price_raw"], errors="ignore"),
+            "odds": odds.iloc[odds_rows].drop(columns=["price_raw"], errors="ignore"),
             "quarantine": quarantine[q_mask] if len(quarantine) else quarantine,
             "price_warnings": warnings[warnings["match_id"].isin(ids)],
         }

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pandas as pd
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from sabiscore.football_data import FileFormatError, ParsedFile, parse_football_data
