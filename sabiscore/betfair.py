@@ -10,9 +10,9 @@ Draw". The runner order is all Betfair says about which side is at home, so the 
 must agree with it; where it does not, the market is set aside rather than guessed.
 
 Each runner's price is the best one on offer to back it, the highest of `availableToBack`: the
-price a bet placed now would be matched at. The exchange keeps `commission` of net winnings,
-so that price is worth less than a bookmaker's same number: the snapshot carries the
-commission, and the edge is computed on the price net of it (`net_price`).
+price a bet placed now would be matched at. The exchange keeps a commission on net winnings,
+so that price is worth less than a bookmaker's same number: the edge is computed on the price
+net of it (`sabiscore.staking.net_price`, with `staking.commission` of configs/staking.yaml).
 Only an OPEN market before kick-off gives prices; a suspended or in-play one gives none, and
 the run's notes say so.
 """
@@ -28,7 +28,6 @@ from typing import Any
 
 import pandas as pd
 
-from sabiscore import staking
 from sabiscore.config import reject_unknown_keys
 from sabiscore.football_data import make_match_id, season_of
 from sabiscore.live import (
@@ -64,7 +63,6 @@ class BetfairSettings:
     password_env: str = "BETFAIR_PASSWORD"
     certs_env: str = "BETFAIR_CERTS"
     locale: str | None = None  # None: betfair.com; else betfairlightweight's name ("italy", ...)
-    commission: float = 0.05  # the exchange's share of net winnings
     max_results: int = 200  # markets listMarketCatalogue returns at most (Betfair: 1..1000)
 
     def __post_init__(self) -> None:
@@ -74,13 +72,6 @@ class BetfairSettings:
                 raise ValueError(f"betfair.{name} must name an environment variable")
         if self.locale is not None and not isinstance(self.locale, str):
             raise ValueError(f"betfair.locale must be null or a name, got {self.locale!r}")
-        commission = self.commission
-        if (
-            isinstance(commission, bool)
-            or not isinstance(commission, int | float)
-            or not (math.isfinite(commission) and 0 <= commission < 1)
-        ):
-            raise ValueError(f"betfair.commission must lie in [0, 1), got {commission!r}")
         max_results = self.max_results
         if (
             isinstance(max_results, bool)
@@ -95,17 +86,6 @@ class BetfairSettings:
         d = dict(d or {})
         reject_unknown_keys(d, cls, "sources.yaml betfair")
         return cls(**d)
-
-
-def net_price(price: float, commission: float) -> float:
-    """What a back price on the exchange is worth after its commission on net winnings,
-    1 + (price - 1) × (1 - commission): `sabiscore.staking.net_price` (the one formula the edge
-    uses) for one price.
-
-    >>> net_price(3.0, 0.05), net_price(1.5, 0.02)
-    (2.9, 1.49)
-    """
-    return float(staking.net_price(price, commission))
 
 
 def competition_leagues(
@@ -215,7 +195,6 @@ def snapshot_from_markets(
     *,
     leagues: Mapping[str, str],
     aliases: TeamAliases,
-    commission: float,
     captured_at: str | datetime | pd.Timestamp,
     season_start_month: int = 7,
     notes: Iterable[str] = (),
@@ -259,7 +238,6 @@ def snapshot_from_markets(
         odds=_frame(odds, ODDS_COLUMNS) if odds else empty_odds(),
         set_aside=tuple(set_aside),
         notes=tuple(lines),
-        commission={BOOKMAKER: float(commission)},
     )
 
 

@@ -91,7 +91,6 @@ OPEN_MAPPINGS: tuple[str, ...] = (
 OPTIONAL_KEYS: dict[str, Node] = {
     "data.synthetic.leagues": LIST,  # [{code, n_teams, tier, country}, ...]
     "data.synthetic.promotion_places": NUMBER,
-    "sources.the-odds-api.commission": Entries(NUMBER),  # exchange -> share of net winnings
     "train.models.*.n_jobs": NUMBER,  # a model's own, over train's n_jobs
     "train.models.*.random_state": _or_null(Kind.NUMBER),
     "train.models.lightgbm.min_split_gain": NUMBER,
@@ -126,6 +125,12 @@ UNIONS: dict[str, Leaf] = {
     "train.models.lightgbm.early_stopping_rounds": _or_null(Kind.NUMBER),
     "train.models.lightgbm.col_wise": _or_null(Kind.BOOL),  # null: LightGBM times both
     "train.stacking.members": _or_null(Kind.LIST),  # null: every model, no market
+}
+
+#: Keys that moved: their old path -> where the setting now lives (the message says so).
+MOVED: dict[str, str] = {
+    "sources.betfair.commission": "staking.commission (e.g. betfair_exchange: 0.05)",
+    "sources.the-odds-api.commission": "staking.commission (book -> share, as there)",
 }
 
 #: Sections that take another section's settings: path -> the path of the settings it takes.
@@ -170,6 +175,9 @@ def _check(value: Any, node: Node, path: tuple[str, ...], origin: str) -> None:
             _check(item, node.value, (*path, str(key)), origin)
         elif key in node.fields:
             _check(item, node.fields[key], (*path, key), origin)
+        elif dotted((*path, str(key))) in MOVED:
+            moved = dotted((*path, str(key)))
+            raise ConfigError(f"{origin}: {moved} has moved to {MOVED[moved]}")
         else:
             raise ConfigError(unknown_key_message(str(key), list(node.fields), path, origin))
 

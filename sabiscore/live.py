@@ -19,7 +19,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -55,8 +55,7 @@ class SetAside:
 class LiveSnapshot:
     """What one live source answered at `captured_at`.
 
-    `commission` maps a bookmaker to the share of net winnings it keeps (an exchange's; 0.0 for
-    a book): an edge taken at its price is computed on `1 + (price - 1) * (1 - commission)`.
+    An exchange's prices are as quoted: the edge counts its commission (`staking.commission`).
     `notes` are lines for the person running it (quota left, a setting read but not usable).
     """
 
@@ -66,7 +65,6 @@ class LiveSnapshot:
     odds: pd.DataFrame
     set_aside: tuple[SetAside, ...] = ()
     notes: tuple[str, ...] = ()
-    commission: Mapping[str, float] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, source: str, captured_at: pd.Timestamp, *notes: str) -> LiveSnapshot:

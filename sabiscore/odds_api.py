@@ -56,8 +56,8 @@ class OddsApiSettings:
 
     `bookmakers` maps The Odds API's book keys to ours (`sabiscore.football_data.BOOKMAKERS`'
     names); its order is the order of preference when two keys name one book (`unibet_eu`,
-    `unibet_uk`): the first key listed that prices a match is kept. `commission` maps our
-    names of exchanges to the share of net winnings they keep (none: a book's 0).
+    `unibet_uk`): the first key listed that prices a match is kept. The exchanges' commission
+    is `staking.commission`'s, as for every other source.
     """
 
     base_url: str = "https://api.the-odds-api.com"
@@ -66,7 +66,6 @@ class OddsApiSettings:
     markets: tuple[str, ...] = (H2H,)
     timeout_s: float = 20.0
     bookmakers: Mapping[str, str] = field(default_factory=dict)
-    commission: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "regions", tuple(self.regions))
@@ -77,9 +76,6 @@ class OddsApiSettings:
             raise ValueError(f"the-odds-api markets must include {H2H!r}: only it is read")
         if not (isinstance(self.timeout_s, int | float) and self.timeout_s > 0):
             raise ValueError(f"the-odds-api timeout_s must be > 0, got {self.timeout_s!r}")
-        for book, share in self.commission.items():
-            if not (isinstance(share, int | float) and 0 <= share < 1):
-                raise ValueError(f"the-odds-api commission of {book!r} must be in [0, 1)")
 
     @classmethod
     def from_config(cls, sources: Mapping[str, Any]) -> OddsApiSettings:
@@ -87,7 +83,6 @@ class OddsApiSettings:
         d = dict(sources.get(SOURCE) or {})
         reject_unknown_keys(d, cls, SOURCE)
         d["bookmakers"] = {str(k): str(v) for k, v in (d.get("bookmakers") or {}).items()}
-        d["commission"] = dict(d.get("commission") or {})
         return cls(**d)
 
     def query(self) -> dict[str, str]:
@@ -360,7 +355,6 @@ def parse_odds(
     odds = _frame(reading.odds, [c for c in ODDS_COLUMNS if c != "captured_at"], empty_odds())
     odds["captured_at"] = pd.Timestamp(captured_at)
     odds = odds.drop_duplicates(["match_id", "bookmaker", "outcome"], ignore_index=True)
-    priced = set(odds["bookmaker"])
     return LiveSnapshot(
         source=SOURCE,
         captured_at=pd.Timestamp(captured_at),
@@ -368,5 +362,4 @@ def parse_odds(
         odds=odds.loc[:, list(ODDS_COLUMNS)],
         set_aside=tuple(reading.set_aside),
         notes=(*notes, *_notes(reading)),
-        commission={b: float(s) for b, s in settings.commission.items() if b in priced},
     )

@@ -132,7 +132,6 @@ def fetch_betfair(
         books,
         leagues=competitions,
         aliases=TeamAliases.from_config(config.get("aliases") or {}),
-        commission=settings.commission,
         captured_at=captured_at,
         season_start_month=(config.get("validation") or {}).get("season_start_month", 7),
         notes=notes,

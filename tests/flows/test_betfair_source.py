@@ -43,7 +43,7 @@ def config(**betfair: Any) -> dict[str, Any]:
         "sources": {
             "leagues": {"E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"},
                         "SP1": {"betfair": "117"}, "X1": {"the-odds-api": "soccer_x"}},
-            "betfair": {"commission": 0.02, **betfair},
+            "betfair": {**betfair},
         },
         "aliases": {"teams": {"Man United": ["Man Utd"], "Fulham": [], "Arsenal": [],
                               "Chelsea": []}},
@@ -139,7 +139,7 @@ def test_a_session_token_reads_the_markets_and_gives_canonical_frames(
     assert book["marketIds"] == ["1.240001", "1.240002", "1.240003"]
     assert book["priceProjection"]["priceData"] == ["EX_BEST_OFFERS"]
 
-    # What came back: the kept fixtures, the open market's best back prices, the commission.
+    # What came back: the kept fixtures and the open market's best back prices.
     assert snap.fixtures[["match_id", "league", "kickoff", "status"]].values.tolist() == [
         ["e0-20250816-man-united-fulham", "E0", pd.Timestamp("2025-08-16 14:00"), "fixture"],
         ["e0-20250817-arsenal-chelsea", "E0", pd.Timestamp("2025-08-17 15:30"), "fixture"],
@@ -151,7 +151,6 @@ def test_a_session_token_reads_the_markets_and_gives_canonical_frames(
     ]
     assert set(snap.odds["bookmaker"]) == {"betfair_exchange"}
     assert (snap.odds["captured_at"] == CAPTURED).all()
-    assert dict(snap.commission) == {"betfair_exchange": 0.02}
     assert snap.notes == (
         "betfair: market 1.240002 (Arsenal v Chelsea) is SUSPENDED: no prices taken",)
     (aside,) = snap.set_aside

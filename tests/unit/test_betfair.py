@@ -17,7 +17,6 @@ from sabiscore.betfair import (
     best_back_price,
     competition_leagues,
     match_runners,
-    net_price,
     snapshot_from_markets,
     to_utc_naive,
 )
@@ -94,8 +93,7 @@ def market_book(
 
 
 def snapshot(catalogue: list[dict], books: list[dict], **kw: Any):
-    settings = {"leagues": LEAGUES, "aliases": ALIASES, "commission": 0.05,
-                "captured_at": CAPTURED, **kw}
+    settings = {"leagues": LEAGUES, "aliases": ALIASES, "captured_at": CAPTURED, **kw}
     return snapshot_from_markets(catalogue, books, **settings)
 
 
@@ -121,7 +119,6 @@ def test_open_market_gives_a_fixture_and_its_best_back_prices() -> None:
         "bookmaker": "betfair_exchange", "code": "BFE", "phase": "open", "market": "1x2",
         "is_aggregate": False, "source": "betfair", "captured_at": CAPTURED,
     }]
-    assert dict(snap.commission) == {"betfair_exchange": 0.05}
     assert snap.set_aside == () and snap.notes == ()
 
 
@@ -251,12 +248,6 @@ def test_no_markets_give_empty_frames_of_the_canonical_columns() -> None:
     assert snap.notes == ("betfair: a note",)
 
 
-def test_the_net_price_takes_the_commission_off_the_winnings_only() -> None:
-    assert net_price(3.0, 0.05) == pytest.approx(2.9)  # wins 2.0, keeps 95 % of it
-    assert net_price(2.0, 0.0) == 2.0 and net_price(1.01, 0.05) == pytest.approx(1.0095)
-    assert isinstance(net_price(2.5, 0.02), float)
-
-
 def test_competition_ids_of_the_wanted_leagues() -> None:
     leagues = {"E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"}, "SP1": {"betfair": 117},
                "X1": {"the-odds-api": "x"}}
@@ -270,8 +261,7 @@ def test_settings_defaults_are_the_yaml_and_typos_fail() -> None:
     assert BetfairSettings.from_config(yaml_block) == BetfairSettings()
     with pytest.raises(ValueError, match="unknown"):
         BetfairSettings.from_config({"comission": 0.02})
-    for bad in ({"commission": 1.0}, {"commission": -0.01}, {"commission": True},
-                {"max_results": 0}, {"max_results": 1001}, {"app_key_env": ""}):
+    for bad in ({"max_results": 0}, {"max_results": 1001}, {"app_key_env": ""}):
         with pytest.raises(ValueError, match="betfair"):
             BetfairSettings.from_config(bad)
 

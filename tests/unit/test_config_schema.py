@@ -82,6 +82,15 @@ def test_optional_keys_and_unions_beyond_the_shipped_values() -> None:
         "config: features.form.ewm_halflife = 'five': expected a number or null")
 
 
+def test_a_setting_that_moved_names_its_new_place() -> None:
+    assert refused({"sources": {"betfair": {"commission": 0.02}}}) == (
+        "config: sources.betfair.commission has moved to staking.commission "
+        "(e.g. betfair_exchange: 0.05)")
+    assert refused({"sources": {"the-odds-api": {"commission": {"matchbook": 0.02}}}}) == (
+        "config: sources.the-odds-api.commission has moved to staking.commission "
+        "(book -> share, as there)")
+
+
 def test_the_shipped_configs_pass() -> None:
     validate_config(load_config())
     design = load_config(PROJECT_ROOT / "configs" / "train-design.yaml")

@@ -188,18 +188,6 @@ def test_an_answer_not_a_list_is_refused(settings, aliases) -> None:
         parse_odds({"E0": {"message": "x"}}, settings, aliases, CAPTURED_AT)
 
 
-def test_commission_is_carried_for_the_exchanges_priced() -> None:
-    settings = OddsApiSettings(
-        bookmakers={"betfair_ex_uk": "betfair_exchange", "pinnacle": "pinnacle"},
-        commission={"betfair_exchange": 0.05, "matchbook": 0.02},
-    )
-    books = [h2h("betfair_ex_uk", "Arsenal", "Chelsea", (1.9, 3.6, 4.1))]
-    answer = [event("Arsenal", "Chelsea", "2024-08-25T15:00:00Z", books)]
-    aliases = TeamAliases.from_config({"teams": {"Arsenal": [], "Chelsea": []}})
-    snapshot = parse_odds({"E0": answer}, settings, aliases, CAPTURED_AT)
-    assert dict(snapshot.commission) == {"betfair_exchange": 0.05}
-
-
 def test_quota_headers_become_a_note() -> None:
     headers = {"x-requests-remaining": "0", "X-Requests-Used": "500", "x-requests-last": "2"}
     assert quota_note(headers, "soccer_epl") == (
@@ -240,7 +228,6 @@ def test_settings_defaults_equal_the_yaml(config) -> None:
         ({"the-odds-api": {"markets": ["totals"]}}, "must include 'h2h'"),
         ({"the-odds-api": {"regions": []}}, "regions must be names"),
         ({"the-odds-api": {"timeout_s": 0}}, "timeout_s must be > 0"),
-        ({"the-odds-api": {"commission": {"matchbook": 1.5}}}, "commission"),
     ],
 )
 def test_bad_settings_are_refused(settings: dict, match: str) -> None:

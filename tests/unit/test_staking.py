@@ -44,6 +44,12 @@ def test_edge_is_expected_profit_per_unit() -> None:
     assert np.allclose(edge(np.array([0.5, 0.2]), np.array([2.2, 4.0])), [0.1, -0.2])
 
 
+def test_the_net_price_takes_the_commission_off_the_winnings_only() -> None:
+    assert staking.net_price(3.0, 0.05) == pytest.approx(2.9)  # wins 2.0, keeps 95 % of it
+    assert staking.net_price(2.0, 0.0) == 2.0
+    assert staking.net_price(1.01, 0.05) == pytest.approx(1.0095)
+
+
 def test_full_kelly_is_edge_over_net_odds_and_never_negative() -> None:
     assert kelly_fraction_full(0.30, 3.5) == pytest.approx(0.02)  # 0.05 / 2.5
     assert kelly_fraction_full(0.25, 4.0) == 0.0  # no edge
