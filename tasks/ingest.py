@@ -687,8 +687,9 @@ def run_suites(
         for result in outcome.run_results.values():
             evaluated += result.statistics["evaluated_expectations"]
             successful += result.statistics["successful_expectations"]
-            failures.extend(_failures(result))
-            verdicts.extend(_verdicts(result, f"football_data_{name}", len(frame)))
+            found, judged = _read_results(result, f"football_data_{name}", len(frame))
+            failures.extend(found)
+            verdicts.extend(judged)
     if docs_dir is None:
         return SuiteRun(tuple(failures), evaluated, successful, None)
     context.build_data_docs(site_names=["sabiscore_local"])  # once for every suite: 1-2 s each
@@ -699,32 +700,28 @@ def run_suites(
     return SuiteRun(tuple(failures), evaluated, successful, docs_dir / "index.html", report)
 
 
-def _verdicts(validation_result: Any, suite: str, rows: int) -> list[ExpectationVerdict]:
-    return [
-        ExpectationVerdict(
-            suite, r.expectation_config.type,
-            str(r.expectation_config.kwargs.get("column")
-                or r.expectation_config.kwargs.get("column_A", "")),
-            str(r.expectation_config.meta.get("reason", "")), bool(r.success),
-            int((r.result or {}).get("unexpected_count") or 0), rows,
-        )
-        for r in validation_result.results
-    ]
-
-
-def _failures(validation_result: Any) -> list[Failure]:
-    found = []
+def _read_results(validation_result: Any, suite: str,
+                  rows: int) -> tuple[list[Failure], list[ExpectationVerdict]]:
+    """One walk over a suite's GX results: the failures that cost rows (a table-level failure
+    or an expectation that could not run raises) and every expectation's verdict for the
+    offline report."""
+    found, verdicts = [], []
     for result in validation_result.results:
         config = result.expectation_config
         if result.exception_info and result.exception_info.get("raised_exception"):
             message = result.exception_info.get("exception_message")
             raise TableValidationError(f"{config.type} could not run: {message}")
+        column = config.kwargs.get("column") or config.kwargs.get("column_A", "")
+        reason = config.meta.get("reason", "")
+        verdicts.append(ExpectationVerdict(
+            suite, config.type, str(column), str(reason), bool(result.success),
+            int((result.result or {}).get("unexpected_count") or 0), rows,
+        ))
         if result.success:
             continue
         level = config.meta["level"]
-        column = config.kwargs.get("column") or config.kwargs.get("column_A", "")
         if level == "table":
-            raise TableValidationError(f"{config.meta['reason']} ({config.type})")
+            raise TableValidationError(f"{reason} ({config.type})")
         index = tuple(result.result.get("unexpected_index_list") or ())
-        found.append(Failure(config.type, column, config.meta["reason"], level, index))
-    return found
+        found.append(Failure(config.type, column, reason, level, index))
+    return found, verdicts
