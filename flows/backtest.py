@@ -56,10 +56,10 @@ from tasks.backtest import (
 )
 from tasks.train import (
     build_feature_table,
-    fit_base_model,
-    fit_stack,
     load_training_data,
     run_datasets,
+    stack_members,
+    submit_members,
 )
 
 
@@ -88,13 +88,9 @@ def submit_window(
 ) -> WindowInFlight:
     """Slice the window's training rows from the one feature table, submit its base-model fits
     to the task runner and fit its Elo model (a few milliseconds) meanwhile."""
-    from models import build_base_models
-
     submitted = time.perf_counter()
     X_fit, y_fit = table.rows(window_training_rows(table, allowed, window))
-    n_folds = train_config["stacking"]["n_folds"]
-    fits = [fit_base_model.submit(model, X_fit, y_fit, n_folds)
-            for model in build_base_models(train_config)]
+    fits = submit_members(train_config, X_fit, y_fit)
     elo = fit_elo_baseline(X_fit, y_fit) if with_elo else None
     return WindowInFlight(window, X_fit, y_fit, fits, elo, submitted)
 
@@ -103,10 +99,8 @@ def finish_window(
     table: FeatureTable, in_flight: WindowInFlight, train_config: dict
 ) -> WindowForecast:
     """Stack the window's fitted base models (the logistic layer) and forecast its matches."""
-    from models import build_meta_learner
-
-    window, fits = in_flight.window, [future.result() for future in in_flight.fits]
-    stack = fit_stack(build_meta_learner(train_config), fits, in_flight.X_fit, in_flight.y_fit)
+    window = in_flight.window
+    stack, fits = stack_members(train_config, in_flight.fits, in_flight.X_fit, in_flight.y_fit)
     forecasts = forecast_window(stack, in_flight.elo, table.X.loc[window.matches])
     record = {"label": window.label, "start": str(window.start.date()),
               "n_train": len(in_flight.X_fit), "n_test": len(window.matches),

@@ -22,8 +22,6 @@ from sabiscore.store import DataStore
 from tasks.train import (
     build_feature_table,
     evaluate_forecasts,
-    fit_base_model,
-    fit_stack,
     load_training_data,
     publish_report,
     reliability_table,
@@ -32,6 +30,8 @@ from tasks.train import (
     run_datasets,
     save_plots,
     size_metrics,
+    stack_members,
+    submit_members,
 )
 
 
@@ -65,15 +65,8 @@ def log_run(data_dir: Path, **kwargs: Any) -> str:
 
 
 def fit_ensemble(train_settings: dict, X: pd.DataFrame, y: Any) -> tuple[Any, list[BaseFit]]:
-    """The stack's members fitted in parallel (out-of-fold, then on every row), then the stack:
-    the one fitter of the training run and of the refit."""
-    from models import build_base_models, build_meta_learner
-
-    n_folds = train_settings["stacking"]["n_folds"]
-    futures = [fit_base_model.submit(model, X, y, n_folds)
-               for model in build_base_models(train_settings)]
-    fits = [future.result() for future in futures]
-    return fit_stack(build_meta_learner(train_settings), fits, X, y), fits
+    """The stack's members fitted side by side, then the stack (training and the refit)."""
+    return stack_members(train_settings, submit_members(train_settings, X, y), X, y)
 
 
 def train_ensemble(

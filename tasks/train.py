@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pandas as pd
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from models.tracking import RunDataset, run_name, season_span
 from models.training import BaseFit, Evaluation, FeatureTable
@@ -74,6 +76,28 @@ def fit_base_model(model: Any, X: pd.DataFrame, y: np.ndarray, n_folds: int) -> 
 def fit_stack(meta_learner: Any, fits: list[BaseFit], X: pd.DataFrame, y: np.ndarray) -> Any:
     """The logistic meta-learner on the base models' out-of-fold forecasts only."""
     return meta_learner.fit_from_forecasts(X, y, [f.model for f in fits], [f.oof for f in fits])
+
+
+def submit_members(train_settings: Mapping[str, Any], X: pd.DataFrame,
+                   y: np.ndarray) -> list[PrefectFuture]:
+    """Every member of the stack (`train.models`) fitted on the task runner, side by side:
+    out-of-fold forecasts, then on every row. The one way training, the refit and each
+    backtest window start the ensemble; `stack_members` finishes it."""
+    from models import build_base_models
+
+    n_folds = train_settings["stacking"]["n_folds"]
+    return [fit_base_model.submit(model, X, y, n_folds)
+            for model in build_base_models(train_settings)]
+
+
+def stack_members(train_settings: Mapping[str, Any], members: Sequence[PrefectFuture],
+                  X: pd.DataFrame, y: np.ndarray) -> tuple[Any, list[BaseFit]]:
+    """The members' fits once done, and the stack (`train.stacking`) on their out-of-fold
+    forecasts."""
+    from models import build_meta_learner
+
+    fits = [member.result() for member in members]
+    return fit_stack(build_meta_learner(train_settings), fits, X, y), fits
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)
