@@ -723,6 +723,12 @@ def _columns(features: list[str], ensemble_features: list[str]) -> np.ndarray | 
     return np.array([ensemble_features.index(name) for name in features])
 
 
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """The metadata `export_ensemble` wrote to `directory` (leagues, features, ...), without
+    reading its parts."""
+    return _read_manifest(Path(directory))["metadata"]
+
+
 def load_ensemble(directory: Path) -> CompiledEnsemble:
     """Rebuild the ensemble that `export_ensemble` wrote to `directory`."""
     directory = Path(directory)

@@ -646,6 +646,21 @@ class ModelRegistry:
             )
             return load_ensemble(Path(local) / "artifacts" / "ensemble")
 
+    def ensemble_metadata(self, alias_or_version: str = CHAMPION) -> dict[str, Any]:
+        """The metadata of a version's ensemble (leagues, feature settings), downloading its
+        manifest alone, not its parts."""
+        import mlflow
+
+        from models.compiled import MANIFEST, read_metadata
+
+        point_mlflow_at(self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="sabiscore-model-") as tmp:
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"{self.model_uri(alias_or_version)}/artifacts/ensemble/{MANIFEST}",
+                dst_path=tmp,
+            )
+            return read_metadata(Path(tmp) / "artifacts" / "ensemble")
+
     def load_served(self, version: Any) -> tuple[Any, Any, str | None]:
         """What the service serves of `version` (a ModelVersion): its compiled ensemble, its
         newest serving state (`ServingState`; None for a version registered without one) and

@@ -66,8 +66,7 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
     if champion is None:
         return {"published": False, "reason": "no champion"}
     version = str(champion.version)
-    ensemble = registry.load_ensemble(version)
-    state = state_of(store, ensemble.metadata, config)
+    state = state_of(store, registry.ensemble_metadata(version), config)
     if state.history == registry.state_history(version):
         return {"published": False, "version": version, "reason": "unchanged"}
     use_tracking(store.root, STATE_EXPERIMENT)
