@@ -56,9 +56,9 @@ from tasks.backtest import (
 )
 from tasks.train import (
     build_feature_table,
+    finish_stack,
     load_training_data,
     run_datasets,
-    stack_members,
     submit_members,
 )
 
@@ -100,7 +100,7 @@ def finish_window(
 ) -> WindowForecast:
     """Stack the window's fitted base models (the logistic layer) and forecast its matches."""
     window = in_flight.window
-    stack, fits = stack_members(train_config, in_flight.fits, in_flight.X_fit, in_flight.y_fit)
+    stack, fits = finish_stack(train_config, in_flight.fits, in_flight.X_fit, in_flight.y_fit)
     forecasts = forecast_window(stack, in_flight.elo, table.X.loc[window.matches])
     record = {"label": window.label, "start": str(window.start.date()),
               "n_train": len(in_flight.X_fit), "n_test": len(window.matches),

@@ -22,6 +22,7 @@ from sabiscore.store import DataStore
 from tasks.train import (
     build_feature_table,
     evaluate_forecasts,
+    finish_stack,
     load_training_data,
     publish_report,
     reliability_table,
@@ -30,7 +31,6 @@ from tasks.train import (
     run_datasets,
     save_plots,
     size_metrics,
-    stack_members,
     submit_members,
 )
 
@@ -66,7 +66,7 @@ def log_run(data_dir: Path, **kwargs: Any) -> str:
 
 def fit_ensemble(train_settings: dict, X: pd.DataFrame, y: Any) -> tuple[Any, list[BaseFit]]:
     """The stack's members fitted side by side, then the stack (training and the refit)."""
-    return stack_members(train_settings, submit_members(train_settings, X, y), X, y)
+    return finish_stack(train_settings, submit_members(train_settings, X, y), X, y)
 
 
 def train_ensemble(

@@ -7,20 +7,19 @@ Build them from the `train` stage config (configs/train.yaml):
     stack.fit(X, y)            # X: float DataFrame in time order, y: 0/1/2 = H/D/A
     stack.predict_proba(X_new) # columns H, D, A
 
-xgboost and lightgbm are imported only when a model is fitted, so importing this package
-(and `models.registry`) stays cheap.
+The models (and scikit-learn) are imported only when built, xgboost and lightgbm only when a
+model is fitted, so importing this package (and `models.registry`) stays cheap.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.base import CLASS_NAMES, BaseModel
-from models.lightgbm_model import LightGBMModel
-from models.meta_learner import MARKET, MetaLearner, time_ordered_folds
-from models.random_forest import RandomForestModel
-from models.xgboost_model import XGBoostModel
+if TYPE_CHECKING:
+    from models.base import BaseModel
+    from models.meta_learner import MetaLearner
 
 __all__ = [
     "BASE_MODELS",
@@ -36,11 +35,36 @@ __all__ = [
     "time_ordered_folds",
 ]
 
-BASE_MODELS: dict[str, type[BaseModel]] = {
-    "random_forest": RandomForestModel,
-    "xgboost": XGBoostModel,
-    "lightgbm": LightGBMModel,
+#: Each model's class, by its name in `train.models` (module, class): imported when built.
+MODEL_CLASSES: dict[str, tuple[str, str]] = {
+    "random_forest": ("models.random_forest", "RandomForestModel"),
+    "xgboost": ("models.xgboost_model", "XGBoostModel"),
+    "lightgbm": ("models.lightgbm_model", "LightGBMModel"),
 }
+#: The names this package exports, by the module that defines them: imported on first use,
+#: so that importing `models.registry` or `models.tracking` (the ingest flow, the command
+#: line's registry commands) does not import scikit-learn (~2 s).
+_LAZY: dict[str, str] = {
+    "CLASS_NAMES": "models.base",
+    "BaseModel": "models.base",
+    "MetaLearner": "models.meta_learner",
+    "time_ordered_folds": "models.meta_learner",
+    **{cls: module for module, cls in MODEL_CLASSES.values()},
+}
+#: The name of the market in `stacking.members`: the sharp line's de-margined opening
+#: probabilities, the one member that is not a model.
+MARKET = "market"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BASE_MODELS":
+        return {key: getattr(importlib.import_module(module), cls)
+                for key, (module, cls) in MODEL_CLASSES.items()}
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
 
 
 def _train_section(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -74,11 +98,12 @@ def build_base_models(config: Mapping[str, Any]) -> list[BaseModel]:
     """
     train = _train_section(config)
     shared = {key: train[key] for key in ("random_state", "n_jobs") if key in train}
-    unknown = [name for name in (train.get("models") or {}) if name not in BASE_MODELS]
+    unknown = [name for name in (train.get("models") or {}) if name not in MODEL_CLASSES]
     if unknown:
-        raise ValueError(f"unknown model {unknown[0]!r}; expected one of {sorted(BASE_MODELS)}")
+        raise ValueError(f"unknown model {unknown[0]!r}; expected one of {sorted(MODEL_CLASSES)}")
     chosen = [name for name in stack_members(train) if name != MARKET]
-    models = [BASE_MODELS[name](**{**shared, **(train["models"][name] or {})}) for name in chosen]
+    classes = __getattr__("BASE_MODELS")
+    models = [classes[name](**{**shared, **(train["models"][name] or {})}) for name in chosen]
     if not models:
         raise ValueError("the train config lists no models")
     return models
@@ -91,4 +116,6 @@ def build_meta_learner(config: Mapping[str, Any]) -> MetaLearner:
     stacking.setdefault("random_state", train.get("random_state", 42))
     stacking["market"] = MARKET in stack_members(train)
     stacking.pop("members", None)
+    from models.meta_learner import MetaLearner
+
     return MetaLearner(build_base_models(train), **stacking)

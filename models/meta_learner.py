@@ -45,14 +45,12 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
+from models import MARKET
 from models.base import CLASS_NAMES, N_CLASSES, BaseModel, expand_to_classes
 from models.calibration import Calibration, apply_calibrators, fit_calibrators
 from models.pool import AnchoredLogistic, market_anchor
 from sabiscore.evaluation import expected_calibration_error, log_loss
 from sabiscore.features import SHARP_COLUMNS
-
-#: The name of the market in `members`: the sharp line's de-margined opening probabilities.
-MARKET = "market"
 
 _MIN_PROB = 1e-4  # log(1e-4) = -9.2: a class a base model never saw cannot dominate the stack
 

@@ -82,7 +82,7 @@ def submit_members(train_settings: Mapping[str, Any], X: pd.DataFrame,
                    y: np.ndarray) -> list[PrefectFuture]:
     """Every member of the stack (`train.models`) fitted on the task runner, side by side:
     out-of-fold forecasts, then on every row. The one way training, the refit and each
-    backtest window start the ensemble; `stack_members` finishes it."""
+    backtest window start the ensemble; `finish_stack` finishes it."""
     from models import build_base_models
 
     n_folds = train_settings["stacking"]["n_folds"]
@@ -90,7 +90,7 @@ def submit_members(train_settings: Mapping[str, Any], X: pd.DataFrame,
             for model in build_base_models(train_settings)]
 
 
-def stack_members(train_settings: Mapping[str, Any], members: Sequence[PrefectFuture],
+def finish_stack(train_settings: Mapping[str, Any], members: Sequence[PrefectFuture],
                   X: pd.DataFrame, y: np.ndarray) -> tuple[Any, list[BaseFit]]:
     """The members' fits once done, and the stack (`train.stacking`) on their out-of-fold
     forecasts."""
