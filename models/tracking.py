@@ -1,10 +1,13 @@
 """MLflow tracking: where runs go, and logging a run with its tables, plots and datasets.
 
 Each kind of run has its experiment (training and refits in `sabiscore-training`, betting
-backtests in `sabiscore-backtests`), tagged so that MLflow 3's UI opens it in its classic
-model-training view rather than the GenAI one. A run is named for what it did (kind, leagues,
-seasons; the registry adds the semantic version) and spans the work it records: it starts when
-the training started, not when its logging did.
+backtests in `sabiscore-backtests`), tagged as a classic ML experiment (`mlflow.experimentKind`).
+MLflow 3.17's UI no longer reads that tag to choose its view: it follows the sidebar's GenAI /
+Model training switch, GenAI until a user flips it (or a page's address carries
+`?workflowType=machine_learning`). A run is named for what it did (kind, leagues,
+seasons; the registry adds the semantic version), described (`mlflow.note.content`, the
+run page's Description: what it trained or scored on, and what its metric names mean) and
+spans the work it records: it starts when the training started, not when its logging did.
 """
 
 from __future__ import annotations
@@ -28,10 +31,12 @@ BACKTEST_EXPERIMENT = "sabiscore-backtests"
 #: that a store's earlier training runs stay beside the new ones.
 LEGACY_EXPERIMENT = "SabiScore_Ensemble"
 DEFAULT_EXPERIMENT = TRAINING_EXPERIMENT
-#: The experiment tag MLflow 3's UI reads to choose its view; without it the UI infers one
-#: and opened ours in the GenAI view (traces, token usage).
+#: The experiment tag that records its kind. MLflow 3.0-3.16's UI chose its view from it (without
+#: it, ours opened in the GenAI view: traces, token usage); 3.17's follows the workflow switch.
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
+#: The run (or experiment) tag MLflow's UI shows as its Description.
+NOTE_TAG = "mlflow.note.content"
 
 
 def artifact_root(data_dir: Path) -> str:
@@ -127,6 +132,17 @@ def _log_dataset(dataset: RunDataset) -> None:
     mlflow.log_input(logged, context=dataset.context, tags=dict(dataset.tags))
 
 
+def describe_datasets(inputs: Sequence[RunDataset]) -> str:
+    """The datasets a run used, one sentence, for its description.
+
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0]})
+    >>> describe_datasets([RunDataset("E0 2021-2022", frame, "d", "s", "training")])
+    'Training rows: E0 2021-2022 (2 matches).'
+    """
+    parts = [f"{d.context.capitalize()} rows: {d.name} ({len(d.frame)} matches)." for d in inputs]
+    return " ".join(parts)
+
+
 def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in params.items():
@@ -136,6 +152,29 @@ def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value if isinstance(value, int | float | str | bool) else json.dumps(value)
     return out
+
+
+#: What each kind of run is, for its Description when its caller gives none.
+RUN_DESCRIPTIONS = {
+    "train": ("A training of the stacked ensemble, scored on held-out seasons next to the "
+              "market. Metrics: test_<forecaster>_<score> are each forecaster's scores on the "
+              "test rows (log loss, Brier summed over the 3 outcomes, RPS, accuracy, calibration "
+              "error ece); holdout_* are what the promotion gate judged (holdout_market_* the "
+              "market's, holdout_clv_* the closing-line value of the holdout's bets); gate_* are "
+              "the gate's bounds and the candidate's gap to the market; oof_* are out-of-fold "
+              "log losses on the training seasons; fit_seconds_* the members' fit times. "
+              "Tables (per league, reliability) and plots are under Artifacts."),
+    "refit": ("The promoted configuration fitted again on every played match, its holdout "
+              "included: the model that is served. It has no test rows, so no holdout scores of "
+              "its own (the version it refits carries them); oof_* are out-of-fold log losses, "
+              "fit_seconds_* the members' fit times."),
+    "backtest-bets": ("A walk-forward betting backtest: before each test season the model is "
+                      "trained on the seasons before it, then bets at the backtest's bookmaker "
+                      "under the staking rules. Metrics per strategy: <strategy>_bets, "
+                      "_turnover, _roi, _yield (with _low/_high 95 % bounds), _max_drawdown and "
+                      "_clv_mean; stakes are shares of the initial bankroll. The report and "
+                      "plots are under Artifacts."),
+}
 
 
 def log_training_run(
@@ -149,17 +188,23 @@ def log_training_run(
     experiment: str = TRAINING_EXPERIMENT,
     started_ms: int | None = None,
     inputs: Sequence[RunDataset] = (),
+    description: str | None = None,
 ) -> str:
     """One MLflow run: flattened params, metrics, datasets, tables (CSV) and plots. Returns its
     id. `started_ms` (epoch milliseconds) is when the work it records began: the run starts
-    there and ends once logged, so its duration is the work's."""
+    there and ends once logged, so its duration is the work's. `description` (markdown) is the
+    run page's Description, followed by the datasets' rows; a `flow` tag without one gets its
+    kind's (`RUN_DESCRIPTIONS`)."""
     import mlflow
     from mlflow.tracking.context.registry import resolve_tags
 
     experiment_id = use_tracking(data_dir, experiment)
     client = mlflow.MlflowClient(tracking_uri(data_dir))
+    text = description or RUN_DESCRIPTIONS.get(tags.get("flow", ""), "")
+    note = " ".join(part for part in (text, describe_datasets(inputs)) if part)
+    run_tags = {**tags, **({NOTE_TAG: note} if note and NOTE_TAG not in tags else {})}
     created = client.create_run(experiment_id, start_time=started_ms, run_name=run_name,
-                                tags=resolve_tags(dict(tags)))  # user, source, as start_run
+                                tags=resolve_tags(run_tags))  # user, source, as start_run
     with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(_flat(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})

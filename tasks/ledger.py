@@ -10,7 +10,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from models.tracking import CLASSIC_ML, EXPERIMENT_KIND_TAG
+from models.tracking import CLASSIC_ML, EXPERIMENT_KIND_TAG, NOTE_TAG, artifact_root
 from sabiscore.config import load_config
 from sabiscore.ledger import track_record
 from sabiscore.staking import StakingPolicy
@@ -33,8 +33,10 @@ def publish_ledger(data_dir: str, config_path: str | None = None,
     report = ledger_report(record).model_dump(mode="json")
     create_markdown_artifact(key="ledger", markdown=_ledger_markdown(report),
                              description="The live track record of every suggestion")
-    uri = registry_uri or os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri(Path(data_dir))
-    _log_ledger_metrics(uri, report)
+    chosen = registry_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    # The store's own experiment keeps its artifacts in the store, not in the current folder.
+    location = None if chosen else artifact_root(Path(data_dir))
+    _log_ledger_metrics(chosen or tracking_uri(Path(data_dir)), report, location)
     print(f"ledger: {report['suggested']} suggestion(s), {report['settled']} settled")
     return report
 
@@ -58,8 +60,10 @@ def _ledger_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
-    """The overall numbers as metrics of one MLflow run, experiment `sabiscore-ledger`."""
+def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any],
+                        artifact_location: str | None = None) -> None:
+    """The overall numbers as metrics of one MLflow run, experiment `sabiscore-ledger`, named
+    and described for what it counted (the odds refresh and the pipeline both publish it)."""
     import mlflow
 
     overall = report["overall"]
@@ -69,13 +73,18 @@ def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any]) -> None:
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
     if experiment is None:  # a classic ML experiment, not the GenAI view
-        experiment_id = client.create_experiment(EXPERIMENT,
+        experiment_id = client.create_experiment(EXPERIMENT, artifact_location=artifact_location,
                                                  tags={EXPERIMENT_KIND_TAG: CLASSIC_ML})
     else:
         experiment_id = experiment.experiment_id
         if EXPERIMENT_KIND_TAG not in experiment.tags:
             client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
-    run = client.create_run(experiment_id, run_name="odds-refresh")
+    name = f"ledger: {report['suggested']} suggested, {report['settled']} settled"
+    note = ("The live track record of every bet suggested (sabiscore bets, GET /value-bets, "
+            "the odds refresh), settled on the store's results: ledger_suggested and "
+            "ledger_settled count suggestions; the other ledger_* metrics are the settled "
+            "bets' numbers (stakes and profit as shares of one bankroll, yield, hit rate, CLV).")
+    run = client.create_run(experiment_id, run_name=name, tags={NOTE_TAG: note})
     for name, value in metrics.items():
         client.log_metric(run.info.run_id, name, float(value))
     client.set_terminated(run.info.run_id)
