@@ -20,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore pipeline
 
-## test: install, lint (ruff), then the whole test suite (doctests included), two test files at a time (one per core: much of
+## test: install, lint (ruff; mypy on the domain), then the whole test suite (doctests included), two test files at a time (one per core: much of
 ## the suite waits on subprocesses and servers starting). A file's tests stay in one worker,
 ## so a module's fixtures (a trained store, a running server) are built once.
 ## The web site's own checks (npm ci from the lock file, type check, Vitest) run first; its
@@ -31,6 +31,7 @@ test: $(STAMP) lint web-check
 
 lint: $(STAMP)
 	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks scripts
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py

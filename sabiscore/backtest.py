@@ -34,7 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ class BacktestSettings:
         return max(1, min(limit, n_windows))
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     """An int that is not a bool (YAML's `true` is not a number of anything)."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -173,8 +173,8 @@ def match_runners(market: Mapping[str, Any]) -> MatchRunners:
     sides = event_teams(event_name)
     if sides is not None and (fold(sides[0]), fold(sides[1])) != (fold(home), fold(away)):
         raise ValueError(f"event {event_name!r} does not read {home} v {away} as the runners do")
-    ids = [_selection(r) for r in (teams[0], teams[1], draws[0])]
-    if None in ids or len(set(ids)) != 3:
+    ids = [i for i in (_selection(r) for r in (teams[0], teams[1], draws[0])) if i is not None]
+    if len(set(ids)) != 3:
         raise ValueError(f"runners {[home, away, DRAW_RUNNER]} lack distinct selection ids")
     return MatchRunners(home, away, dict(zip(ids, "HAD", strict=True)))
 
@@ -286,7 +286,7 @@ def _fixture(
         kickoff = to_utc_naive(market.get("marketStartTime") or event.get("openDate"))
     except (ValueError, TypeError):
         return _aside(league, runners.home, runners.away, f"market {market_id}: no start time")
-    home, away = aliases.resolve(runners.home), aliases.resolve(runners.away)
+    home, away = aliases.known(runners.home), aliases.known(runners.away)
     date = kickoff.normalize()
     fixture = {
         "match_id": make_match_id(league, date, home, away),
@@ -317,7 +317,8 @@ def _price_rows(
         return [], "is in play: no pre-match prices taken"
     prices: dict[str, float] = {}
     for runner in book.get("runners") or []:
-        outcome = runners.outcomes.get(_selection(runner))
+        selection = _selection(runner)
+        outcome = None if selection is None else runners.outcomes.get(selection)
         price = best_back_price(runner) if runner.get("status", "ACTIVE") == "ACTIVE" else None
         if outcome is not None and price is not None:
             prices[outcome] = price

@@ -310,7 +310,7 @@ def derived(value: Any) -> Node:
     if isinstance(value, Mapping):
         return Fields({str(key): derived(item) for key, item in value.items()})
     kind = kind_of(value)
-    return ANY if kind in (None, Kind.NULL) else Leaf((kind,))
+    return ANY if kind is None or kind is Kind.NULL else Leaf((kind,))
 
 
 def _opened(node: Node) -> Entries:

@@ -125,6 +125,13 @@ class TeamAliases:
         """Every football-data name the table knows."""
         return frozenset(self._names.values())
 
+    def known(self, name: str) -> str:
+        """The football-data name of `name`, which `unknown` has passed (KeyError if not)."""
+        resolved = self.resolve(name)
+        if resolved is None:
+            raise KeyError(f"team name {name!r} is not in the alias table")
+        return resolved
+
     def unknown(self, names: Iterable[str]) -> list[str]:
         """The names of `names` the table cannot map, sorted, each once."""
         return sorted({n for n in names if self.resolve(n) is None})

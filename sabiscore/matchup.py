@@ -138,7 +138,7 @@ class MatchupFeaturizer:
             arrays[f"last_played_{i}"] = self._leagues[name].last_played
         paths = [directory / "featurizer.json", directory / "featurizer.npz"]
         paths[0].write_text(json.dumps(manifest, indent=1))
-        np.savez(paths[1], **arrays)
+        np.savez(paths[1], **arrays)  # type: ignore[arg-type] # numpy's stubs: no **arrays
         return paths
 
     @classmethod

@@ -267,7 +267,7 @@ def _read_event(
                   "in-play prices are not pre-match prices")
         into.set_aside.append(_set_aside(event, league, reason))
         return
-    home_fd, away_fd = aliases.resolve(home), aliases.resolve(away)
+    home_fd, away_fd = aliases.known(home), aliases.known(away)
     date = kickoff.normalize()
     match_id = make_match_id(league, date, home_fd, away_fd)
     season = season_of(date)

@@ -26,7 +26,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 import numpy as np
 
@@ -59,6 +59,30 @@ class HoldoutScores:
     def complete(self) -> bool:
         values = (self.log_loss, self.brier, self.rps, self.ece)
         return all(v is not None and math.isfinite(v) for v in values)
+
+
+class CompleteScores(Protocol):
+    """A `HoldoutScores` with every metric (what `is_complete` lets through)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def holdout_id(self) -> str: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def log_loss(self) -> float: ...
+    @property
+    def brier(self) -> float: ...
+    @property
+    def rps(self) -> float: ...
+    @property
+    def ece(self) -> float: ...
+
+
+def is_complete(scores: HoldoutScores | None) -> TypeGuard[CompleteScores]:
+    """Whether `scores` exist and hold every metric, finite: only those are compared."""
+    return scores is not None and scores.complete()
 
 
 class WhenNoMarket(StrEnum):
@@ -320,10 +344,10 @@ def _decide(
     problem = probabilities_valid(candidate_probs) if candidate_probs is not None else None
     if problem:
         return Decision(False, f"sanity failed: {problem}")
-    if not candidate.complete():
+    if not is_complete(candidate):
         return Decision(False, "sanity failed: the candidate's holdout metrics are missing or NaN")
     missing = _market_missing(candidate, market, policy.market.forecaster)
-    scored = None if missing else market
+    scored = market if is_complete(market) else None  # missing is None just then
     if scored is not None and scored.holdout_id != candidate.holdout_id:
         return Decision(False, "not comparable: the market was not scored on the candidate's "
                         "holdout matches")
@@ -341,7 +365,7 @@ def _decide(
         return decision(False, refusal)
     if champion is None:
         return decision(True, f"first model: sanity passed; {note}")
-    if not champion.complete():
+    if not is_complete(champion):
         return decision(True, f"the champion has no holdout metrics to compare; sanity passed; "
                         f"{note}")
     if champion.holdout_id != candidate.holdout_id:
@@ -352,7 +376,8 @@ def _decide(
 
 
 def _market_rule(
-    candidate: HoldoutScores, market: HoldoutScores | None, missing: str | None, rule: MarketRule
+    candidate: CompleteScores, market: CompleteScores | None, missing: str | None,
+    rule: MarketRule,
 ) -> tuple[str | None, str]:
     """(why the market rule keeps the candidate out, or None; the note every reason ends with)."""
     if missing:
@@ -373,10 +398,10 @@ def _market_rule(
 
 
 def _market_missing(
-    candidate: HoldoutScores, market: HoldoutScores | None, forecaster: str
+    candidate: CompleteScores, market: HoldoutScores | None, forecaster: str
 ) -> str | None:
     """None when the market was scored on every holdout match, else what it lacks."""
-    if market is not None and market.complete():
+    if is_complete(market):
         return None
     priced = market.n if market is not None else 0
     if priced == 0:
@@ -384,7 +409,8 @@ def _market_missing(
     return f"{forecaster} prices only {priced} of the {candidate.n} holdout matches"
 
 
-def _calibration_note(candidate: HoldoutScores, market: HoldoutScores | None, bound: float) -> str:
+def _calibration_note(candidate: CompleteScores, market: CompleteScores | None,
+                      bound: float) -> str:
     chance = chance_ece(candidate.n)
     if market is not None and market.ece >= chance:
         basis = f"{market.name}'s {market.ece:.4f} on the same {candidate.n} matches"
@@ -394,7 +420,8 @@ def _calibration_note(candidate: HoldoutScores, market: HoldoutScores | None, bo
 
 
 def _against_champion(
-    candidate: HoldoutScores, champion: HoldoutScores, policy: PromotionPolicy, market_note: str
+    candidate: CompleteScores, champion: CompleteScores, policy: PromotionPolicy,
+    market_note: str,
 ) -> tuple[bool, str]:
     gain = champion.log_loss - candidate.log_loss
     if gain < policy.min_log_loss_gain:

@@ -130,8 +130,8 @@ class StakingPolicy:
             raise ValueError(f"sharp_books names a bookmaker twice: {list(books)}")
         object.__setattr__(self, "sharp_books", tuple(books))
         if not (_is_number(self.sharp_tolerance) and 0 <= self.sharp_tolerance < 1):
-            got = self.sharp_tolerance
-            raise ValueError(f"sharp_tolerance must lie in [0, 1), got {got!r}")
+            tolerance = self.sharp_tolerance
+            raise ValueError(f"sharp_tolerance must lie in [0, 1), got {tolerance!r}")
         commission = dict(self.commission or {})
         for book, share in commission.items():
             if not (isinstance(book, str) and _is_number(share) and 0 <= share < 1):

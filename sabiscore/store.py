@@ -176,13 +176,15 @@ class DataStore:
         with self._lock():
             manifest = self.manifest()
             current = manifest["partitions"]
-            refused = {}
-            for part in partitions if refuse else ():
-                reason = refuse(part, current.get(part.key))
+            refused: dict[str, str] = {}
+            for part in partitions:
+                reason = refuse(part, current.get(part.key)) if refuse is not None else None
                 if reason:
                     refused[part.key] = reason
             refused_files = {p.raw_sha256 for p in partitions if p.key in refused}
-            written, unchanged, replaced = [], [], []
+            written: list[str] = []
+            unchanged: list[str] = []
+            replaced: list[str] = []
             for part in partitions:
                 old = current.get(part.key)
                 if part.raw_sha256 in refused_files:
