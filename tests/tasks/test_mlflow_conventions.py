@@ -188,3 +188,11 @@ def test_a_store_of_before_keeps_its_training_runs_in_a_classic_ml_experiment(
     backtests = client.get_experiment(use_tracking(tmp_path, BACKTEST_EXPERIMENT))
     assert backtests.name == BACKTEST_EXPERIMENT and backtests.experiment_id != old
     assert backtests.tags[EXPERIMENT_KIND_TAG] == CLASSIC_ML
+
+
+def test_a_versions_metadata_is_read_without_its_parts(piped) -> None:
+    store, _ = piped
+    registry = ModelRegistry(tracking_uri(store))
+    metadata = registry.ensemble_metadata("1")
+    assert metadata == registry.load_ensemble("1").metadata
+    assert metadata["leagues"] == ["SY1"] and metadata["features"]
