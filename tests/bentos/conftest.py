@@ -4,6 +4,7 @@ by the pipeline on a small synthetic league, and copies of it for tests that mov
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -47,13 +48,32 @@ BOOKS = {
 
 
 @pytest.fixture(scope="session")
-def champion_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def champion_store(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data store whose registry has a champion (version 1): the real pipeline (`sabiscore
-    pipeline`, in its own process) on three seasons of one 16-team synthetic league."""
+    pipeline`, in its own process) on three seasons of one 16-team synthetic league.
+
+    Made once per test run: under pytest-xdist the first worker to ask builds it in the run's
+    shared temporary folder while the others wait on a lock, then every worker uses it (the
+    tests read it, or copy it with `copy_store` before changing anything)."""
+    if not hasattr(request.config, "workerinput"):  # one process: its own folder
+        return _pipeline_store(tmp_path_factory.mktemp("serving"))
+    shared = tmp_path_factory.getbasetemp().parent  # this run's, the same for every worker
+    with (shared / "champion-store.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        root = shared / "champion-store"
+        if not (root / "built").exists():
+            shutil.rmtree(root, ignore_errors=True)  # a worker that failed half-way
+            root.mkdir()
+            _pipeline_store(root)
+            (root / "built").touch()
+    return root / "store"
+
+
+def _pipeline_store(root: Path) -> Path:
     from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
     from sabiscore.synthetic import write_football_data_csvs as write_csvs
 
-    root = tmp_path_factory.mktemp("serving")
     league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
                              leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))
     write_csvs(generate_league(league), root / "league")
