@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
+from sabiscore import staking
 from sabiscore.football_data import MATCH_ID_PATTERN
 from sabiscore.staking import BetReason
 
@@ -257,6 +258,27 @@ class OutcomeEdge(_Answer):
         description="100 × (sharp_probability × net_odds − 1): the edge if the sharp line is "
         "right; negative at the sharp book's own price (its margin). Null without a sharp book."
     )
+
+    @classmethod
+    def of(cls, edge: staking.OutcomeEdge) -> OutcomeEdge:
+        """The API's names for the domain's (`sabiscore.staking.OutcomeEdge`), in this one
+        place: model_prob is fair_probability, decimal_odds best_odds, a tier its upper-case
+        name."""
+        return cls(
+            outcome=edge.outcome,
+            fair_probability=edge.model_prob,
+            implied_probability=edge.implied_prob,
+            best_odds=edge.decimal_odds,
+            net_odds=edge.net_odds,
+            bookmaker=edge.bookmaker,
+            edge_percentage=edge.edge_percentage,
+            kelly_stake_percentage=edge.kelly_stake_percentage,
+            quality=edge.quality.name,
+            clv_expected=edge.clv_expected,
+            reason=edge.reason,
+            sharp_probability=edge.sharp_prob,
+            sharp_edge_percentage=edge.sharp_edge_percentage,
+        )
 
 
 class SharpReference(_Answer):

@@ -97,24 +97,7 @@ class LoadedModel:
                                 reference_book=reference, bet_at=bet_at)
         except ValueError as error:
             raise RequestRejected(str(error)) from None
-        outcomes = [
-            OutcomeEdge(
-                outcome=e.outcome,
-                fair_probability=e.model_prob,
-                implied_probability=e.implied_prob,
-                best_odds=e.decimal_odds,
-                net_odds=e.net_odds,
-                bookmaker=e.bookmaker,
-                edge_percentage=e.edge_percentage,
-                kelly_stake_percentage=e.kelly_stake_percentage,
-                quality=e.quality.name,
-                clv_expected=e.clv_expected,
-                reason=e.reason,
-                sharp_probability=e.sharp_prob,
-                sharp_edge_percentage=e.sharp_edge_percentage,
-            )
-            for e in edges
-        ]
+        outcomes = [OutcomeEdge.of(e) for e in edges]
         response = EdgeResponse(
             league=match.league,
             home_team=match.home_team,
