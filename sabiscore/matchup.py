@@ -31,6 +31,8 @@ from sabiscore.features import (
     disagreement_books_of,
     market_features,
 )
+from sabiscore.features.prepare import played_mask
+from sabiscore.features.rest_stage import capped_rest_days
 from sabiscore.football_data import AGGREGATES, BOOKMAKERS
 
 __all__ = ["MatchupFeaturizer", "UnknownLeague", "UnknownTeam"]
@@ -85,7 +87,7 @@ class MatchupFeaturizer:
     ) -> MatchupFeaturizer:
         """Compute every pair's state-fixed features from `matches` (played rows and any listed
         fixtures) and `odds` (the tidy price table: only its bookmaker names are read here)."""
-        played = _played(matches)
+        played = played_mask(matches)
         if not played.any():
             raise ValueError("the history has no played match: there is no state to start from")
         state_date = pd.Timestamp(matches.loc[played, "date"].max()).normalize()
@@ -289,12 +291,13 @@ def _listing(names: Iterable[str]) -> str:
 
 
 def _rest_days(day: int, last_played: float, cap: float) -> float:
-    """As `features._rest_features`: days since the last played match, capped (cap if none).
+    """The rest days of a team whose last played day is `last_played` (NaN: none), on `day`:
+    the features' own rule (`capped_rest_days`).
 
     >>> _rest_days(10, 4.0, 21.0), _rest_days(40, 4.0, 21.0), _rest_days(10, math.nan, 21.0)
     (6.0, 21.0, 21.0)
     """
-    return cap if math.isnan(last_played) else min(day - last_played, cap)
+    return float(capped_rest_days(day - last_played, cap))
 
 
 def _market_row(
@@ -336,15 +339,6 @@ def _last_result_time(played: pd.DataFrame) -> pd.Timestamp:
     return pd.Timestamp(moments.max())
 
 
-def _played(matches: pd.DataFrame) -> np.ndarray:
-    """Rows that move the state: status played and both scores known (as in `build_features`)."""
-    if "home_goals" not in matches or "away_goals" not in matches:
-        return np.zeros(len(matches), dtype=bool)
-    goals = pd.to_numeric(matches["home_goals"], errors="coerce") + pd.to_numeric(
-        matches["away_goals"], errors="coerce"
-    )
-    known = np.isfinite(goals.to_numpy(dtype=float, na_value=np.nan))
-    return matches["status"].eq("played").to_numpy() & known
 
 
 def _rosters(matches: pd.DataFrame, played: np.ndarray) -> dict[str, tuple[str, tuple[str, ...]]]:

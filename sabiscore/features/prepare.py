@@ -43,7 +43,7 @@ def _prepare(matches: pd.DataFrame) -> _Matches:
     dates = frame["date"].to_numpy("datetime64[D]").astype(np.int64)
     home_goals = _numeric(frame, "home_goals")
     away_goals = _numeric(frame, "away_goals")
-    played = frame["status"].eq("played").to_numpy() & np.isfinite(home_goals + away_goals)
+    played = played_mask(frame)
     teams = pd.factorize(np.concatenate([frame["home_team"], frame["away_team"]]))[0]
     league_season = pd.factorize(frame["league"].astype(str) + "\x1f" + frame["season"])[0]
     return _Matches(
@@ -57,6 +57,17 @@ def _prepare(matches: pd.DataFrame) -> _Matches:
         home_goals=home_goals,
         away_goals=away_goals,
     )
+
+
+def played_mask(matches: pd.DataFrame) -> np.ndarray:
+    """The rows that move the teams' state: status played and both scores known.
+
+    >>> played_mask(pd.DataFrame({"status": ["played", "played", "fixture"],
+    ...                           "home_goals": [1, None, None], "away_goals": [0, 2, None]}))
+    array([ True, False, False])
+    """
+    goals = _numeric(matches, "home_goals") + _numeric(matches, "away_goals")
+    return matches["status"].eq("played").to_numpy() & np.isfinite(goals)
 
 
 def _numeric(frame: pd.DataFrame, column: str) -> np.ndarray:

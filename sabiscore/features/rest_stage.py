@@ -12,6 +12,16 @@ from sabiscore.features.prepare import _DAY_SPAN, _group_starts, _last_before, _
 # --- rest and season stage ------------------------------------------------------------------
 
 
+def capped_rest_days(days_since: np.ndarray | float, cap_days: float) -> np.ndarray:
+    """Days since a team's last played match, at most `cap_days`; `cap_days` when it has
+    none (NaN): a long rest and no earlier match read alike.
+
+    >>> capped_rest_days(np.array([6.0, 30.0, np.nan]), 21.0)
+    array([ 6., 21., 21.])
+    """
+    return np.fmin(np.nan_to_num(days_since, nan=cap_days), cap_days)
+
+
 def _rest_features(m: _Matches, config: RestConfig) -> dict[str, np.ndarray]:
     """Days since the team's last played match on an earlier day, capped."""
     apps = _appearances(m, ())
@@ -19,9 +29,7 @@ def _rest_features(m: _Matches, config: RestConfig) -> dict[str, np.ndarray]:
     for side, team in (("home", m.team_home), ("away", m.team_away)):
         last = _last_before(apps.team, apps.day, team, m.day)
         days = m.day - _take(apps.day, last)
-        out[f"rest_{side}_days"] = np.fmin(
-            np.nan_to_num(days, nan=config.cap_days), config.cap_days
-        )
+        out[f"rest_{side}_days"] = capped_rest_days(days, config.cap_days)
     out["rest_diff_days"] = out["rest_home_days"] - out["rest_away_days"]
     return out
 
