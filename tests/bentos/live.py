@@ -116,11 +116,13 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start(store: Path, root: Path, overrides: dict, env: dict[str, str]) -> Server:
-    """`sabiscore serve` on `store` with the config `overrides`, in a session of its own."""
+def start(store: Path, root: Path, overrides: dict, env: dict[str, str],
+          port: int | None = None) -> Server:
+    """`sabiscore serve` on `store` with the config `overrides`, in a session of its own, on
+    `port` (default: a free one)."""
     config = root / "override.yaml"
     config.write_text(yaml.safe_dump(overrides))
-    port = free_port()
+    port = port or free_port()
     log = root / "server.log"
     command = [sys.executable, "-m", "cli", "serve", "--port", str(port),
                "--data-dir", str(store), "--config", str(config)]

@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from unittest import mock
 
 import httpx
 
@@ -121,8 +120,8 @@ class Service:
                               SABISCORE_API_TOKEN=TOKEN,
                               PREFECT_HOME=str(self.root / "prefect-serve"))
         env.pop("SENTRY_DSN", None)
-        with self.lock, mock.patch.object(live, "free_port", lambda: self.port):
-            self.server = live.start(self.store, self.root, {}, env)
+        with self.lock:
+            self.server = live.start(self.store, self.root, {}, env, self.port)
             live.wait_for(self.server)
 
     def stop(self) -> None:
