@@ -604,17 +604,45 @@ def rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
 @app.command()
 def models(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
     """Every registered version next to each other: holdout metrics, aliases, decisions."""
-    import pandas as pd
-
     table = _registry(data_dir).compare_models()
-    records = table.to_dict("records")
-    if table.empty:
-        human = ["no model registered yet: run `sabiscore pipeline`"]
-    else:
-        shown = table.drop(columns=["reason", "registered_at"], errors="ignore")
-        with pd.option_context("display.width", 160, "display.max_columns", 20):
-            human = [shown.to_string(index=False)]
+    records = table.astype(object).where(table.notna(), None).to_dict("records")
+    human = (versions_lines(records) if records
+             else ["no model registered yet: run `sabiscore pipeline`"])
     _emit({"versions": records}, json_output, human)
+
+
+def versions_lines(records: list[dict[str, Any]]) -> list[str]:
+    """The registered versions as a table a person reads across (`models`): holdout scores
+    next to the market's on the same matches, the holdout bets' CLV with its interval, and
+    how each was promoted. `--json` has every field (tests/cli/test_models_table.py).
+    """
+    def number(value: Any, spec: str) -> str:
+        return "-" if value is None or value != value else format(value, spec)
+
+    def clv(r: dict[str, Any]) -> str:
+        if r.get("clv_mean") is None or r.get("clv_mean") != r.get("clv_mean"):
+            return "-"
+        return (f"{100 * r['clv_mean']:+.2f}% [{100 * r['clv_low']:+.2f}, "
+                f"{100 * r['clv_high']:+.2f}]")
+
+    def promoted(r: dict[str, Any]) -> str:
+        words = [f"by {r['by']}" if r.get("promoted") else "no"]
+        words += [f"refit of {r['refit_of']}"] if r.get("refit_of") else []
+        words += ["archived"] if r.get("archived") else []
+        return ", ".join(words)
+
+    header = ("version", "semver", "aliases", "holdout", "log loss", "vs market", "ECE", "bets",
+              "CLV [low, high]", "promoted")
+    rows = [header] + [(
+        str(r["version"]), str(r.get("semver") or "-"), r.get("aliases") or "",
+        number(r.get("n"), "d"), number(r.get("log_loss"), ".4f"),
+        number(None if r.get("market_log_loss") is None or r.get("log_loss") is None
+               else r["log_loss"] - r["market_log_loss"], "+.4f"),
+        number(r.get("ece"), ".3f"), number(r.get("clv_bets"), "d"), clv(r), promoted(r),
+    ) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
 
 
 @app.command()
