@@ -8,9 +8,7 @@
  * registered model and its champion, the deployments, the latest flow run), so it runs again on
  * any store. Nothing is changed on either server. See --help.
  */
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -86,9 +84,8 @@ if (!opts.mlflow && !opts.prefect) {
   process.exit(2);
 }
 
-// playwright-core from web/node_modules: an ES module import ignores NODE_PATH.
-const require = createRequire(join(ROOT, "web", "package.json"));
-const { chromium } = require("playwright-core");
+// The site's own launcher of Debian's Chromium (playwright-core from web/node_modules).
+const { launch } = await import(join(ROOT, "web", "e2e", "browser.mjs"));
 
 const settle = Number(opts.settle);
 const VIEWPORT = { width: 1400, height: 900 };
@@ -249,33 +246,13 @@ async function prefectTour(page, base) {
   await shoot(page, "prefect-05-run-parameters.png", `${base}/runs/flow-run/${runId}`, { text: "Parameters", act: tab("Parameters") });
 }
 
-const profile = mkdtempSync(join(tmpdir(), "sabiscore-ui-tour-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: opts.chromium,
-  headless: true,
-  viewport: VIEWPORT,
-  deviceScaleFactor: 1,
-  timezoneId: "UTC",
-  locale: "en-GB",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-  ],
-});
+const { context, close } = await launch({ viewport: VIEWPORT, executablePath: opts.chromium });
 try {
   const page = context.pages()[0] || (await context.newPage());
   if (opts.mlflow) await mlflowTour(page, trim(opts.mlflow)).catch((error) => failures.push(`mlflow: ${error.message}`));
   if (opts.prefect) await prefectTour(page, trim(opts.prefect)).catch((error) => failures.push(`prefect: ${error.message}`));
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
 console.log(`screenshots in ${out}`);
 if (failures.length) {

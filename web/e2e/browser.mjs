@@ -9,12 +9,12 @@ import { chromium } from "playwright-core";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 
-export async function launch() {
+export async function launch({ viewport = { width: 1280, height: 900 }, executablePath = CHROMIUM } = {}) {
   const profile = mkdtempSync(join(tmpdir(), "sabiscore-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     headless: true,
-    viewport: { width: 1280, height: 900 },
+    viewport,
     deviceScaleFactor: 1,
     timezoneId: "UTC",
     locale: "en-GB",
