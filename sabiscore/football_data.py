@@ -549,13 +549,15 @@ def _file_seasons(
     """
     seasons_of = {day: season_of(day, start_month) for day in date.dropna().unique()}
     nominal = date.map(seasons_of)
-    counted = pd.DataFrame({"league": league, "season": nominal, "at": range(len(date))})
-    counted = counted[(status == "played") & nominal.notna() & league.notna()]
-    tally = counted.groupby(["league", "season"], sort=False)["at"].agg(["size", "min"])
-    tally = tally.reset_index().sort_values(["size", "min"], ascending=[False, True])
-    top = tally.drop_duplicates("league").set_index("league")["season"]
+    tally: dict[str, dict[str, list[int]]] = {}  # league -> season -> [played rows, first]
+    rows = zip(league.to_numpy(dtype=object), nominal.to_numpy(dtype=object),
+               (status == "played").to_numpy(), strict=True)
+    for at, (code, season, played) in enumerate(rows):
+        if played and isinstance(code, str) and isinstance(season, str):
+            tally.setdefault(code, {}).setdefault(season, [0, at])[0] += 1
+    top = {code: min(by, key=lambda s: (-by[s][0], by[s][1])) for code, by in tally.items()}
     seasons = nominal.copy()
-    in_league = league.isin(top.index)
+    in_league = league.isin(list(top))
     seasons[in_league] = league[in_league].map(top)
     return seasons
 
