@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow
+from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
+from flows.run_names import ingest_run_name
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.faults import Stage, fault_point
 from sabiscore.guards import ReplaceGuards
@@ -39,14 +41,14 @@ class IngestError(RuntimeError):
         super().__init__("\n".join(lines))
 
 
-@flow(name="ingest", log_prints=True)
+@flow(name="ingest", flow_run_name=ingest_run_name, log_prints=True)
 def ingest_flow(
-    sources: list[str] | None = None,
-    data_dir: str | None = None,
-    config_path: str | None = None,
+    sources: list[str] | SkipJsonSchema[None] = None,
+    data_dir: str | SkipJsonSchema[None] = None,
+    config_path: str | SkipJsonSchema[None] = None,
     force: bool = False,
     replace: bool = False,
-    now: datetime | None = None,
+    now: datetime | SkipJsonSchema[None] = None,
 ) -> dict:
     """Ingest football-data.co.uk files (or the synthetic league) into a data directory.
 

@@ -19,8 +19,10 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
+from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.ingest import ingest_flow
+from flows.run_names import odds_refresh_run_name
 from sabiscore.config import default_data_dir, load_config
 from sabiscore.live import LiveSnapshot, live_kind, snapshot_partitions
 from sabiscore.serving_state import fixture_listing
@@ -36,13 +38,13 @@ def odds_url(config: dict) -> str | None:
     return os.environ.get("SABISCORE_ODDS_URL") or config.get("serving", {}).get("odds_url")
 
 
-@flow(name="odds-refresh", log_prints=True)
+@flow(name="odds-refresh", flow_run_name=odds_refresh_run_name, log_prints=True)
 def odds_refresh_flow(
-    sources: list[str] | None = None,
-    data_dir: str | None = None,
-    config_path: str | None = None,
-    live: list[str] | None = None,
-    leagues: list[str] | None = None,
+    sources: list[str] | SkipJsonSchema[None] = None,
+    data_dir: str | SkipJsonSchema[None] = None,
+    config_path: str | SkipJsonSchema[None] = None,
+    live: list[str] | SkipJsonSchema[None] = None,
+    leagues: list[str] | SkipJsonSchema[None] = None,
 ) -> dict:
     """Refresh the upcoming fixtures' prices, hand them to the service, publish the bets.
 

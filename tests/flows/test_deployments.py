@@ -63,9 +63,7 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
     assert kinds["pipeline-daily"] == ("flows/pipeline.py:pipeline_flow", ["cron"])
     assert kinds["odds-refresh"] == ("flows/odds_refresh.py:odds_refresh_flow", ["interval"])
     assert kinds["pipeline-manual"] == ("flows/pipeline.py:pipeline_flow", [])
-    manual = found["pipeline-manual"]["parameters"]
-    assert manual == dict.fromkeys(["sources", "leagues", "test_seasons", "config_path",
-                                    "data_dir"])
+    assert "parameters" not in found["pipeline-manual"], "every parameter takes its default"
 
 
 # --- a real server, a real deployment, a real worker ---------------------------------------
@@ -207,6 +205,7 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     assert manifest["partitions"], "the run wrote to $SABISCORE_DATA_DIR of the worker"
     flow_run = httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()
     assert flow_run["parameters"]["sources"] == [str(league)]
+    assert flow_run["name"] == "ingest league into data"  # what ran, not "academic-lynx"
 
 
 # --- the odds refresh ----------------------------------------------------------------------
@@ -305,3 +304,29 @@ def test_every_deployed_parameter_is_described_in_prefect_s_run_form() -> None:
         properties = parameter_schema(flow.fn).model_dump()["properties"]
         undescribed = [p for p, field in properties.items() if not field.get("description")]
         assert undescribed == [], name
+
+
+def _offers_none(field: dict) -> bool:
+    """Whether a parameter's schema offers null as a type of its own: the run form's "None"
+    tab ("Property is type None")."""
+    options = [field, *field.get("anyOf", []), *field.get("oneOf", [])]
+    return any(option.get("type") == "null" for option in options)
+
+
+def test_prefect_s_run_form_shows_every_deployed_parameter_as_its_own_type() -> None:
+    """An optional parameter (`X | SkipJsonSchema[None] = None`) is its type, None its default
+    and not a choice; as the form sees it (the schema preprocessed as the server does), and
+    what prefect.yaml sets validates against it as the server validates a run's parameters."""
+    from prefect.flows import load_flow_from_entrypoint
+    from prefect.utilities.callables import parameter_schema
+    from prefect.utilities.schema_tools.validation import preprocess_schema, validate
+
+    for name, spec in deployments().items():
+        flow = load_flow_from_entrypoint(str(REPO / spec["entrypoint"]))
+        schema = parameter_schema(flow.fn).model_dump_for_openapi()
+        for seen in (schema, preprocess_schema(schema)):
+            nullable = [p for p, field in seen["properties"].items() if _offers_none(field)]
+            assert nullable == [], name
+        assert validate(spec.get("parameters") or {}, schema) == [], name
+        assert validate(dict.fromkeys(["data_dir"]), schema), "a null is refused: leave it out"
+        assert callable(flow.flow_run_name), f"{name}: its runs are named for what ran"
