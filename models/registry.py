@@ -5,9 +5,11 @@ The whole ensemble is one MLflow model (a pyfunc: feature rows in, H/D/A probabi
 Stages are deprecated in MLflow 3 and not used. Every version carries the few tags a person
 reads on the MLflow model page: its semantic version, the hashes it is numbered by, the git
 commit, its leagues and last training match, and how it was promoted (by the gate or by hand,
-by whom, when, why). The numbers a person compares are metrics of its training run, where the
-runs table and charts compare them: its scores on the gate's holdout (`holdout_*`, linked to
-the logged model) and the figures the gate held it to (`gate_*`).
+by whom, when, why), and a description that says it in words: what it trained on, its holdout
+log loss beside the market's, and how it was promoted (`version_description`). The numbers a
+person compares are metrics of its training run, where the runs table and charts compare them:
+its scores on the gate's holdout (`holdout_*`, linked to the logged model) and the figures the
+gate held it to (`gate_*`).
 
 Writes that read-then-change the registry (numbering a semantic version, moving `champion`) hold
 a file lock when the store is a local SQLite file, so that two pipelines running at once
@@ -73,6 +75,8 @@ STATE_RUN = "serving_state.run_id"
 STATE_HISTORY = "serving_state.history"
 STATE_ARTIFACT = "serving_state"  # a refit's tags taken from the version it refits
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn", "xgboost", "lightgbm")
+#: Starts the paragraph of a version's description that each promotion rewrites.
+PROMOTION_NOTE = "**Promotion:** "
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,62 @@ class Promotion:
             return None
         by_hand = self.by == PromotedBy.HAND and self.user
         return f"{self.by} ({self.user})" if by_hand else str(self.by)
+
+
+def trained_words(data: Mapping[str, Any], holdout: Mapping[str, float],
+                  refit_of: str | None = None) -> str:
+    """What a version trained on and how it scored on the gate's holdout next to the market,
+    for its description; a refit's scores are those of the version it refits (`refit_of`).
+
+    >>> data = {"leagues": ["E0"], "train_seasons": ["2021-2022", "2022-2023"], "n_train": 760,
+    ...         "trained_through": "2023-05-28 16:30:00", "test_seasons": ["2023-2024"]}
+    >>> print(trained_words(data, {"n": 380, "log_loss": 0.9712, "market_log_loss": 0.9655}))
+    Trained on E0 2021-2022..2022-2023: 760 matches through 2023-05-28. On the gate's holdout \
+(2023-2024, 380 matches) its log loss is 0.9712, the market's 0.9655 (lower is better).
+    """
+    from models.tracking import season_span
+
+    leagues = ", ".join(data.get("leagues") or ()) or "-"
+    seen = (f"{leagues} {season_span(data.get('train_seasons') or [])}: "
+            f"{data.get('n_train', '?')} matches through {str(data.get('trained_through'))[:10]}")
+    if "log_loss" not in holdout:
+        scored = "It has no holdout scores."
+    else:
+        market = holdout.get("market_log_loss")
+        versus = (f", the market's {market:.4f} (lower is better)" if market is not None
+                  else " (no market prices to compare)")
+        scored = f"its log loss is {holdout['log_loss']:.4f}{versus}."
+    if refit_of is not None:
+        return (f"A refit of version {refit_of} on every played match: {seen}. It has no holdout "
+                f"of its own; on version {refit_of}'s, {scored.removeprefix('its ')}")
+    where = f"{season_span(data.get('test_seasons') or [])}, {holdout.get('n', '?')} matches"
+    return f"Trained on {seen}. On the gate's holdout ({where}) {scored}"
+
+
+def promotion_words(promotion: Promotion) -> str:
+    """How a version was promoted (or kept out), for its description.
+
+    >>> promotion_words(Promotion(True, PromotedBy.HAND, "alice", "2026-05-01T09:00:00+00:00",
+    ...                           "promoted by hand"))
+    'promoted by hand by alice on 2026-05-01: promoted by hand'
+    >>> promotion_words(Promotion(None))
+    'not judged yet.'
+    """
+    if promotion.by is None:
+        return "not judged yet."
+    on = f" on {promotion.at[:10]}" if promotion.at else ""
+    reason = f": {promotion.reason}" if promotion.reason else ""
+    if promotion.by == PromotedBy.HAND:
+        return f"promoted by hand by {promotion.user or 'someone'}{on}{reason}"
+    verdict = "promoted by the gate" if promotion.promoted else "kept out by the gate"
+    return f"{verdict}{on}{reason}"
+
+
+def version_description(trained: str, promotion: Promotion) -> str:
+    """A version's description: what it trained on and scored (`trained_words`), then its
+    promotion in a paragraph of its own, which each promotion rewrites."""
+    return "\n\n".join(part for part in (trained, f"{PROMOTION_NOTE}{promotion_words(promotion)}")
+                       if part)
 
 
 def os_user() -> str:
@@ -370,7 +430,8 @@ class ModelRegistry:
                 candidate.params_hash,
             )
 
-        return self._register(candidate, run_id, semver, {})
+        trained = trained_words(candidate.data, candidate.holdout_metrics)
+        return self._register(candidate, run_id, semver, {}, trained)
 
     def register_refit(self, candidate: Candidate, run_id: str, judged: str) -> Any:
         """Register `candidate`, a refit of version `judged`, like a model: a patch of its
@@ -391,7 +452,8 @@ class ModelRegistry:
             taken = [v.tags.get("semver", "?") for v in numbered]
             return refit_semver(parent.tags["semver"], taken)
 
-        return self._register(candidate, run_id, semver, tags)
+        trained = trained_words(candidate.data, self.holdout_metrics(parent), str(judged))
+        return self._register(candidate, run_id, semver, tags, trained)
 
     def _register(
         self,
@@ -399,8 +461,10 @@ class ModelRegistry:
         run_id: str,
         semver_of: Callable[[list[Any]], str],
         extra_tags: Mapping[str, str],
+        trained: str,
     ) -> Any:
-        """Log, number (`semver_of` every version, pending ones included) and tag a version."""
+        """Log, number (`semver_of` every version, pending ones included), tag and describe
+        (`trained`: what it trained on and scored) a version."""
         import mlflow
         from mlflow.models import infer_signature
 
@@ -422,11 +486,13 @@ class ModelRegistry:
                 )
             self._describe_run(run_id, semver, candidate.holdout_metrics, logged.model_id)
             fault_point(Stage.MODEL_LOGGED)
+            tags = {**self._tags(candidate, semver), **extra_tags}
             version = self.client.create_model_version(
                 self.name,
                 logged.model_uri,
                 run_id=run_id,
-                tags={**self._tags(candidate, semver), **extra_tags, PENDING: this_process()},
+                tags={**tags, PENDING: this_process()},
+                description=version_description(trained, Promotion.from_tags(tags)),
                 model_id=logged.model_id,  # a tracking server insists on it
             )
             fault_point(Stage.VERSION_CREATED)
@@ -501,8 +567,8 @@ class ModelRegistry:
         return tags
 
     def record_decision(self, version: str, decision: Decision) -> None:
-        """The gate's verdict and reason as tags; the figures it held the version to as
-        `gate_*` metrics of its run."""
+        """The gate's verdict and reason as tags (and in the description); the figures it held
+        the version to as `gate_*` metrics of its run."""
         from mlflow.entities import Metric
 
         self.client.set_model_version_tag(self.name, version, "promotion.promoted",
@@ -516,6 +582,15 @@ class ModelRegistry:
                    if getattr(decision, name) is not None]
         if metrics and target.run_id:
             self.client.log_batch(target.run_id, metrics=metrics)
+        self._describe_promotion(target)
+
+    def _describe_promotion(self, target: Any) -> None:
+        """The promotion paragraph of the version's description, from its `promotion.*` tags
+        now (what it trained on stays)."""
+        trained = (target.description or "").split(f"\n\n{PROMOTION_NOTE}")[0]
+        trained = "" if trained.startswith(PROMOTION_NOTE) else trained
+        text = version_description(trained, Promotion.from_tags(target.tags))
+        self.client.update_model_version(self.name, str(target.version), description=text)
 
     def promote_to_production(self, version: str, reason: str = "promoted by hand",
                               by: PromotedBy = PromotedBy.HAND) -> str | None:
@@ -544,6 +619,7 @@ class ModelRegistry:
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             if CHALLENGER in (target.aliases or []):
                 self.client.delete_registered_model_alias(self.name, CHALLENGER)
+        self._describe_promotion(self.client.get_model_version(self.name, str(version)))
         return str(previous.version) if previous is not None else None
 
     @staticmethod

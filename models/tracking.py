@@ -37,6 +37,25 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 CLASSIC_ML = "custom_model_development"
 #: The run (or experiment) tag MLflow's UI shows as its Description.
 NOTE_TAG = "mlflow.note.content"
+#: The serving state's experiment (tasks/serving_state.py publishes its runs).
+SERVING_STATE_EXPERIMENT = "sabiscore-serving-state"
+#: What each experiment holds, for its Description: set when it is created, or first used
+#: without one (a description a person wrote stays).
+EXPERIMENT_DESCRIPTIONS = {
+    TRAINING_EXPERIMENT: (
+        "Every training of the stacked ensemble (runs `train ...`, scored on held-out seasons "
+        "next to the market) and every refit of a promoted one on all played matches (runs "
+        "`refit of version N ...`). A run registered as a model version ends in its semantic "
+        "version; its holdout_* metrics are what the promotion gate judged."),
+    BACKTEST_EXPERIMENT: (
+        "Walk-forward betting backtests (`sabiscore backtest-bets`): the model retrained "
+        "before each test season, its value bets and the baselines' at the backtest's "
+        "bookmaker, with yield, ROI, drawdown and closing-line value per strategy."),
+    SERVING_STATE_EXPERIMENT: (
+        "The champion's serving state (team ratings, form, upcoming fixtures) rebuilt whenever "
+        "new results or fixtures change it: one run per state (`state vN date`), which the "
+        "version's serving_state.run_id tag names and the service loads."),
+}
 
 
 def artifact_root(data_dir: Path) -> str:
@@ -45,7 +64,8 @@ def artifact_root(data_dir: Path) -> str:
 
 def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """Point MLflow at this data directory's store and make sure the experiment exists, as a
-    classic ML experiment (an existing one without a kind gets the tag)."""
+    classic ML experiment described for what it holds (an existing one without a kind or a
+    description gets the tag)."""
     import mlflow
 
     from models.registry import ModelRegistry, point_mlflow_at
@@ -64,15 +84,18 @@ def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
             if legacy is not None and legacy.lifecycle_stage == "active":
                 client.rename_experiment(legacy.experiment_id, TRAINING_EXPERIMENT)
                 found = client.get_experiment(legacy.experiment_id)
+        tags = {EXPERIMENT_KIND_TAG: CLASSIC_ML}
+        if experiment in EXPERIMENT_DESCRIPTIONS:
+            tags[NOTE_TAG] = EXPERIMENT_DESCRIPTIONS[experiment]
         if found is None:
             location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(data_dir)
-            experiment_id = client.create_experiment(
-                experiment, artifact_location=location, tags={EXPERIMENT_KIND_TAG: CLASSIC_ML}
-            )
+            experiment_id = client.create_experiment(experiment, artifact_location=location,
+                                                     tags=tags)
         else:
             experiment_id = found.experiment_id
-            if EXPERIMENT_KIND_TAG not in found.tags:
-                client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+            for key, value in tags.items():
+                if key not in found.tags:
+                    client.set_experiment_tag(experiment_id, key, value)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
 

@@ -16,6 +16,10 @@ from sabiscore.ledger import track_record
 from sabiscore.staking import StakingPolicy
 
 EXPERIMENT = "sabiscore-ledger"
+#: The experiment's Description on MLflow's experiment page.
+EXPERIMENT_NOTE = ("The live track record of SabiScore's suggested bets: one run each time the "
+                   "odds refresh or the pipeline counts it (`ledger: N suggested, M settled`), "
+                   "its ledger_* metrics charted across runs.")
 
 
 @task(name="publish-ledger", cache_policy=NO_CACHE)
@@ -72,13 +76,15 @@ def _log_ledger_metrics(tracking_uri: str, report: dict[str, Any],
                   if isinstance(v, int | float) and not isinstance(v, bool)}}
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name(EXPERIMENT)
-    if experiment is None:  # a classic ML experiment, not the GenAI view
+    tags = {EXPERIMENT_KIND_TAG: CLASSIC_ML, NOTE_TAG: EXPERIMENT_NOTE}  # not the GenAI view
+    if experiment is None:
         experiment_id = client.create_experiment(EXPERIMENT, artifact_location=artifact_location,
-                                                 tags={EXPERIMENT_KIND_TAG: CLASSIC_ML})
+                                                 tags=tags)
     else:
         experiment_id = experiment.experiment_id
-        if EXPERIMENT_KIND_TAG not in experiment.tags:
-            client.set_experiment_tag(experiment_id, EXPERIMENT_KIND_TAG, CLASSIC_ML)
+        for key, value in tags.items():
+            if key not in experiment.tags:  # a description a person wrote stays
+                client.set_experiment_tag(experiment_id, key, value)
     name = f"ledger: {report['suggested']} suggested, {report['settled']} settled"
     note = ("The live track record of every bet suggested (sabiscore bets, GET /value-bets, "
             "the odds refresh), settled on the store's results: ledger_suggested and "

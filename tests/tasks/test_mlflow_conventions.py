@@ -14,12 +14,15 @@ import mlflow
 import pytest
 import yaml
 
-from models.registry import DEFAULT_MODEL_NAME, ModelRegistry, point_mlflow_at
+from models.registry import DEFAULT_MODEL_NAME, PROMOTION_NOTE, ModelRegistry, point_mlflow_at
 from models.tracking import (
     BACKTEST_EXPERIMENT,
     CLASSIC_ML,
+    EXPERIMENT_DESCRIPTIONS,
     EXPERIMENT_KIND_TAG,
     LEGACY_EXPERIMENT,
+    NOTE_TAG,
+    SERVING_STATE_EXPERIMENT,
     TRAINING_EXPERIMENT,
     season_span,
     tracking_uri,
@@ -89,6 +92,18 @@ def test_the_training_experiment_is_a_classic_ml_experiment(piped) -> None:
     assert client.get_experiment_by_name(LEGACY_EXPERIMENT) is None
 
 
+def test_each_experiment_says_what_it_holds(piped) -> None:
+    """The experiment page's Description: the training's, and the ledger's the pipeline
+    published after it."""
+    from tasks.ledger import EXPERIMENT as LEDGER_EXPERIMENT
+    from tasks.ledger import EXPERIMENT_NOTE as LEDGER_NOTE
+
+    client = _client(piped[0])
+    training = client.get_experiment_by_name(TRAINING_EXPERIMENT)
+    assert training.tags[NOTE_TAG] == EXPERIMENT_DESCRIPTIONS[TRAINING_EXPERIMENT]
+    assert client.get_experiment_by_name(LEDGER_EXPERIMENT).tags[NOTE_TAG] == LEDGER_NOTE
+
+
 def test_the_run_is_named_for_what_it_did_and_spans_the_training(piped) -> None:
     store, summary = piped
     run = _client(store).get_run(summary["training"]["run_id"])
@@ -140,6 +155,21 @@ def test_what_a_person_compares_is_a_metric_and_the_version_tags_are_few(piped) 
     assert version.tags["promotion.by"] == "gate"
 
 
+def test_a_version_says_what_it_trained_on_how_it_scored_and_how_it_was_promoted(piped) -> None:
+    store, summary = piped
+    version = _client(store).get_model_version(DEFAULT_MODEL_NAME, "1")
+    trained, promotion = version.description.split("\n\n")
+    split, holdout = summary["training"]["split"], summary["holdout"]
+    fitted = season_span(split["train"] + split["validation"])
+    assert trained.startswith(f"Trained on SY1 {fitted}: {summary['training']['n_train']} "
+                              "matches through ")
+    assert (f"On the gate's holdout ({season_span(split['test'])}, {holdout['candidate']['n']} "
+            f"matches) its log loss is {holdout['candidate']['log_loss']:.4f}, the market's "
+            f"{holdout['market']['log_loss']:.4f}") in trained
+    assert promotion == (f"{PROMOTION_NOTE}promoted by the gate on "
+                         f"{version.tags['promotion.at'][:10]}: {summary['reason']}")
+
+
 def test_a_version_promoted_by_hand_says_who_and_how(piped) -> None:
     """Version 2 (the champion's files again) is kept out by the gate, then promoted with
     `sabiscore promote 2`: its record says by hand, by whom, over which verdict, and `sabiscore
@@ -169,6 +199,9 @@ def test_a_version_promoted_by_hand_says_who_and_how(piped) -> None:
     assert record["promotion.promoted"] == "true" and record["promotion.at"]
     assert record["promotion.reason"] == ("promoted by hand; the gate had kept it out: no better "
                                           "than the champion")
+    described = registry.client.get_model_version(registry.name, "2").description
+    assert described == (f"{PROMOTION_NOTE}promoted by hand by {getpass.getuser()} on "
+                         f"{record['promotion.at'][:10]}: {record['promotion.reason']}")
     versions = {v["version"]: v for v in cli("models")["versions"]}
     assert versions[2]["aliases"] == "champion" and versions[2]["promoted"] is True
     assert versions[2]["by"] == f"hand ({getpass.getuser()})"
@@ -188,6 +221,22 @@ def test_a_store_of_before_keeps_its_training_runs_in_a_classic_ml_experiment(
     backtests = client.get_experiment(use_tracking(tmp_path, BACKTEST_EXPERIMENT))
     assert backtests.name == BACKTEST_EXPERIMENT and backtests.experiment_id != old
     assert backtests.tags[EXPERIMENT_KIND_TAG] == CLASSIC_ML
+    assert client.get_experiment(old).tags[NOTE_TAG] == EXPERIMENT_DESCRIPTIONS[TRAINING_EXPERIMENT]
+    assert backtests.tags[NOTE_TAG] == EXPERIMENT_DESCRIPTIONS[BACKTEST_EXPERIMENT]
+
+
+def test_the_serving_state_experiment_is_described_and_a_persons_description_stays(
+    tmp_path: Path,
+) -> None:
+    from tasks.serving_state import STATE_EXPERIMENT
+
+    assert STATE_EXPERIMENT == SERVING_STATE_EXPERIMENT
+    client = _client(tmp_path)
+    state = client.get_experiment(use_tracking(tmp_path, SERVING_STATE_EXPERIMENT))
+    assert state.tags[NOTE_TAG] == EXPERIMENT_DESCRIPTIONS[SERVING_STATE_EXPERIMENT]
+    client.set_experiment_tag(state.experiment_id, NOTE_TAG, "ours")
+    use_tracking(tmp_path, SERVING_STATE_EXPERIMENT)
+    assert client.get_experiment(state.experiment_id).tags[NOTE_TAG] == "ours"
 
 
 def test_a_versions_metadata_is_read_without_its_parts(piped) -> None:
