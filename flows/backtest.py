@@ -21,7 +21,6 @@ import pandas as pd
 from prefect import flow
 from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture, as_completed
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.ingest import ingest_flow
 from flows.run_names import backtest_run_name
@@ -190,9 +189,9 @@ def _report_dir(report_dir: str | None, store: DataStore) -> Path:
 def backtest_bets_flow(
     train_sources: list[str],
     test_sources: list[str],
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
-    report_dir: str | SkipJsonSchema[None] = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    report_dir: str | None = None,
     log_to_mlflow: bool = True,
 ) -> dict:
     """Walk-forward betting backtest of the ensemble against its baselines on `test_sources`.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from prefect import flow
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.ingest import ingest_flow
 from flows.run_names import holdout_run_name
@@ -15,8 +14,8 @@ from sabiscore.splits import ingested_partitions
 def holdout_flow(
     train_sources: list[str],
     test_sources: list[str],
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
 ) -> dict:
     """Ingest both sets; train on the first; score models and market on the second."""
     trained_on = ingest_flow(sources=train_sources, data_dir=data_dir, config_path=config_path)

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.run_names import ingest_run_name
 from sabiscore.config import default_data_dir, load_config
@@ -43,12 +42,12 @@ class IngestError(RuntimeError):
 
 @flow(name="ingest", flow_run_name=ingest_run_name, log_prints=True)
 def ingest_flow(
-    sources: list[str] | SkipJsonSchema[None] = None,
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
     force: bool = False,
     replace: bool = False,
-    now: datetime | SkipJsonSchema[None] = None,
+    now: datetime | None = None,
 ) -> dict:
     """Ingest football-data.co.uk files (or the synthetic league) into a data directory.
 

@@ -19,7 +19,6 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.ingest import ingest_flow
 from flows.run_names import odds_refresh_run_name
@@ -40,11 +39,11 @@ def odds_url(config: dict) -> str | None:
 
 @flow(name="odds-refresh", flow_run_name=odds_refresh_run_name, log_prints=True)
 def odds_refresh_flow(
-    sources: list[str] | SkipJsonSchema[None] = None,
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
-    live: list[str] | SkipJsonSchema[None] = None,
-    leagues: list[str] | SkipJsonSchema[None] = None,
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    live: list[str] | None = None,
+    leagues: list[str] | None = None,
 ) -> dict:
     """Refresh the upcoming fixtures' prices, hand them to the service, publish the bets.
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prefect import flow
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.ingest import ingest_flow
 from flows.run_names import pipeline_run_name
@@ -65,12 +64,12 @@ def refit_and_serve(
 
 @flow(name="pipeline", flow_run_name=pipeline_run_name, log_prints=True)
 def pipeline_flow(
-    sources: list[str] | SkipJsonSchema[None] = None,
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
-    leagues: list[str] | SkipJsonSchema[None] = None,
-    test_seasons: list[str] | SkipJsonSchema[None] = None,
-    train_seasons: list[str] | SkipJsonSchema[None] = None,
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    leagues: list[str] | None = None,
+    test_seasons: list[str] | None = None,
+    train_seasons: list[str] | None = None,
 ) -> dict:
     """Ingest the configured sources, train, and let the gate decide on the new model.
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 from prefect import flow, task
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.run_names import train_run_name
 from models.tracking import log_training_run
@@ -190,14 +189,14 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
 
 @flow(name="train", flow_run_name=train_run_name, log_prints=True)
 def train_flow(
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
-    leagues: list[str] | SkipJsonSchema[None] = None,
-    test_seasons: list[str] | SkipJsonSchema[None] = None,
-    validation_seasons: list[str] | SkipJsonSchema[None] = None,
-    partitions: dict[str, list[str]] | SkipJsonSchema[None] = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
+    leagues: list[str] | None = None,
+    test_seasons: list[str] | None = None,
+    validation_seasons: list[str] | None = None,
+    partitions: dict[str, list[str]] | None = None,
     log_to_mlflow: bool = True,
-    train_seasons: list[str] | SkipJsonSchema[None] = None,
+    train_seasons: list[str] | None = None,
 ) -> dict:
     """Train the stacked ensemble and evaluate it on held-out seasons next to the market.
 

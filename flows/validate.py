@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow
-from pydantic.json_schema import SkipJsonSchema  # None: a default, not a type in the run form
 
 from flows.run_names import validate_run_name
 from sabiscore.config import default_data_dir, load_config
@@ -26,9 +25,9 @@ from tasks.ingest import (
 
 @flow(name="validate", flow_run_name=validate_run_name, log_prints=True)
 def validate_flow(
-    sources: list[str] | SkipJsonSchema[None] = None,
-    data_dir: str | SkipJsonSchema[None] = None,
-    config_path: str | SkipJsonSchema[None] = None,
+    sources: list[str] | None = None,
+    data_dir: str | None = None,
+    config_path: str | None = None,
 ) -> dict:
     """Validate `sources` (or every raw file behind the stored data) as `ingest` would: the
     screen of large files, the GX suites, then the file guards against the store as it is
