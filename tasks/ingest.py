@@ -300,6 +300,7 @@ def _tables_by_source(outcome: QualityOutcome) -> Callable[[str, str], pd.DataFr
     """`part_of(table, source)`: that source's rows of one of the outcome's tables."""
     tables = {
         "matches": outcome.matches,
+        "stored_matches": canonical_matches(outcome.matches),  # once, not once per file
         "odds": outcome.odds,
         "quarantine": outcome.quarantine,
         "warnings": outcome.warnings,
@@ -316,7 +317,7 @@ def _file_parts(
     raw: RawFile, parsed: ParsedFile, part_of: Callable[[str, str], pd.DataFrame]
 ) -> list[Partition]:
     """The (league, season) partitions a validated file would be stored as."""
-    matches = canonical_matches(part_of("matches", raw.source))
+    matches = part_of("stored_matches", raw.source).reset_index(drop=True)
     matches["raw_sha256"] = raw.sha256
     return file_partitions(
         raw,
