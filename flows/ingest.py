@@ -68,6 +68,8 @@ def ingest_flow(
             Empty: the clock.
     """
     watch = Stopwatch()
+    # The deployments' run forms send "" and [] for what is left empty: the defaults.
+    sources, data_dir, config_path = (value or None for value in (sources, data_dir, config_path))
     now = now or datetime.now(UTC)
     config = load_config(config_path)
     data, validation = config["data"], config["validation"]

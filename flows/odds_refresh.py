@@ -59,6 +59,9 @@ def odds_refresh_flow(
         leagues: Only these league codes (for the live sources), e.g. ["E0"]. Empty: all the
             configured leagues.
     """
+    # The deployments' run forms send "" and [] for what is left empty: the defaults.
+    sources, data_dir, config_path, live, leagues = (
+        value or None for value in (sources, data_dir, config_path, live, leagues))
     config = load_config(config_path)
     settings = config["data"]["odds_refresh"]
     root = Path(data_dir) if data_dir else default_data_dir()

@@ -88,6 +88,11 @@ def pipeline_flow(
         train_seasons: The seasons the model learns from, e.g. ["2021-2022", "2022-2023"].
             Empty: every season before the test.
     """
+    # The deployments' run forms send "" and [] for what is left empty: the defaults.
+    sources, data_dir, config_path, leagues, test_seasons, train_seasons = (
+        value or None
+        for value in (sources, data_dir, config_path, leagues, test_seasons, train_seasons)
+    )
     config = load_config(config_path)
     root = Path(data_dir) if data_dir else default_data_dir()
     ingested = ingest_flow(sources=sources, data_dir=str(root), config_path=config_path)

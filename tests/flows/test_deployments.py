@@ -63,7 +63,9 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
     assert kinds["pipeline-daily"] == ("flows/pipeline.py:pipeline_flow", ["cron"])
     assert kinds["odds-refresh"] == ("flows/odds_refresh.py:odds_refresh_flow", ["interval"])
     assert kinds["pipeline-manual"] == ("flows/pipeline.py:pipeline_flow", [])
-    assert "parameters" not in found["pipeline-manual"], "every parameter takes its default"
+    manual = found["pipeline-manual"]["parameters"]  # each empty: every one takes its default
+    assert not any(manual.values()) and set(manual) == set(
+        load_flow_from_entrypoint(str(REPO / kinds["pipeline-manual"][0])).parameters.properties)
 
 
 # --- a real server, a real deployment, a real worker ---------------------------------------
@@ -322,4 +324,7 @@ def test_prefect_s_run_form_submits_as_it_opens() -> None:
         opened = {p: field["default"] for p, field in schema["properties"].items()
                   if "default" in field} | (spec.get("parameters") or {})
         assert validate(opened, preprocess_schema(schema), preprocess=False) == [], name
+        # opened on None, the form shows 'Property is type "None"' instead of a box to fill in
+        on_none = sorted(p for p, value in opened.items() if value is None)
+        assert on_none in ([], ["now"]), f"{name}: {on_none}"  # now: the tests' clock
         assert callable(flow.flow_run_name), f"{name}: its runs are named for what ran"
