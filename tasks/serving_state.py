@@ -18,8 +18,6 @@ from sabiscore.features import FeatureConfig
 from sabiscore.serving_state import ClvSettings, ServingState
 from sabiscore.store import DataStore
 
-STATE_EXPERIMENT = "sabiscore-serving-state"
-
 
 def state_of(store: DataStore, metadata: Mapping[str, Any],
              config: Mapping[str, Any]) -> ServingState:
@@ -56,7 +54,7 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
     results and fixtures. Nothing to do without a champion."""
     import mlflow
 
-    from models.tracking import use_tracking
+    from models.tracking import SERVING_STATE_EXPERIMENT, use_tracking
 
     store = DataStore(Path(data_dir))
     if not has_registry(store.root):
@@ -69,7 +67,7 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
     state = state_of(store, registry.ensemble_metadata(version), config)
     if state.history == registry.state_history(version):
         return {"published": False, "version": version, "reason": "unchanged"}
-    use_tracking(store.root, STATE_EXPERIMENT)
+    use_tracking(store.root, SERVING_STATE_EXPERIMENT)
     name = f"state v{version} {state.featurizer.state_date.date()}"
     with mlflow.start_run(run_name=name) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.set_tags({"model_version": version, "history": state.history})

@@ -228,9 +228,6 @@ def test_a_store_of_before_keeps_its_training_runs_in_a_classic_ml_experiment(
 def test_the_serving_state_experiment_is_described_and_a_persons_description_stays(
     tmp_path: Path,
 ) -> None:
-    from tasks.serving_state import STATE_EXPERIMENT
-
-    assert STATE_EXPERIMENT == SERVING_STATE_EXPERIMENT
     client = _client(tmp_path)
     state = client.get_experiment(use_tracking(tmp_path, SERVING_STATE_EXPERIMENT))
     assert state.tags[NOTE_TAG] == EXPERIMENT_DESCRIPTIONS[SERVING_STATE_EXPERIMENT]
