@@ -229,30 +229,14 @@ def backtest_bets_flow(
     scored = [MODEL, str(Baseline.ELO), *MARKET_REFERENCES]
     scores, curves = score_forecasts(forecasts, market, scored)
 
-    meta = {
-        "bookmaker": settings.bookmaker if settings.bookmaker != "best"
-        else f"best of {', '.join(settings.best_of)}",
-        "retrain_every": "season" if settings.retrain_every == "season"
-        else f"{settings.retrain_every} match days",
-        "partitions": partitions, "n_test_matches": len(market.info),
-        "windows": [t.record for t in trained], "policy_line": _policy_line(policy),
-        "flat_stake": settings.flat_stake, "first_day": str(windows[0].start.date()),
-        "ci_line": f"{1 - settings.alpha:.0%} percentile bootstrap over bets, "
-        f"{settings.n_boot} resamples",
-    }
+    meta = _report_meta(settings, policy, partitions, len(market.info), trained, windows)
     files = write_report(_report_dir(report_dir, store), ledger, results, scores, curves, meta)
     publish_artifacts(files)
     run_id = None
     if log_to_mlflow:
-        params = {"backtest": settings.to_dict(), "staking": policy.to_dict(),
-                  "partitions": partitions, "train": train_config}
-        tags = {"flow": "backtest-bets", "n_test": str(len(market.info)),
-                "n_windows": str(len(windows))}
-        trained_on = training_rows(table.info, allowed, windows[-1])  # the last window's: all
-        inputs = run_datasets(store, table, table.info.index[trained_on],
-                              table.info.index[test])
-        run_id = log_backtest_run(store.root, results, ledger, params, files, tags, started_ms,
-                                  inputs)
+        run = BacktestRun(settings, policy, partitions, train_config, started_ms)
+        run_id = _log_to_mlflow(run, store, table, allowed, test, windows, len(market.info),
+                                results, ledger, files)
 
     pooled = scores[scores["group"] == "all"].drop(columns="group")
     return {
@@ -270,3 +254,46 @@ def backtest_bets_flow(
         "run_id": run_id,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+@dataclass(frozen=True)
+class BacktestRun:
+    """What a backtest ran with, as its MLflow run records it."""
+
+    settings: BacktestSettings
+    policy: StakingPolicy
+    partitions: Mapping[str, Sequence[str]]
+    train_config: Mapping[str, Any]
+    started_ms: int  # when the backtest started (epoch ms): the MLflow run starts there
+
+
+def _report_meta(settings: BacktestSettings, policy: StakingPolicy,
+                 partitions: Mapping[str, Sequence[str]], n_test: int,
+                 trained: Sequence[WindowForecast], windows: Sequence[Window]) -> dict[str, Any]:
+    """What the report says of how the backtest ran: books, cadence, windows, the bootstrap."""
+    return {
+        "bookmaker": settings.bookmaker if settings.bookmaker != "best"
+        else f"best of {', '.join(settings.best_of)}",
+        "retrain_every": "season" if settings.retrain_every == "season"
+        else f"{settings.retrain_every} match days",
+        "partitions": partitions, "n_test_matches": n_test,
+        "windows": [t.record for t in trained], "policy_line": _policy_line(policy),
+        "flat_stake": settings.flat_stake, "first_day": str(windows[0].start.date()),
+        "ci_line": f"{1 - settings.alpha:.0%} percentile bootstrap over bets, "
+        f"{settings.n_boot} resamples",
+    }
+
+
+def _log_to_mlflow(run: BacktestRun, store: DataStore, table: FeatureTable, allowed: pd.Series,
+                   test: pd.Series, windows: Sequence[Window], n_test: int,
+                   results: pd.DataFrame, ledger: pd.DataFrame, files: Mapping[str, Path]) -> str:
+    """The backtest's MLflow run: its settings, results, bets, plots and datasets (the rows the
+    last window trained on, every earlier window's among them, and the rows bet on)."""
+    params = {"backtest": run.settings.to_dict(), "staking": run.policy.to_dict(),
+              "partitions": run.partitions, "train": run.train_config}
+    tags = {"flow": "backtest-bets", "n_test": str(n_test),
+            "n_windows": str(len(windows))}
+    fitted = training_rows(table.info, allowed, windows[-1])
+    inputs = run_datasets(store, table, table.info.index[fitted], table.info.index[test])
+    return log_backtest_run(store.root, results, ledger, params, files, tags, run.started_ms,
+                            inputs)
