@@ -9,14 +9,14 @@ from prefect import flow
 
 from flows.run_names import validate_run_name
 from sabiscore.config import default_data_dir, load_config
+from sabiscore.football_data import ParsedFile
 from sabiscore.guards import ReplaceGuards
 from sabiscore.store import DataStore, RawFile, sha256_of
 from tasks.ingest import (
     FileReport,
     check_guards,
     early_refusal,
-    file_error,
-    parse_files,
+    parsed_files,
     resolve_sources,
     screen_files,
     validate_files,
@@ -42,27 +42,12 @@ def validate_flow(
     for source, refusal in refused.items():
         early_refusal(reports[source], refusal)
     to_parse = {s: r for s, r in raws.items() if s not in refused}
-    parsed = {}
-    for source, result in parse_files(to_parse, validation["season_start_month"]).items():
-        if isinstance(result, Exception):
-            file_error(reports[source], result)
-        else:
-            parsed[source] = result
-            reports[source].rows = result.n_rows
+    parsed = parsed_files(to_parse, validation["season_start_month"], reports)
     quarantines = [r.quarantine for r in refused.values()]
     summary = {"files": len(raws), "rows": sum(r.rows for r in reports.values()),
                "price_warnings": 0, "gx": {}, "guards": {"checked": 0, "refused": {}}}
     if parsed:
-        outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
-        quarantines.append(outcome.quarantine)
-        summary.update(price_warnings=len(outcome.warnings), gx=gx)
-        for source, message in outcome.rejected_files.items():
-            reports[source].status, reports[source].message = "rejected", message
-        verdicts = check_guards(store, raws, parsed, outcome, guards)
-        for source, message in verdicts.items():
-            reports[source].status, reports[source].message = "rejected", message
-        checked = len(parsed) - len(outcome.rejected_files)
-        summary["guards"] = {"checked": checked, "refused": verdicts}
+        quarantines.append(_judge(store, raws, parsed, validation, guards, reports, summary))
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame()
     quarantine = quarantine.drop(columns=["raw_row"], errors="ignore")
     summary.update(quarantined=len(quarantine), quarantine=quarantine.to_dict("records"))
@@ -72,6 +57,21 @@ def validate_flow(
         if r.status in ("error", "rejected")
     ]
     return summary
+
+
+def _judge(store: DataStore, raws: dict[str, RawFile], parsed: dict[str, ParsedFile],
+           validation: dict, guards: ReplaceGuards, reports: dict[str, FileReport],
+           summary: dict) -> pd.DataFrame:
+    """The GX suites over the parsed files, then the guards against the store as it is: each
+    refused file's report says why, `summary` gets the counts. Returns the quarantined rows."""
+    outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
+    summary.update(price_warnings=len(outcome.warnings), gx=gx)
+    verdicts = check_guards(store, raws, parsed, outcome, guards)
+    for source, message in {**outcome.rejected_files, **verdicts}.items():
+        reports[source].status, reports[source].message = "rejected", message
+    summary["guards"] = {"checked": len(parsed) - len(outcome.rejected_files),
+                         "refused": verdicts}
+    return outcome.quarantine
 
 
 def _stored_raws(store: DataStore) -> dict[str, RawFile]:
