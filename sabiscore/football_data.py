@@ -395,14 +395,15 @@ def count_data_lines(data: bytes) -> int:
     return max(breaks - data.endswith((b"\n", b"\r")), 0)
 
 
-def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
+def _strings(rows: list[tuple[int, list[str]]], width: int, has_nul: bool) -> np.ndarray:
     """Rows as a rectangular object array of stripped strings: short rows padded with '',
-    long ones cut."""
+    long ones cut. `has_nul`: the file's text holds a NUL, which numpy's own strings drop at
+    the end of a value, so those are stripped one by one."""
     table = np.full((len(rows), width), "", dtype=object)
     for r, (_, fields) in enumerate(rows):
         n = min(len(fields), width)
         table[r, :n] = fields[:n]
-    if any("\x00" in v for v in table.ravel()):  # numpy's own strings drop trailing NULs
+    if has_nul:
         return np.vectorize(str.strip, otypes=[object])(table)
     return np.strings.strip(table.astype(str)).astype(object)
 
@@ -433,7 +434,7 @@ def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -
     rows = list(records)
     if not rows:
         raise FileFormatError("the file has a header but no data rows")
-    table = _strings(rows, len(header))
+    table = _strings(rows, len(header), "\x00" in decoded.text)
     matches = _match_table(table, rows, header, columns, source, season_start_month)
     odds = _odds_table(table, matches, columns, source)
     ends_with_newline = data.rstrip(b", \t").endswith((b"\n", b"\r"))
@@ -457,13 +458,14 @@ def iter_match_chunks(
     Each row reads as in `parse_football_data`, except the season of a league, which is the
     most common one of the chunk rather than of the file. Raises `FileFormatError` likewise.
     """
-    header, columns, records = _open(data)[1:]
+    decoded, header, columns, records = _open(data)
+    has_nul = "\x00" in decoded.text
     chunk = list(itertools.islice(records, chunk_rows))
     if not chunk:
         raise FileFormatError("the file has a header but no data rows")
     while chunk:
         following = list(itertools.islice(records, chunk_rows))
-        table = _strings(chunk, len(header))
+        table = _strings(chunk, len(header), has_nul)
         matches = _match_table(table, chunk, header, columns, source, season_start_month)
         yield MatchChunk(matches, last=not following)
         chunk = following
