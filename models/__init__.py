@@ -56,10 +56,14 @@ _LAZY: dict[str, str] = {
 MARKET = "market"
 
 
+def _model_classes() -> dict[str, type[BaseModel]]:
+    return {key: getattr(importlib.import_module(module), cls)
+            for key, (module, cls) in MODEL_CLASSES.items()}
+
+
 def __getattr__(name: str) -> Any:
     if name == "BASE_MODELS":
-        return {key: getattr(importlib.import_module(module), cls)
-                for key, (module, cls) in MODEL_CLASSES.items()}
+        return _model_classes()
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
@@ -102,7 +106,7 @@ def build_base_models(config: Mapping[str, Any]) -> list[BaseModel]:
     if unknown:
         raise ValueError(f"unknown model {unknown[0]!r}; expected one of {sorted(MODEL_CLASSES)}")
     chosen = [name for name in stack_members(train) if name != MARKET]
-    classes = __getattr__("BASE_MODELS")
+    classes = _model_classes()
     models = [classes[name](**{**shared, **(train["models"][name] or {})}) for name in chosen]
     if not models:
         raise ValueError("the train config lists no models")
