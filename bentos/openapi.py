@@ -268,7 +268,8 @@ def _document_errors(operation: dict[str, Any], method: str, path: str,
     for status, text in sorted(errors.items()):
         responses[str(status)] = {
             "description": text,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "content": {"application/json": {  # an example of the body, not its exact words
+                "schema": {"$ref": "#/components/schemas/Error"}, "example": {"error": text}}},
         }
     operation["responses"] = responses
 

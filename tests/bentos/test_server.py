@@ -463,3 +463,14 @@ def test_the_sites_origin_may_call_from_a_browser_and_no_other(server: Server) -
     assert read.headers["access-control-allow-origin"] == SITE_ORIGIN
     elsewhere = httpx.get(f"{server.url}/healthz", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in elsewhere.headers
+
+
+def test_every_documented_refusal_shows_what_it_says_not_string(server: Server) -> None:
+    """Swagger UI showed `{"error": "string"}` for each 4xx/503: its example says the reason."""
+    refusals = [(method, path, status, answer)
+                for method, path, operation in _operations(_document(server))
+                for status, answer in operation["responses"].items() if status[0] in "45"]
+    assert len(refusals) > 20
+    for method, path, status, answer in refusals:
+        example = answer["content"]["application/json"]["example"]
+        assert example == {"error": answer["description"]}, (method, path, status)
