@@ -109,6 +109,8 @@ class JsonRouteErrors:
     async def _refuse(self, scope: dict, start: dict, send: Callable) -> None:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]
                    if k.lower() not in (b"content-type", b"content-length")}
+        for key in [k for k in headers if k.lower() == "allow"]:  # Starlette's order: a set's
+            headers[key] = ", ".join(sorted(m.strip() for m in headers[key].split(",")))
         allowed = next((v for k, v in headers.items() if k.lower() == "allow"), "")
         path = shown_path(scope.get("path", ""), self.secrets())
         message = unrouted_message(start["status"], scope.get("method", "?"), path, allowed,
