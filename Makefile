@@ -20,7 +20,7 @@ install: $(STAMP)
 run: $(STAMP)
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/sabiscore pipeline
 
-## test: install, lint (ruff; mypy on the domain), then the whole test suite (doctests included), two test files at a time (one per core: much of
+## test: install, lint (ruff check, ruff format --check; mypy on the domain), then the whole test suite (doctests included), two test files at a time (one per core: much of
 ## the suite waits on subprocesses and servers starting). A file's tests stay in one worker,
 ## so a module's fixtures (a trained store, a running server) are built once.
 ## The web site's own checks (npm ci from the lock file, type check, Vitest) run first; its
@@ -29,8 +29,11 @@ run: $(STAMP)
 test: $(STAMP) lint web-check
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
+LINTED := sabiscore models tasks flows bentos cli tests benchmarks scripts
+
 lint: $(STAMP)
-	$(BIN)/ruff check sabiscore models tasks flows bentos cli tests benchmarks scripts
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
 bench: $(STAMP)

@@ -32,8 +32,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 FAMILIES = ("form", "elo", "pi_ratings", "rest", "season_stage")
-EXTRA_MARKET = {"+books": {"books": ["pinnacle", "bet365", "market_avg"]},
-                "+disagreement": {"disagreement": True}}
+EXTRA_MARKET = {
+    "+books": {"books": ["pinnacle", "bet365", "market_avg"]},
+    "+disagreement": {"disagreement": True},
+}
 
 
 def variants(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -90,8 +92,11 @@ def season_forecasts(store: Any, config: dict[str, Any], seasons: list[str]) -> 
         stack = build_meta_learner(config["train"]).fit(
             X.loc[fit], outcome_index(info.loc[fit, "result"])
         )
-        frames.append(pd.DataFrame(stack.predict_proba(X.loc[test]), index=X.index[test],
-                                   columns=list(RESULT_CODES)))
+        frames.append(
+            pd.DataFrame(
+                stack.predict_proba(X.loc[test]), index=X.index[test], columns=list(RESULT_CODES)
+            )
+        )
     return pd.concat(frames)
 
 
@@ -132,8 +137,14 @@ def main() -> None:
         import subprocess
 
         args.store = Path(tempfile.mkdtemp(prefix="bench-ablation-"))
-        command = [str(Path(sys.executable).with_name("sabiscore")), "ingest", str(args.data),
-                   "--data-dir", str(args.store), "--json"]
+        command = [
+            str(Path(sys.executable).with_name("sabiscore")),
+            "ingest",
+            str(args.data),
+            "--data-dir",
+            str(args.store),
+            "--json",
+        ]
         subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     store = DataStore(args.store)
     config = load_config(args.config)
@@ -156,8 +167,10 @@ def main() -> None:
         & np.isfinite(pinnacle_close.to_numpy()).all(axis=1)
     ]
     results, groups = matches["result"], matches[["league", "season"]]
-    reference = {"pinnacle_open": scores(pinnacle_open.loc[common], results, groups),
-                 "pinnacle_close": scores(pinnacle_close.loc[common], results, groups)}
+    reference = {
+        "pinnacle_open": scores(pinnacle_open.loc[common], results, groups),
+        "pinnacle_close": scores(pinnacle_close.loc[common], results, groups),
+    }
 
     table, seconds = {}, {}
     for name, variant in chosen.items():
@@ -170,8 +183,10 @@ def main() -> None:
     def delta(a: dict, b: dict) -> dict:
         return {
             "all": round(a["all"] - b["all"], 5),
-            **{col: {k: round(v - b[col][k], 5) for k, v in a[col].items()}
-               for col in ("league", "season")},
+            **{
+                col: {k: round(v - b[col][k], 5) for k, v in a[col].items()}
+                for col in ("league", "season")
+            },
         }
 
     rows = {
@@ -182,17 +197,21 @@ def main() -> None:
         }
         for name, s in table.items()
     }
-    print(json.dumps({
-        "benchmark": "ablation",
-        "test_seasons": args.seasons,
-        "n_matches": len(common),
-        "pinnacle_open": round(reference["pinnacle_open"]["all"], 5),
-        "pinnacle_close": round(reference["pinnacle_close"]["all"], 5),
-        "variants": rows,
-        "seconds": {**seconds, "total": round(time.perf_counter() - started, 1)},
-        "note": "log loss on the same matches for every row; minus_*: variant minus reference "
-                "(negative = better)",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "ablation",
+                "test_seasons": args.seasons,
+                "n_matches": len(common),
+                "pinnacle_open": round(reference["pinnacle_open"]["all"], 5),
+                "pinnacle_close": round(reference["pinnacle_close"]["all"], 5),
+                "variants": rows,
+                "seconds": {**seconds, "total": round(time.perf_counter() - started, 1)},
+                "note": "log loss on the same matches for every row; "
+                "minus_*: variant minus reference (negative = better)",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-HEADLINE = ("bets", "turnover", "profit", "roi", "roi_ci", "yield", "yield_ci", "hit_rate",
-            "max_drawdown", "clv_mean", "clv_mean_ci")
+HEADLINE = (
+    "bets",
+    "turnover",
+    "profit",
+    "roi",
+    "roi_ci",
+    "yield",
+    "yield_ci",
+    "hit_rate",
+    "max_drawdown",
+    "clv_mean",
+    "clv_mean_ci",
+)
 
 
 def split_files(data: Path, first_test: str, last_test: str | None) -> tuple[list[str], list[str]]:
@@ -72,33 +83,42 @@ def main() -> None:
     with prefect_test_harness(server_startup_timeout=180):
         started = time.perf_counter()
         summary = backtest_bets_flow.with_options(task_runner=runner)(
-            train_sources=train, test_sources=test, data_dir=data_dir,
+            train_sources=train,
+            test_sources=test,
+            data_dir=data_dir,
             config_path=str(args.config) if args.config else None,
             report_dir=str(args.report_dir) if args.report_dir else None,
         )
         seconds = round(time.perf_counter() - started, 1)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({
-        "benchmark": "backtest_bets",
-        "seconds": seconds,
-        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
-        "cpus": os.cpu_count(),
-        "test_seasons": sorted({p.split("/")[1] for p in summary["partitions"]["test"]}),
-        "n_test_matches": summary["n_test_matches"],
-        "bookmaker": summary["bookmaker"],
-        "retrain_every": summary["retrain_every"],
-        "windows_at_once": settings.windows_at_once,
-        "flat_stake": summary["flat_stake"],
-        "policy": summary["policy"],
-        "models": {"models": train_config["models"], "stacking": train_config["stacking"]},
-        "windows": summary["windows"],
-        "overall": {name: {k: m[k] for k in HEADLINE} for name, m in summary["overall"].items()},
-        "by_tier": summary.get("by_tier", {}),
-        "by_season": summary.get("by_season", {}),
-        "by_league": summary.get("by_league", {}),
-        "forecast_scores": summary["forecast_scores"],
-        "report": summary["report"],
-    }, default=str))
+    print(
+        json.dumps(
+            {
+                "benchmark": "backtest_bets",
+                "seconds": seconds,
+                "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+                "cpus": os.cpu_count(),
+                "test_seasons": sorted({p.split("/")[1] for p in summary["partitions"]["test"]}),
+                "n_test_matches": summary["n_test_matches"],
+                "bookmaker": summary["bookmaker"],
+                "retrain_every": summary["retrain_every"],
+                "windows_at_once": settings.windows_at_once,
+                "flat_stake": summary["flat_stake"],
+                "policy": summary["policy"],
+                "models": {"models": train_config["models"], "stacking": train_config["stacking"]},
+                "windows": summary["windows"],
+                "overall": {
+                    name: {k: m[k] for k in HEADLINE} for name, m in summary["overall"].items()
+                },
+                "by_tier": summary.get("by_tier", {}),
+                "by_season": summary.get("by_season", {}),
+                "by_league": summary.get("by_league", {}),
+                "forecast_scores": summary["forecast_scores"],
+                "report": summary["report"],
+            },
+            default=str,
+        )
+    )
 
 
 if __name__ == "__main__":

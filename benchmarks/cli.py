@@ -42,8 +42,14 @@ def seconds(args: list[str]) -> float:
 
 
 def versions(store: Path) -> tuple[list[str], str]:
-    out = subprocess.run([str(BIN / "sabiscore"), "models", "--data-dir", str(store), "--json"],
-                         cwd=REPO, env=ENV, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(BIN / "sabiscore"), "models", "--data-dir", str(store), "--json"],
+        cwd=REPO,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     listed = json.loads(out.strip().splitlines()[-1])["versions"]
     champion = [str(v["version"]) for v in listed if "champion" in str(v["aliases"])]
     return [str(v["version"]) for v in listed], champion[0] if champion else ""
@@ -58,17 +64,31 @@ def main() -> None:
     if store is None:
         store = Path(tempfile.mkdtemp(prefix="bench-cli-"))
         print(f"building a store with the pipeline in {store} (not timed)", file=sys.stderr)
-        subprocess.run([str(BIN / "sabiscore"), "pipeline", "--data-dir", str(store)], cwd=REPO,
-                       env=ENV, check=True, capture_output=True)
+        subprocess.run(
+            [str(BIN / "sabiscore"), "pipeline", "--data-dir", str(store)],
+            cwd=REPO,
+            env=ENV,
+            check=True,
+            capture_output=True,
+        )
     listed, champion = versions(store)
     other = next((v for v in listed if v != champion), None)
     if not champion or other is None:
         sys.exit(f"{store}: needs a champion and another version, has {listed}")
 
     sab, data = str(BIN / "sabiscore"), ["--data-dir", str(store)]
-    timed: dict[str, list[float]] = {k: [] for k in (
-        "python -c pass", "python -c 'import mlflow'", "--help", "--version", "models",
-        "promote", "rollback")}
+    timed: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "python -c pass",
+            "python -c 'import mlflow'",
+            "--help",
+            "--version",
+            "models",
+            "promote",
+            "rollback",
+        )
+    }
     for _ in range(args.repeat):
         timed["python -c pass"].append(seconds([sys.executable, "-c", "pass"]))
         timed["python -c 'import mlflow'"].append(seconds([sys.executable, "-c", "import mlflow"]))
@@ -79,14 +99,28 @@ def main() -> None:
         timed["rollback"].append(seconds([sab, "rollback", *data]))
     if versions(store)[1] != champion:
         sys.exit("the champion was not restored")
-    result = {k: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3)}
-              for k, v in timed.items()}
-    aims = {"registry_under_3s": all(result[k]["median_s"] < 3 for k in
-                                     ("models", "promote", "rollback")),
-            "help_under_1s": result["--help"]["median_s"] < 1}
-    print(json.dumps({"benchmark": "cli", "repeat": args.repeat, "seconds": result,
-                      "aims_met": aims, "cpus": os.cpu_count(),
-                      "python": platform.python_version()}))
+    result = {
+        k: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3)}
+        for k, v in timed.items()
+    }
+    aims = {
+        "registry_under_3s": all(
+            result[k]["median_s"] < 3 for k in ("models", "promote", "rollback")
+        ),
+        "help_under_1s": result["--help"]["median_s"] < 1,
+    }
+    print(
+        json.dumps(
+            {
+                "benchmark": "cli",
+                "repeat": args.repeat,
+                "seconds": result,
+                "aims_met": aims,
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -86,8 +86,10 @@ def main() -> None:
         "seconds_flow": round(t_flow, 2),
         "flow_over_plain_read": round(t_flow / t_plain, 1),
         "seconds_cold_cli_with_server": round(t_cli, 2),
-        "aims_met": {"flow_under_5x_plain_read": t_flow < 5 * t_plain,
-                     "cold_cli_under_20s_with_server": t_cli < 20},
+        "aims_met": {
+            "flow_under_5x_plain_read": t_flow < 5 * t_plain,
+            "cold_cli_under_20s_with_server": t_cli < 20,
+        },
         "matches_per_second": round(summary["matches"] / t_flow),
         "seconds_with_startup": round(t_gx_import + t_imports + t_server + t_flow, 2),
         "seconds_reingest_unchanged": round(t_again, 2),
@@ -96,8 +98,10 @@ def main() -> None:
         "gx_share_of_flow": round(gx_in_flow / t_flow, 3),
         "prefect_engine_seconds_in_flow": round(t_flow - task_bodies, 2),
         "prefect_server_start_s": round(t_server, 2),
-        "imports_s": {"great_expectations": round(t_gx_import, 2),
-                      "prefect_and_flows": round(t_imports, 2)},
+        "imports_s": {
+            "great_expectations": round(t_gx_import, 2),
+            "prefect_and_flows": round(t_imports, 2),
+        },
         "unchanged_on_reingest": all(r["status"] == "unchanged" for r in again["per_file"]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
     }
@@ -113,9 +117,19 @@ def cold_command(data: Path, store: Path) -> float:
 
     env = os.environ | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}
     started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("sabiscore")), "ingest", str(data),
-                    "--data-dir", str(store), "--json"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).with_name("sabiscore")),
+            "ingest",
+            str(data),
+            "--data-dir",
+            str(store),
+            "--json",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - started
 
 

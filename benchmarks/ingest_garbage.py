@@ -35,11 +35,23 @@ AIMS = {"seconds": 20, "rss_mb": 1024}
 def run_ingest(source: Path, work: Path) -> dict:
     """One `sabiscore ingest SOURCE --json` in a fresh data dir: time, peak RSS, summary."""
     data_dir = Path(tempfile.mkdtemp(prefix="store-", dir=work))
-    env = {**os.environ, "PREFECT_HOME": str(work / "prefect"),
-           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(work / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+    }
     env.pop("PREFECT_API_URL", None)
-    command = [sys.executable, "-m", "cli", "ingest", str(source),
-               "--data-dir", str(data_dir), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "ingest",
+        str(source),
+        "--data-dir",
+        str(data_dir),
+        "--json",
+    ]
     out = work / f"{source.stem}.out"
     with open(out, "w") as stdout, open(work / f"{source.stem}.err", "w") as stderr:
         started = time.perf_counter()

@@ -71,8 +71,11 @@ class Connection:
         self.writer.write(request)
         head = await self.reader.readuntil(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
-        length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                      if line.lower().startswith(b"content-length:"))
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
         return status, await self.reader.readexactly(length)
 
     def close(self) -> None:
@@ -82,8 +85,10 @@ class Connection:
 def post_request(url: str, path: str, body: dict) -> bytes:
     payload = json.dumps(body).encode()
     host = urlsplit(url).netloc
-    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n").encode() + payload
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode() + payload
 
 
 def summary_ms(seconds: list[float] | np.ndarray) -> dict[str, float]:
@@ -118,8 +123,11 @@ async def load_test(url: str, request: bytes, concurrency: int, n_requests: int)
     wall = time.perf_counter() - started
     for connection in connections:
         connection.close()
-    return {**summary_ms(latencies), "requests_per_s": round(len(latencies) / wall, 1),
-            "n": len(latencies)}
+    return {
+        **summary_ms(latencies),
+        "requests_per_s": round(len(latencies) / wall, 1),
+        "n": len(latencies),
+    }
 
 
 # --- WebSocket pushes -------------------------------------------------------------------------
@@ -203,8 +211,11 @@ def heap_after_load() -> dict:
     gc.unfreeze()
     without_freeze = collect_ms()
     gc.freeze()
-    return {"frozen_objects": frozen, "full_collection_ms": with_freeze,
-            "full_collection_ms_unfrozen": without_freeze}
+    return {
+        "frozen_objects": frozen,
+        "full_collection_ms": with_freeze,
+        "full_collection_ms_unfrozen": without_freeze,
+    }
 
 
 def in_process(data_dir: Path | None, match: dict, n_calls: int) -> dict:
@@ -260,8 +271,14 @@ def running_server(url: str | None, data_dir: Path | None) -> Iterator[str]:
     if data_dir:
         command += ["--data-dir", str(data_dir)]
     env = {k: v for k, v in os.environ.items() if k != "NEXT_URL"}  # no site to revalidate
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -294,8 +311,11 @@ def main() -> None:
     with running_server(args.url, args.data_dir) as url:
         ready = httpx.get(f"{url}/readyz").json()
         league = httpx.get(f"{url}/teams").json()["leagues"][0]
-        match = {"league": league["league"], "home_team": league["teams"][0],
-                 "away_team": league["teams"][1]}
+        match = {
+            "league": league["league"],
+            "home_team": league["teams"][0],
+            "away_team": league["teams"][1],
+        }
         request = post_request(url, "/predict", {**match, "odds": BOOKS})
         http = {
             f"concurrency_{c}": asyncio.run(load_test(url, request, c, args.requests))
@@ -304,20 +324,24 @@ def main() -> None:
         push = asyncio.run(push_latency(url, match, args.subscribers, args.updates))
     limit = in_process(args.data_dir, match, args.requests)
     one, eight = http["concurrency_1"], http["concurrency_8"]
-    print(json.dumps({
-        "benchmark": "serve",
-        "model": ready["model"],
-        "http_predict": http,
-        "in_process": limit,
-        "websocket_push": push,
-        "targets_met": {
-            "c1_p50_le_5ms": one["p50_ms"] <= 5,
-            "c1_p99_le_20ms": one["p99_ms"] <= 20,
-            "c8_ge_300_rps": eight["requests_per_s"] >= 300,
-            "push_p99_le_20ms": push["from_post_returned"]["p99_ms"] <= 20,
-        },
-        "cpus": os.cpu_count(),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "serve",
+                "model": ready["model"],
+                "http_predict": http,
+                "in_process": limit,
+                "websocket_push": push,
+                "targets_met": {
+                    "c1_p50_le_5ms": one["p50_ms"] <= 5,
+                    "c1_p99_le_20ms": one["p99_ms"] <= 20,
+                    "c8_ge_300_rps": eight["requests_per_s"] >= 300,
+                    "push_p99_le_20ms": push["from_post_returned"]["p99_ms"] <= 20,
+                },
+                "cpus": os.cpu_count(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ def pooled(tables: list[list[dict]]) -> list[dict]:
     out: dict[str, dict] = {}
     for rows in tables:
         for row in rows:
-            acc = out.setdefault(row["forecaster"], {"forecaster": row["forecaster"], "n": 0,
-                                                     **{m: 0.0 for m in METRICS}})
+            acc = out.setdefault(
+                row["forecaster"],
+                {"forecaster": row["forecaster"], "n": 0, **{m: 0.0 for m in METRICS}},
+            )
             acc["n"] += row["n"]
             for metric in METRICS:
                 acc[metric] += row[metric] * row["n"]
@@ -65,8 +67,9 @@ def main() -> None:
         seconds["ingest"] = round(time.perf_counter() - started, 1)
         for season in args.seasons:
             started = time.perf_counter()
-            result = train_flow(data_dir=data_dir, config_path=config, test_seasons=[season],
-                                log_to_mlflow=False)
+            result = train_flow(
+                data_dir=data_dir, config_path=config, test_seasons=[season], log_to_mlflow=False
+            )
             seconds[season] = round(time.perf_counter() - started, 1)
             per_season[season] = {
                 "n_train": result["n_train"],
@@ -75,9 +78,11 @@ def main() -> None:
                 "per_league": result["per_league"],
                 "base_model_weights": result["base_model_weights"],
             }
-            print(f"{season}: " + ", ".join(
-                f"{r['forecaster']} {r['log_loss']:.4f}" for r in result["rows"]
-            ), file=sys.stderr)
+            print(
+                f"{season}: "
+                + ", ".join(f"{r['forecaster']} {r['log_loss']:.4f}" for r in result["rows"]),
+                file=sys.stderr,
+            )
     table = pooled([s["rows"] for s in per_season.values()])
     by_name = {row["forecaster"]: row["log_loss"] for row in table}
     leagues = sorted({r["group"] for s in per_season.values() for r in s["per_league"]})
@@ -87,26 +92,38 @@ def main() -> None:
         )
         for league in leagues
     }
-    members = [n for n in by_name if n not in ("ensemble", "pinnacle_open", "pinnacle_close",
-                                               "bet365_open")]
+    members = [
+        n
+        for n in by_name
+        if n not in ("ensemble", "pinnacle_open", "pinnacle_close", "bet365_open")
+    ]
     best_member = min(members, key=by_name.get) if members else None
-    print(json.dumps({
-        "benchmark": "walkforward",
-        "test_seasons": args.seasons,
-        "pooled": table,
-        "ensemble_minus_pinnacle_open": round(by_name["ensemble"] - by_name["pinnacle_open"], 5),
-        "ensemble_minus_pinnacle_close": round(by_name["ensemble"] - by_name["pinnacle_close"], 5),
-        "best_member": best_member,
-        "ensemble_minus_best_member": None if best_member is None
-        else round(by_name["ensemble"] - by_name[best_member], 5),
-        "per_league": {
-            league: {row["forecaster"]: row["log_loss"] for row in rows}
-            for league, rows in per_league.items()
-        },
-        "per_season": per_season,
-        "seconds": seconds,
-        "note": "brier is the sum over the 3 outcomes",
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "walkforward",
+                "test_seasons": args.seasons,
+                "pooled": table,
+                "ensemble_minus_pinnacle_open": round(
+                    by_name["ensemble"] - by_name["pinnacle_open"], 5
+                ),
+                "ensemble_minus_pinnacle_close": round(
+                    by_name["ensemble"] - by_name["pinnacle_close"], 5
+                ),
+                "best_member": best_member,
+                "ensemble_minus_best_member": None
+                if best_member is None
+                else round(by_name["ensemble"] - by_name[best_member], 5),
+                "per_league": {
+                    league: {row["forecaster"]: row["log_loss"] for row in rows}
+                    for league, rows in per_league.items()
+                },
+                "per_season": per_season,
+                "seconds": seconds,
+                "note": "brier is the sum over the 3 outcomes",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,15 +36,27 @@ def make_store(root: Path) -> Path:
     from sabiscore.synthetic import write_football_data_csvs as write_csvs
     from tests.bentos.conftest import LEAGUE, SMALL
 
-    league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
-                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))
+    league = SyntheticConfig(
+        seed=11, first_season=2019, n_seasons=3, leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),)
+    )
     write_csvs(generate_league(league), root / "league")
     (root / "small.yaml").write_text(yaml.safe_dump(SMALL))
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "PREFECT_API_URL")
+    }
     env["PREFECT_HOME"] = str(root / "prefect")
-    command = [sys.executable, "-m", "cli", "pipeline", str(root / "league"), "--data-dir",
-               str(root / "store"), "--config", str(root / "small.yaml"), "--json"]
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "pipeline",
+        str(root / "league"),
+        "--data-dir",
+        str(root / "store"),
+        "--config",
+        str(root / "small.yaml"),
+        "--json",
+    ]
     done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"the pipeline failed:\n{done.stderr[-3000:]}")
@@ -67,17 +79,24 @@ def main() -> None:
         root = Path(tmp)
         compiling = stack.start_compile(root)
         if args.data_dir:
-            store = shutil.copytree(args.data_dir, root / "store",
-                                    ignore=shutil.ignore_patterns("*.lock"))
+            store = shutil.copytree(
+                args.data_dir, root / "store", ignore=shutil.ignore_patterns("*.lock")
+            )
         else:
             store = make_store(root)
         with stack.running_stack(Path(store), root, compiling) as running:
-            done = subprocess.run(["node", "--experimental-websocket", "e2e/bench.mjs"],
-                                  cwd=stack.WEB, env=running.node_env(root / "artifacts"),
-                                  capture_output=True, text=True, timeout=600)
+            done = subprocess.run(
+                ["node", "--experimental-websocket", "e2e/bench.mjs"],
+                cwd=stack.WEB,
+                env=running.node_env(root / "artifacts"),
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
         if done.returncode != 0:
-            raise SystemExit(f"web/e2e/bench.mjs failed:\n{done.stdout[-3000:]}"
-                             f"{done.stderr[-3000:]}")
+            raise SystemExit(
+                f"web/e2e/bench.mjs failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
         for line in done.stdout.splitlines():
             if line.startswith("{"):
                 print(json.dumps(json.loads(line)))

@@ -66,12 +66,25 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 DAY = r"^\d{4}-\d{2}-\d{2}$"
 _DATE = {"format": "date"}
 Leagues = Annotated[list[str] | None, Query(description="Leagues (all when none).")]
-FromDay = Annotated[str | None, Query(alias="from", pattern=DAY, json_schema_extra=_DATE,
-                                      description="First kick-off day (default: now).")]
-ToDay = Annotated[str | None, Query(alias="to", pattern=DAY, json_schema_extra=_DATE,
-                                    description="Last kick-off day.")]
-SinceDay = Annotated[str | None, Query(pattern=DAY, json_schema_extra=_DATE,
-                                       description="Only suggestions made on or after it.")]
+FromDay = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        pattern=DAY,
+        json_schema_extra=_DATE,
+        description="First kick-off day (default: now).",
+    ),
+]
+ToDay = Annotated[
+    str | None,
+    Query(alias="to", pattern=DAY, json_schema_extra=_DATE, description="Last kick-off day."),
+]
+SinceDay = Annotated[
+    str | None,
+    Query(
+        pattern=DAY, json_schema_extra=_DATE, description="Only suggestions made on or after it."
+    ),
+]
 
 
 def parse_day(text: str | None, name: str) -> date | None:
@@ -151,8 +164,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, error: HTTPException) -> JSONResponse:
-        return JSONResponse({"error": str(error.detail)}, status_code=error.status_code,
-                            headers=error.headers)
+        return JSONResponse(
+            {"error": str(error.detail)}, status_code=error.status_code, headers=error.headers
+        )
 
     @app.exception_handler(ServiceError)
     async def refused(_: Request, error: ServiceError) -> JSONResponse:
@@ -169,9 +183,12 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def ready(model: LoadedModel) -> Ready:
-    return Ready(model=model.info, loaded_at=model.loaded_at,
-                 state_date=str(model.featurizer.state_date.date()),
-                 calibration_status=model.calibration_status)
+    return Ready(
+        model=model.info,
+        loaded_at=model.loaded_at,
+        state_date=str(model.featurizer.state_date.date()),
+        calibration_status=model.calibration_status,
+    )
 
 
 def teams_of(model: LoadedModel) -> Teams:
@@ -185,9 +202,13 @@ def listing(answer: ValueBets) -> UpcomingFixtures:
 
 def bet_query(parameters: dict[str, Any]) -> BetQuery:
     """A query's parameters as `/fixtures` and `/value-bets` take them."""
-    return BetQuery.of(parameters.get("league"), parse_day(parameters.get("from"), "from"),
-                       parse_day(parameters.get("to"), "to"), parameters.get("book"),
-                       parameters.get("bankroll"))
+    return BetQuery.of(
+        parameters.get("league"),
+        parse_day(parameters.get("from"), "from"),
+        parse_day(parameters.get("to"), "to"),
+        parameters.get("book"),
+        parameters.get("bankroll"),
+    )
 
 
 async def example_answers(runtime: Runtime, examples: Examples) -> Answers:
@@ -217,21 +238,26 @@ async def example_answers(runtime: Runtime, examples: Examples) -> Answers:
         ("get", "/readyz"): lambda: ready(model),
         ("get", "/teams"): lambda: teams_of(model),
         ("post", "/predict"): lambda: runtime.predict(
-            MatchRequest.model_validate(body["post", "/predict"])),
+            MatchRequest.model_validate(body["post", "/predict"])
+        ),
         ("post", "/predict_batch"): lambda: runtime.predict_batch(
-            BatchRequest.model_validate(body["post", "/predict_batch"]).matches),
+            BatchRequest.model_validate(body["post", "/predict_batch"]).matches
+        ),
         ("post", "/edge"): lambda: runtime.edge(EdgeRequest.model_validate(body["post", "/edge"])),
         ("post", "/odds"): lambda: posted()[1],
         # what a reload answers while the alias still names the version loaded
-        ("post", "/reload"): lambda: ReloadResult(reloaded=True,
-                                                  previous_version=model.info.version,
-                                                  model=model.info),
-        ("get", "/fixtures"): lambda: listing(value_bets(
-            model, upcoming(), bet_query(query["get", "/fixtures"]))),
+        ("post", "/reload"): lambda: ReloadResult(
+            reloaded=True, previous_version=model.info.version, model=model.info
+        ),
+        ("get", "/fixtures"): lambda: listing(
+            value_bets(model, upcoming(), bet_query(query["get", "/fixtures"]))
+        ),
         ("get", "/value-bets"): lambda: value_bets(
-            model, upcoming(), bet_query(query["get", "/value-bets"])),
+            model, upcoming(), bet_query(query["get", "/value-bets"])
+        ),
         ("get", "/matches/{match_id}"): lambda: current(
-            query["get", "/matches/{match_id}"]["match_id"]),
+            query["get", "/matches/{match_id}"]["match_id"]
+        ),
         ("get", "/ledger"): lambda: runtime.track_record(query["get", "/ledger"]["since"]),
         ("get", "/models"): lambda: runtime.models_report(query["get", "/models"]["limit"]),
     }
@@ -310,16 +336,17 @@ def _add_routes(app: FastAPI) -> None:
         league: Leagues = None,
         start: FromDay = None,
         end: ToDay = None,
-        book: Annotated[list[str] | None, Query(description="Books one can bet at (all real "
-                                                "books when none).")] = None,
-        bankroll: Annotated[float | None, Query(gt=0, allow_inf_nan=False, description="Turns "
-                                                "stakes into amounts.")] = None,
+        book: Annotated[
+            list[str] | None, Query(description="Books one can bet at (all real books when none).")
+        ] = None,
+        bankroll: Annotated[
+            float | None, Query(gt=0, allow_inf_nan=False, description="Turns stakes into amounts.")
+        ] = None,
     ) -> ValueBets:
         """The value bets of the upcoming fixtures, as `sabiscore bets` prints them: at real
         books only (an aggregate is never the price taken), each recorded once in the ledger."""
         runtime = runtime_of(request)
-        query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"), book,
-                            bankroll)
+        query = BetQuery.of(league, parse_day(start, "from"), parse_day(end, "to"), book, bankroll)
         await runtime.refresh_if_store_moved()
         return runtime.value_bets(query)
 
@@ -331,8 +358,9 @@ def _add_routes(app: FastAPI) -> None:
         """The live track record, as `sabiscore ledger` reports it: every suggestion recorded
         (once), settled against the result and the sharp book's close as they are ingested;
         yield and closing-line value with 95 % bootstrap intervals, by tier and model version."""
-        return await runtime_of(request).track_record(None if since is None else
-                                                      str(parse_day(since, "since")))
+        return await runtime_of(request).track_record(
+            None if since is None else str(parse_day(since, "since"))
+        )
 
     @app.get("/matches/{match_id}", tags=["matches"], response_model=EdgeUpdate)
     async def match(request: Request, match_id: str) -> Response:

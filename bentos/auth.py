@@ -27,8 +27,20 @@ API_TOKEN_ENV = "SABISCORE_API_TOKEN"
 OPEN_WRITES_WARNING = f"writes are open: set {API_TOKEN_ENV}"
 
 #: Never a token: the probes, the OpenAPI document and BentoML's own pages.
-OPEN_PATHS = frozenset({"/", "/healthz", "/readyz", "/livez", "/metrics", "/docs.json",
-                        "/schema.json", "/docs", "/openapi.json", "/redoc"})
+OPEN_PATHS = frozenset(
+    {
+        "/",
+        "/healthz",
+        "/readyz",
+        "/livez",
+        "/metrics",
+        "/docs.json",
+        "/schema.json",
+        "/docs",
+        "/openapi.json",
+        "/redoc",
+    }
+)
 OPEN_PREFIXES = ("/assets/", "/static_content/")
 #: Answers that change nothing: a token only when `auth.protect_reads` says so.
 READ_PATHS = frozenset({"/predict", "/predict_batch", "/edge"})
@@ -98,8 +110,11 @@ def authorize(access: Access, authorization: bytes | None, policy: AuthPolicy) -
         return None
     sent = bearer_token(authorization)
     if sent is None:
-        return Refusal(401, f"this endpoint needs a token: send 'Authorization: Bearer <token>' "
-                            f"(the service's {API_TOKEN_ENV})")
+        return Refusal(
+            401,
+            f"this endpoint needs a token: send 'Authorization: Bearer <token>' "
+            f"(the service's {API_TOKEN_ENV})",
+        )
     if not hmac.compare_digest(sent, policy.token.encode()):
         return Refusal(403, "the token sent is not the service's")
     return None
@@ -144,14 +159,21 @@ class RequireToken:
         policy = self.policy()
         if access is Access.OPEN or (policy is not None and not policy.needs_token(access)):
             return await self.app(scope, receive, send)
-        refusal = (Refusal(503, "the service is starting") if policy is None
-                   else authorize(access, _header(scope, b"authorization"), policy))
+        refusal = (
+            Refusal(503, "the service is starting")
+            if policy is None
+            else authorize(access, _header(scope, b"authorization"), policy)
+        )
         if refusal is None:
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":  # an HTTP refusal is logged as every refusal is
             client = (scope.get("client") or ("?",))[0]  # (bentos/observability.py)
-            logger.info("refused WebSocket %s from %s: %s", loggable(scope["path"]), client,
-                        refusal.status_code)
+            logger.info(
+                "refused WebSocket %s from %s: %s",
+                loggable(scope["path"]),
+                client,
+                refusal.status_code,
+            )
             await _close_websocket(refusal, receive, send)
         else:
             await send_error(send, refusal.status_code, refusal.message, refusal.headers)

@@ -47,16 +47,26 @@ class BetQuery:
     bankroll: float | None = None
 
     @classmethod
-    def of(cls, leagues: Iterable[str] | None = None, start: date | None = None,
-           end: date | None = None, books: Iterable[str] | None = None,
-           bankroll: float | None = None) -> BetQuery:
+    def of(
+        cls,
+        leagues: Iterable[str] | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        books: Iterable[str] | None = None,
+        bankroll: float | None = None,
+    ) -> BetQuery:
         """Checked: a bankroll above 0, `start` not after `end`."""
         if bankroll is not None and not (bankroll > 0 and bankroll < float("inf")):
             raise BadRequest(f"bankroll must be a positive amount, got {bankroll!r}")
         if start is not None and end is not None and start > end:
             raise BadRequest(f"from ({start}) is after to ({end})")
-        return cls(frozenset(leagues) if leagues else None, start, end,
-                   tuple(books) if books else None, bankroll)
+        return cls(
+            frozenset(leagues) if leagues else None,
+            start,
+            end,
+            tuple(books) if books else None,
+            bankroll,
+        )
 
     def window(self, now: datetime) -> tuple[datetime, datetime | None]:
         """(first, last) kick-off as naive UTC: from the start of day `start` (else `now`) to
@@ -79,12 +89,20 @@ def upcoming(fixtures: Iterable[OddsUpdate], query: BetQuery, now: datetime) -> 
         return kickoff >= first and (last is None or kickoff < last)
 
     chosen = [f for f in fixtures if wanted(f)]
-    return sorted(chosen, key=lambda f: (f.kickoff is None, f.kickoff and naive_utc(f.kickoff),
-                                         f.league, f.home_team))
+    return sorted(
+        chosen,
+        key=lambda f: (
+            f.kickoff is None,
+            f.kickoff and naive_utc(f.kickoff),
+            f.league,
+            f.home_team,
+        ),
+    )
 
 
-def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQuery,
-               now: datetime | None = None) -> ValueBets:
+def value_bets(
+    model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQuery, now: datetime | None = None
+) -> ValueBets:
     """Each fixture of the query priced (its forecast and, where books priced it, its edges),
     the value bets among them, and the fixtures that could not be priced, with why."""
     now = now or datetime.now(UTC)
@@ -97,11 +115,17 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
             continue
         found = bets_of(update, message.edge, query.bankroll)
         p = message.prediction
-        forecasts.append(FixtureForecast(
-            **_named(update), home_win_probability=p.home_win_probability,
-            draw_probability=p.draw_probability, away_win_probability=p.away_win_probability,
-            books=sorted(update.odds or {}), bets=len(found), edge=message.edge,
-        ))
+        forecasts.append(
+            FixtureForecast(
+                **_named(update),
+                home_win_probability=p.home_win_probability,
+                draw_probability=p.draw_probability,
+                away_win_probability=p.away_win_probability,
+                books=sorted(update.odds or {}),
+                bets=len(found),
+                edge=message.edge,
+            )
+        )
         bets.extend(found)
     return ValueBets(
         model_version=model.info.version,
@@ -116,8 +140,9 @@ def value_bets(model: LoadedModel, fixtures: Iterable[OddsUpdate], query: BetQue
     )
 
 
-def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
-            bankroll: float | None = None) -> list[ValueBet]:
+def bets_of(
+    update: OddsUpdate, edge: EdgeResponse | None, bankroll: float | None = None
+) -> list[ValueBet]:
     """The value bets among a priced match's outcomes."""
     if edge is None:
         return []
@@ -131,7 +156,8 @@ def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
             net_odds=o.net_odds,
             edge_percentage=o.edge_percentage,
             kelly_stake_percentage=o.kelly_stake_percentage,
-            stake_amount=None if bankroll is None
+            stake_amount=None
+            if bankroll is None
             else round(bankroll * o.kelly_stake_percentage / 100.0, 2),
             quality=o.quality,
             clv_expected=o.clv_expected,
@@ -142,31 +168,42 @@ def bets_of(update: OddsUpdate, edge: EdgeResponse | None,
     ]
 
 
-def suggestions(bets: Iterable[ValueBet], model: LoadedModel, source: str,
-                now: datetime | None = None) -> list[Suggestion]:
+def suggestions(
+    bets: Iterable[ValueBet], model: LoadedModel, source: str, now: datetime | None = None
+) -> list[Suggestion]:
     """The ledger's record of these bets, as suggested now by `model`."""
     at = utc_text(now or datetime.now(UTC))
     rows = [{**b.model_dump(mode="json")} for b in bets]
     return suggestions_of(rows, model.info.version, model.info.semver, at, source)
 
 
-def price(model: LoadedModel, update: OddsUpdate, books: Iterable[str] | None = None,
-          now: datetime | None = None) -> EdgeUpdate:
+def price(
+    model: LoadedModel,
+    update: OddsUpdate,
+    books: Iterable[str] | None = None,
+    now: datetime | None = None,
+) -> EdgeUpdate:
     """The match's forecast, and its edges when any book priced it (at `books` only)."""
     if update.odds:
         prediction, edge = model.edge(update, update.odds, bet_at=books)
     else:
         prediction, edge = model.predict(update), None
-    return EdgeUpdate(match_id=update.match_id or "", prediction=prediction, edge=edge,
-                      updated_at=now or datetime.now(UTC))
+    return EdgeUpdate(
+        match_id=update.match_id or "",
+        prediction=prediction,
+        edge=edge,
+        updated_at=now or datetime.now(UTC),
+    )
 
 
 def _named(update: OddsUpdate) -> dict:
-    return {"match_id": update.match_id or "", "league": update.league,
-            "home_team": update.home_team, "away_team": update.away_team,
-            "kickoff": update.kickoff}
-
-
+    return {
+        "match_id": update.match_id or "",
+        "league": update.league,
+        "home_team": update.home_team,
+        "away_team": update.away_team,
+        "kickoff": update.kickoff,
+    }
 
 
 def ledger_report(record: dict) -> LedgerReport:
@@ -177,7 +214,9 @@ def ledger_report(record: dict) -> LedgerReport:
         return LedgerNumbers(**{k: _finite_or_none(v) for k, v in values.items()})
 
     return LedgerReport(
-        suggested=record["suggested"], settled=record["settled"], open=record["open"],
+        suggested=record["suggested"],
+        settled=record["settled"],
+        open=record["open"],
         overall=numbers(record["overall"]),
         by_quality={k: numbers(v) for k, v in record["by_quality"].items()},
         by_model_version={k: numbers(v) for k, v in record["by_model_version"].items()},

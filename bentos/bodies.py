@@ -39,8 +39,9 @@ def is_json(content_type: bytes | None) -> bool:
     if not content_type:
         return True
     media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (media.startswith(b"application/")
-                                            and media.endswith(b"+json"))
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 class Refused(Exception):
@@ -56,8 +57,9 @@ class CheckJsonBodies:
     `__init__`, after BentoML has built this middleware.
     """
 
-    def __init__(self, app: Any, models: Mapping[str, type[BaseModel]],
-                 max_bytes: Callable[[], int]) -> None:
+    def __init__(
+        self, app: Any, models: Mapping[str, type[BaseModel]], max_bytes: Callable[[], int]
+    ) -> None:
         self.app, self.models, self.max_bytes = app, dict(models), max_bytes
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -75,8 +77,9 @@ class CheckJsonBodies:
         content_type = headers.get(b"content-type")
         if not is_json(content_type):
             shown = content_type.decode("latin-1").split(";", 1)[0][:60]
-            raise Refused(415, f"send the body as JSON (Content-Type: application/json), not "
-                               f"{shown!r}")
+            raise Refused(
+                415, f"send the body as JSON (Content-Type: application/json), not {shown!r}"
+            )
         limit = self.max_bytes()
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:

@@ -62,11 +62,15 @@ def loggable(text: object, limit: int = 200) -> str:
     return shown if len(text) <= limit else f"{shown}... ({len(text)} characters)"
 
 
-async def send_error(send: Callable, status: int, message: str,
-                     headers: Mapping[str, str] | None = None) -> None:
+async def send_error(
+    send: Callable, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> None:
     """An `{"error": message}` answer straight onto an ASGI `send` (for the middlewares)."""
     body = json.dumps({"error": message}).encode()
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items())]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -38,8 +38,9 @@ class ExampleMatch:
     kickoff: datetime
 
     @classmethod
-    def of(cls, teams: Mapping[str, Sequence[str]], state_date: date | None,
-           today: date) -> ExampleMatch:
+    def of(
+        cls, teams: Mapping[str, Sequence[str]], state_date: date | None, today: date
+    ) -> ExampleMatch:
         """The README's match when the model knows its teams, else the first two teams of
         its first league; kicking off at 15:00 tomorrow, or on the day after the teams' state
         (the first day the model prices) when that is later. A match of the past would be
@@ -54,8 +55,9 @@ class ExampleMatch:
         """  # noqa: E501 - a doctest's output is one line
         league, home, away = README_MATCH
         if not set(README_MATCH[1:]) <= set(teams.get(league, ())):
-            league, names = next(((k, v) for k, v in teams.items() if len(v) >= 2),
-                                 (league, (home, away)))
+            league, names = next(
+                ((k, v) for k, v in teams.items() if len(v) >= 2), (league, (home, away))
+            )
             home, away = names[0], names[1]
         if state_date is None:
             return cls(league, home, away, README_KICKOFF)
@@ -65,12 +67,18 @@ class ExampleMatch:
     @property
     def match_id(self) -> str:
         """The id the data store (and `POST /odds` without one) gives this match."""
-        return make_match_id(self.league, pd.Timestamp(self.kickoff), self.home_team,
-                             self.away_team)
+        return make_match_id(
+            self.league, pd.Timestamp(self.kickoff), self.home_team, self.away_team
+        )
 
     def body(self, **extra: Any) -> dict[str, Any]:
-        return {"league": self.league, "home_team": self.home_team,
-                "away_team": self.away_team, "kickoff": self.kickoff.isoformat(), **extra}
+        return {
+            "league": self.league,
+            "home_team": self.home_team,
+            "away_team": self.away_team,
+            "kickoff": self.kickoff.isoformat(),
+            **extra,
+        }
 
 
 def served_examples(model: Any | None, today: date) -> Examples:
@@ -84,8 +92,9 @@ def served_examples(model: Any | None, today: date) -> Examples:
     return request_examples(match, fixture_id, (model.info.name, model.info.version))
 
 
-def request_examples(match: ExampleMatch, fixture_id: str | None = None,
-                     model: tuple[str, str] | None = None) -> Examples:
+def request_examples(
+    match: ExampleMatch, fixture_id: str | None = None, model: tuple[str, str] | None = None
+) -> Examples:
     """One working request per operation. `fixture_id`: an upcoming fixture's id for
     `GET /matches/{match_id}` (default: the match `POST /odds`'s example posts); `model`:
     (name, version) served, as the pipeline names it to `POST /reload`."""
@@ -96,16 +105,25 @@ def request_examples(match: ExampleMatch, fixture_id: str | None = None,
     return {
         ("post", "/predict"): {"body": single},
         ("post", "/predict_batch"): {"body": {"matches": [single, reverse]}},
-        ("post", "/edge"): {"body": match.body(odds={"pinnacle": PINNACLE, "bet365": BET365},
-                                               reference_book="pinnacle")},
-        ("post", "/odds"): {"body": {"match_id": match.match_id,
-                                     **match.body(odds={"pinnacle": PINNACLE})}},
+        ("post", "/edge"): {
+            "body": match.body(
+                odds={"pinnacle": PINNACLE, "bet365": BET365}, reference_book="pinnacle"
+            )
+        },
+        ("post", "/odds"): {
+            "body": {"match_id": match.match_id, **match.body(odds={"pinnacle": PINNACLE})}
+        },
         ("post", "/reload"): {"body": {"model": name, "version": version}},
         ("get", "/fixtures"): {"parameters": {"league": [match.league], "from": day}},
-        ("get", "/value-bets"): {"parameters": {"league": [match.league], "from": day,
-                                                "book": ["bet365"], "bankroll": 1000}},
+        ("get", "/value-bets"): {
+            "parameters": {
+                "league": [match.league],
+                "from": day,
+                "book": ["bet365"],
+                "bankroll": 1000,
+            }
+        },
         ("get", "/ledger"): {"parameters": {"since": day}},
-        ("get", "/matches/{match_id}"): {"parameters": {"match_id": fixture_id
-                                                        or match.match_id}},
+        ("get", "/matches/{match_id}"): {"parameters": {"match_id": fixture_id or match.match_id}},
         ("get", "/models"): {"parameters": {"limit": 5}},
     }

@@ -137,8 +137,7 @@ class EdgeHub:
                 async with asyncio.timeout(send_timeout_s):
                     await subscriber.socket.send_text(text)
             except TimeoutError:
-                logger.info("closing a subscriber that took no message for %.1f s",
-                            send_timeout_s)
+                logger.info("closing a subscriber that took no message for %.1f s", send_timeout_s)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(subscriber.socket.close(CLOSE_TOO_SLOW, "too slow"), 1.0)
                 return

@@ -26,8 +26,9 @@ from bentos.errors import INTERNAL_ERROR, loggable, send_error
 logger = logging.getLogger(__name__)
 
 FILTERED = "[Filtered]"
-_CREDENTIAL_KEY = re.compile(r"secret|token|password|passwd|authorization|cookie|api[-_]?key",
-                             re.IGNORECASE)
+_CREDENTIAL_KEY = re.compile(
+    r"secret|token|password|passwd|authorization|cookie|api[-_]?key", re.IGNORECASE
+)
 #: Exceptions that are a client's mistake whatever their status attribute says.
 _CLIENT_ERRORS = ("ValidationError", "RequestValidationError")
 
@@ -147,7 +148,7 @@ class LogErrors:
             if message["type"] == "http.response.start":
                 status = message["status"]
             elif message["type"] == "http.response.body" and 400 <= status and status != 500:
-                body.extend(message.get("body", b"")[:_REASON_BYTES - len(body)])
+                body.extend(message.get("body", b"")[: _REASON_BYTES - len(body)])
                 if not message.get("more_body"):
                     self._log_refusal(scope, status, bytes(body))
             await send(message)
@@ -167,8 +168,10 @@ class LogErrors:
 
     def _line(self, scope: dict, status: int, why: str) -> str:
         client = (scope.get("client") or ("?",))[0]
-        line = (f"{status} {scope.get('method', '?')} {loggable(scope.get('path', ''))} "
-                f"from {client}: {loggable(why)}")
+        line = (
+            f"{status} {scope.get('method', '?')} {loggable(scope.get('path', ''))} "
+            f"from {client}: {loggable(why)}"
+        )
         return scrub(line, [s for s in self.secrets() if s])
 
 

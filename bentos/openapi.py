@@ -40,11 +40,15 @@ from bentos.examples import Examples
 OPENAPI_VERSION = "3.1.0"
 SCHEME = "bearerAuth"
 
-_BODY = {400: "Malformed JSON, or a field missing or invalid (the message names it)",
-         413: "The body is longer than predict.max_body_bytes",
-         415: "The body is not JSON (send Content-Type: application/json)"}
-_MODEL = {422: "Unknown league, team or bookmaker, or a kick-off before the teams' state",
-          503: "No model loaded yet (no champion in the registry)"}
+_BODY = {
+    400: "Malformed JSON, or a field missing or invalid (the message names it)",
+    413: "The body is longer than predict.max_body_bytes",
+    415: "The body is not JSON (send Content-Type: application/json)",
+}
+_MODEL = {
+    422: "Unknown league, team or bookmaker, or a kick-off before the teams' state",
+    503: "No model loaded yet (no champion in the registry)",
+}
 
 #: Every error status of each route, apart from the token's (added by `route_access`).
 ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
@@ -52,23 +56,34 @@ ROUTE_ERRORS: dict[tuple[str, str], dict[int, str]] = {
     ("get", "/livez"): {},
     ("get", "/readyz"): {503: _MODEL[503]},
     ("get", "/teams"): {503: _MODEL[503]},
-    ("get", "/fixtures"): {400: "A query parameter invalid (the message names it)",
-                           503: _MODEL[503]},
+    ("get", "/fixtures"): {
+        400: "A query parameter invalid (the message names it)",
+        503: _MODEL[503],
+    },
     ("get", "/ledger"): {400: "A query parameter invalid (the message names it)"},
-    ("get", "/matches/{match_id}"): {404: "Unknown match (neither a fixture of the store nor "
-                                          "posted to /odds)", 503: _MODEL[503]},
+    ("get", "/matches/{match_id}"): {
+        404: "Unknown match (neither a fixture of the store nor posted to /odds)",
+        503: _MODEL[503],
+    },
     ("get", "/models"): {400: "A query parameter invalid (the message names it)"},
-    ("get", "/value-bets"): {400: "A query parameter invalid (the message names it), or "
-                                  "`from` after `to`", 503: _MODEL[503]},
+    ("get", "/value-bets"): {
+        400: "A query parameter invalid (the message names it), or `from` after `to`",
+        503: _MODEL[503],
+    },
     ("post", "/predict"): {**_BODY, **_MODEL},
     ("post", "/edge"): {**_BODY, **_MODEL},
     ("post", "/predict_batch"): {
-        **_BODY, 413: "More than predict.max_batch_size matches, or a body longer than "
-                      "predict.max_body_bytes", **_MODEL},
+        **_BODY,
+        413: "More than predict.max_batch_size matches, or a body longer than "
+        "predict.max_body_bytes",
+        **_MODEL,
+    },
     ("post", "/odds"): {**_BODY, **_MODEL},
-    ("post", "/reload"): {400: "Malformed JSON, or a field invalid",
-                          503: "No champion in the registry, or it could not be loaded (the "
-                               "version loaded before keeps serving)"},
+    ("post", "/reload"): {
+        400: "Malformed JSON, or a field invalid",
+        503: "No champion in the registry, or it could not be loaded (the "
+        "version loaded before keeps serving)",
+    },
 }
 #: A summary per route, as Swagger UI lists them (FastAPI's were the function names).
 SUMMARIES: dict[tuple[str, str], str] = {
@@ -88,8 +103,12 @@ SUMMARIES: dict[tuple[str, str], str] = {
     ("post", "/reload"): "Load the champion the registry names now",
 }
 #: The tags of BentoML's own routes (theirs: "Service APIs", "Infrastructure").
-BENTOML_TAGS = {"/predict": "forecasts", "/predict_batch": "forecasts", "/edge": "forecasts",
-                "/livez": "probes"}
+BENTOML_TAGS = {
+    "/predict": "forecasts",
+    "/predict_batch": "forecasts",
+    "/edge": "forecasts",
+    "/livez": "probes",
+}
 WEBSOCKET = """\
 **Live edges: `WS /ws/edge/{match_id}`** (OpenAPI describes no WebSocket operation). The
 service sends JSON text messages and reads none:
@@ -127,10 +146,15 @@ is the match it posts, unless the store has an upcoming fixture.
 See bentos/README.md for every field.
 """
 TAGS = [
-    {"name": "forecasts", "description": "The model's 1X2 probabilities, and the value of "
-                                         "bookmakers' prices."},
-    {"name": "matches", "description": "Teams, matches and pushed prices; a match's live edges "
-                                       "on `WS /ws/edge/{match_id}` (its messages: above)."},
+    {
+        "name": "forecasts",
+        "description": "The model's 1X2 probabilities, and the value of bookmakers' prices.",
+    },
+    {
+        "name": "matches",
+        "description": "Teams, matches and pushed prices; a match's live edges "
+        "on `WS /ws/edge/{match_id}` (its messages: above).",
+    },
     {"name": "bets", "description": "Value bets of the upcoming fixtures and their ledger."},
     {"name": "model", "description": "Which versions exist; reload."},
     {"name": "probes", "description": "Liveness and readiness."},
@@ -167,8 +191,9 @@ Models = Mapping[str, tuple[type[BaseModel], type[BaseModel]]]
 Answers = Mapping[tuple[str, str], BaseModel]
 
 
-def published_document(generated: dict[str, Any], policy: AuthPolicy,
-                       bentoml_routes: Models) -> dict[str, Any]:
+def published_document(
+    generated: dict[str, Any], policy: AuthPolicy, bentoml_routes: Models
+) -> dict[str, Any]:
     """The document to publish, from BentoML's (`SabiScore.openapi_spec.asdict()`);
     `bentoml_routes`: route -> (body model, answer model) of each `@bentoml.api` route."""
     doc = copy.deepcopy(generated)
@@ -187,13 +212,23 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
     schemas = components.setdefault("schemas", {})
     for name in BENTOML_ERRORS:
         schemas.pop(name, None)
-    schemas.setdefault("Error", {
-        "type": "object", "title": "Error", "required": ["error"],
-        "properties": {"error": {"type": "string", "title": "Error"}}})
+    schemas.setdefault(
+        "Error",
+        {
+            "type": "object",
+            "title": "Error",
+            "required": ["error"],
+            "properties": {"error": {"type": "string", "title": "Error"}},
+        },
+    )
     _own_schemas(doc, bentoml_routes)
-    components["securitySchemes"] = {SCHEME: {
-        "type": "http", "scheme": "bearer",
-        "description": f"The service's ${API_TOKEN_ENV}."}}
+    components["securitySchemes"] = {
+        SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": f"The service's ${API_TOKEN_ENV}.",
+        }
+    }
     paths = doc.get("paths", {})
     for path in list(paths):
         for method in list(paths[path]):
@@ -210,22 +245,24 @@ def published_document(generated: dict[str, Any], policy: AuthPolicy,
     return doc
 
 
-def served_document(published: dict[str, Any], model: Any | None, examples: Examples,
-                    answers: Answers | None = None) -> dict[str, Any]:
+def served_document(
+    published: dict[str, Any], model: Any | None, examples: Examples, answers: Answers | None = None
+) -> dict[str, Any]:
     """`published` for the model served now (a `LoadedModel`, None while none is): the
     version says which, every operation carries a working example for it (`served_examples`)
     and, once it is loaded, that example's answer as its 200's example (`answers`)."""
     doc = copy.deepcopy(published)
     if model is not None:
-        doc["info"]["version"] = (f"{doc['info']['version']}, model {model.info.name} "
-                                  f"v{model.info.version} ({model.info.semver})")
+        doc["info"]["version"] = (
+            f"{doc['info']['version']}, model {model.info.name} "
+            f"v{model.info.version} ({model.info.semver})"
+        )
     add_examples(doc, examples)
     for (method, path), answer in (answers or {}).items():
         operation = doc.get("paths", {}).get(path, {}).get(method)
         content = (operation or {}).get("responses", {}).get("200", {}).get("content", {})
         if "application/json" in content:
-            content["application/json"]["example"] = answer.model_dump(mode="json",
-                                                                       by_alias=True)
+            content["application/json"]["example"] = answer.model_dump(mode="json", by_alias=True)
     return doc
 
 
@@ -253,8 +290,7 @@ def _package_version() -> str:
         return "0+unknown"
 
 
-def _document_errors(operation: dict[str, Any], method: str, path: str,
-                     policy: AuthPolicy) -> None:
+def _document_errors(operation: dict[str, Any], method: str, path: str, policy: AuthPolicy) -> None:
     errors = dict(ROUTE_ERRORS.get((method, path), {}))
     access = route_access(method, path)
     if access is not Access.OPEN and policy.needs_token(access) and policy.token is not None:
@@ -263,13 +299,20 @@ def _document_errors(operation: dict[str, Any], method: str, path: str,
         errors[403] = "The bearer token sent is not the service's"
     else:
         operation.pop("security", None)
-    responses = {code: answer for code, answer in operation.get("responses", {}).items()
-                 if str(code).startswith("2")}
+    responses = {
+        code: answer
+        for code, answer in operation.get("responses", {}).items()
+        if str(code).startswith("2")
+    }
     for status, text in sorted(errors.items()):
         responses[str(status)] = {
             "description": text,
-            "content": {"application/json": {  # an example of the body, not its exact words
-                "schema": {"$ref": "#/components/schemas/Error"}, "example": {"error": text}}},
+            "content": {
+                "application/json": {  # an example of the body, not its exact words
+                    "schema": {"$ref": "#/components/schemas/Error"},
+                    "example": {"error": text},
+                }
+            },
         }
     operation["responses"] = responses
 
@@ -277,8 +320,11 @@ def _document_errors(operation: dict[str, Any], method: str, path: str,
 def _own_schemas(doc: dict[str, Any], routes: Models) -> None:
     """Point each BentoML route at its models' schemas (bodies as validated, answers as
     serialised), in place of BentoML's `*IODescriptor` copies."""
-    pairs = [(model, mode) for body, answer in routes.values()
-             for model, mode in ((body, "validation"), (answer, "serialization"))]
+    pairs = [
+        (model, mode)
+        for body, answer in routes.values()
+        for model, mode in ((body, "validation"), (answer, "serialization"))
+    ]
     refs, definitions = models_json_schema(pairs, ref_template="#/components/schemas/{model}")
     schemas = doc["components"]["schemas"]
     schemas.update(definitions.get("$defs", {}))

@@ -39,8 +39,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
-                 forecaster: str) -> RegisteredVersion:
+def version_view(
+    info: Any, aliases: list[str], metrics: Mapping[str, float], forecaster: str
+) -> RegisteredVersion:
     """One registry version (`ModelRegistry.info`), its aliases and holdout figures."""
     tags = info.tags
     promotion = Promotion.from_tags(tags)  # a champion promoted by hand reads as promoted
@@ -58,7 +59,8 @@ def version_view(info: Any, aliases: list[str], metrics: Mapping[str, float],
         promotion_reason=promotion.reason,
         holdout=Scores(n=metrics.get("n"), **{k: _number(metrics.get(k)) for k in SCORES}),
         market=MarketScores(forecaster=forecaster, n=metrics.get("n"), **market)
-        if any(v is not None for v in market.values()) else None,
+        if any(v is not None for v in market.values())
+        else None,
         clv_mean=_number(metrics.get("clv_mean")),
         clv_ci=[low, high] if low is not None and high is not None else None,
     )
@@ -68,10 +70,15 @@ def reliability_of(table: pd.DataFrame, version: str) -> Calibration:
     """The logged reliability table (`tasks.train.reliability_table`) as curves per forecaster."""
     curves: dict[str, list[ReliabilityPoint]] = {}
     for row in table.to_dict("records"):
-        point = ReliabilityPoint.model_validate({
-            "class": row["class"], "bin": int(row["bin"]), "count": int(row["count"]),
-            "mean_predicted": float(row["mean_predicted"]), "observed": float(row["observed"]),
-        })
+        point = ReliabilityPoint.model_validate(
+            {
+                "class": row["class"],
+                "bin": int(row["bin"]),
+                "count": int(row["count"]),
+                "mean_predicted": float(row["mean_predicted"]),
+                "observed": float(row["observed"]),
+            }
+        )
         curves.setdefault(str(row["forecaster"]), []).append(point)
     return Calibration(version=version, curves=curves)
 
@@ -89,9 +96,15 @@ class RegistryView:
         versions = sorted(registry.versions(), key=lambda v: int(v.version), reverse=True)
         champion = registry.champion()
         aliases = registry.aliases()
-        views = [version_view(registry.info(v), aliases.get(str(v.version), []),
-                              registry.holdout_metrics(v), self.forecaster)
-                 for v in versions[:limit]]
+        views = [
+            version_view(
+                registry.info(v),
+                aliases.get(str(v.version), []),
+                registry.holdout_metrics(v),
+                self.forecaster,
+            )
+            for v in versions[:limit]
+        ]
         calibration = None
         if champion is not None:
             calibration = self._calibration(champion)
@@ -121,7 +134,9 @@ class RegistryView:
         with tempfile.TemporaryDirectory() as tmp:
             try:
                 local = mlflow.artifacts.download_artifacts(
-                    run_id=version.run_id, artifact_path=RELIABILITY_ARTIFACT, dst_path=tmp,
+                    run_id=version.run_id,
+                    artifact_path=RELIABILITY_ARTIFACT,
+                    dst_path=tmp,
                     tracking_uri=self.registry.tracking_uri,
                 )
             except (MlflowException, OSError):

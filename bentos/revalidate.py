@@ -81,9 +81,12 @@ class Revalidator:
         if len(self._pending) >= self.settings.max_pending:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
-                logger.warning("ISR revalidation queue full (%d matches waiting): %d "
-                               "revalidations dropped so far", len(self._pending),
-                               self.dropped)
+                logger.warning(
+                    "ISR revalidation queue full (%d matches waiting): %d "
+                    "revalidations dropped so far",
+                    len(self._pending),
+                    self.dropped,
+                )
             return
         self._pending[match_id] = time.monotonic() + self.settings.debounce_s
         self._start_workers()
@@ -94,8 +97,9 @@ class Revalidator:
         if self._workers:
             return
         self._wake = asyncio.Event()
-        self._workers = [asyncio.create_task(self._work())
-                         for _ in range(self.settings.max_in_flight)]
+        self._workers = [
+            asyncio.create_task(self._work()) for _ in range(self.settings.max_in_flight)
+        ]
 
     async def _work(self) -> None:
         assert self._wake is not None

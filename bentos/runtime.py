@@ -131,10 +131,14 @@ class Runtime:
             if version is None:
                 raise NoChampion(f"{self.registry.name} has no {self.settings.alias!r} version")
             previous = self.model.info.version if self.model is not None else None
-            if only_if_moved and previous == str(version.version) and \
-                    not state_moved(self.model, version):
-                return ReloadResult(reloaded=False, previous_version=previous,
-                                    model=self.model.info)
+            if (
+                only_if_moved
+                and previous == str(version.version)
+                and not state_moved(self.model, version)
+            ):
+                return ReloadResult(
+                    reloaded=False, previous_version=previous, model=self.model.info
+                )
             try:
                 model = await in_daemon_thread(load_model, self.settings, self.registry, version)
             except NoChampion:
@@ -147,16 +151,19 @@ class Runtime:
                     f"could not load version {version.version}: {reason}; {still}"
                 ) from None
             self._install(model)
-            logger.info("now serving %s version %s (was %s)", model.info.name,
-                        model.info.version, previous)
+            logger.info(
+                "now serving %s version %s (was %s)", model.info.name, model.info.version, previous
+            )
             await self._republish()
             return ReloadResult(reloaded=True, previous_version=previous, model=model.info)
 
     def store_moved(self) -> bool:
         """Whether the data store was committed to since the loaded state was read (new
         fixtures, a promoted team, new results)."""
-        return self.model is not None and store_stamp(DataStore(self.settings.data_dir)) != \
-            self.model.store_stamp
+        return (
+            self.model is not None
+            and store_stamp(DataStore(self.settings.data_dir)) != self.model.store_stamp
+        )
 
     async def refresh_if_store_moved(self) -> bool:
         """Rebuild the state (a reload of the version served) when the store moved; True when
@@ -170,8 +177,7 @@ class Runtime:
             try:
                 await self.reload_in_background()
             except ServiceError as error:
-                logger.warning("the store changed, but the state could not be refreshed: %s",
-                               error)
+                logger.warning("the store changed, but the state could not be refreshed: %s", error)
                 return False
             logger.info("the store changed: the state was refreshed")
             return True
@@ -242,8 +248,9 @@ class Runtime:
         self.revalidator.schedule(message.match_id)
         return message
 
-    def priced(self, update: OddsUpdate,
-               model: LoadedModel | None = None) -> tuple[OddsUpdate, EdgeUpdate]:
+    def priced(
+        self, update: OddsUpdate, model: LoadedModel | None = None
+    ) -> tuple[OddsUpdate, EdgeUpdate]:
         """The update under its match_id (made from the kick-off when none was sent) and the
         message `post_odds` would push for it, pushed nowhere."""
         update = update.model_copy(update={"match_id": update.match_id or _match_id(update)})
@@ -300,8 +307,9 @@ class Runtime:
     async def track_record(self, since: str | None = None) -> LedgerReport:
         """The ledger settled on the store as it is now (read off the event loop)."""
         policy = self.settings.staking
-        record, _ = await in_daemon_thread(track_record, self.settings.data_dir, since,
-                                           policy.sharp_books, policy.implied_method)
+        record, _ = await in_daemon_thread(
+            track_record, self.settings.data_dir, since, policy.sharp_books, policy.implied_method
+        )
         return ledger_report(record)
 
     def _record(self, model: LoadedModel, bets: Sequence[Any]) -> None:
@@ -312,8 +320,12 @@ class Runtime:
         try:
             self.ledger.record(suggestions(bets, model, "service"))
         except OSError as error:
-            logger.warning("could not record %d suggestion(s) in the ledger at %s: %s",
-                           len(bets), self.ledger.path, error)
+            logger.warning(
+                "could not record %d suggestion(s) in the ledger at %s: %s",
+                len(bets),
+                self.ledger.path,
+                error,
+            )
 
     async def models_report(self, limit: int) -> ModelsReport:
         """The registry's newest versions and the champion's reliability curves, read off the
@@ -359,8 +371,7 @@ class Runtime:
             self.hub.publish(match_id, message.model_dump_json())
             self.revalidator.schedule(match_id)
         if refused > 3:
-            logger.warning("%d tracked matches could not be re-priced with the new model",
-                           refused)
+            logger.warning("%d tracked matches could not be re-priced with the new model", refused)
 
 
 #: How often (at most) the tracked matches are checked for expiry, in seconds.
@@ -411,8 +422,9 @@ def _match_id(update: OddsUpdate) -> str:
     """As the data store names matches; it needs the kick-off's day."""
     if update.kickoff is None:
         raise RequestRejected("send match_id, or kickoff so that the match_id can be made")
-    return make_match_id(update.league, pd.Timestamp(update.kickoff), update.home_team,
-                         update.away_team)
+    return make_match_id(
+        update.league, pd.Timestamp(update.kickoff), update.home_team, update.away_team
+    )
 
 
 def settle_heap(freeze: bool) -> None:

@@ -29,8 +29,9 @@ def max_decimal_odds() -> float:
     serving = load_config(os.environ.get("SABISCORE_CONFIG")).get("serving") or {}
     value = (serving.get("odds") or {}).get("max_decimal", 1000)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 1 < value < 1e9:
-        raise ValueError(f"serving.odds.max_decimal must be a number above 1 (and below 1e9), "
-                         f"got {value!r}")
+        raise ValueError(
+            f"serving.odds.max_decimal must be a number above 1 (and below 1e9), got {value!r}"
+        )
     return float(value)
 
 
@@ -42,8 +43,13 @@ Quality = Literal["PREMIUM", "VALUE", "MARGINAL", "AVOID"]
 CalibrationStatus = Literal["excellent", "good", "fair", "poor"]
 DecimalOdds = Annotated[
     float,
-    Field(gt=1.0, le=MAX_DECIMAL_ODDS, strict=True, allow_inf_nan=False,
-          description=f"Decimal odds, above 1.0 and at most {MAX_DECIMAL_ODDS:g}."),
+    Field(
+        gt=1.0,
+        le=MAX_DECIMAL_ODDS,
+        strict=True,
+        allow_inf_nan=False,
+        description=f"Decimal odds, above 1.0 and at most {MAX_DECIMAL_ODDS:g}.",
+    ),
 ]
 MatchId = Annotated[
     str,
@@ -443,8 +449,7 @@ class LedgerNumbers(_Answer):
     clv_ci: list[float] | None = Field(None, description="95 % bootstrap interval.")
     clv_bets: int | None = Field(None, description="The bets with a closing price.")
 
-    model_config = ConfigDict(allow_inf_nan=False, populate_by_name=True,
-                              serialize_by_alias=True)
+    model_config = ConfigDict(allow_inf_nan=False, populate_by_name=True, serialize_by_alias=True)
 
 
 class LedgerReport(_Answer):

@@ -109,8 +109,12 @@ class OwnProbes:
     answers 503 while none is), whose /docs.json is the document of bentos/openapi.py and
     whose / is Swagger UI on it."""
 
-    def __init__(self, app: Any, probes: Any,
-                 paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json", "/")):
+    def __init__(
+        self,
+        app: Any,
+        probes: Any,
+        paths: tuple[str, ...] = ("/healthz", "/readyz", "/docs.json", "/"),
+    ):
         self.app, self.probes, self.paths = app, probes, paths
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -138,10 +142,13 @@ class SiteCors:
         if self._built is None or self._built[0] != origins:
             from starlette.middleware.cors import CORSMiddleware
 
-            cors = CORSMiddleware(self.app, allow_origins=list(origins),
-                                  allow_methods=["GET", "POST", "OPTIONS"],
-                                  allow_headers=["Authorization", "Content-Type"],
-                                  max_age=600)
+            cors = CORSMiddleware(
+                self.app,
+                allow_origins=list(origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type"],
+                max_age=600,
+            )
             self._built = (origins, cors)
         await self._built[1](scope, receive, send)
 
@@ -288,7 +295,6 @@ SabiScore.add_asgi_middleware(RequireToken, policy=_auth_policy)
 SabiScore.add_asgi_middleware(
     CheckJsonBodies,
     max_bytes=_max_body_bytes,
-    models={**{route: body for route, (body, _) in bentoml_routes().items()},
-            "/odds": OddsUpdate},
+    models={**{route: body for route, (body, _) in bentoml_routes().items()}, "/odds": OddsUpdate},
 )
 SabiScore.add_asgi_middleware(OwnProbes, probes=app)

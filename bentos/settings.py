@@ -61,8 +61,11 @@ PRODUCTION = Environment.PRODUCTION
 
 def environment_of(environ: Mapping[str, str], configured: str | None) -> Environment:
     """$APP_ENV or $SABISCORE_ENV (refused when they disagree), else serving's `environment`."""
-    named = {var: Environment.parse(environ[var]) for var in ENVIRONMENT_VARIABLES
-             if (environ.get(var) or "").strip()}
+    named = {
+        var: Environment.parse(environ[var])
+        for var in ENVIRONMENT_VARIABLES
+        if (environ.get(var) or "").strip()
+    }
     if len(set(named.values())) > 1:
         said = ", ".join(f"{var}={value}" for var, value in named.items())
         raise ValueError(f"the environment is named twice and differently ({said}): set one")
@@ -117,8 +120,10 @@ class RevalidationSettings:
 
     def __post_init__(self) -> None:
         if self.timeout_s <= 0 or self.retries < 0 or self.backoff_s < 0 or self.debounce_s < 0:
-            raise ValueError("revalidation: timeout_s > 0, retries >= 0, backoff_s >= 0 and "
-                             "debounce_s >= 0 are required")
+            raise ValueError(
+                "revalidation: timeout_s > 0, retries >= 0, backoff_s >= 0 and "
+                "debounce_s >= 0 are required"
+            )
         if not _positive_int(self.max_in_flight) or not _positive_int(self.max_pending):
             raise ValueError(
                 "revalidation: max_in_flight and max_pending must be integers >= 1, got "
@@ -143,13 +148,16 @@ class TrackingSettings:
 
     def __post_init__(self) -> None:
         if not _positive_int(self.max_matches):
-            raise ValueError(f"tracking.max_matches must be an integer >= 1, got "
-                             f"{self.max_matches!r}")
+            raise ValueError(
+                f"tracking.max_matches must be an integer >= 1, got {self.max_matches!r}"
+            )
         hours = self.expire_after_kickoff_h
-        if hours is not None and (isinstance(hours, bool) or not isinstance(hours, int | float)
-                                  or hours < 0):
-            raise ValueError("tracking.expire_after_kickoff_h must be null or a number >= 0, "
-                             f"got {hours!r}")
+        if hours is not None and (
+            isinstance(hours, bool) or not isinstance(hours, int | float) or hours < 0
+        ):
+            raise ValueError(
+                f"tracking.expire_after_kickoff_h must be null or a number >= 0, got {hours!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -174,19 +182,26 @@ class AuthSettings:
 
     def __post_init__(self) -> None:
         if not isinstance(self.protect_reads, bool):
-            raise ValueError(f"auth.protect_reads must be true or false, got "
-                             f"{self.protect_reads!r}")
-        if isinstance(self.min_secret_length, bool) or not isinstance(self.min_secret_length, int) \
-                or self.min_secret_length < 16:
-            raise ValueError("auth.min_secret_length must be an integer >= 16 (a shorter "
-                             f"secret can be guessed), got {self.min_secret_length!r}")
+            raise ValueError(
+                f"auth.protect_reads must be true or false, got {self.protect_reads!r}"
+            )
+        if (
+            isinstance(self.min_secret_length, bool)
+            or not isinstance(self.min_secret_length, int)
+            or self.min_secret_length < 16
+        ):
+            raise ValueError(
+                "auth.min_secret_length must be an integer >= 16 (a shorter "
+                f"secret can be guessed), got {self.min_secret_length!r}"
+            )
 
     @classmethod
     def from_config(cls, auth: Mapping[str, Any], environ: Mapping[str, str]) -> AuthSettings:
         reject_unknown_keys(auth, cls, "serving auth")
         if "token" in auth:
-            raise ValueError(f"serving auth: the token is read from ${API_TOKEN_ENV} only, "
-                             "never from a file")
+            raise ValueError(
+                f"serving auth: the token is read from ${API_TOKEN_ENV} only, never from a file"
+            )
         return cls(**auth, token=(environ.get(API_TOKEN_ENV) or "").strip() or None)
 
     @property
@@ -228,11 +243,14 @@ class ServingSettings:
     def __post_init__(self) -> None:
         for origin in self.cors_origins:
             if origin != "*" and not ORIGIN.fullmatch(origin):
-                raise ValueError(f"serving cors.allow_origins: {origin!r} is not an origin "
-                                 "(scheme://host[:port], no path), nor '*'")
+                raise ValueError(
+                    f"serving cors.allow_origins: {origin!r} is not an origin "
+                    "(scheme://host[:port], no path), nor '*'"
+                )
         if not _positive_int(self.max_body_bytes):
-            raise ValueError(f"predict.max_body_bytes must be an integer >= 1, got "
-                             f"{self.max_body_bytes!r}")
+            raise ValueError(
+                f"predict.max_body_bytes must be an integer >= 1, got {self.max_body_bytes!r}"
+            )
 
     @property
     def clv(self) -> ClvSettings:
@@ -284,7 +302,8 @@ class ServingSettings:
             max_body_bytes=(serving.get("predict") or {}).get("max_body_bytes", 1_048_576),
             cors_origins=cors_origins(serving.get("cors") or {}, environ),
             market_forecaster=((config.get("promotion") or {}).get("market") or {}).get(
-                "forecaster", "pinnacle_open"),
+                "forecaster", "pinnacle_open"
+            ),
         )
         check_secrets(settings)
         return settings

@@ -93,8 +93,14 @@ class LoadedModel:
         reference = self._reference(prices, reference_book)
         policy = self.settings.staking
         try:
-            edges = match_edges(probs / probs.sum(), prices, policy, self.clv_model,
-                                reference_book=reference, bet_at=bet_at)
+            edges = match_edges(
+                probs / probs.sum(),
+                prices,
+                policy,
+                self.clv_model,
+                reference_book=reference,
+                bet_at=bet_at,
+            )
         except ValueError as error:
             raise RequestRejected(str(error)) from None
         outcomes = [OutcomeEdge.of(e) for e in edges]
@@ -216,9 +222,15 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
         semver=version.tags.get("semver", "?"),
         trained_through=ensemble.metadata.get("trained_through"),
     )
-    logger.info("loaded %s version %s (%s), state at %s from %s, closing-line model on %s",
-                info.name, info.version, info.semver, featurizer.state_date.date(), source,
-                state.clv_book)
+    logger.info(
+        "loaded %s version %s (%s), state at %s from %s, closing-line model on %s",
+        info.name,
+        info.version,
+        info.semver,
+        featurizer.state_date.date(),
+        source,
+        state.clv_book,
+    )
     return LoadedModel(
         info=info,
         ensemble=ensemble,
@@ -239,8 +251,9 @@ def load_model(settings: ServingSettings, registry: Any, version: Any | None = N
 def legacy_state(settings: ServingSettings, metadata: Mapping[str, Any]) -> ServingState:
     """The state of a version that carries none, from the data store as it is now."""
     matches, odds = DataStore(settings.data_dir).history(metadata.get("leagues") or None)
-    return ServingState.build(matches, odds, FeatureConfig.from_dict(metadata.get("features")),
-                              settings.clv)
+    return ServingState.build(
+        matches, odds, FeatureConfig.from_dict(metadata.get("features")), settings.clv
+    )
 
 
 def store_stamp(store: DataStore) -> tuple[int, int] | None:

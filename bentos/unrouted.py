@@ -48,12 +48,15 @@ def operations(document: Mapping[str, Any] | None) -> list[str]:
     ['POST /odds', 'GET /teams']
     """
     paths = (document or {}).get("paths", {})
-    return sorted((f"{method.upper()} {path}" for path, ops in paths.items() for method in ops),
-                  key=lambda operation: operation.split(" ", 1)[::-1])
+    return sorted(
+        (f"{method.upper()} {path}" for path, ops in paths.items() for method in ops),
+        key=lambda operation: operation.split(" ", 1)[::-1],
+    )
 
 
-def unrouted_message(status: int, method: str, path: str, allowed: str,
-                     served: Sequence[str]) -> str:
+def unrouted_message(
+    status: int, method: str, path: str, allowed: str, served: Sequence[str]
+) -> str:
     """What an unknown path (404) or a method the path does not answer (405) is told.
 
     >>> unrouted_message(404, "GET", "'/nope'", "", ["POST /predict", "GET /teams"])
@@ -72,8 +75,12 @@ class JsonRouteErrors:
     among them). `document` (the published OpenAPI document, whose operations a 404 lists) and
     `secrets` are called per request: the service knows them once its `__init__` has run."""
 
-    def __init__(self, app: Any, document: Callable[[], Mapping[str, Any] | None],
-                 secrets: Callable[[], Sequence[str]] = tuple) -> None:
+    def __init__(
+        self,
+        app: Any,
+        document: Callable[[], Mapping[str, Any] | None],
+        secrets: Callable[[], Sequence[str]] = tuple,
+    ) -> None:
         self.app, self.document, self.secrets = app, document, secrets
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -84,8 +91,7 @@ class JsonRouteErrors:
 
         async def answer(message: dict) -> None:
             nonlocal held
-            if message["type"] == "http.response.start" and message["status"] in \
-                    ROUTING_STATUSES:
+            if message["type"] == "http.response.start" and message["status"] in ROUTING_STATUSES:
                 held = message
                 return
             if held is None or message["type"] != "http.response.body":
@@ -107,12 +113,16 @@ class JsonRouteErrors:
         return len(body) <= _AT_MOST_BYTES and reason(body) == HTTPStatus(status).phrase
 
     async def _refuse(self, scope: dict, start: dict, send: Callable) -> None:
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]
-                   if k.lower() not in (b"content-type", b"content-length")}
+        headers = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in start["headers"]
+            if k.lower() not in (b"content-type", b"content-length")
+        }
         for key in [k for k in headers if k.lower() == "allow"]:  # Starlette's order: a set's
             headers[key] = ", ".join(sorted(m.strip() for m in headers[key].split(",")))
         allowed = next((v for k, v in headers.items() if k.lower() == "allow"), "")
         path = shown_path(scope.get("path", ""), self.secrets())
-        message = unrouted_message(start["status"], scope.get("method", "?"), path, allowed,
-                                   operations(self.document()))
+        message = unrouted_message(
+            start["status"], scope.get("method", "?"), path, allowed, operations(self.document())
+        )
         await send_error(send, start["status"], message, headers)

@@ -66,8 +66,13 @@ def _checked_config(path: Path | None) -> Path | None:
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", help="YAML file overriding configs/*.yaml ({stage: {...}}).",
-                 exists=True, dir_okay=False, callback=_checked_config),
+    typer.Option(
+        "--config",
+        help="YAML file overriding configs/*.yaml ({stage: {...}}).",
+        exists=True,
+        dir_okay=False,
+        callback=_checked_config,
+    ),
 ]
 
 
@@ -237,8 +242,10 @@ def validate(
 
 def _failed_expectation_lines(gx: dict[str, Any]) -> list[str]:
     """Each GX expectation that failed: its name, column, why it matters and how many rows."""
-    return [f"failed {f['expectation']}({f['column']}): {f['reason']} - {f['rows']} row(s)"
-            for f in gx.get("failed", [])]
+    return [
+        f"failed {f['expectation']}({f['column']}): {f['reason']} - {f['rows']} row(s)"
+        for f in gx.get("failed", [])
+    ]
 
 
 def _docs_lines(gx: dict[str, Any]) -> list[str]:
@@ -282,8 +289,9 @@ def _with_runner(flow_fn: Any, config: Path | None) -> Any:
     return flow_fn.with_options(task_runner=task_runner_from_config(settings))
 
 
-def _check_choice(data_dir: Path | None, leagues: list[str] | None,
-                  seasons: list[str] | None) -> None:
+def _check_choice(
+    data_dir: Path | None, leagues: list[str] | None, seasons: list[str] | None
+) -> None:
     """Refuse, before any flow starts, leagues or seasons the store does not hold (naming
     those it does)."""
     from sabiscore.config import default_data_dir
@@ -304,15 +312,21 @@ def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
         from flows.ingest import ingest_flow
 
         print("the data store is empty: ingesting the embedded synthetic league first")
-        ingest_flow(sources=["synthetic"], data_dir=str(data_dir) if data_dir else None,
-                    config_path=str(config) if config else None)
+        ingest_flow(
+            sources=["synthetic"],
+            data_dir=str(data_dir) if data_dir else None,
+            config_path=str(config) if config else None,
+        )
 
 
 TrainSeasons = Annotated[
     list[str] | None,
-    typer.Option("--train-season", metavar="SEASON",
-                 help="A season to learn from, e.g. 2022-2023 (repeat; default: every season "
-                      "before the test)."),
+    typer.Option(
+        "--train-season",
+        metavar="SEASON",
+        help="A season to learn from, e.g. 2022-2023 (repeat; default: every season "
+        "before the test).",
+    ),
 ]
 
 
@@ -355,22 +369,27 @@ ONE_EACH = " One SOURCE per --train / --test: repeat the option, or give a folde
 
 def _one_source_each(ctx: typer.Context) -> None:
     if ctx.args:
-        _fail(ValueError(
-            f"unexpected {' '.join(ctx.args)!r}: each --train and --test takes one SOURCE; "
-            "repeat the option (--train A.csv --train B.csv) or give a folder or a quoted glob "
-            "(--train 'files/E0/*.csv')"))
+        _fail(
+            ValueError(
+                f"unexpected {' '.join(ctx.args)!r}: each --train and --test takes one SOURCE; "
+                "repeat the option (--train A.csv --train B.csv) or give a folder or a quoted glob "
+                "(--train 'files/E0/*.csv')"
+            )
+        )
 
 
 @app.command(context_settings=EXTRA_WORDS)
 def backtest(
     ctx: typer.Context,
     train_sources: Annotated[
-        list[str], typer.Option("--train", metavar="SOURCE",
-                                help="Files to train on (as for ingest)." + ONE_EACH)
+        list[str],
+        typer.Option(
+            "--train", metavar="SOURCE", help="Files to train on (as for ingest)." + ONE_EACH
+        ),
     ],
     test_sources: Annotated[
-        list[str], typer.Option("--test", metavar="SOURCE",
-                                help="Files to evaluate on, never trained on.")
+        list[str],
+        typer.Option("--test", metavar="SOURCE", help="Files to evaluate on, never trained on."),
     ],
     data_dir: DataDir = None,
     config: ConfigOpt = None,
@@ -414,8 +433,10 @@ def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
         f"{'yield [95% CI]':>27}{'CLV [95% CI]':>27}",
     ]
     for name, m in s["overall"].items():
-        lines.append(f"{name:<15}{m['bets']:>7}{m['turnover']:>10.2f} {pct(m, 'roi')} "
-                     f"{pct(m, 'yield')} {pct(m, 'clv_mean')}")
+        lines.append(
+            f"{name:<15}{m['bets']:>7}{m['turnover']:>10.2f} {pct(m, 'roi')} "
+            f"{pct(m, 'yield')} {pct(m, 'clv_mean')}"
+        )
     lines.append("flat stakes, in units of the initial bankroll; CLV against the de-margined close")
     lines.append(f"report: {s['report']}   MLflow run: {s.get('run_id')}")
     return lines
@@ -425,12 +446,16 @@ def _backtest_bets_lines(s: dict[str, Any]) -> list[str]:
 def backtest_bets(
     ctx: typer.Context,
     train_sources: Annotated[
-        list[str], typer.Option("--train", metavar="SOURCE",
-                                help="Files for the earliest training seasons." + ONE_EACH)
+        list[str],
+        typer.Option(
+            "--train", metavar="SOURCE", help="Files for the earliest training seasons." + ONE_EACH
+        ),
     ],
     test_sources: Annotated[
-        list[str], typer.Option("--test", metavar="SOURCE",
-                                help="Files to bet on, walk-forward (as for ingest).")
+        list[str],
+        typer.Option(
+            "--test", metavar="SOURCE", help="Files to bet on, walk-forward (as for ingest)."
+        ),
     ],
     data_dir: DataDir = None,
     config: ConfigOpt = None,
@@ -484,9 +509,11 @@ def _refit_lines(refit: dict[str, Any] | None) -> list[str]:
         return []
     if refit.get("error"):
         return [f"refit: failed, the promoted version stays champion: {refit['error']}"]
-    return [f"refit: version {refit.get('version')} ({refit.get('semver')}), the promoted "
-            f"configuration trained on every played match through "
-            f"{refit.get('trained_through')}, is served"]
+    return [
+        f"refit: version {refit.get('version')} ({refit.get('semver')}), the promoted "
+        f"configuration trained on every played match through "
+        f"{refit.get('trained_through')}, is served"
+    ]
 
 
 def _champion_words(version: str | None) -> str:
@@ -606,8 +633,11 @@ def models(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
     """Every registered version next to each other: holdout metrics, aliases, decisions."""
     table = _registry(data_dir).compare_models()
     records = table.astype(object).where(table.notna(), None).to_dict("records")
-    human = (versions_lines(records) if records
-             else ["no model registered yet: run `sabiscore pipeline`"])
+    human = (
+        versions_lines(records)
+        if records
+        else ["no model registered yet: run `sabiscore pipeline`"]
+    )
     _emit({"versions": records}, json_output, human)
 
 
@@ -616,14 +646,16 @@ def versions_lines(records: list[dict[str, Any]]) -> list[str]:
     next to the market's on the same matches, the holdout bets' CLV with its interval, and
     how each was promoted. `--json` has every field (tests/cli/test_models_table.py).
     """
+
     def number(value: Any, spec: str) -> str:
         return "-" if value is None or value != value else format(value, spec)
 
     def clv(r: dict[str, Any]) -> str:
         if r.get("clv_mean") is None or r.get("clv_mean") != r.get("clv_mean"):
             return "-"
-        return (f"{100 * r['clv_mean']:+.2f}% [{100 * r['clv_low']:+.2f}, "
-                f"{100 * r['clv_high']:+.2f}]")
+        return (
+            f"{100 * r['clv_mean']:+.2f}% [{100 * r['clv_low']:+.2f}, {100 * r['clv_high']:+.2f}]"
+        )
 
     def promoted(r: dict[str, Any]) -> str:
         words = [f"by {r['by']}" if r.get("promoted") else "no"]
@@ -631,18 +663,43 @@ def versions_lines(records: list[dict[str, Any]]) -> list[str]:
         words += ["archived"] if r.get("archived") else []
         return ", ".join(words)
 
-    header = ("version", "semver", "aliases", "holdout", "log loss", "vs market", "ECE", "bets",
-              "CLV [low, high]", "promoted")
-    rows = [header] + [(
-        str(r["version"]), str(r.get("semver") or "-"), r.get("aliases") or "",
-        number(r.get("n"), "d"), number(r.get("log_loss"), ".4f"),
-        number(None if r.get("market_log_loss") is None or r.get("log_loss") is None
-               else r["log_loss"] - r["market_log_loss"], "+.4f"),
-        number(r.get("ece"), ".3f"), number(r.get("clv_bets"), "d"), clv(r), promoted(r),
-    ) for r in records]
+    header = (
+        "version",
+        "semver",
+        "aliases",
+        "holdout",
+        "log loss",
+        "vs market",
+        "ECE",
+        "bets",
+        "CLV [low, high]",
+        "promoted",
+    )
+    rows = [header] + [
+        (
+            str(r["version"]),
+            str(r.get("semver") or "-"),
+            r.get("aliases") or "",
+            number(r.get("n"), "d"),
+            number(r.get("log_loss"), ".4f"),
+            number(
+                None
+                if r.get("market_log_loss") is None or r.get("log_loss") is None
+                else r["log_loss"] - r["market_log_loss"],
+                "+.4f",
+            ),
+            number(r.get("ece"), ".3f"),
+            number(r.get("clv_bets"), "d"),
+            clv(r),
+            promoted(r),
+        )
+        for r in records
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-            for row in rows]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
 
 
 @app.command()
@@ -671,9 +728,17 @@ def serve(
     except USER_ERRORS as error:
         _fail(error)
     bentoml = Path(sys.executable).with_name("bentoml")
-    command = [str(bentoml) if bentoml.exists() else "bentoml", "serve",
-               "bentos.service:SabiScore", "--host", host, "--port", str(port),
-               "--working-dir", str(PROJECT_ROOT)]
+    command = [
+        str(bentoml) if bentoml.exists() else "bentoml",
+        "serve",
+        "bentos.service:SabiScore",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--working-dir",
+        str(PROJECT_ROOT),
+    ]
     raise typer.Exit(_supervise(command, env))
 
 
@@ -704,8 +769,7 @@ def _supervise(command: list[str], env: dict[str, str]) -> int:
             signal.signal(signum, forward)
         code = process.wait()
         if failure.exists():
-            typer.echo(f"sabiscore serve: could not start: {failure.read_text().strip()}",
-                       err=True)
+            typer.echo(f"sabiscore serve: could not start: {failure.read_text().strip()}", err=True)
             return 1
     return code if code >= 0 else 128 - code
 
@@ -723,13 +787,20 @@ def _day(text: str | None, option: str) -> Any:
 
 @app.command()
 def bets(
-    league: Annotated[list[str] | None, typer.Option("--league", help="A league (repeat for "
-                      "more; default: all).")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="First kick-off day, YYYY-MM-DD "
-                     "(default: now).")] = None,
+    league: Annotated[
+        list[str] | None, typer.Option("--league", help="A league (repeat for more; default: all).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First kick-off day, YYYY-MM-DD (default: now).")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last kick-off day.")] = None,
-    book: Annotated[list[str] | None, typer.Option("--book", help="A book you can bet at "
-                    "(repeat; default: every real book that priced it).")] = None,
+    book: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--book",
+            help="A book you can bet at (repeat; default: every real book that priced it).",
+        ),
+    ] = None,
     bankroll: Annotated[float | None, typer.Option(help="Turns stakes into amounts.")] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
@@ -755,8 +826,9 @@ def bets(
         _fail(error)
     except (ServiceError, *USER_ERRORS) as error:
         _fail(error)
-    recorded = Ledger(model.settings.data_dir).record(suggestions(answer.bets, model,
-                                                                  "sabiscore bets"))
+    recorded = Ledger(model.settings.data_dir).record(
+        suggestions(answer.bets, model, "sabiscore bets")
+    )
     if json_output:
         print(answer.model_dump_json())
     elif csv_output:
@@ -779,41 +851,57 @@ def _print_csv(rows: list[dict[str, Any]]) -> None:
 def _bets_lines(answer: Any, recorded: int) -> list[str]:
     """The fixtures with the model's forecast beside the sharp book's de-margined line, then
     the bets, as two aligned tables."""
-    lines = [f"model version {answer.model_version} ({answer.model_semver}), trained through "
-             f"{answer.trained_through}; {len(answer.fixtures)} fixture(s), "
-             f"{len(answer.bets)} value bet(s)"]
+    lines = [
+        f"model version {answer.model_version} ({answer.model_semver}), trained through "
+        f"{answer.trained_through}; {len(answer.fixtures)} fixture(s), "
+        f"{len(answer.bets)} value bet(s)"
+    ]
     if answer.fixtures:
-        lines += ["", f"{'kick-off':<17} {'lg':<4} {'match':<36} {'model H/D/A':<17}  "
-                      f"{'sharp line H/D/A':<28} books"]
+        lines += [
+            "",
+            f"{'kick-off':<17} {'lg':<4} {'match':<36} {'model H/D/A':<17}  "
+            f"{'sharp line H/D/A':<28} books",
+        ]
         for f in answer.fixtures:
             kickoff = f.kickoff.strftime("%Y-%m-%d %H:%M") if f.kickoff else "?"
             model = _triple(f.home_win_probability, f.draw_probability, f.away_win_probability)
-            lines.append(f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<36} "
-                         f"{model:<17}  {_sharp_line(f.edge):<28} "
-                         f"{', '.join(f.books) or '-'}")
+            lines.append(
+                f"{kickoff:<17} {f.league:<4} {f.home_team + ' v ' + f.away_team:<36} "
+                f"{model:<17}  {_sharp_line(f.edge):<28} "
+                f"{', '.join(f.books) or '-'}"
+            )
     if answer.bets:
         amount = answer.bankroll is not None
-        lines += ["", f"{'kick-off':<17} {'match':<34} {'bet':<5} {'model':>5} {'sharp':>5} "
-                      f"{'book':<14} {'price':>6} {'edge':>6} {'stake':>6}"
-                      f"{' amount' if amount else ''} {'tier':<8} exp.CLV"]
+        lines += [
+            "",
+            f"{'kick-off':<17} {'match':<34} {'bet':<5} {'model':>5} {'sharp':>5} "
+            f"{'book':<14} {'price':>6} {'edge':>6} {'stake':>6}"
+            f"{' amount' if amount else ''} {'tier':<8} exp.CLV",
+        ]
         for b in answer.bets:
             kickoff = b.kickoff.strftime("%Y-%m-%d %H:%M") if b.kickoff else "?"
             clv = "-" if b.clv_expected is None else f"{b.clv_expected:+.1%}"
             sharp = "-" if b.sharp_probability is None else f"{b.sharp_probability:.0%}"
             money = f" {b.stake_amount:>6.2f}" if amount else ""
-            lines.append(f"{kickoff:<17} {b.home_team + ' v ' + b.away_team:<34} {b.outcome:<5} "
-                         f"{b.fair_probability:>5.0%} {sharp:>5} {b.bookmaker:<14} "
-                         f"{b.price:>6.2f} {b.edge_percentage:>5.1f}% "
-                         f"{b.kelly_stake_percentage:>5.2f}%{money} {b.quality:<8} "
-                         f"{clv}")
+            lines.append(
+                f"{kickoff:<17} {b.home_team + ' v ' + b.away_team:<34} {b.outcome:<5} "
+                f"{b.fair_probability:>5.0%} {sharp:>5} {b.bookmaker:<14} "
+                f"{b.price:>6.2f} {b.edge_percentage:>5.1f}% "
+                f"{b.kelly_stake_percentage:>5.2f}%{money} {b.quality:<8} "
+                f"{clv}"
+            )
     for s in answer.skipped:
         lines.append(f"not priced: {s.match_id}: {s.reason}")
     if not answer.fixtures and not answer.skipped:
-        lines.append("no upcoming fixture in the store for this query: run `sabiscore "
-                     "odds-refresh` (or ingest a fixtures file), or widen --from/--to")
-    lines.append("sharp: the de-margined line of the first of staking.sharp_books that priced "
-                 "the match (Pinnacle, else the market average); a bet is suggested only where "
-                 "that line does not contradict it")
+        lines.append(
+            "no upcoming fixture in the store for this query: run `sabiscore "
+            "odds-refresh` (or ingest a fixtures file), or widen --from/--to"
+        )
+    lines.append(
+        "sharp: the de-margined line of the first of staking.sharp_books that priced "
+        "the match (Pinnacle, else the market average); a bet is suggested only where "
+        "that line does not contradict it"
+    )
     lines.append(f"{recorded} new suggestion(s) recorded in the ledger")
     return lines
 
@@ -834,14 +922,25 @@ def _sharp_line(edge: Any) -> str:
 
 @app.command(name="odds-refresh")
 def odds_refresh(
-    sources: Annotated[list[str] | None, typer.Argument(help="Fixture files for the "
-                       "football-data source (default: data.yaml odds_refresh.sources).")
-                       ] = None,
-    live: Annotated[list[str] | None, typer.Option("--live", help="A live source to read "
-                    "(repeat; default: sources.yaml live): football-data, the-odds-api, "
-                    "betfair or module:function.")] = None,
-    league: Annotated[list[str] | None, typer.Option("--league", help="Only this league "
-                      "(repeat).")] = None,
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Fixture files for the "
+            "football-data source (default: data.yaml odds_refresh.sources)."
+        ),
+    ] = None,
+    live: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--live",
+            help="A live source to read "
+            "(repeat; default: sources.yaml live): football-data, the-odds-api, "
+            "betfair or module:function.",
+        ),
+    ] = None,
+    league: Annotated[
+        list[str] | None, typer.Option("--league", help="Only this league (repeat).")
+    ] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
@@ -866,19 +965,24 @@ def odds_refresh(
 
 
 def _odds_refresh_lines(s: dict[str, Any]) -> list[str]:
-    lines = [f"{kind}: {c['fixtures']} fixture(s), {c['prices']} price(s), {c['set_aside']} "
-             f"set aside" for kind, c in s.get("live", {}).items()]
+    lines = [
+        f"{kind}: {c['fixtures']} fixture(s), {c['prices']} price(s), {c['set_aside']} set aside"
+        for kind, c in s.get("live", {}).items()
+    ]
     lines += [f"{kind}: FAILED: {why}" for kind, why in s.get("failed_sources", {}).items()]
-    lines.append(f"{s['fixtures']} upcoming fixture(s); pushed {s['pushed']}, "
-                 f"{s['push_failures']} push failure(s); {s.get('value_bets', 0)} value bet(s) "
-                 "now (`sabiscore bets` lists them)")
+    lines.append(
+        f"{s['fixtures']} upcoming fixture(s); pushed {s['pushed']}, "
+        f"{s['push_failures']} push failure(s); {s.get('value_bets', 0)} value bet(s) "
+        "now (`sabiscore bets` lists them)"
+    )
     return lines
 
 
 @app.command()
 def ledger(
-    since: Annotated[str | None, typer.Option(help="Only suggestions made on or after this "
-                     "day, YYYY-MM-DD.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only suggestions made on or after this day, YYYY-MM-DD.")
+    ] = None,
     data_dir: DataDir = None,
     config: ConfigOpt = None,
     json_output: JsonFlag = False,
@@ -896,8 +1000,9 @@ def ledger(
     _day(since, "--since")
     try:
         policy = StakingPolicy.from_dict(load_config(config).get("staking"))
-        record, _ = track_record(data_dir or default_data_dir(), since, policy.sharp_books,
-                                 policy.implied_method)
+        record, _ = track_record(
+            data_dir or default_data_dir(), since, policy.sharp_books, policy.implied_method
+        )
     except USER_ERRORS as error:
         _fail(error)
     report = ledger_report(record).model_dump(mode="json")  # NaN: null, as GET /ledger says
@@ -909,14 +1014,23 @@ def _ledger_lines(record: dict[str, Any]) -> list[str]:
         if not n.get("bets"):
             return f"{name:<14} no settled bet"
         ylo, yhi = n["yield_ci"]
-        clv = (f"CLV {n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}] on "
-               f"{n['clv_bets']}" if n["clv_bets"] else "CLV - (no closing price)")
-        return (f"{name:<14} {n['bets']:>4} bets, staked {n['staked']:.2%} of the bankroll, "
-                f"profit {n['profit']:+.2%}, yield {n['yield']:+.1%} [{ylo:+.1%}, {yhi:+.1%}], "
-                f"{clv}")
+        clv = (
+            f"CLV {n['clv_mean']:+.2%} [{n['clv_ci'][0]:+.2%}, {n['clv_ci'][1]:+.2%}] on "
+            f"{n['clv_bets']}"
+            if n["clv_bets"]
+            else "CLV - (no closing price)"
+        )
+        return (
+            f"{name:<14} {n['bets']:>4} bets, staked {n['staked']:.2%} of the bankroll, "
+            f"profit {n['profit']:+.2%}, yield {n['yield']:+.1%} [{ylo:+.1%}, {yhi:+.1%}], "
+            f"{clv}"
+        )
 
-    lines = [f"{record['suggested']} suggestion(s): {record['settled']} settled, "
-             f"{record['open']} still open", line("all", record["overall"])]
+    lines = [
+        f"{record['suggested']} suggestion(s): {record['settled']} settled, "
+        f"{record['open']} still open",
+        line("all", record["overall"]),
+    ]
     for group in ("by_quality", "by_model_version"):
         for key, numbers in record[group].items():
             label = f"tier {key}" if group == "by_quality" else f"version {key}"
@@ -954,8 +1068,10 @@ app.add_typer(store_app, name="store")
 @store_app.command("drop")
 def store_drop(
     league: Annotated[str, typer.Option("--league", help="League code to take out (e.g. SY1).")],
-    season: Annotated[str | None, typer.Option(
-        "--season", help="Only this season (e.g. 2023-2024); default: every season.")] = None,
+    season: Annotated[
+        str | None,
+        typer.Option("--season", help="Only this season (e.g. 2023-2024); default: every season."),
+    ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -972,35 +1088,57 @@ def store_drop(
     if not dropped:
         held = store.summary()
         where = f"{league} {season}" if season else league
-        _fail(LookupError(
-            f"nothing to drop: {where} is not in the store {store.root}; leagues in the store: "
-            f"{_listed(held['leagues'])}; seasons: {_listed(held['seasons'])}"))
+        _fail(
+            LookupError(
+                f"nothing to drop: {where} is not in the store {store.root}; leagues in the store: "
+                f"{_listed(held['leagues'])}; seasons: {_listed(held['seasons'])}"
+            )
+        )
     summary = {"dropped": list(dropped), "leagues": store.summary()["leagues"]}
-    _emit(summary, json_output, [f"dropped {len(dropped)} league-season(s): {_listed(dropped)}",
-                                 f"leagues in the store: {_listed(summary['leagues'])}"])
+    _emit(
+        summary,
+        json_output,
+        [
+            f"dropped {len(dropped)} league-season(s): {_listed(dropped)}",
+            f"leagues in the store: {_listed(summary['leagues'])}",
+        ],
+    )
 
 
 League = Annotated[str | None, typer.Option("--league", help="Only this league (e.g. E0).")]
 
 
 @app.command()
-def quarantine(league: League = None, data_dir: DataDir = None,
-               json_output: JsonFlag = False) -> None:
+def quarantine(
+    league: League = None, data_dir: DataDir = None, json_output: JsonFlag = False
+) -> None:
     """The rows kept out of the store, each with its file, line and reason."""
-    _show_stored("quarantine", ["league", "season", "source", "line", "match_id", "reason"],
-                 league, data_dir, json_output)
+    _show_stored(
+        "quarantine",
+        ["league", "season", "source", "line", "match_id", "reason"],
+        league,
+        data_dir,
+        json_output,
+    )
 
 
 @app.command()
-def warnings(league: League = None, data_dir: DataDir = None,
-             json_output: JsonFlag = False) -> None:
+def warnings(
+    league: League = None, data_dir: DataDir = None, json_output: JsonFlag = False
+) -> None:
     """The bookmaker prices dropped at ingest (the match was kept), each with its reason."""
-    _show_stored("price_warnings", ["league", "season", "source", "line", "bookmaker", "phase",
-                                    "prices", "reason"], league, data_dir, json_output)
+    _show_stored(
+        "price_warnings",
+        ["league", "season", "source", "line", "bookmaker", "phase", "prices", "reason"],
+        league,
+        data_dir,
+        json_output,
+    )
 
 
-def _show_stored(table: str, shown: list[str], league: str | None, data_dir: Path | None,
-                 json_output: bool) -> None:
+def _show_stored(
+    table: str, shown: list[str], league: str | None, data_dir: Path | None, json_output: bool
+) -> None:
     """One stored table as a person reads it (or every column as JSON), newest file first."""
     import pandas as pd
 
@@ -1011,15 +1149,18 @@ def _show_stored(table: str, shown: list[str], league: str | None, data_dir: Pat
     frame = store.load(table, leagues=[league] if league else None)
     if frame.empty:
         scope = f" for {league}" if league else ""
-        human = [f"no {table.replace('_', ' ')}{scope} in {store.root} "
-                 f"(leagues in the store: {_listed(store.summary()['leagues'])})"]
+        human = [
+            f"no {table.replace('_', ' ')}{scope} in {store.root} "
+            f"(leagues in the store: {_listed(store.summary()['leagues'])})"
+        ]
     else:
         frame = frame.sort_values(["season", "league"], ascending=[False, True], kind="stable")
         view = frame.reindex(columns=shown)
         if "source" in shown:  # the file's name; its full path is in the JSON
             view["source"] = view["source"].map(lambda path: Path(str(path)).name)
-        with pd.option_context("display.width", 200, "display.max_colwidth", 90,
-                               "display.max_rows", 200):
+        with pd.option_context(
+            "display.width", 200, "display.max_colwidth", 90, "display.max_rows", 200
+        ):
             human = [view.to_string(index=False), f"{len(frame)} row(s)"]
     rows = json.loads(frame.to_json(orient="records", date_format="iso")) if len(frame) else []
     _emit({"table": table, "count": len(frame), "rows": rows}, json_output, human)
@@ -1039,13 +1180,25 @@ def _print_version(asked: bool) -> None:
 
 @app.callback()
 def _options(
-    show_version: Annotated[bool, typer.Option(
-        "--version", callback=_print_version, is_eager=True,
-        help="Print the installed version and exit.")] = False,
-    verbose: Annotated[bool, typer.Option(
-        "--verbose", "-v", help="Show Prefect's own log lines (every task run) too.")] = False,
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the full traceback of an unexpected error (and Prefect's).")] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Show Prefect's own log lines (every task run) too."),
+    ] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug", help="Show the full traceback of an unexpected error (and Prefect's)."
+        ),
+    ] = False,
 ) -> None:
     """SabiScore: football match forecasts and value bets, from data to served model."""
     if verbose:
@@ -1065,8 +1218,11 @@ def main() -> None:
         if debugging():
             raise
         typer.echo(f"error: {type(error).__name__}: {error}", err=True)
-        typer.echo("(an unexpected error: `sabiscore --debug ...` shows where it happened; "
-                   "please report it with that output)", err=True)
+        typer.echo(
+            "(an unexpected error: `sabiscore --debug ...` shows where it happened; "
+            "please report it with that output)",
+            err=True,
+        )
         sys.exit(1)
 
 

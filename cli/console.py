@@ -16,8 +16,13 @@ STARTED = time.monotonic()
 _SET_UP = False
 
 #: Lines of Prefect's bookkeeping, shown only with --verbose.
-ROUTINE = ("Finished in state Completed", "Beginning flow run", "Beginning subflow run",
-           "Created task run", "Executing ")
+ROUTINE = (
+    "Finished in state Completed",
+    "Beginning flow run",
+    "Beginning subflow run",
+    "Created task run",
+    "Executing ",
+)
 
 
 def debugging() -> bool:
@@ -79,9 +84,18 @@ def for_people() -> None:
         return
     _SET_UP = True
     if not verbose() and not os.environ.get("PREFECT_API_URL"):
-        print(Progress().format(logging.makeLogRecord({
-            "msg": "starting a temporary Prefect server for this run (PREFECT_API_URL: use a "
-                   "running one)", "levelno": logging.INFO})), file=sys.stderr)
+        print(
+            Progress().format(
+                logging.makeLogRecord(
+                    {
+                        "msg": "starting a temporary Prefect server for this run "
+                        "(PREFECT_API_URL: use a running one)",
+                        "levelno": logging.INFO,
+                    }
+                )
+            ),
+            file=sys.stderr,
+        )
     for handler in logging.getLogger().handlers:
         if getattr(handler, "_sabiscore", False) or handler.formatter is None:
             continue

@@ -103,10 +103,14 @@ def finish_window(
     window = in_flight.window
     stack, fits = finish_stack(train_config, in_flight.fits, in_flight.X_fit, in_flight.y_fit)
     forecasts = forecast_window(stack, in_flight.elo, table.X.loc[window.matches])
-    record = {"label": window.label, "start": str(window.start.date()),
-              "n_train": len(in_flight.X_fit), "n_test": len(window.matches),
-              "seconds": round(time.perf_counter() - in_flight.submitted, 1),
-              "fit_seconds": {fit.name: round(fit.seconds, 1) for fit in fits}}
+    record = {
+        "label": window.label,
+        "start": str(window.start.date()),
+        "n_train": len(in_flight.X_fit),
+        "n_test": len(window.matches),
+        "seconds": round(time.perf_counter() - in_flight.submitted, 1),
+        "fit_seconds": {fit.name: round(fit.seconds, 1) for fit in fits},
+    }
     return WindowForecast(forecasts, record)
 
 
@@ -131,16 +135,17 @@ def forecast_windows(
     from models import build_base_models
 
     names = ", ".join(model.model_name for model in build_base_models(train_config))
-    print(f"{counted(len(windows), 'window')}, {at_once} in flight at once on {_runner_name()}; "
-          f"fitted for each: {names}, then the stack")
+    print(
+        f"{counted(len(windows), 'window')}, {at_once} in flight at once on {_runner_name()}; "
+        f"fitted for each: {names}, then the stack"
+    )
     waiting = list(reversed(range(len(windows))))
     in_flight: dict[int, WindowInFlight] = {}
     done: dict[int, WindowForecast] = {}
     while waiting or in_flight:
         while waiting and len(in_flight) < at_once:
             index = waiting.pop(0)
-            in_flight[index] = submit_window(table, allowed, windows[index], train_config,
-                                             with_elo)
+            in_flight[index] = submit_window(table, allowed, windows[index], train_config, with_elo)
         index = _first_fitted(in_flight)
         done[index] = finish_window(table, in_flight.pop(index), train_config)
         print(_window_line(done[index].record, len(done), len(windows)))
@@ -160,9 +165,11 @@ def _first_fitted(in_flight: Mapping[int, WindowInFlight]) -> int:
 
 def _window_line(record: Mapping[str, Any], n_done: int, n_windows: int) -> str:
     fits = ", ".join(f"{name} {seconds} s" for name, seconds in record["fit_seconds"].items())
-    return (f"window {record['label']} done ({n_done}/{n_windows}): trained on "
-            f"{record['n_train']} matches, {record['n_test']} to bet on, {record['seconds']} s "
-            f"from submission ({fits})")
+    return (
+        f"window {record['label']} done ({n_done}/{n_windows}): trained on "
+        f"{record['n_train']} matches, {record['n_test']} to bet on, {record['seconds']} s "
+        f"from submission ({fits})"
+    )
 
 
 def _runner_name() -> str:
@@ -202,8 +209,9 @@ def backtest_bets_flow(
     """
     started, started_ms = time.perf_counter(), int(time.time() * 1000)  # the run starts here
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
-    trained_on = ingest_flow(sources=train_sources, data_dir=str(store.root),
-                             config_path=config_path)
+    trained_on = ingest_flow(
+        sources=train_sources, data_dir=str(store.root), config_path=config_path
+    )
     tested_on = ingest_flow(sources=test_sources, data_dir=str(store.root), config_path=config_path)
     partitions = ingested_partitions(trained_on, tested_on)
     config = load_config(config_path)
@@ -221,8 +229,9 @@ def backtest_bets_flow(
     trained = forecast_windows(table, allowed, windows, train_config, with_elo, at_once)
     forecasts = join_forecasts([t.forecasts for t in trained], table.market, method)
 
-    market = build_market(table, test, settings.bookmaker, settings.best_of, method,
-                          policy.sharp_books)
+    market = build_market(
+        table, test, settings.bookmaker, settings.best_of, method, policy.sharp_books
+    )
     strategies = settings.strategies
     ledger = place_bets(forecasts, market, policy, strategies, settings.flat_stake)
     results = summarize_bets(ledger, strategies, settings.n_boot, settings.alpha, settings.seed)
@@ -235,8 +244,9 @@ def backtest_bets_flow(
     run_id = None
     if log_to_mlflow:
         run = BacktestRun(settings, policy, partitions, train_config, started_ms)
-        run_id = _log_to_mlflow(run, store, table, allowed, test, windows, len(market.info),
-                                results, ledger, files)
+        run_id = _log_to_mlflow(
+            run, store, table, allowed, test, windows, len(market.info), results, ledger, files
+        )
 
     pooled = scores[scores["group"] == "all"].drop(columns="group")
     return {
@@ -267,33 +277,56 @@ class BacktestRun:
     started_ms: int  # when the backtest started (epoch ms): the MLflow run starts there
 
 
-def _report_meta(settings: BacktestSettings, policy: StakingPolicy,
-                 partitions: Mapping[str, Sequence[str]], n_test: int,
-                 trained: Sequence[WindowForecast], windows: Sequence[Window]) -> dict[str, Any]:
+def _report_meta(
+    settings: BacktestSettings,
+    policy: StakingPolicy,
+    partitions: Mapping[str, Sequence[str]],
+    n_test: int,
+    trained: Sequence[WindowForecast],
+    windows: Sequence[Window],
+) -> dict[str, Any]:
     """What the report says of how the backtest ran: books, cadence, windows, the bootstrap."""
     return {
-        "bookmaker": settings.bookmaker if settings.bookmaker != "best"
+        "bookmaker": settings.bookmaker
+        if settings.bookmaker != "best"
         else f"best of {', '.join(settings.best_of)}",
-        "retrain_every": "season" if settings.retrain_every == "season"
+        "retrain_every": "season"
+        if settings.retrain_every == "season"
         else f"{settings.retrain_every} match days",
-        "partitions": partitions, "n_test_matches": n_test,
-        "windows": [t.record for t in trained], "policy_line": _policy_line(policy),
-        "flat_stake": settings.flat_stake, "first_day": str(windows[0].start.date()),
+        "partitions": partitions,
+        "n_test_matches": n_test,
+        "windows": [t.record for t in trained],
+        "policy_line": _policy_line(policy),
+        "flat_stake": settings.flat_stake,
+        "first_day": str(windows[0].start.date()),
         "ci_line": f"{1 - settings.alpha:.0%} percentile bootstrap over bets, "
         f"{settings.n_boot} resamples",
     }
 
 
-def _log_to_mlflow(run: BacktestRun, store: DataStore, table: FeatureTable, allowed: pd.Series,
-                   test: pd.Series, windows: Sequence[Window], n_test: int,
-                   results: pd.DataFrame, ledger: pd.DataFrame, files: Mapping[str, Path]) -> str:
+def _log_to_mlflow(
+    run: BacktestRun,
+    store: DataStore,
+    table: FeatureTable,
+    allowed: pd.Series,
+    test: pd.Series,
+    windows: Sequence[Window],
+    n_test: int,
+    results: pd.DataFrame,
+    ledger: pd.DataFrame,
+    files: Mapping[str, Path],
+) -> str:
     """The backtest's MLflow run: its settings, results, bets, plots and datasets (the rows the
     last window trained on, every earlier window's among them, and the rows bet on)."""
-    params = {"backtest": run.settings.to_dict(), "staking": run.policy.to_dict(),
-              "partitions": run.partitions, "train": run.train_config}
-    tags = {"flow": "backtest-bets", "n_test": str(n_test),
-            "n_windows": str(len(windows))}
+    params = {
+        "backtest": run.settings.to_dict(),
+        "staking": run.policy.to_dict(),
+        "partitions": run.partitions,
+        "train": run.train_config,
+    }
+    tags = {"flow": "backtest-bets", "n_test": str(n_test), "n_windows": str(len(windows))}
     fitted = training_rows(table.info, allowed, windows[-1])
     inputs = run_datasets(store, table, table.info.index[fitted], table.info.index[test])
-    return log_backtest_run(store.root, results, ledger, params, files, tags, run.started_ms,
-                            inputs)
+    return log_backtest_run(
+        store.root, results, ledger, params, files, tags, run.started_ms, inputs
+    )

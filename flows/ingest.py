@@ -119,4 +119,3 @@ def ingest_flow(
     if summary["errors"]:
         raise IngestError(summary)
     return summary
-

@@ -61,19 +61,22 @@ def odds_refresh_flow(
     """
     # The deployments' run forms send "" and [] for what is left empty: the defaults.
     sources, data_dir, config_path, live, leagues = (
-        value or None for value in (sources, data_dir, config_path, live, leagues))
+        value or None for value in (sources, data_dir, config_path, live, leagues)
+    )
     config = load_config(config_path)
     settings = config["data"]["odds_refresh"]
     root = Path(data_dir) if data_dir else default_data_dir()
-    kinds = list(live if live is not None else config.get("sources", {}).get("live",
-                                                                              [FOOTBALL_DATA]))
+    kinds = list(
+        live if live is not None else config.get("sources", {}).get("live", [FOOTBALL_DATA])
+    )
     for note in no_public_api_notes(config.get("sources", {}), os.environ):
         print(f"note: {note}")
     failed: dict[str, str] = {}
     captured = {}
     if FOOTBALL_DATA in kinds or sources:
-        ingest_flow(sources=sources or settings["sources"], data_dir=str(root),
-                    config_path=config_path)
+        ingest_flow(
+            sources=sources or settings["sources"], data_dir=str(root), config_path=config_path
+        )
     for kind in (k for k in kinds if k != FOOTBALL_DATA):
         try:
             captured[kind] = store_snapshot(DataStore(root), fetch_source(kind, config, leagues))
@@ -85,9 +88,15 @@ def odds_refresh_flow(
     pushed, failures = push_prices(odds_url(config), prices, settings.get("push_timeout_s", 5))
     print(f"{len(prices)} upcoming fixture(s); pushed {pushed}, {failures} push failure(s)")
     bets = publish_bets(str(root), config_path)
-    return {"fixtures": len(prices), "pushed": pushed, "push_failures": failures,
-            "live": captured, "failed_sources": failed, "serving_state": state,
-            **bets}
+    return {
+        "fixtures": len(prices),
+        "pushed": pushed,
+        "push_failures": failures,
+        "live": captured,
+        "failed_sources": failed,
+        "serving_state": state,
+        **bets,
+    }
 
 
 @task(name="fetch-live-source", cache_policy=NO_CACHE)
@@ -110,13 +119,17 @@ def store_snapshot(store: DataStore, snapshot: LiveSnapshot) -> dict[str, int]:
     for entry in store.manifest()["partitions"].values():
         if entry.get("kind") == kind and "price_history" in entry["files"]:
             history[(entry["league"], entry["season"])] = pd.read_parquet(
-                store.root / entry["files"]["price_history"])
+                store.root / entry["files"]["price_history"]
+            )
     parts = snapshot_partitions(snapshot, history)
     if parts:
         store.commit(parts)
-    return {"fixtures": len(snapshot.fixtures), "prices": len(snapshot.odds),
-            "set_aside": len(snapshot.set_aside),
-            "price_history": sum(len(p.tables["price_history"]) for p in parts)}
+    return {
+        "fixtures": len(snapshot.fixtures),
+        "prices": len(snapshot.odds),
+        "set_aside": len(snapshot.set_aside),
+        "price_history": sum(len(p.tables["price_history"]) for p in parts),
+    }
 
 
 @task(name="publish-bets", cache_policy=NO_CACHE)
@@ -136,11 +149,15 @@ def publish_bets(data_dir: str, config_path: str | None) -> dict[str, Any]:
         return {"value_bets": 0, "ledger": publish_ledger(data_dir, config_path)}
     answer = value_bets(model, model.fixtures.values(), BetQuery())
     recorded = Ledger(data_dir).record(suggestions(answer.bets, model, "odds-refresh"))
-    rows = [{k: v for k, v in b.model_dump(mode="json").items() if k != "match_id"}
-            for b in answer.bets]
-    create_table_artifact(key="value-bets", table=rows or [{"note": "no value bet now"}],
-                          description=f"Value bets of model version {model.info.version} "
-                          f"({model.info.semver}), {len(answer.fixtures)} fixture(s)")
+    rows = [
+        {k: v for k, v in b.model_dump(mode="json").items() if k != "match_id"} for b in answer.bets
+    ]
+    create_table_artifact(
+        key="value-bets",
+        table=rows or [{"note": "no value bet now"}],
+        description=f"Value bets of model version {model.info.version} "
+        f"({model.info.semver}), {len(answer.fixtures)} fixture(s)",
+    )
     report = publish_ledger(data_dir, config_path)
     print(f"{len(answer.bets)} value bet(s) now, {recorded} new in the ledger")
     return {"value_bets": len(answer.bets), "ledger": report}
@@ -174,6 +191,7 @@ def push_prices(url: str | None, messages: list[dict], timeout_s: float) -> tupl
                 client.post(url, json=message).raise_for_status()
                 pushed += 1
             except httpx.HTTPError as error:
-                logger.warning("could not push %s to %s: %s", message["match_id"], url,
-                               service_failure(error))
+                logger.warning(
+                    "could not push %s to %s: %s", message["match_id"], url, service_failure(error)
+                )
     return pushed, len(messages) - pushed

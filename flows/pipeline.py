@@ -96,8 +96,9 @@ def pipeline_flow(
     config = load_config(config_path)
     root = Path(data_dir) if data_dir else default_data_dir()
     ingested = ingest_flow(sources=sources, data_dir=str(root), config_path=config_path)
-    outcome = train_ensemble(str(root), config_path, leagues, test_seasons,
-                             train_seasons=train_seasons)
+    outcome = train_ensemble(
+        str(root), config_path, leagues, test_seasons, train_seasons=train_seasons
+    )
     registry = open_registry(root)
     out = workdir()
     try:

@@ -85,8 +85,10 @@ def train_run_name() -> str:
 
 def holdout_run_name() -> str:
     given = _given()
-    return (f"holdout-backtest {listed(given.get('train_sources'), '-')} "
-            f"then {listed(given.get('test_sources'), '-')}")
+    return (
+        f"holdout-backtest {listed(given.get('train_sources'), '-')} "
+        f"then {listed(given.get('test_sources'), '-')}"
+    )
 
 
 def backtest_run_name() -> str:

@@ -86,8 +86,9 @@ def train_ensemble(
     store = DataStore(Path(data_dir) if data_dir else default_data_dir())
     matches, odds = load_training_data(store, leagues)
     table = build_feature_table(matches, odds, config["features"])
-    fit_mask, test_mask, split = choose_rows(table.info, test_seasons, validation_seasons,
-                                             partitions, train_seasons)
+    fit_mask, test_mask, split = choose_rows(
+        table.info, test_seasons, validation_seasons, partitions, train_seasons
+    )
     X_fit, y_fit = table.rows(fit_mask)
     X_test, _ = table.rows(test_mask)
     if len(X_fit) == 0 or len(X_test) == 0:
@@ -95,8 +96,9 @@ def train_ensemble(
     print(f"training on {len(X_fit)} matches x {X_fit.shape[1]} features; testing on {len(X_test)}")
 
     stack, fits = fit_ensemble(config["train"], X_fit, y_fit)
-    evaluation = evaluate_forecasts(stack, fits, X_test, table.info, table.market,
-                                    config["evaluation"])
+    evaluation = evaluate_forecasts(
+        stack, fits, X_test, table.info, table.market, config["evaluation"]
+    )
     pooled = evaluation.table[evaluation.table["group"] == "all"]
     extra = {
         "base model weights": stack.get_base_model_weights(),
@@ -114,14 +116,24 @@ def train_ensemble(
             report.write_text(markdown)
             run_id = log_run(
                 store.root,
-                params={"split": split, "n_features": X_fit.shape[1],
-                        "features": config["features"], "train": config["train"]},
-                metrics={**{f"test_{r.forecaster}_{m}": getattr(r, m)
-                            for r in pooled.itertuples()
-                            for m in ("log_loss", "brier", "rps", "accuracy", "ece")},
-                         **size_metrics(stack, fits, len(X_fit), len(X_test))},
-                tables={"comparison": evaluation.table,
-                        "reliability": reliability_table(evaluation)},
+                params={
+                    "split": split,
+                    "n_features": X_fit.shape[1],
+                    "features": config["features"],
+                    "train": config["train"],
+                },
+                metrics={
+                    **{
+                        f"test_{r.forecaster}_{m}": getattr(r, m)
+                        for r in pooled.itertuples()
+                        for m in ("log_loss", "brier", "rps", "accuracy", "ece")
+                    },
+                    **size_metrics(stack, fits, len(X_fit), len(X_test)),
+                },
+                tables={
+                    "comparison": evaluation.table,
+                    "reliability": reliability_table(evaluation),
+                },
                 files={**plots, "report": report},
                 tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
                 run_name=rows_run_name("train", table.info, X_fit.index, X_test.index),
@@ -142,8 +154,9 @@ def train_ensemble(
         "oof_log_loss": stack.oof_scores_,
         "seconds": round(time.perf_counter() - started, 2),
     }
-    return TrainingOutcome(summary, stack, table, evaluation, X_fit.index, X_test.index,
-                           config, matches, odds)
+    return TrainingOutcome(
+        summary, stack, table, evaluation, X_fit.index, X_test.index, config, matches, odds
+    )
 
 
 @dataclass(frozen=True)
@@ -166,20 +179,30 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
     played = outcome.table.info["status"] == "played"
     X, y = outcome.table.rows(played)
     seasons = sorted(outcome.table.info.loc[played, "season"].unique().tolist())
-    print(f"refitting version {refit_of}'s configuration on all {len(X)} played matches "
-          f"(its holdout included)")
+    print(
+        f"refitting version {refit_of}'s configuration on all {len(X)} played matches "
+        f"(its holdout included)"
+    )
     stack, fits = fit_ensemble(outcome.config["train"], X, y)
     run_id = log_run(
         Path(data_dir),
-        params={"split": {"train": seasons, "validation": [], "test": []},
-                "n_features": X.shape[1], "features": outcome.config["features"],
-                "train": outcome.config["train"]},
+        params={
+            "split": {"train": seasons, "validation": [], "test": []},
+            "n_features": X.shape[1],
+            "features": outcome.config["features"],
+            "train": outcome.config["train"],
+        },
         metrics=size_metrics(stack, fits, len(X), 0),
         tables={},
         files={},
-        tags={"flow": "refit", "refit_of": refit_of, "n_train": str(len(X)), "n_test": "0",
-              "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
-                         "matches it now trains on"},
+        tags={
+            "flow": "refit",
+            "refit_of": refit_of,
+            "n_train": str(len(X)),
+            "n_test": "0",
+            "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
+            "matches it now trains on",
+        },
         run_name=rows_run_name(f"refit of version {refit_of}", outcome.table.info, X.index),
         started_ms=started_ms,
         inputs=run_datasets(DataStore(Path(data_dir)), outcome.table, X.index),
@@ -204,5 +227,13 @@ def train_flow(
     league/season instead of the default split (last season test, the one before validation).
     train_seasons: the seasons learnt from (default: every season before the test).
     """
-    return train_ensemble(data_dir, config_path, leagues, test_seasons, validation_seasons,
-                          partitions, log_to_mlflow, train_seasons).summary
+    return train_ensemble(
+        data_dir,
+        config_path,
+        leagues,
+        test_seasons,
+        validation_seasons,
+        partitions,
+        log_to_mlflow,
+        train_seasons,
+    ).summary

@@ -44,8 +44,13 @@ def validate_flow(
     to_parse = {s: r for s, r in raws.items() if s not in refused}
     parsed = parsed_files(to_parse, validation["season_start_month"], reports)
     quarantines = [r.quarantine for r in refused.values()]
-    summary = {"files": len(raws), "rows": sum(r.rows for r in reports.values()),
-               "price_warnings": 0, "gx": {}, "guards": {"checked": 0, "refused": {}}}
+    summary = {
+        "files": len(raws),
+        "rows": sum(r.rows for r in reports.values()),
+        "price_warnings": 0,
+        "gx": {},
+        "guards": {"checked": 0, "refused": {}},
+    }
     if parsed:
         quarantines.append(_judge(store, raws, parsed, validation, guards, reports, summary))
     quarantine = pd.concat(quarantines, ignore_index=True) if quarantines else pd.DataFrame()
@@ -59,9 +64,15 @@ def validate_flow(
     return summary
 
 
-def _judge(store: DataStore, raws: dict[str, RawFile], parsed: dict[str, ParsedFile],
-           validation: dict, guards: ReplaceGuards, reports: dict[str, FileReport],
-           summary: dict) -> pd.DataFrame:
+def _judge(
+    store: DataStore,
+    raws: dict[str, RawFile],
+    parsed: dict[str, ParsedFile],
+    validation: dict,
+    guards: ReplaceGuards,
+    reports: dict[str, FileReport],
+    summary: dict,
+) -> pd.DataFrame:
     """The GX suites over the parsed files, then the guards against the store as it is: each
     refused file's report says why, `summary` gets the counts. Returns the quarantined rows."""
     outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
@@ -69,8 +80,7 @@ def _judge(store: DataStore, raws: dict[str, RawFile], parsed: dict[str, ParsedF
     verdicts = check_guards(store, raws, parsed, outcome, guards)
     for source, message in {**outcome.rejected_files, **verdicts}.items():
         reports[source].status, reports[source].message = "rejected", message
-    summary["guards"] = {"checked": len(parsed) - len(outcome.rejected_files),
-                         "refused": verdicts}
+    summary["guards"] = {"checked": len(parsed) - len(outcome.rejected_files), "refused": verdicts}
     return outcome.quarantine
 
 

@@ -57,8 +57,10 @@ MARKET = "market"
 
 
 def _model_classes() -> dict[str, type[BaseModel]]:
-    return {key: getattr(importlib.import_module(module), cls)
-            for key, (module, cls) in MODEL_CLASSES.items()}
+    return {
+        key: getattr(importlib.import_module(module), cls)
+        for key, (module, cls) in MODEL_CLASSES.items()
+    }
 
 
 def __getattr__(name: str) -> Any:

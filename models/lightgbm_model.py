@@ -91,8 +91,11 @@ class LightGBMModel(MarketAnchored, BaseModel):
             "deterministic": True,
             "verbosity": self.verbosity,
         }
-        params.update(lambda_l2=self.reg_lambda, min_gain_to_split=self.min_split_gain,
-                      feature_fraction=self.feature_fraction)
+        params.update(
+            lambda_l2=self.reg_lambda,
+            min_gain_to_split=self.min_split_gain,
+            feature_fraction=self.feature_fraction,
+        )
         if self.bagging_fraction < 1.0:
             params.update(bagging_fraction=self.bagging_fraction, bagging_freq=1)
         if self.col_wise is not None:
@@ -126,7 +129,10 @@ class LightGBMModel(MarketAnchored, BaseModel):
             return lgb.Dataset(values[rows], label=y[rows], init_score=start, params=params)
 
         booster = lgb.train(
-            params, part(fit), num_boost_round=self.n_estimators, valid_sets=[part(watch)],
+            params,
+            part(fit),
+            num_boost_round=self.n_estimators,
+            valid_sets=[part(watch)],
             callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
         )
         return max(int(booster.best_iteration), 1)

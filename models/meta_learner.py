@@ -138,8 +138,6 @@ def fit_and_forecast(
     return fitted, fitted.predict_proba(X.iloc[predict])
 
 
-
-
 def _base_rate(y_train: np.ndarray, n_rows: int) -> np.ndarray:
     """The climatology forecast: training class frequencies for every row."""
     frequencies = np.bincount(y_train, minlength=N_CLASSES) / len(y_train)
@@ -299,8 +297,9 @@ class MetaLearner(BaseModel):
     def _logistic(self, n_features: int, anchored: bool) -> Any:
         """The layer: anchored on the market when it is a member (its logs come first)."""
         if anchored:
-            return AnchoredLogistic(C=self.C, anchor=market_anchor(n_features),
-                                    tied=self.tied_weights)
+            return AnchoredLogistic(
+                C=self.C, anchor=market_anchor(n_features), tied=self.tied_weights
+            )
         if self.tied_weights:
             return AnchoredLogistic(C=self.C, tied=True)
         return LogisticRegression(C=self.C, max_iter=2000, random_state=self.random_state)
@@ -366,8 +365,9 @@ class MetaLearner(BaseModel):
         oof_market = None if market is None else market[oof_rows]
         if first:
             blocks = range(1, len(self.folds_))
-            nested = [self._nested_forecast(forecasts, oof_market, y[oof_rows], starts, k)
-                      for k in blocks]
+            nested = [
+                self._nested_forecast(forecasts, oof_market, y[oof_rows], starts, k) for k in blocks
+            ]
             scored["stack"] = np.vstack(nested)
         base_rates = [_base_rate(y[fold.train], len(fold.predict)) for fold in self.folds_[first:]]
         scored["base_rate"] = np.vstack(base_rates)

@@ -75,8 +75,9 @@ class AnchoredLogistic:
             return loss, np.concatenate([grad_coef.ravel(), residual.sum(axis=0)])
 
         start = np.concatenate([anchor.ravel(), np.log(onehot.mean(axis=0) + 1e-3)])
-        result = minimize(objective, start, jac=True, method="L-BFGS-B",
-                          options={"maxiter": 2000, "gtol": 1e-8})
+        result = minimize(
+            objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "gtol": 1e-8}
+        )
         self.coef_ = result.x[: N_CLASSES * p].reshape(N_CLASSES, p)
         self.intercept_ = result.x[N_CLASSES * p :]
         self.classes_ = np.arange(N_CLASSES)
@@ -105,8 +106,14 @@ class AnchoredLogistic:
 
         start = np.concatenate([start_w, np.log(onehot.mean(axis=0) + 1e-3)])
         bounds = [(0.0, None)] * members + [(None, None)] * N_CLASSES
-        result = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=bounds,
-                          options={"maxiter": 2000, "gtol": 1e-8})
+        result = minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=bounds,
+            options={"maxiter": 2000, "gtol": 1e-8},
+        )
         self.weights_ = result.x[:members]
         self.coef_ = np.kron(self.weights_[None, :], np.eye(N_CLASSES))  # the full-matrix view
         self.intercept_ = result.x[members:]

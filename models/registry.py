@@ -126,8 +126,13 @@ class Promotion:
         if by is None and verdict is not None:
             by = PromotedBy.HAND if reason == "promoted by hand" else PromotedBy.GATE
         promoted = True if by == PromotedBy.HAND else None if verdict is None else verdict == "true"
-        return cls(promoted, PromotedBy(by) if by else None, tags.get("promotion.user"),
-                   tags.get("promotion.at", tags.get("promoted_at")), reason)
+        return cls(
+            promoted,
+            PromotedBy(by) if by else None,
+            tags.get("promotion.user"),
+            tags.get("promotion.at", tags.get("promoted_at")),
+            reason,
+        )
 
     def words(self) -> str | None:
         """`gate`, `hand (alice)`: how it was made champion, for a table (None: it was not)."""
@@ -137,8 +142,9 @@ class Promotion:
         return f"{self.by} ({self.user})" if by_hand else str(self.by)
 
 
-def trained_words(data: Mapping[str, Any], holdout: Mapping[str, float],
-                  refit_of: str | None = None) -> str:
+def trained_words(
+    data: Mapping[str, Any], holdout: Mapping[str, float], refit_of: str | None = None
+) -> str:
     """What a version trained on and how it scored on the gate's holdout next to the market,
     for its description; a refit's scores are those of the version it refits (`refit_of`).
 
@@ -151,18 +157,25 @@ def trained_words(data: Mapping[str, Any], holdout: Mapping[str, float],
     from models.tracking import season_span
 
     leagues = ", ".join(data.get("leagues") or ()) or "-"
-    seen = (f"{leagues} {season_span(data.get('train_seasons') or [])}: "
-            f"{data.get('n_train', '?')} matches through {str(data.get('trained_through'))[:10]}")
+    seen = (
+        f"{leagues} {season_span(data.get('train_seasons') or [])}: "
+        f"{data.get('n_train', '?')} matches through {str(data.get('trained_through'))[:10]}"
+    )
     if "log_loss" not in holdout:
         scored = "It has no holdout scores."
     else:
         market = holdout.get("market_log_loss")
-        versus = (f", the market's {market:.4f} (lower is better)" if market is not None
-                  else " (no market prices to compare)")
+        versus = (
+            f", the market's {market:.4f} (lower is better)"
+            if market is not None
+            else " (no market prices to compare)"
+        )
         scored = f"its log loss is {holdout['log_loss']:.4f}{versus}."
     if refit_of is not None:
-        return (f"A refit of version {refit_of} on every played match: {seen}. It has no holdout "
-                f"of its own; on version {refit_of}'s, {scored.removeprefix('its ')}")
+        return (
+            f"A refit of version {refit_of} on every played match: {seen}. It has no holdout "
+            f"of its own; on version {refit_of}'s, {scored.removeprefix('its ')}"
+        )
     where = f"{season_span(data.get('test_seasons') or [])}, {holdout.get('n', '?')} matches"
     return f"Trained on {seen}. On the gate's holdout ({where}) {scored}"
 
@@ -189,8 +202,9 @@ def promotion_words(promotion: Promotion) -> str:
 def version_description(trained: str, promotion: Promotion) -> str:
     """A version's description: what it trained on and scored (`trained_words`), then its
     promotion in a paragraph of its own, which each promotion rewrites."""
-    return "\n\n".join(part for part in (trained, f"{PROMOTION_NOTE}{promotion_words(promotion)}")
-                       if part)
+    return "\n\n".join(
+        part for part in (trained, f"{PROMOTION_NOTE}{promotion_words(promotion)}") if part
+    )
 
 
 def os_user() -> str:
@@ -218,7 +232,10 @@ def git_commit(cwd: Path | None = None) -> str:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -384,8 +401,11 @@ class ModelRegistry:
         """The version's scores on the gate's holdout: its run's `holdout_*` metrics (a
         refit's are those of the version it refits, judged on them), or its `holdout.*` tags in
         a store from before run metrics."""
-        metrics = {key.removeprefix(METRIC_PREFIX): float(value)
-                   for key, value in version.tags.items() if key.startswith(METRIC_PREFIX)}
+        metrics = {
+            key.removeprefix(METRIC_PREFIX): float(value)
+            for key, value in version.tags.items()
+            if key.startswith(METRIC_PREFIX)
+        }
         if not metrics:
             metrics = self._run_metrics(self._judged(version), HOLDOUT_METRIC)
         return {k: int(v) if k in COUNTS else v for k, v in metrics.items()}
@@ -440,12 +460,15 @@ class ModelRegistry:
         `holdout_metrics`) and a reason that says so."""
         parent = self.client.get_model_version(self.name, str(judged))
         carried = {k: v for k, v in parent.tags.items() if k.startswith(CARRIED)}
-        candidate = replace(candidate, holdout_metrics={},
-                            holdout_id=parent.tags.get("holdout_id", "none"))
+        candidate = replace(
+            candidate, holdout_metrics={}, holdout_id=parent.tags.get("holdout_id", "none")
+        )
         through = candidate.data.get("trained_through")
-        reason = (f"a refit of version {judged} ({parent.tags.get('semver', '?')}) on every played "
-                  f"match through {through}; the gate on version {judged}: "
-                  f"{parent.tags.get('promotion.reason', 'no reason recorded')}")
+        reason = (
+            f"a refit of version {judged} ({parent.tags.get('semver', '?')}) on every played "
+            f"match through {through}; the gate on version {judged}: "
+            f"{parent.tags.get('promotion.reason', 'no reason recorded')}"
+        )
         tags = {**carried, REFIT_OF: str(judged), "promotion.reason": reason}
 
         def semver(numbered: list[Any]) -> str:
@@ -503,8 +526,9 @@ class ModelRegistry:
                 self.client.log_artifact(run_id, str(path), artifact_path="holdout")
         return self.client.get_model_version(self.name, version.version)
 
-    def _describe_run(self, run_id: str, semver: str, holdout: Mapping[str, float],
-                      model_id: str) -> None:
+    def _describe_run(
+        self, run_id: str, semver: str, holdout: Mapping[str, float], model_id: str
+    ) -> None:
         """The run's name gains the version's semantic version; its holdout scores become
         metrics of the run and of the logged model."""
         from mlflow.entities import Metric
@@ -513,8 +537,10 @@ class ModelRegistry:
         if not name.endswith(f" v{semver}"):
             self.client.update_run(run_id, name=f"{name} v{semver}")
         stamp = int(datetime.now(UTC).timestamp() * 1000)
-        metrics = [Metric(f"{HOLDOUT_METRIC}{k}", float(v), stamp, 0, model_id=model_id)
-                   for k, v in holdout.items()]
+        metrics = [
+            Metric(f"{HOLDOUT_METRIC}{k}", float(v), stamp, 0, model_id=model_id)
+            for k, v in holdout.items()
+        ]
         if metrics:
             self.client.log_batch(run_id, metrics=metrics)
 
@@ -560,8 +586,13 @@ class ModelRegistry:
             "git_commit": git_commit(),
             "registered_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        tags.update({f"data.{k}": v if isinstance(v, str) else json.dumps(v)
-                     for k, v in candidate.data.items() if k in DATA_TAGS})
+        tags.update(
+            {
+                f"data.{k}": v if isinstance(v, str) else json.dumps(v)
+                for k, v in candidate.data.items()
+                if k in DATA_TAGS
+            }
+        )
         if candidate.state_history:
             tags[STATE_HISTORY] = candidate.state_history
         return tags
@@ -571,15 +602,18 @@ class ModelRegistry:
         the version to as `gate_*` metrics of its run."""
         from mlflow.entities import Metric
 
-        self.client.set_model_version_tag(self.name, version, "promotion.promoted",
-                                          str(decision.promote).lower())
+        self.client.set_model_version_tag(
+            self.name, version, "promotion.promoted", str(decision.promote).lower()
+        )
         self.client.set_model_version_tag(self.name, version, "promotion.by", PromotedBy.GATE)
         self.client.set_model_version_tag(self.name, version, "promotion.reason", decision.reason)
         target = self.client.get_model_version(self.name, str(version))
         stamp = int(datetime.now(UTC).timestamp() * 1000)
-        metrics = [Metric(f"{GATE_METRIC}{name}", float(getattr(decision, name)), stamp, 0)
-                   for name in ("ece_bound", "market_gap", "market_tolerance")
-                   if getattr(decision, name) is not None]
+        metrics = [
+            Metric(f"{GATE_METRIC}{name}", float(getattr(decision, name)), stamp, 0)
+            for name in ("ece_bound", "market_gap", "market_tolerance")
+            if getattr(decision, name) is not None
+        ]
         if metrics and target.run_id:
             self.client.log_batch(target.run_id, metrics=metrics)
         self._describe_promotion(target)
@@ -592,8 +626,9 @@ class ModelRegistry:
         text = version_description(trained, Promotion.from_tags(target.tags))
         self.client.update_model_version(self.name, str(target.version), description=text)
 
-    def promote_to_production(self, version: str, reason: str = "promoted by hand",
-                              by: PromotedBy = PromotedBy.HAND) -> str | None:
+    def promote_to_production(
+        self, version: str, reason: str = "promoted by hand", by: PromotedBy = PromotedBy.HAND
+    ) -> str | None:
         """Move `champion` to `version` (remembering the one it replaces); returns that one.
 
         The version's tags record how (`promotion.by`: the gate, or by hand), who (the OS user)
@@ -632,9 +667,13 @@ class ModelRegistry:
                 reason = f"{reason}; the gate had {verdict}: {earlier.reason}"
             elif earlier.reason.startswith(reason):  # by hand again: the gate's verdict stays
                 reason = earlier.reason
-        return {"promotion.promoted": "true", "promotion.by": str(by), "promotion.user": os_user(),
-                "promotion.at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "promotion.reason": reason}
+        return {
+            "promotion.promoted": "true",
+            "promotion.by": str(by),
+            "promotion.user": os_user(),
+            "promotion.at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "promotion.reason": reason,
+        }
 
     def promote_refit(self, version: str, judged: str) -> str | None:
         """Serve `version`, a refit of `judged`, in its place: `champion` moves only while
@@ -645,15 +684,18 @@ class ModelRegistry:
             current = self.champion()
             if current is None or str(current.version) != str(judged):
                 now = f"version {current.version}" if current is not None else "none"
-                raise ValueError(f"version {judged} is no longer the champion (now {now}): its "
-                                 f"refit, version {version}, is not served")
+                raise ValueError(
+                    f"version {judged} is no longer the champion (now {now}): its "
+                    f"refit, version {version}, is not served"
+                )
             target = self.client.get_model_version(self.name, str(version))
             if target.tags.get(REFIT_OF) != str(judged):
                 raise ValueError(f"version {version} is not a refit of version {judged}")
             previous = current.tags.get("previous_champion")
             if previous:
-                self.client.set_model_version_tag(self.name, target.version,
-                                                  "previous_champion", previous)
+                self.client.set_model_version_tag(
+                    self.name, target.version, "previous_champion", previous
+                )
             # its promotion.* tags are those of `judged`, carried at registration: the gate's
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             self.complete_registration(target.version)
@@ -672,8 +714,10 @@ class ModelRegistry:
             if not previous:
                 refit = current.tags.get(REFIT_OF)
                 what = f" (a refit of version {refit})" if refit else ""
-                raise ValueError(f"version {current.version}{what} was the first champion: "
-                                 "nothing to roll back to")
+                raise ValueError(
+                    f"version {current.version}{what} was the first champion: "
+                    "nothing to roll back to"
+                )
             self.client.set_registered_model_alias(self.name, CHAMPION, previous)
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             self.client.set_model_version_tag(self.name, current.version, "rolled_back_at", stamp)
@@ -750,15 +794,21 @@ class ModelRegistry:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no log noise
         point_mlflow_at(self.tracking_uri)
         with tempfile.TemporaryDirectory(prefix="sabiscore-model-") as tmp:
-            local = Path(mlflow.artifacts.download_artifacts(
-                artifact_uri=self.model_uri(str(version.version)), dst_path=tmp))
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=self.model_uri(str(version.version)), dst_path=tmp
+                )
+            )
             ensemble = load_ensemble(local / "artifacts" / "ensemble")
             features = FeatureConfig.from_dict(ensemble.metadata.get("features"))
             run_id = version.tags.get(STATE_RUN)
             if run_id:
                 published = mlflow.artifacts.download_artifacts(
-                    run_id=run_id, artifact_path=STATE_ARTIFACT, dst_path=str(Path(tmp) / "state"),
-                    tracking_uri=self.tracking_uri)
+                    run_id=run_id,
+                    artifact_path=STATE_ARTIFACT,
+                    dst_path=str(Path(tmp) / "state"),
+                    tracking_uri=self.tracking_uri,
+                )
                 return ensemble, ServingState.load(Path(published), features), run_id
             embedded = local / "artifacts" / "ensemble" / EMBEDDED_STATE
             if embedded.is_dir():
@@ -786,16 +836,18 @@ class ModelRegistry:
         for version in versions:
             tags = version.tags
             promotion = Promotion.from_tags(tags)
-            rows.append({
-                "version": int(version.version),
-                "semver": tags.get("semver"),
-                "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
-                **{k: v for k, v in self.holdout_metrics(version).items()},
-                "promoted": promotion.promoted,
-                "by": promotion.words(),
-                "refit_of": tags.get(REFIT_OF),
-                "archived": tags.get("archived") == "true",
-                "registered_at": tags.get("registered_at"),
-                "reason": tags.get("promotion.reason"),
-            })
+            rows.append(
+                {
+                    "version": int(version.version),
+                    "semver": tags.get("semver"),
+                    "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
+                    **{k: v for k, v in self.holdout_metrics(version).items()},
+                    "promoted": promotion.promoted,
+                    "by": promotion.words(),
+                    "refit_of": tags.get(REFIT_OF),
+                    "archived": tags.get("archived") == "true",
+                    "registered_at": tags.get("registered_at"),
+                    "reason": tags.get("promotion.reason"),
+                }
+            )
         return pd.DataFrame(rows)

@@ -46,15 +46,18 @@ EXPERIMENT_DESCRIPTIONS = {
         "Every training of the stacked ensemble (runs `train ...`, scored on held-out seasons "
         "next to the market) and every refit of a promoted one on all played matches (runs "
         "`refit of version N ...`). A run registered as a model version ends in its semantic "
-        "version; its holdout_* metrics are what the promotion gate judged."),
+        "version; its holdout_* metrics are what the promotion gate judged."
+    ),
     BACKTEST_EXPERIMENT: (
         "Walk-forward betting backtests (`sabiscore backtest-bets`): the model retrained "
         "before each test season, its value bets and the baselines' at the backtest's "
-        "bookmaker, with yield, ROI, drawdown and closing-line value per strategy."),
+        "bookmaker, with yield, ROI, drawdown and closing-line value per strategy."
+    ),
     SERVING_STATE_EXPERIMENT: (
         "The champion's serving state (team ratings, form, upcoming fixtures) rebuilt whenever "
         "new results or fixtures change it: one run per state (`state vN date`), which the "
-        "version's serving_state.run_id tag names and the service loads."),
+        "version's serving_state.run_id tag names and the service loads."
+    ),
 }
 
 
@@ -89,8 +92,9 @@ def use_tracking(data_dir: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
             tags[NOTE_TAG] = EXPERIMENT_DESCRIPTIONS[experiment]
         if found is None:
             location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(data_dir)
-            experiment_id = client.create_experiment(experiment, artifact_location=location,
-                                                     tags=tags)
+            experiment_id = client.create_experiment(
+                experiment, artifact_location=location, tags=tags
+            )
         else:
             experiment_id = found.experiment_id
             for key, value in tags.items():
@@ -114,8 +118,9 @@ def season_span(seasons: Sequence[str]) -> str:
     return ordered[0] if len(ordered) == 1 else f"{ordered[0]}..{ordered[-1]}"
 
 
-def run_name(kind: str, leagues: Sequence[str], seasons: Sequence[str],
-             test_seasons: Sequence[str] = ()) -> str:
+def run_name(
+    kind: str, leagues: Sequence[str], seasons: Sequence[str], test_seasons: Sequence[str] = ()
+) -> str:
     """What a run did, in its name: kind, leagues, seasons (and those it was tested on).
 
     >>> run_name("train", ["SZ1", "SY1"], ["2019-2020", "2020-2021"], ["2021-2022"])
@@ -149,9 +154,13 @@ def _log_dataset(dataset: RunDataset) -> None:
 
     with warnings.catch_warnings():  # a local path matches two source kinds; integer hints
         warnings.simplefilter("ignore", UserWarning)
-        logged = mlflow.data.from_pandas(dataset.frame, source=dataset.source,
-                                         targets=dataset.targets, name=dataset.name,
-                                         digest=dataset.digest)
+        logged = mlflow.data.from_pandas(
+            dataset.frame,
+            source=dataset.source,
+            targets=dataset.targets,
+            name=dataset.name,
+            digest=dataset.digest,
+        )
     mlflow.log_input(logged, context=dataset.context, tags=dict(dataset.tags))
 
 
@@ -179,24 +188,30 @@ def _flat(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 #: What each kind of run is, for its Description when its caller gives none.
 RUN_DESCRIPTIONS = {
-    "train": ("A training of the stacked ensemble, scored on held-out seasons next to the "
-              "market. Metrics: test_<forecaster>_<score> are each forecaster's scores on the "
-              "test rows (log loss, Brier summed over the 3 outcomes, RPS, accuracy, calibration "
-              "error ece); holdout_* are what the promotion gate judged (holdout_market_* the "
-              "market's, holdout_clv_* the closing-line value of the holdout's bets); gate_* are "
-              "the gate's bounds and the candidate's gap to the market; oof_* are out-of-fold "
-              "log losses on the training seasons; fit_seconds_* the members' fit times. "
-              "Tables (per league, reliability) and plots are under Artifacts."),
-    "refit": ("The promoted configuration fitted again on every played match, its holdout "
-              "included: the model that is served. It has no test rows, so no holdout scores of "
-              "its own (the version it refits carries them); oof_* are out-of-fold log losses, "
-              "fit_seconds_* the members' fit times."),
-    "backtest-bets": ("A walk-forward betting backtest: before each test season the model is "
-                      "trained on the seasons before it, then bets at the backtest's bookmaker "
-                      "under the staking rules. Metrics per strategy: <strategy>_bets, "
-                      "_turnover, _roi, _yield (with _low/_high 95 % bounds), _max_drawdown and "
-                      "_clv_mean; stakes are shares of the initial bankroll. The report and "
-                      "plots are under Artifacts."),
+    "train": (
+        "A training of the stacked ensemble, scored on held-out seasons next to the "
+        "market. Metrics: test_<forecaster>_<score> are each forecaster's scores on the "
+        "test rows (log loss, Brier summed over the 3 outcomes, RPS, accuracy, calibration "
+        "error ece); holdout_* are what the promotion gate judged (holdout_market_* the "
+        "market's, holdout_clv_* the closing-line value of the holdout's bets); gate_* are "
+        "the gate's bounds and the candidate's gap to the market; oof_* are out-of-fold "
+        "log losses on the training seasons; fit_seconds_* the members' fit times. "
+        "Tables (per league, reliability) and plots are under Artifacts."
+    ),
+    "refit": (
+        "The promoted configuration fitted again on every played match, its holdout "
+        "included: the model that is served. It has no test rows, so no holdout scores of "
+        "its own (the version it refits carries them); oof_* are out-of-fold log losses, "
+        "fit_seconds_* the members' fit times."
+    ),
+    "backtest-bets": (
+        "A walk-forward betting backtest: before each test season the model is "
+        "trained on the seasons before it, then bets at the backtest's bookmaker "
+        "under the staking rules. Metrics per strategy: <strategy>_bets, "
+        "_turnover, _roi, _yield (with _low/_high 95 % bounds), _max_drawdown and "
+        "_clv_mean; stakes are shares of the initial bankroll. The report and "
+        "plots are under Artifacts."
+    ),
 }
 
 
@@ -226,8 +241,9 @@ def log_training_run(
     text = description or RUN_DESCRIPTIONS.get(tags.get("flow", ""), "")
     note = " ".join(part for part in (text, describe_datasets(inputs)) if part)
     run_tags = {**tags, **({NOTE_TAG: note} if note and NOTE_TAG not in tags else {})}
-    created = client.create_run(experiment_id, start_time=started_ms, run_name=run_name,
-                                tags=resolve_tags(run_tags))  # user, source, as start_run
+    created = client.create_run(
+        experiment_id, start_time=started_ms, run_name=run_name, tags=resolve_tags(run_tags)
+    )  # user, source, as start_run
     with mlflow.start_run(run_id=created.info.run_id) as run:
         mlflow.log_params(_flat(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})

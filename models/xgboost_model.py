@@ -117,9 +117,14 @@ class XGBoostModel(MarketAnchored, BaseModel):
             start = None if margin is None else margin[rows]
             return xgb.DMatrix(values[rows], label=y[rows], base_margin=start, nthread=self.n_jobs)
 
-        booster = xgb.train(self._booster_params(), part(fit), num_boost_round=self.n_estimators,
-                            evals=[(part(watch), "watch")], verbose_eval=False,
-                            early_stopping_rounds=self.early_stopping_rounds)
+        booster = xgb.train(
+            self._booster_params(),
+            part(fit),
+            num_boost_round=self.n_estimators,
+            evals=[(part(watch), "watch")],
+            verbose_eval=False,
+            early_stopping_rounds=self.early_stopping_rounds,
+        )
         return int(booster.best_iteration) + 1
 
     def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:

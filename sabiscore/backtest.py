@@ -348,8 +348,20 @@ def betting_market(
 # --- bets ---------------------------------------------------------------------------------------
 
 LEDGER_COLUMNS = (
-    "strategy", "match_id", "date", "league", "season", "outcome", "model_prob", "sharp_prob",
-    "decimal_odds", "edge", "tier", "stake", "won", "clv",
+    "strategy",
+    "match_id",
+    "date",
+    "league",
+    "season",
+    "outcome",
+    "model_prob",
+    "sharp_prob",
+    "decimal_odds",
+    "edge",
+    "tier",
+    "stake",
+    "won",
+    "clv",
 )
 
 
@@ -378,8 +390,9 @@ def policy_bets(
     row, outcome = np.nonzero(stakes > 0)
     edges = all_edges[row, outcome]
     tiers = [quality_tier(float(e), policy).value for e in edges]
-    return _ledger(strategy, market, row, outcome, stakes[row, outcome],
-                   probs[row, outcome], edges, tiers)
+    return _ledger(
+        strategy, market, row, outcome, stakes[row, outcome], probs[row, outcome], edges, tiers
+    )
 
 
 def every_outcome_bets(market: BettingMarket, flat_stake: float) -> pd.DataFrame:
@@ -393,8 +406,9 @@ def favourite_bets(market: BettingMarket, flat_stake: float) -> pd.DataFrame:
     """A flat stake on the shortest price of every priced match (a tie goes to H, then D)."""
     prices = market.prices.to_numpy()
     row = np.flatnonzero(np.isfinite(prices).all(axis=1))
-    return _flat_ledger(str(Baseline.FAVOURITE), market, row, prices[row].argmin(axis=1),
-                        flat_stake)
+    return _flat_ledger(
+        str(Baseline.FAVOURITE), market, row, prices[row].argmin(axis=1), flat_stake
+    )
 
 
 def backtest_ledger(
@@ -425,8 +439,9 @@ def _flat_ledger(
     strategy: str, market: BettingMarket, row: np.ndarray, outcome: np.ndarray, stake: float
 ) -> pd.DataFrame:
     nan = np.full(len(row), np.nan)
-    return _ledger(strategy, market, row, outcome, np.full(len(row), float(stake)), nan, nan,
-                   [None] * len(row))
+    return _ledger(
+        strategy, market, row, outcome, np.full(len(row), float(stake)), nan, nan, [None] * len(row)
+    )
 
 
 def _ledger(
@@ -484,9 +499,24 @@ def _clv(odds: np.ndarray, closing_prob: np.ndarray) -> np.ndarray:
 GROUPINGS: tuple[str, ...] = ("league", "season", "tier")
 
 RESULT_COLUMNS = (
-    "strategy", "by", "group", "bets", "turnover", "profit", "roi", "roi_low", "roi_high",
-    "yield", "yield_low", "yield_high", "hit_rate", "max_drawdown", "clv_mean", "clv_low",
-    "clv_high", "clv_bets",
+    "strategy",
+    "by",
+    "group",
+    "bets",
+    "turnover",
+    "profit",
+    "roi",
+    "roi_low",
+    "roi_high",
+    "yield",
+    "yield_low",
+    "yield_high",
+    "hit_rate",
+    "max_drawdown",
+    "clv_mean",
+    "clv_low",
+    "clv_high",
+    "clv_bets",
 )
 
 
@@ -523,17 +553,32 @@ def _result_row(
     nan_pair = (math.nan, math.nan)
     if len(bets):
         with_ci = summary_with_ci(bets, n_boot=n_boot, alpha=alpha, seed=seed)
-        summary, roi_ci, yield_ci, clv_ci = (with_ci.summary, with_ci.roi_ci, with_ci.yield_ci,
-                                             with_ci.clv_mean_ci)
+        summary, roi_ci, yield_ci, clv_ci = (
+            with_ci.summary,
+            with_ci.roi_ci,
+            with_ci.yield_ci,
+            with_ci.clv_mean_ci,
+        )
     else:
         summary, roi_ci, yield_ci, clv_ci = summarize(bets), nan_pair, nan_pair, nan_pair
     return {
-        "strategy": strategy, "by": by, "group": str(group), "bets": summary.bets,
-        "turnover": summary.turnover, "profit": summary.profit,
-        "roi": summary.roi, "roi_low": roi_ci[0], "roi_high": roi_ci[1],
-        "yield": summary.yield_, "yield_low": yield_ci[0], "yield_high": yield_ci[1],
-        "hit_rate": summary.hit_rate, "max_drawdown": summary.max_drawdown,
-        "clv_mean": summary.clv_mean, "clv_low": clv_ci[0], "clv_high": clv_ci[1],
+        "strategy": strategy,
+        "by": by,
+        "group": str(group),
+        "bets": summary.bets,
+        "turnover": summary.turnover,
+        "profit": summary.profit,
+        "roi": summary.roi,
+        "roi_low": roi_ci[0],
+        "roi_high": roi_ci[1],
+        "yield": summary.yield_,
+        "yield_low": yield_ci[0],
+        "yield_high": yield_ci[1],
+        "hit_rate": summary.hit_rate,
+        "max_drawdown": summary.max_drawdown,
+        "clv_mean": summary.clv_mean,
+        "clv_low": clv_ci[0],
+        "clv_high": clv_ci[1],
         "clv_bets": int(np.isfinite(bets["clv"].to_numpy(dtype=float)).sum()),
     }
 
@@ -583,8 +628,17 @@ def _metrics(row: Mapping[str, Any]) -> dict[str, Any]:
         return None if isinstance(value, float) and math.isnan(value) else value
 
     out: dict[str, Any] = {}
-    for name in ("bets", "turnover", "profit", "roi", "yield", "hit_rate", "max_drawdown",
-                 "clv_mean", "clv_bets"):
+    for name in (
+        "bets",
+        "turnover",
+        "profit",
+        "roi",
+        "yield",
+        "hit_rate",
+        "max_drawdown",
+        "clv_mean",
+        "clv_bets",
+    ):
         out[name] = plain(row[name])
         prefix = "clv" if name == "clv_mean" else name
         if f"{prefix}_low" in row:

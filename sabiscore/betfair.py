@@ -66,8 +66,13 @@ class BetfairSettings:
     max_results: int = 200  # markets listMarketCatalogue returns at most (Betfair: 1..1000)
 
     def __post_init__(self) -> None:
-        for name in ("app_key_env", "session_token_env", "username_env", "password_env",
-                     "certs_env"):
+        for name in (
+            "app_key_env",
+            "session_token_env",
+            "username_env",
+            "password_env",
+            "certs_env",
+        ):
             if not (isinstance(getattr(self, name), str) and getattr(self, name)):
                 raise ValueError(f"betfair.{name} must name an environment variable")
         if self.locale is not None and not isinstance(self.locale, str):
@@ -221,16 +226,23 @@ def snapshot_from_markets(
             continue
         fixture, runners = read
         if any(f["match_id"] == fixture["match_id"] for f in fixtures):
-            set_aside.append(_aside(fixture["league"], runners.home, runners.away,
-                                    f"market {market.get('marketId')}: a second MATCH_ODDS "
-                                    f"market for {fixture['match_id']}"))
+            set_aside.append(
+                _aside(
+                    fixture["league"],
+                    runners.home,
+                    runners.away,
+                    f"market {market.get('marketId')}: a second MATCH_ODDS "
+                    f"market for {fixture['match_id']}",
+                )
+            )
             continue
         fixtures.append(fixture)
         rows, why = _price_rows(fixture, runners, book, captured_at)
         odds.extend(rows)
         if why:
-            lines.append(f"betfair: market {market.get('marketId')} ({runners.home} v "
-                         f"{runners.away}) {why}")
+            lines.append(
+                f"betfair: market {market.get('marketId')} ({runners.home} v {runners.away}) {why}"
+            )
     return LiveSnapshot(
         source=SOURCE,
         captured_at=captured_at,
@@ -323,9 +335,18 @@ def _price_rows(
         if outcome is not None and price is not None:
             prices[outcome] = price
     rows = [
-        {**{k: fixture[k] for k in ("match_id", "league", "season")}, "bookmaker": BOOKMAKER,
-         "code": CODE, "phase": "open", "market": "1x2", "outcome": outcome, "price": price,
-         "is_aggregate": False, "source": SOURCE, "captured_at": captured_at}
+        {
+            **{k: fixture[k] for k in ("match_id", "league", "season")},
+            "bookmaker": BOOKMAKER,
+            "code": CODE,
+            "phase": "open",
+            "market": "1x2",
+            "outcome": outcome,
+            "price": price,
+            "is_aggregate": False,
+            "source": SOURCE,
+            "captured_at": captured_at,
+        }
         for outcome, price in sorted(prices.items(), key=lambda kv: RESULT_CODES.index(kv[0]))
     ]
     missing = [o for o in RESULT_CODES if o not in prices]

@@ -66,8 +66,9 @@ class Entries:
 Node = Leaf | Fields | Entries
 
 ANY = Leaf()
-NUMBER, STRING, BOOL, LIST = (Leaf((kind,)) for kind in (Kind.NUMBER, Kind.STRING, Kind.BOOL,
-                                                           Kind.LIST))
+NUMBER, STRING, BOOL, LIST = (
+    Leaf((kind,)) for kind in (Kind.NUMBER, Kind.STRING, Kind.BOOL, Kind.LIST)
+)
 
 
 def _or_null(kind: Kind) -> Leaf:
@@ -144,8 +145,9 @@ SAME_AS: dict[str, str] = {
 # --- checking ---------------------------------------------------------------------------------
 
 
-def validate_config(config: Mapping[str, Any], schema: Node | None = None,
-                    origin: str = "config") -> None:
+def validate_config(
+    config: Mapping[str, Any], schema: Node | None = None, origin: str = "config"
+) -> None:
     """Refuse the first unknown key or wrong type of `config` ({stage: settings}) against
     `schema` (default: the shipped configs' one); the message starts with `origin`.
 
@@ -182,8 +184,7 @@ def _check(value: Any, node: Node, path: tuple[str, ...], origin: str) -> None:
             raise ConfigError(unknown_key_message(str(key), list(node.fields), path, origin))
 
 
-def _refuse_type(value: Any, kinds: tuple[Kind, ...], path: tuple[str, ...],
-                 origin: str) -> None:
+def _refuse_type(value: Any, kinds: tuple[Kind, ...], path: tuple[str, ...], origin: str) -> None:
     expected = " or ".join(kinds)
     raise ConfigError(f"{origin}: {dotted(path)} = {shown(value)}: expected {expected}")
 
@@ -255,8 +256,9 @@ def shown(value: Any, width: int = 60) -> str:
 @functools.cache
 def shipped_schema() -> Fields:
     """The schema of the configs shipped in `configs/` (read once, on the first call)."""
-    return schema_of({path.stem: read_yaml(path) or {}
-                      for path in sorted(SHIPPED_CONFIGS.glob("*.yaml"))})
+    return schema_of(
+        {path.stem: read_yaml(path) or {} for path in sorted(SHIPPED_CONFIGS.glob("*.yaml"))}
+    )
 
 
 def read_yaml(path: Path) -> Any:

@@ -256,15 +256,46 @@ class ParsedFile:
 
 
 MATCH_COLUMNS = (
-    "match_id", "league", "season", "date", "kickoff", "home_team", "away_team",
-    "home_goals", "away_goals", "result", "ht_home_goals", "ht_away_goals", "ht_result",
-    "referee", *STAT_COLUMNS, "status", "source", "line", "n_fields", "n_header_fields",
-    "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
+    "match_id",
+    "league",
+    "season",
+    "date",
+    "kickoff",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+    "result",
+    "ht_home_goals",
+    "ht_away_goals",
+    "ht_result",
+    "referee",
+    *STAT_COLUMNS,
+    "status",
+    "source",
+    "line",
+    "n_fields",
+    "n_header_fields",
+    "date_raw",
+    "home_goals_raw",
+    "away_goals_raw",
+    "raw_row",
 )
 
 ODDS_COLUMNS = (
-    "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome",
-    "price", "price_raw", "is_aggregate", "source", "line",
+    "match_id",
+    "league",
+    "season",
+    "bookmaker",
+    "code",
+    "phase",
+    "market",
+    "outcome",
+    "price",
+    "price_raw",
+    "is_aggregate",
+    "source",
+    "line",
 )
 
 
@@ -552,8 +583,12 @@ def _file_seasons(
     seasons_of = {day: season_of(day, start_month) for day in date.dropna().unique()}
     nominal = date.map(seasons_of)
     tally: dict[str, dict[str, list[int]]] = {}  # league -> season -> [played rows, first]
-    rows = zip(league.to_numpy(dtype=object), nominal.to_numpy(dtype=object),
-               (status == "played").to_numpy(), strict=True)
+    rows = zip(
+        league.to_numpy(dtype=object),
+        nominal.to_numpy(dtype=object),
+        (status == "played").to_numpy(),
+        strict=True,
+    )
     for at, (code, season, played) in enumerate(rows):
         if played and isinstance(code, str) and isinstance(season, str):
             tally.setdefault(code, {}).setdefault(season, [0, at])[0] += 1

@@ -50,16 +50,26 @@ class HoldoutBets:
 
     def tags(self) -> dict[str, float]:
         """The holdout's CLV figures and the bets behind them (`holdout_*` run metrics)."""
-        return {"bets": self.bets, "clv_mean": self.clv_mean, "clv_low": self.clv_ci[0],
-                "clv_high": self.clv_ci[1], "clv_bets": self.clv_bets}
+        return {
+            "bets": self.bets,
+            "clv_mean": self.clv_mean,
+            "clv_low": self.clv_ci[0],
+            "clv_high": self.clv_ci[1],
+            "clv_bets": self.clv_bets,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON, NaN as None."""
         return {
-            "bookmaker": self.bookmaker, "priced_matches": self.priced, "bets": self.bets,
-            "turnover": _plain(self.turnover), "yield": _plain(self.yield_),
-            "yield_ci": [_plain(v) for v in self.yield_ci], "clv_mean": _plain(self.clv_mean),
-            "clv_ci": [_plain(v) for v in self.clv_ci], "clv_bets": self.clv_bets,
+            "bookmaker": self.bookmaker,
+            "priced_matches": self.priced,
+            "bets": self.bets,
+            "turnover": _plain(self.turnover),
+            "yield": _plain(self.yield_),
+            "yield_ci": [_plain(v) for v in self.yield_ci],
+            "clv_mean": _plain(self.clv_mean),
+            "clv_ci": [_plain(v) for v in self.clv_ci],
+            "clv_bets": self.clv_bets,
         }
 
 
@@ -90,11 +100,13 @@ def holdout_bets(
     The close de-margined gives home 0.5 / (1/2.0 + 1/3.6 + 1/4.2) = 0.4922: 2.2 * 0.4922 - 1.
     """
     method = policy.implied_method
-    market = betting_market(wide, info, settings.bookmaker, settings.best_of, method,
-                            policy.sharp_books)
+    market = betting_market(
+        wide, info, settings.bookmaker, settings.best_of, method, policy.sharp_books
+    )
     ledger = backtest_ledger({MODEL: model_prob}, market, policy, [MODEL], settings.flat_stake)
-    row = strategy_results(ledger, [MODEL], settings.n_boot, settings.alpha, settings.seed,
-                           by=()).iloc[0]
+    row = strategy_results(
+        ledger, [MODEL], settings.n_boot, settings.alpha, settings.seed, by=()
+    ).iloc[0]
     bookmaker = settings.bookmaker
     if bookmaker == BEST_PRICE:
         bookmaker = f"best of {', '.join(settings.best_of)}"

@@ -34,8 +34,21 @@ from sabiscore.store import DataStore, file_lock
 
 #: One suggestion's fields, in the order they are written.
 FIELDS = (
-    "match_id", "league", "kickoff", "home_team", "away_team", "outcome", "bookmaker", "price",
-    "net_odds", "stake", "edge", "quality", "model_version", "model_semver", "suggested_at",
+    "match_id",
+    "league",
+    "kickoff",
+    "home_team",
+    "away_team",
+    "outcome",
+    "bookmaker",
+    "price",
+    "net_odds",
+    "stake",
+    "edge",
+    "quality",
+    "model_version",
+    "model_semver",
+    "suggested_at",
     "source",
 )
 KEY = ("match_id", "outcome", "model_version")
@@ -135,8 +148,11 @@ def settle(
     `sharp_books`' de-margined closing probability − 1); NaN / None until the match is played
     or where no sharp book closed it. `settled` says which have a result."""
     out = suggestions.copy()
-    played = matches.drop_duplicates("match_id", keep="last").set_index("match_id")["result"] \
-        if len(matches) else pd.Series(dtype=object)
+    played = (
+        matches.drop_duplicates("match_id", keep="last").set_index("match_id")["result"]
+        if len(matches)
+        else pd.Series(dtype=object)
+    )
     out["result"] = out["match_id"].map(played).where(lambda r: r.isin(RESULT_CODES))
     out["settled"] = out["result"].notna()
     letter = out["outcome"].map({o.value: o.code for o in OUTCOMES})
@@ -195,19 +211,25 @@ def report(settled: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> dict[str
         "settled": int(len(done)),
         "open": int(len(settled) - len(done)),
         "overall": _numbers(done, n_boot, seed),
-        **{f"by_{g}": {str(k): _numbers(rows, n_boot, seed) for k, rows in done.groupby(g)}
-           for g in GROUPS},
+        **{
+            f"by_{g}": {str(k): _numbers(rows, n_boot, seed) for k, rows in done.groupby(g)}
+            for g in GROUPS
+        },
     }
 
 
 def _numbers(bets: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
     if bets.empty:
         return {"bets": 0}
-    frame = pd.DataFrame({
-        "stake": bets["stake"].astype(float), "decimal_odds": bets["net_odds"].astype(float),
-        "won": bets["won"].astype(bool), "clv": bets["clv"].astype(float),
-        "date": pd.to_datetime(bets["kickoff"]).fillna(pd.Timestamp(0)),
-    })
+    frame = pd.DataFrame(
+        {
+            "stake": bets["stake"].astype(float),
+            "decimal_odds": bets["net_odds"].astype(float),
+            "won": bets["won"].astype(bool),
+            "clv": bets["clv"].astype(float),
+            "date": pd.to_datetime(bets["kickoff"]).fillna(pd.Timestamp(0)),
+        }
+    )
     with_ci = summary_with_ci(frame, n_boot=n_boot, seed=seed)
     summary = with_ci.summary
     clv = frame["clv"].to_numpy()
@@ -224,19 +246,32 @@ def _numbers(bets: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
     }
 
 
-def suggestions_of(bets: Iterable[Mapping[str, Any]], model_version: str, model_semver: str,
-                   suggested_at: str, source: str) -> list[Suggestion]:
+def suggestions_of(
+    bets: Iterable[Mapping[str, Any]],
+    model_version: str,
+    model_semver: str,
+    suggested_at: str,
+    source: str,
+) -> list[Suggestion]:
     """Suggestions from value-bet rows (`ValueBet` fields: per cent stakes and edges)."""
     return [
         Suggestion(
-            match_id=b["match_id"], league=b["league"],
+            match_id=b["match_id"],
+            league=b["league"],
             kickoff=None if b.get("kickoff") is None else str(b["kickoff"]),
-            home_team=b["home_team"], away_team=b["away_team"], outcome=b["outcome"],
-            bookmaker=b["bookmaker"], price=float(b["price"]), net_odds=float(b["net_odds"]),
+            home_team=b["home_team"],
+            away_team=b["away_team"],
+            outcome=b["outcome"],
+            bookmaker=b["bookmaker"],
+            price=float(b["price"]),
+            net_odds=float(b["net_odds"]),
             stake=float(b["kelly_stake_percentage"]) / 100.0,
-            edge=float(b["edge_percentage"]) / 100.0, quality=str(b["quality"]),
-            model_version=model_version, model_semver=model_semver,
-            suggested_at=suggested_at, source=source,
+            edge=float(b["edge_percentage"]) / 100.0,
+            quality=str(b["quality"]),
+            model_version=model_version,
+            model_semver=model_semver,
+            suggested_at=suggested_at,
+            source=source,
         )
         for b in bets
     ]

@@ -27,7 +27,14 @@ from sabiscore.store import Partition
 
 #: The canonical fixtures table of a live source (a subset of the store's match columns).
 FIXTURE_COLUMNS = (
-    "match_id", "league", "season", "date", "kickoff", "home_team", "away_team", "status",
+    "match_id",
+    "league",
+    "season",
+    "date",
+    "kickoff",
+    "home_team",
+    "away_team",
+    "status",
     "source",
 )
 
@@ -35,8 +42,18 @@ FIXTURE_COLUMNS = (
 #: was seen. `phase` is "open" for a pre-match price (every live price is one); `market` is
 #: "1x2"; `outcome` "H", "D" or "A"; `code` the source's own key for the book.
 ODDS_COLUMNS = (
-    "match_id", "league", "season", "bookmaker", "code", "phase", "market", "outcome", "price",
-    "is_aggregate", "source", "captured_at",
+    "match_id",
+    "league",
+    "season",
+    "bookmaker",
+    "code",
+    "phase",
+    "market",
+    "outcome",
+    "price",
+    "is_aggregate",
+    "source",
+    "captured_at",
 )
 
 
@@ -162,14 +179,23 @@ def snapshot_partitions(
         before = history.get((league, season))
         grown = prices if before is None or before.empty else pd.concat([before, prices])
         grown = grown.drop_duplicates(["match_id", "bookmaker", "outcome", "captured_at"])
-        digest = hashlib.sha256(pd.util.hash_pandas_object(
-            grown.astype(str), index=False).to_numpy().tobytes()).hexdigest()
-        parts.append(Partition(
-            league, str(season), digest, snapshot.source,
-            {"fixtures": rows.reset_index(drop=True), "odds": prices.reset_index(drop=True),
-             "price_history": grown.reset_index(drop=True)},
-            kind=live_kind(snapshot.source),
-        ))
+        digest = hashlib.sha256(
+            pd.util.hash_pandas_object(grown.astype(str), index=False).to_numpy().tobytes()
+        ).hexdigest()
+        parts.append(
+            Partition(
+                league,
+                str(season),
+                digest,
+                snapshot.source,
+                {
+                    "fixtures": rows.reset_index(drop=True),
+                    "odds": prices.reset_index(drop=True),
+                    "price_history": grown.reset_index(drop=True),
+                },
+                kind=live_kind(snapshot.source),
+            )
+        )
     return parts
 
 

@@ -128,8 +128,14 @@ class MatchupFeaturizer:
             "columns": self.columns,
             "state_date": self.state_date.isoformat(),
             "state_time": self.state_time.isoformat(),
-            "leagues": [{"league": name, "season": self._leagues[name].season,
-                         "teams": list(self._leagues[name].teams)} for name in leagues],
+            "leagues": [
+                {
+                    "league": name,
+                    "season": self._leagues[name].season,
+                    "teams": list(self._leagues[name].teams),
+                }
+                for name in leagues
+            ],
             "bookmakers": sorted(self._bookmakers),
             "aggregates": sorted(self._aggregates),
             "rest_at": list(self._rest_at),
@@ -149,8 +155,10 @@ class MatchupFeaturizer:
         directory = Path(directory)
         manifest = json.loads((directory / "featurizer.json").read_text())
         if manifest.get("format") != STATE_FORMAT:
-            raise ValueError(f"{directory}: featurizer format {manifest.get('format')!r}, this "
-                             f"code reads {STATE_FORMAT}")
+            raise ValueError(
+                f"{directory}: featurizer format {manifest.get('format')!r}, this "
+                f"code reads {STATE_FORMAT}"
+            )
         with np.load(directory / "featurizer.npz", allow_pickle=False) as arrays:
             leagues = {
                 entry["league"]: _League(
@@ -273,9 +281,11 @@ class MatchupFeaturizer:
 def _team(table: _League, league: str, team: str) -> int:
     position = table.position.get(team)
     if position is None:
-        raise UnknownTeam(f"unknown team {team!r} in {league}: not in the history or the "
-                          f"fixtures of the data store (ingest a file that lists it); known: "
-                          f"{_listing(table.teams)}")
+        raise UnknownTeam(
+            f"unknown team {team!r} in {league}: not in the history or the "
+            f"fixtures of the data store (ingest a file that lists it); known: "
+            f"{_listing(table.teams)}"
+        )
     return position
 
 
@@ -337,8 +347,6 @@ def _last_result_time(played: pd.DataFrame) -> pd.Timestamp:
     if getattr(moments.dt, "tz", None) is not None:
         moments = moments.dt.tz_convert("UTC").dt.tz_localize(None)
     return pd.Timestamp(moments.max())
-
-
 
 
 def _rosters(matches: pd.DataFrame, played: np.ndarray) -> dict[str, tuple[str, tuple[str, ...]]]:

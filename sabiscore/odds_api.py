@@ -251,8 +251,9 @@ def _read_event(
     except (TypeError, KeyError, ValueError) as error:
         into.malformed += 1
         reason = f"not an event of the documented shape ({type(error).__name__}: {error})"
-        into.set_aside.append(_set_aside(event if isinstance(event, Mapping) else {}, league,
-                                         reason))
+        into.set_aside.append(
+            _set_aside(event if isinstance(event, Mapping) else {}, league, reason)
+        )
         return
     unknown = aliases.unknown([home, away])
     if unknown:
@@ -263,19 +264,29 @@ def _read_event(
         return
     if kickoff <= capture:
         into.in_play += 1
-        reason = (f"kicked off at {kickoff} UTC, before the capture at {capture} UTC: "
-                  "in-play prices are not pre-match prices")
+        reason = (
+            f"kicked off at {kickoff} UTC, before the capture at {capture} UTC: "
+            "in-play prices are not pre-match prices"
+        )
         into.set_aside.append(_set_aside(event, league, reason))
         return
     home_fd, away_fd = aliases.known(home), aliases.known(away)
     date = kickoff.normalize()
     match_id = make_match_id(league, date, home_fd, away_fd)
     season = season_of(date)
-    into.fixtures.append({
-        "match_id": match_id, "league": league, "season": season, "date": date,
-        "kickoff": kickoff, "home_team": home_fd, "away_team": away_fd, "status": "fixture",
-        "source": SOURCE,
-    })
+    into.fixtures.append(
+        {
+            "match_id": match_id,
+            "league": league,
+            "season": season,
+            "date": date,
+            "kickoff": kickoff,
+            "home_team": home_fd,
+            "away_team": away_fd,
+            "status": "fixture",
+            "source": SOURCE,
+        }
+    )
     books, incomplete = h2h_prices(event)
     into.incomplete += len(incomplete)
     preference = {key: i for i, key in enumerate(settings.bookmakers)}
@@ -289,11 +300,21 @@ def _read_event(
             continue
         taken.add(bookmaker)
         for outcome, price in books[key].items():
-            into.odds.append({
-                "match_id": match_id, "league": league, "season": season,
-                "bookmaker": bookmaker, "code": key, "phase": "open", "market": "1x2",
-                "outcome": outcome, "price": price, "is_aggregate": False, "source": SOURCE,
-            })
+            into.odds.append(
+                {
+                    "match_id": match_id,
+                    "league": league,
+                    "season": season,
+                    "bookmaker": bookmaker,
+                    "code": key,
+                    "phase": "open",
+                    "market": "1x2",
+                    "outcome": outcome,
+                    "price": price,
+                    "is_aggregate": False,
+                    "source": SOURCE,
+                }
+            )
 
 
 def _notes(reading: _Reading) -> list[str]:
@@ -301,20 +322,26 @@ def _notes(reading: _Reading) -> list[str]:
     if reading.unmapped:
         names = ", ".join(repr(n) for n in sorted(reading.unmapped))
         n = len(reading.set_aside) - reading.in_play - reading.malformed
-        notes.append(f"{SOURCE}: {n} fixture(s) set aside, team names not in {ALIASES_FILE} "
-                     f"(add each under its football-data name): {names}")
+        notes.append(
+            f"{SOURCE}: {n} fixture(s) set aside, team names not in {ALIASES_FILE} "
+            f"(add each under its football-data name): {names}"
+        )
     if reading.unknown_books:
         books = ", ".join(sorted(reading.unknown_books))
-        notes.append(f"{SOURCE}: bookmakers not in configs/sources.yaml (the-odds-api: "
-                     f"bookmakers:), their prices left out: {books}")
+        notes.append(
+            f"{SOURCE}: bookmakers not in configs/sources.yaml (the-odds-api: "
+            f"bookmakers:), their prices left out: {books}"
+        )
     if reading.in_play:
         notes.append(f"{SOURCE}: {reading.in_play} fixture(s) set aside: already kicked off")
     if reading.malformed:
-        notes.append(f"{SOURCE}: {reading.malformed} event(s) set aside: not in the "
-                     "documented shape")
+        notes.append(
+            f"{SOURCE}: {reading.malformed} event(s) set aside: not in the documented shape"
+        )
     if reading.incomplete:
-        notes.append(f"{SOURCE}: {reading.incomplete} book(s)' h2h left out: not three "
-                     "prices above 1.0")
+        notes.append(
+            f"{SOURCE}: {reading.incomplete} book(s)' h2h left out: not three prices above 1.0"
+        )
     return notes
 
 
@@ -346,8 +373,9 @@ def parse_odds(
     reading = _Reading()
     for league, events in answers.items():
         if not isinstance(events, list):
-            raise ValueError(f"{SOURCE} {league}: expected a list of events, "
-                             f"got {type(events).__name__}")
+            raise ValueError(
+                f"{SOURCE} {league}: expected a list of events, got {type(events).__name__}"
+            )
         for event in events:
             _read_event(event, league, settings, aliases, capture, reading)
     fixtures = _frame(reading.fixtures, FIXTURE_COLUMNS, empty_fixtures())

@@ -173,8 +173,15 @@ def clv_histogram_plot(clv: dict[str, pd.Series], path: Path | str, bins: int = 
         colour = f"C{index}"
         label = f"{name} (mean {values.mean():+.2%})"
         weights = [1.0 / len(values)] * len(values)
-        axis.hist(values.clip(low, high), bins=edges, weights=weights, histtype="step",
-                  linewidth=1.4, color=colour, label=label)
+        axis.hist(
+            values.clip(low, high),
+            bins=edges,
+            weights=weights,
+            histtype="step",
+            linewidth=1.4,
+            color=colour,
+            label=label,
+        )
         axis.axvline(values.mean(), color=colour, linestyle=":", linewidth=1.2)
     axis.axvline(0.0, color="grey", linestyle="--", linewidth=1)
     axis.set(xlabel="closing-line value (price taken ÷ fair close − 1)", ylabel="share of bets")

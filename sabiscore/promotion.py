@@ -315,23 +315,35 @@ def champion_reference(champion: TrainedVersion, holdout_start: str) -> GateRefe
     """
     judged = champion.refit_of
     if not champion.saw(holdout_start):
-        note = None if judged is None else (
-            f"champion: version {champion.version}, a refit of version {judged.version} "
-            f"trained through {champion.trained_through}, before the holdout"
+        note = (
+            None
+            if judged is None
+            else (
+                f"champion: version {champion.version}, a refit of version {judged.version} "
+                f"trained through {champion.trained_through}, before the holdout"
+            )
         )
         return GateReference(champion.version, True, note)
     if judged is None:
         return GateReference(champion.version, False)
     if not judged.saw(holdout_start):
-        return GateReference(judged.version, True, (
-            f"champion: version {champion.version} is a refit that trained on the holdout "
-            f"(through {champion.trained_through}); scored in its place: version "
-            f"{judged.version}, which it refits"
-        ))
-    return GateReference(champion.version, False, (
-        f"champion: version {champion.version} is a refit of version {judged.version}, and "
-        "both trained on holdout matches"
-    ))
+        return GateReference(
+            judged.version,
+            True,
+            (
+                f"champion: version {champion.version} is a refit that trained on the holdout "
+                f"(through {champion.trained_through}); scored in its place: version "
+                f"{judged.version}, which it refits"
+            ),
+        )
+    return GateReference(
+        champion.version,
+        False,
+        (
+            f"champion: version {champion.version} is a refit of version {judged.version}, and "
+            "both trained on holdout matches"
+        ),
+    )
 
 
 def _decide(
@@ -349,8 +361,9 @@ def _decide(
     missing = _market_missing(candidate, market, policy.market.forecaster)
     scored = market if is_complete(market) else None  # missing is None just then
     if scored is not None and scored.holdout_id != candidate.holdout_id:
-        return Decision(False, "not comparable: the market was not scored on the candidate's "
-                        "holdout matches")
+        return Decision(
+            False, "not comparable: the market was not scored on the candidate's holdout matches"
+        )
     bound = ece_bound(candidate.n, scored.ece if scored else None, policy.ece_margin)
     gap = candidate.log_loss - scored.log_loss if scored else None
     tolerance = policy.market.tolerance if scored and policy.market.required else None
@@ -366,8 +379,9 @@ def _decide(
     if champion is None:
         return decision(True, f"first model: sanity passed; {note}")
     if not is_complete(champion):
-        return decision(True, f"the champion has no holdout metrics to compare; sanity passed; "
-                        f"{note}")
+        return decision(
+            True, f"the champion has no holdout metrics to compare; sanity passed; {note}"
+        )
     if champion.holdout_id != candidate.holdout_id:
         return decision(
             False, "not comparable: candidate and champion were scored on different holdout matches"
@@ -376,14 +390,18 @@ def _decide(
 
 
 def _market_rule(
-    candidate: CompleteScores, market: CompleteScores | None, missing: str | None,
+    candidate: CompleteScores,
+    market: CompleteScores | None,
+    missing: str | None,
     rule: MarketRule,
 ) -> tuple[str | None, str]:
     """(why the market rule keeps the candidate out, or None; the note every reason ends with)."""
     if missing:
         if rule.required and rule.when_missing is WhenNoMarket.REFUSE:
-            return (f"{missing}, and the policy promotes nothing unmeasured against the market "
-                    f"(market.when_missing: refuse)"), ""
+            return (
+                f"{missing}, and the policy promotes nothing unmeasured against the market "
+                f"(market.when_missing: refuse)"
+            ), ""
         if rule.required:
             return None, f"{missing}: the market rule did not apply (market.when_missing: skip)"
         return None, f"market: {missing}"
@@ -391,9 +409,11 @@ def _market_rule(
     gap = candidate.log_loss - market.log_loss
     note = f"market ({market.name}) log loss {market.log_loss:.4f}, candidate {gap:+.4f}"
     if rule.required and gap > rule.tolerance + _SLACK:
-        return (f"worse than the market ({market.name}) by {gap:.4f} > tolerance "
-                f"{rule.tolerance} on {candidate.n} holdout matches (log loss "
-                f"{candidate.log_loss:.4f} vs {market.log_loss:.4f})"), note
+        return (
+            f"worse than the market ({market.name}) by {gap:.4f} > tolerance "
+            f"{rule.tolerance} on {candidate.n} holdout matches (log loss "
+            f"{candidate.log_loss:.4f} vs {market.log_loss:.4f})"
+        ), note
     return None, note
 
 
@@ -409,8 +429,9 @@ def _market_missing(
     return f"{forecaster} prices only {priced} of the {candidate.n} holdout matches"
 
 
-def _calibration_note(candidate: CompleteScores, market: CompleteScores | None,
-                      bound: float) -> str:
+def _calibration_note(
+    candidate: CompleteScores, market: CompleteScores | None, bound: float
+) -> str:
     chance = chance_ece(candidate.n)
     if market is not None and market.ece >= chance:
         basis = f"{market.name}'s {market.ece:.4f} on the same {candidate.n} matches"
@@ -420,7 +441,9 @@ def _calibration_note(candidate: CompleteScores, market: CompleteScores | None,
 
 
 def _against_champion(
-    candidate: CompleteScores, champion: CompleteScores, policy: PromotionPolicy,
+    candidate: CompleteScores,
+    champion: CompleteScores,
+    policy: PromotionPolicy,
     market_note: str,
 ) -> tuple[bool, str]:
     gain = champion.log_loss - candidate.log_loss

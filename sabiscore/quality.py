@@ -33,12 +33,29 @@ from sabiscore.outcomes import RESULT_CODES
 PRICE_GROUP = ("source", "line", "match_id", "code", "phase", "market")
 
 QUARANTINE_COLUMNS = (
-    "source", "line", "match_id", "league", "season", "expectation", "column", "reason",
+    "source",
+    "line",
+    "match_id",
+    "league",
+    "season",
+    "expectation",
+    "column",
+    "reason",
     "raw_row",
 )
 WARNING_COLUMNS = (
-    "source", "line", "match_id", "league", "season", "bookmaker", "code", "phase", "market",
-    "expectation", "reason", "prices",
+    "source",
+    "line",
+    "match_id",
+    "league",
+    "season",
+    "bookmaker",
+    "code",
+    "phase",
+    "market",
+    "expectation",
+    "reason",
+    "prices",
 )
 
 
@@ -367,7 +384,11 @@ def screen_file(
         if refusal_is_certain(failed, max_rows, max_bad_share):
             quarantine = pd.concat(sample, ignore_index=True)
             return EarlyRefusal(
-                source, failed, read, max_rows, quarantine.drop(columns="_row"),
+                source,
+                failed,
+                read,
+                max_rows,
+                quarantine.drop(columns="_row"),
                 dominant_partition(first),
                 _early_reason(failed, read, max_rows, max_bad_share, reasons, kept),
             )
@@ -388,14 +409,35 @@ def _early_reason(
 
 #: Columns that exist only to validate rows; they are not stored in the canonical table.
 CHECK_ONLY_COLUMNS = (
-    "n_fields", "n_header_fields", "date_raw", "home_goals_raw", "away_goals_raw", "raw_row",
-    "result_from_goals", "duplicate_of", "same_teams", "days_into_season", "played_in_future",
+    "n_fields",
+    "n_header_fields",
+    "date_raw",
+    "home_goals_raw",
+    "away_goals_raw",
+    "raw_row",
+    "result_from_goals",
+    "duplicate_of",
+    "same_teams",
+    "days_into_season",
+    "played_in_future",
 )
 INTEGER_COLUMNS = (
-    "home_goals", "away_goals", "ht_home_goals", "ht_away_goals",
-    "home_shots", "away_shots", "home_shots_on_target", "away_shots_on_target",
-    "home_fouls", "away_fouls", "home_corners", "away_corners",
-    "home_yellow", "away_yellow", "home_red", "away_red",
+    "home_goals",
+    "away_goals",
+    "ht_home_goals",
+    "ht_away_goals",
+    "home_shots",
+    "away_shots",
+    "home_shots_on_target",
+    "away_shots_on_target",
+    "home_fouls",
+    "away_fouls",
+    "home_corners",
+    "away_corners",
+    "home_yellow",
+    "away_yellow",
+    "home_red",
+    "away_red",
 )
 
 

@@ -53,14 +53,18 @@ class ClvSettings:
         `implied_method`, else staking's)."""
         edge = (config.get("serving") or {}).get("edge") or {}
         method = edge.get("implied_method") or (config.get("staking") or {}).get(
-            "implied_method", "multiplicative")
-        return cls(books=tuple(edge.get("clv_books", ("pinnacle", "market_avg"))),
-                   min_matches=int(edge.get("clv_min_matches", 50)),
-                   method=ImpliedMethod(method))
+            "implied_method", "multiplicative"
+        )
+        return cls(
+            books=tuple(edge.get("clv_books", ("pinnacle", "market_avg"))),
+            min_matches=int(edge.get("clv_min_matches", 50)),
+            method=ImpliedMethod(method),
+        )
 
 
-def fit_clv_model(odds: pd.DataFrame, settings: ClvSettings) -> tuple[ClosingLineModel | None,
-                                                                       str | None]:
+def fit_clv_model(
+    odds: pd.DataFrame, settings: ClvSettings
+) -> tuple[ClosingLineModel | None, str | None]:
     """The closing-line model on the first configured book quoted at open and close often
     enough; (None, None) when none is."""
     if odds.empty:
@@ -77,8 +81,11 @@ def fit_clv_model(odds: pd.DataFrame, settings: ClvSettings) -> tuple[ClosingLin
         opened = implied_probabilities(prices[complete, :3], settings.method)
         closed = implied_probabilities(prices[complete, 3:], settings.method)
         return ClosingLineModel.fit(opened, closed), book
-    logger.warning("no closing-line model: no book of %s has %d matches quoted at open and "
-                   "close", list(settings.books), settings.min_matches)
+    logger.warning(
+        "no closing-line model: no book of %s has %d matches quoted at open and close",
+        list(settings.books),
+        settings.min_matches,
+    )
     return None, None
 
 
@@ -89,10 +96,14 @@ def fixture_listing(matches: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
     fixtures = matches[matches["status"] == "fixture"]
     if fixtures.empty:
         return []
-    quoted = newest_first(odds[odds["match_id"].isin(fixtures["match_id"])]) \
-        if not odds.empty else odds
-    wide = one_x_two(quoted, bookmakers=quoted["bookmaker"].unique(), phases=("open",)) \
-        if not quoted.empty else pd.DataFrame()
+    quoted = (
+        newest_first(odds[odds["match_id"].isin(fixtures["match_id"])]) if not odds.empty else odds
+    )
+    wide = (
+        one_x_two(quoted, bookmakers=quoted["bookmaker"].unique(), phases=("open",))
+        if not quoted.empty
+        else pd.DataFrame()
+    )
     listing = []
     for fixture in fixtures.itertuples(index=False):
         books = {}
@@ -101,22 +112,51 @@ def fixture_listing(matches: pd.DataFrame, odds: pd.DataFrame) -> list[dict[str,
             for book in sorted({c.rsplit("_", 2)[0] for c in wide.columns}):  # a tie: the first
                 triple = [row.get(f"{book}_open_{o.code}", np.nan) for o in OUTCOMES]
                 if all(np.isfinite(p) and p > 1.0 for p in triple):
-                    books[book] = {o.value: float(p) for o, p in zip(OUTCOMES, triple,
-                                                                     strict=True)}
+                    books[book] = {o.value: float(p) for o, p in zip(OUTCOMES, triple, strict=True)}
         kickoff = None if pd.isna(fixture.kickoff) else pd.Timestamp(fixture.kickoff).isoformat()
-        listing.append({"match_id": fixture.match_id, "league": fixture.league,
-                        "home_team": fixture.home_team, "away_team": fixture.away_team,
-                        "kickoff": kickoff, "odds": books})
+        listing.append(
+            {
+                "match_id": fixture.match_id,
+                "league": fixture.league,
+                "home_team": fixture.home_team,
+                "away_team": fixture.away_team,
+                "kickoff": kickoff,
+                "odds": books,
+            }
+        )
     return listing
 
 
 def history_digest(matches: pd.DataFrame, odds: pd.DataFrame) -> str:
     """A short hash of what a state is built from: the played results and listed fixtures, and
     the prices (match, book, phase, outcome, price). Equal digests, equal states."""
-    result_columns = [c for c in ("match_id", "status", "home_goals", "away_goals", "kickoff",
-                                  "home_team", "away_team") if c in matches]
-    price_columns = [c for c in ("match_id", "bookmaker", "phase", "market", "outcome", "line",
-                                 "price", "captured_at") if c in odds]
+    result_columns = [
+        c
+        for c in (
+            "match_id",
+            "status",
+            "home_goals",
+            "away_goals",
+            "kickoff",
+            "home_team",
+            "away_team",
+        )
+        if c in matches
+    ]
+    price_columns = [
+        c
+        for c in (
+            "match_id",
+            "bookmaker",
+            "phase",
+            "market",
+            "outcome",
+            "line",
+            "price",
+            "captured_at",
+        )
+        if c in odds
+    ]
     digest = hashlib.sha256()
     for frame, columns in ((matches, result_columns), (odds, price_columns)):
         if len(frame):
@@ -135,8 +175,9 @@ class ServingState:
     fixtures: tuple[dict[str, Any], ...] = ()  # `fixture_listing`: subscribable before a push
 
     @classmethod
-    def build(cls, matches: pd.DataFrame, odds: pd.DataFrame, features: FeatureConfig,
-              clv: ClvSettings) -> ServingState:
+    def build(
+        cls, matches: pd.DataFrame, odds: pd.DataFrame, features: FeatureConfig, clv: ClvSettings
+    ) -> ServingState:
         """From a history (played matches and listed fixtures: `DataStore.history` of the
         model's leagues) and its prices."""
         clv_model, clv_book = fit_clv_model(odds, clv)
@@ -174,8 +215,10 @@ class ServingState:
         directory = Path(directory)
         described = json.loads((directory / "state.json").read_text())
         if described.get("format") != FORMAT:
-            raise ValueError(f"{directory}: serving state format {described.get('format')!r}, "
-                             f"this code reads {FORMAT}")
+            raise ValueError(
+                f"{directory}: serving state format {described.get('format')!r}, "
+                f"this code reads {FORMAT}"
+            )
         clv = described.get("clv_model")
         return cls(
             featurizer=MatchupFeaturizer.from_files(directory, features),

@@ -78,8 +78,10 @@ def default_sources(
     real = sorted(set(stored_leagues) - set(synthetic_leagues))
     if SYNTHETIC not in configured or not real:
         return configured, None
-    note = (f"no source named and the store holds real leagues ({', '.join(real)}): the "
-            f"synthetic league is not mixed in (name '{SYNTHETIC}' to add it)")
+    note = (
+        f"no source named and the store holds real leagues ({', '.join(real)}): the "
+        f"synthetic league is not mixed in (name '{SYNTHETIC}' to add it)"
+    )
     return [s for s in configured if s != SYNTHETIC], note
 
 

@@ -61,8 +61,10 @@ def season_split(
     test = tuple(sorted(test)) if test else tuple(ordered[-1:])
     late = sorted(s for s in fitted or () if s >= min(test))
     if late:
-        raise ValueError(f"training seasons must come before the test seasons "
-                         f"({', '.join(test)}): {', '.join(late)}")
+        raise ValueError(
+            f"training seasons must come before the test seasons "
+            f"({', '.join(test)}): {', '.join(late)}"
+        )
     earlier = [s for s in ordered if s < min(test) and (not fitted or s in fitted)]
     if validation is None:
         validation = earlier[-n_validation:] if n_validation and len(earlier) > 1 else []
@@ -90,8 +92,9 @@ def choose_rows(
             played & key.isin(partitions["test"]),
             described,
         )
-    split: SeasonSplit = season_split(info.loc[played, "season"].unique(), test_seasons,
-                                      validation_seasons, fitted=fitted_seasons)
+    split: SeasonSplit = season_split(
+        info.loc[played, "season"].unique(), test_seasons, validation_seasons, fitted=fitted_seasons
+    )
     fit = played & info["season"].isin([*split.train, *split.validation])
     test = played & info["season"].isin(split.test)
     return fit, test, {k: list(v) for k, v in split.__dict__.items()}

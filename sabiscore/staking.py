@@ -135,8 +135,9 @@ class StakingPolicy:
         commission = dict(self.commission or {})
         for book, share in commission.items():
             if not (isinstance(book, str) and _is_number(share) and 0 <= share < 1):
-                raise ValueError(f"commission must map a book to a share in [0, 1), got "
-                                 f"{book!r}: {share!r}")
+                raise ValueError(
+                    f"commission must map a book to a share in [0, 1), got {book!r}: {share!r}"
+                )
         object.__setattr__(self, "commission", commission)
 
     @classmethod
@@ -207,8 +208,9 @@ def _sharp_lines(sharp_probs: Any, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, np.nan)
     sharp = _probabilities_or_nan(sharp_probs)
     if sharp.shape != shape:
-        raise ValueError(f"sharp probabilities must be shaped like the odds {shape}, "
-                         f"got {sharp.shape}")
+        raise ValueError(
+            f"sharp probabilities must be shaped like the odds {shape}, got {sharp.shape}"
+        )
     rows = np.atleast_2d(sharp)
     missing = np.isnan(rows)
     if (missing.any(axis=1) != missing.all(axis=1)).any():
@@ -511,8 +513,10 @@ def match_edges(
     allowed = None if bet_at is None else set(bet_at)
     takeable = np.array([n not in AGGREGATES and (allowed is None or n in allowed) for n in names])
     if allowed is not None and not takeable.any():
-        raise ValueError(f"no price of the books to bet at ({', '.join(sorted(allowed))}) among "
-                         f"the books sent ({', '.join(names)})")
+        raise ValueError(
+            f"no price of the books to bet at ({', '.join(sorted(allowed))}) among "
+            f"the books sent ({', '.join(names)})"
+        )
     if not takeable.any():
         raise ValueError(
             f"no bookmaker's price to take among the books sent ({', '.join(names)}): "
@@ -526,8 +530,10 @@ def match_edges(
     sharp_probs = None if sharp is None else implied[names.index(sharp)]
     bets = bet_decisions(probs, best_net, sharp_probs, policy)
     clv = _expected_clv(clv_model, best_net, implied, names, reference_book)
-    tiers = [quality_tier(float(e), policy) if r is BetReason.VALUE_BET else QualityTier.AVOID
-             for e, r in zip(bets.edges, bets.reasons, strict=True)]
+    tiers = [
+        quality_tier(float(e), policy) if r is BetReason.VALUE_BET else QualityTier.AVOID
+        for e, r in zip(bets.edges, bets.reasons, strict=True)
+    ]
     return [
         OutcomeEdge(
             outcome=OUTCOMES[k],

@@ -213,10 +213,13 @@ class DataStore:
         with self._lock():
             manifest = self.manifest()
             current = manifest["partitions"]
-            gone = tuple(sorted(
-                key for key, entry in current.items()
-                if entry["league"] == league and season in (None, entry["season"])
-            ))
+            gone = tuple(
+                sorted(
+                    key
+                    for key, entry in current.items()
+                    if entry["league"] == league and season in (None, entry["season"])
+                )
+            )
             if not gone:
                 return ()
             for key in gone:
@@ -238,7 +241,10 @@ class DataStore:
             if frame is None or frame.empty:
                 continue
             rel = (
-                Path("canonical") / table / f"league={part.league}" / f"season={part.season}"
+                Path("canonical")
+                / table
+                / f"league={part.league}"
+                / f"season={part.season}"
                 / f"part-{part.kind}-{part.raw_sha256[:12]}.parquet"
             )
             path = self.root / rel
@@ -321,8 +327,7 @@ class DataStore:
         fixtures = self.upcoming_fixtures()
         if not fixtures.empty and leagues:
             fixtures = fixtures[fixtures["league"].isin(leagues)]
-        matches = pd.concat([played, fixtures], ignore_index=True) if not fixtures.empty \
-            else played
+        matches = pd.concat([played, fixtures], ignore_index=True) if not fixtures.empty else played
         return matches, self.load("odds", leagues=leagues)
 
     def summary(self) -> dict:
@@ -357,17 +362,21 @@ def missing_choice(
     held = sorted({p["league"] for p in played})
     absent = [league for league in leagues or () if league not in held]
     if absent:
-        return (f"league{'s' if len(absent) > 1 else ''} {', '.join(absent)} "
-                f"{'are' if len(absent) > 1 else 'is'} not in the store; "
-                f"leagues in the store: {', '.join(held) or 'none'}")
+        return (
+            f"league{'s' if len(absent) > 1 else ''} {', '.join(absent)} "
+            f"{'are' if len(absent) > 1 else 'is'} not in the store; "
+            f"leagues in the store: {', '.join(held) or 'none'}"
+        )
     chosen = [p for p in played if not leagues or p["league"] in leagues]
     seasons_held = sorted({p["season"] for p in chosen})
     unknown = [season for season in seasons or () if season not in seasons_held]
     if unknown:
         scope = f" {', '.join(leagues)}" if leagues else ""
-        return (f"season{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                f"{'have' if len(unknown) > 1 else 'has'} no played{scope} matches in the "
-                f"store; seasons held: {', '.join(seasons_held) or 'none'}")
+        return (
+            f"season{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
+            f"{'have' if len(unknown) > 1 else 'has'} no played{scope} matches in the "
+            f"store; seasons held: {', '.join(seasons_held) or 'none'}"
+        )
     return None
 
 

@@ -53,8 +53,9 @@ def steps_of(readme: str) -> list[Step]:
             continue
         checks = CHECK.findall(comment)
         code = next((int(v) for k, v in checks if k == "exit"), 0)
-        steps.append(Step(command.strip(), code,
-                          tuple(v.strip() for k, v in checks if k == "expect")))
+        steps.append(
+            Step(command.strip(), code, tuple(v.strip() for k, v in checks if k == "expect"))
+        )
     return steps
 
 
@@ -66,11 +67,18 @@ def run(steps: list[Step], store: Path, shared: Path | None = None) -> list[str]
         if shared is not None:
             command = command.replace(SHARED, str(shared.resolve()))
         print(f"[{number}/{len(steps)}] {step.command}", flush=True)
-        done = subprocess.run(["bash", "-c", command], cwd=ROOT, capture_output=True, text=True,
-                              env=os.environ | {"PYTHONUNBUFFERED": "1"}, timeout=900)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            timeout=900,
+        )
         output = done.stdout + done.stderr
         problems = [f"exit {done.returncode}, wanted {step.exit_code}"] * (
-            done.returncode != step.exit_code)
+            done.returncode != step.exit_code
+        )
         problems += [f"no {text!r} in the output" for text in step.expected if text not in output]
         verdict = "ok" if not problems else "FAILED: " + "; ".join(problems)
         print(f"    {time.monotonic() - started:6.1f}s  {verdict}", flush=True)

@@ -212,8 +212,11 @@ def report_markdown(
         "",
         results_markdown(by.get_group("overall")),
     ]
-    for column, title in (("tier", "By quality tier"), ("league", "By league"),
-                          ("season", "By season")):
+    for column, title in (
+        ("tier", "By quality tier"),
+        ("league", "By league"),
+        ("season", "By season"),
+    ):
         if column in by.groups:
             lines += ["", f"## {title}", "", results_markdown(by.get_group(column))]
     lines += ["", "## The forecasts on the same matches", "", to_markdown(scores), ""]
@@ -253,8 +256,13 @@ def write_report(
         plots["clv"] = clv_histogram_plot(clv, out / "clv_distribution.png")
     plots["calibration"] = calibration_plot(dict(curves), out / "calibration.png")
     markdown = report_markdown(results, scores, meta, [str(p) for p in plots.values()])
-    files = {**plots, "report": out / "report.md", "results": out / "results.csv",
-             "bets": out / "bets.csv", "forecast_scores": out / "forecast_scores.csv"}
+    files = {
+        **plots,
+        "report": out / "report.md",
+        "results": out / "results.csv",
+        "bets": out / "bets.csv",
+        "forecast_scores": out / "forecast_scores.csv",
+    }
     files["report"].write_text(markdown)
     results.to_csv(files["results"], index=False)
     ledger.to_csv(files["bets"], index=False)
@@ -269,14 +277,18 @@ def publish_artifacts(files: Mapping[str, Path]) -> None:
     The images travel inside the artifact as data URLs, so the Prefect UI shows them without
     a server for the files.
     """
-    create_markdown_artifact(Path(files["report"]).read_text(), key="backtest-bets-report",
-                             description="The betting backtest: ROI, yield and CLV per strategy")
+    create_markdown_artifact(
+        Path(files["report"]).read_text(),
+        key="backtest-bets-report",
+        description="The betting backtest: ROI, yield and CLV per strategy",
+    )
     for name, path in files.items():
         if Path(path).suffix == ".png":
             encoded = base64.b64encode(Path(path).read_bytes()).decode("ascii")
             key = "backtest-bets-" + name.replace("_", "-")
-            create_image_artifact(f"data:image/png;base64,{encoded}", key=key,
-                                  description=f"betting backtest: {name}")
+            create_image_artifact(
+                f"data:image/png;base64,{encoded}", key=key, description=f"betting backtest: {name}"
+            )
 
 
 @task(name="log-backtest-run", cache_policy=NO_CACHE)
@@ -317,11 +329,24 @@ def log_backtest_run(
     }
     tables = {"results": results, "bets": ledger}
     shown = {k: v for k, v in files.items() if Path(v).suffix in (".png", ".md")}
-    train, test = ([key.split("/") for key in params["partitions"][part]]
-                   for part in ("train", "test"))
-    name = run_name("backtest-bets", sorted({league for league, _ in train + test}),
-                    sorted({season for _, season in train}), sorted({season for _, season in test}))
-    return log_training_run(data_dir, params=params, metrics=metrics, tables=tables,
-                            files=shown, tags=tags, run_name=name,
-                            experiment=BACKTEST_EXPERIMENT, started_ms=started_ms,
-                            inputs=inputs)
+    train, test = (
+        [key.split("/") for key in params["partitions"][part]] for part in ("train", "test")
+    )
+    name = run_name(
+        "backtest-bets",
+        sorted({league for league, _ in train + test}),
+        sorted({season for _, season in train}),
+        sorted({season for _, season in test}),
+    )
+    return log_training_run(
+        data_dir,
+        params=params,
+        metrics=metrics,
+        tables=tables,
+        files=shown,
+        tags=tags,
+        run_name=name,
+        experiment=BACKTEST_EXPERIMENT,
+        started_ms=started_ms,
+        inputs=inputs,
+    )

@@ -93,8 +93,9 @@ def write_synthetic_league(settings: dict[str, Any], data_dir: Path) -> list[Pat
     return write_football_data_csvs(league, data_dir / "synthetic" / "files")
 
 
-def chosen_sources(sources: list[str] | None, data_config: dict,
-                   store: DataStore) -> tuple[list[str], str | None]:
+def chosen_sources(
+    sources: list[str] | None, data_config: dict, store: DataStore
+) -> tuple[list[str], str | None]:
     """The sources named, else `default_sources` less the synthetic league when the store
     already holds real leagues (and the note saying so)."""
     if sources:
@@ -102,8 +103,11 @@ def chosen_sources(sources: list[str] | None, data_config: dict,
     from sabiscore.synthetic import SyntheticConfig
 
     synthetic = SyntheticConfig.from_dict(data_config.get("synthetic", {}))
-    return default_sources(data_config["default_sources"], store.summary()["leagues"],
-                           [spec.code for spec in synthetic.leagues])
+    return default_sources(
+        data_config["default_sources"],
+        store.summary()["leagues"],
+        [spec.code for spec in synthetic.leagues],
+    )
 
 
 @task(name="resolve-sources", cache_policy=NO_CACHE)
@@ -131,8 +135,13 @@ def _retry_unless_client_error(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-@task(name="download", retries=3, retry_delay_seconds=[2, 5, 15],
-      retry_condition_fn=_retry_unless_client_error, cache_policy=NO_CACHE)
+@task(
+    name="download",
+    retries=3,
+    retry_delay_seconds=[2, 5, 15],
+    retry_condition_fn=_retry_unless_client_error,
+    cache_policy=NO_CACHE,
+)
 def download(url: str, timeout_s: float) -> bytes:
     """Fetch one URL (retried: the only step here that talks to the outside world)."""
     response = httpx.get(url, timeout=timeout_s, follow_redirects=True)
@@ -141,9 +150,7 @@ def download(url: str, timeout_s: float) -> bytes:
 
 
 @task(name="keep-raw", cache_policy=NO_CACHE)
-def keep_raw(
-    store: DataStore, contents: dict[str, bytes | Path]
-) -> dict[str, RawFile | Exception]:
+def keep_raw(store: DataStore, contents: dict[str, bytes | Path]) -> dict[str, RawFile | Exception]:
     """Keep every file's bytes unchanged, content-addressed, before anything reads them (a
     path is read here); a file that cannot be read or kept becomes its exception."""
     kept: dict[str, RawFile | Exception] = {}
@@ -179,8 +186,9 @@ def screen_files(
     for source, raw in raws.items():
         data = raw.path.read_bytes()
         try:
-            refusal = screen_file(data, raw.source, judge, validation["max_bad_share"],
-                                  settings, month)
+            refusal = screen_file(
+                data, raw.source, judge, validation["max_bad_share"], settings, month
+            )
         except FileFormatError:
             continue  # parse-files reports it
         if refusal is not None:
@@ -235,8 +243,15 @@ def validate_files(
         "seconds": round(gx_seconds, 3),
         "data_docs": str(run.docs_index) if run.docs_index else None,
         "report": str(run.report) if run.report else None,
-        "failed": [{"expectation": f.expectation, "column": f.column, "reason": f.reason,
-                    "rows": len(f.index)} for f in run.failures],
+        "failed": [
+            {
+                "expectation": f.expectation,
+                "column": f.column,
+                "reason": f.reason,
+                "rows": len(f.index),
+            }
+            for f in run.failures
+        ],
     }
     return outcome, stats
 
@@ -404,8 +419,9 @@ def check_guards(
         reason = _file_refusal(parsed_file, source, replace=False)
         if reason is None:
             parts = _file_parts(raws[source], parsed_file, part_of)
-            shrinks = {p.key: _shrink_refusal(p, committed.get(p.key), guards, False)
-                       for p in parts}
+            shrinks = {
+                p.key: _shrink_refusal(p, committed.get(p.key), guards, False) for p in parts
+            }
             shrinks = {key: why for key, why in shrinks.items() if why}
             reason = _shrink_message(source, shrinks) if shrinks else None
         if reason:
@@ -448,8 +464,18 @@ def summarize(reports: dict[str, FileReport], extra: dict) -> dict:
 def publish_summary(summary: dict) -> None:
     """A table of files and a markdown summary on the Prefect UI's Artifacts page."""
     rows = [
-        {k: r[k] for k in ("source", "status", "matches", "fixtures", "quarantined",
-                           "price_warnings", "message")}
+        {
+            k: r[k]
+            for k in (
+                "source",
+                "status",
+                "matches",
+                "fixtures",
+                "quarantined",
+                "price_warnings",
+                "message",
+            )
+        }
         for r in summary["per_file"]
     ]
     create_table_artifact(rows, key="ingest-files", description="Files read by the last ingest")
@@ -468,11 +494,17 @@ def publish_summary(summary: dict) -> None:
         lines.append(f"- validation report (opens offline): `{summary['gx']['report']}`")
     if summary.get("gx", {}).get("data_docs"):
         lines.append(f"- GX Data Docs: `{summary['gx']['data_docs']}`")
-    create_markdown_artifact("\n".join(lines), key="ingest-summary",
-                             description="The last ingest: files, matches, quarantine, store")
+    create_markdown_artifact(
+        "\n".join(lines),
+        key="ingest-summary",
+        description="The last ingest: files, matches, quarantine, store",
+    )
     get_run_logger().info(
         "ingest: %s files, %s matches, %s fixtures, %s quarantined, %s errors",
-        summary["files"], summary["matches"], summary["fixtures"], summary["quarantined"],
+        summary["files"],
+        summary["matches"],
+        summary["fixtures"],
+        summary["quarantined"],
         len(summary["errors"]),
     )
 
@@ -495,8 +527,9 @@ class Stopwatch:
         return round(time.perf_counter() - self.started, 3)
 
 
-def fetch_and_keep_raw(refs: list[SourceRef], store: DataStore, http: Mapping[str, Any],
-                       reports: dict[str, FileReport]) -> dict[str, RawFile]:
+def fetch_and_keep_raw(
+    refs: list[SourceRef], store: DataStore, http: Mapping[str, Any], reports: dict[str, FileReport]
+) -> dict[str, RawFile]:
     """Every source's bytes kept unchanged in the store (downloads side by side, with retries);
     a source that cannot be read becomes its report's error."""
     fetching = {
@@ -509,8 +542,9 @@ def fetch_and_keep_raw(refs: list[SourceRef], store: DataStore, http: Mapping[st
     contents: dict[str, bytes | Path] = {}
     for ref in refs:
         try:
-            contents[ref.location] = (fetching[ref.location].result() if ref.is_url
-                                      else Path(ref.location))
+            contents[ref.location] = (
+                fetching[ref.location].result() if ref.is_url else Path(ref.location)
+            )
         except Exception as error:  # noqa: BLE001 - every failure becomes a per-file report
             file_error(reports[ref.location], error)
     raws = {}
@@ -522,8 +556,9 @@ def fetch_and_keep_raw(refs: list[SourceRef], store: DataStore, http: Mapping[st
     return raws
 
 
-def files_to_read(raws: dict[str, RawFile], store: DataStore, reports: dict[str, FileReport],
-                  force: bool) -> dict[str, RawFile]:
+def files_to_read(
+    raws: dict[str, RawFile], store: DataStore, reports: dict[str, FileReport], force: bool
+) -> dict[str, RawFile]:
     """The files whose bytes are not stored yet (all with `force`); the others are reported
     unchanged, with their counts from the manifest."""
     manifest = store.manifest()
@@ -535,8 +570,12 @@ def files_to_read(raws: dict[str, RawFile], store: DataStore, reports: dict[str,
     return todo
 
 
-def unrefused(todo: dict[str, RawFile], refused: Mapping[str, EarlyRefusal], store: DataStore,
-              reports: dict[str, FileReport]) -> dict[str, RawFile]:
+def unrefused(
+    todo: dict[str, RawFile],
+    refused: Mapping[str, EarlyRefusal],
+    store: DataStore,
+    reports: dict[str, FileReport],
+) -> dict[str, RawFile]:
     """The files the screen let through; the refused ones are reported and their quarantine
     kept."""
     for source, refusal in refused.items():
@@ -545,8 +584,9 @@ def unrefused(todo: dict[str, RawFile], refused: Mapping[str, EarlyRefusal], sto
     return {s: r for s, r in todo.items() if s not in refused}
 
 
-def parsed_files(to_parse: dict[str, RawFile], season_start_month: int,
-                 reports: dict[str, FileReport]) -> dict[str, ParsedFile]:
+def parsed_files(
+    to_parse: dict[str, RawFile], season_start_month: int, reports: dict[str, FileReport]
+) -> dict[str, ParsedFile]:
     """Each file parsed; one that is not football-data becomes its report's error."""
     parsed = {}
     for source, result in parse_files(to_parse, season_start_month).items():
@@ -596,6 +636,7 @@ def file_error(report: FileReport, error: BaseException) -> None:
 
 
 # --- the GX runner: our YAML suites run by Great Expectations ---------------------------------
+
 
 class TableValidationError(RuntimeError):
     """The table is not of the expected shape at all (a table-level expectation failed)."""
@@ -696,13 +737,19 @@ def run_suites(
     context.build_data_docs(site_names=["sabiscore_local"])  # once for every suite: 1-2 s each
     report = Path(docs_dir) / "report.html"
     report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(report_html(verdicts, "SabiScore: the latest validation",
-                                  datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")))
+    report.write_text(
+        report_html(
+            verdicts,
+            "SabiScore: the latest validation",
+            datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    )
     return SuiteRun(tuple(failures), evaluated, successful, docs_dir / "index.html", report)
 
 
-def _read_results(validation_result: Any, suite: str,
-                  rows: int) -> tuple[list[Failure], list[ExpectationVerdict]]:
+def _read_results(
+    validation_result: Any, suite: str, rows: int
+) -> tuple[list[Failure], list[ExpectationVerdict]]:
     """One walk over a suite's GX results: the failures that cost rows (a table-level failure
     or an expectation that could not run raises) and every expectation's verdict for the
     offline report."""
@@ -714,10 +761,17 @@ def _read_results(validation_result: Any, suite: str,
             raise TableValidationError(f"{config.type} could not run: {message}")
         column = config.kwargs.get("column") or config.kwargs.get("column_A", "")
         reason = config.meta.get("reason", "")
-        verdicts.append(ExpectationVerdict(
-            suite, config.type, str(column), str(reason), bool(result.success),
-            int((result.result or {}).get("unexpected_count") or 0), rows,
-        ))
+        verdicts.append(
+            ExpectationVerdict(
+                suite,
+                config.type,
+                str(column),
+                str(reason),
+                bool(result.success),
+                int((result.result or {}).get("unexpected_count") or 0),
+                rows,
+            )
+        )
         if result.success:
             continue
         level = config.meta["level"]

@@ -108,12 +108,14 @@ def load_plugin(kind: str) -> LiveFetch:
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
-        raise LiveSourceError(f"live source {kind!r}: cannot import {module_name!r} "
-                              f"({error})") from error
+        raise LiveSourceError(
+            f"live source {kind!r}: cannot import {module_name!r} ({error})"
+        ) from error
     fetch = getattr(module, function_name, None)
     if not callable(fetch):
-        raise LiveSourceError(f"live source {kind!r}: {module_name} has no function "
-                              f"{function_name!r}")
+        raise LiveSourceError(
+            f"live source {kind!r}: {module_name} has no function {function_name!r}"
+        )
     return fetch
 
 
@@ -121,24 +123,32 @@ def checked_snapshot(snapshot: Any, kind: str) -> LiveSnapshot:
     """`snapshot` if it keeps the live contract (a LiveSnapshot, the canonical columns, safe
     match ids), its tables narrowed to the canonical columns; else a LiveSourceError."""
     if not isinstance(snapshot, LiveSnapshot):
-        raise LiveSourceError(f"live source {kind!r} answered a {type(snapshot).__name__}, "
-                              "not a sabiscore.live.LiveSnapshot")
+        raise LiveSourceError(
+            f"live source {kind!r} answered a {type(snapshot).__name__}, "
+            "not a sabiscore.live.LiveSnapshot"
+        )
     tables = {}
-    contract = (("fixtures", FIXTURE_COLUMNS, "FIXTURE_COLUMNS"), ("odds", ODDS_COLUMNS,
-                "ODDS_COLUMNS"))
+    contract = (
+        ("fixtures", FIXTURE_COLUMNS, "FIXTURE_COLUMNS"),
+        ("odds", ODDS_COLUMNS, "ODDS_COLUMNS"),
+    )
     for name, columns, columns_name in contract:
         frame = getattr(snapshot, name)
         if not isinstance(frame, pd.DataFrame):
-            raise LiveSourceError(f"live source {kind!r}: its {name} is a "
-                                  f"{type(frame).__name__}, not a DataFrame")
+            raise LiveSourceError(
+                f"live source {kind!r}: its {name} is a {type(frame).__name__}, not a DataFrame"
+            )
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise LiveSourceError(f"live source {kind!r}: its {name} table lacks the canonical "
-                                  f"columns {missing} (sabiscore.live.{columns_name})")
+            raise LiveSourceError(
+                f"live source {kind!r}: its {name} table lacks the canonical "
+                f"columns {missing} (sabiscore.live.{columns_name})"
+            )
         unsafe = sorted({str(i) for i in frame["match_id"] if not is_safe_match_id(i)})
         if unsafe:
-            raise LiveSourceError(f"live source {kind!r}: {name} match ids not of "
-                                  f"make_match_id's shape: {unsafe[:5]}")
+            raise LiveSourceError(
+                f"live source {kind!r}: {name} match ids not of make_match_id's shape: {unsafe[:5]}"
+            )
         tables[name] = frame.loc[:, list(columns)]
     return dataclasses.replace(snapshot, **tables)
 
@@ -186,8 +196,10 @@ def fetch_the_odds_api(
     settings = odds_api.OddsApiSettings.from_config(sources)
     key = os.environ.get(settings.key_env, "").strip()
     if not key:
-        note = (f"{odds_api.SOURCE}: ${settings.key_env} is not set: set it to an API key of "
-                "https://the-odds-api.com to read its prices")
+        note = (
+            f"{odds_api.SOURCE}: ${settings.key_env} is not set: set it to an API key of "
+            "https://the-odds-api.com to read its prices"
+        )
         logger.warning(note)
         return LiveSnapshot.empty(odds_api.SOURCE, captured_at, note)
     sports, notes = odds_api.sport_keys(sources, leagues)
@@ -200,8 +212,10 @@ def fetch_the_odds_api(
             logger.info(quota)
             notes.append(quota)
             if response.status_code == 429:
-                stop = (f"{odds_api.SOURCE} {sport}: 429 {_api_message(response, key)}: "
-                        f"stopped, {league} and the leagues after it not read")
+                stop = (
+                    f"{odds_api.SOURCE} {sport}: 429 {_api_message(response, key)}: "
+                    f"stopped, {league} and the leagues after it not read"
+                )
                 logger.warning(stop)
                 notes.append(stop)
                 break
@@ -222,10 +236,15 @@ def _get(
     except httpx.HTTPError as error:
         # httpx's errors may carry the URL, its apiKey with it: only a redacted line leaves.
         reason = _hide(f"{type(error).__name__}: {error}", key)
-        raise LiveSourceError(f"{odds_api.SOURCE} {sport}: no answer from {url} "
-                              f"({reason})") from None
-    logger.info("%s: GET %s -> %s", odds_api.SOURCE, _hide(str(response.request.url), key),
-                response.status_code)
+        raise LiveSourceError(
+            f"{odds_api.SOURCE} {sport}: no answer from {url} ({reason})"
+        ) from None
+    logger.info(
+        "%s: GET %s -> %s",
+        odds_api.SOURCE,
+        _hide(str(response.request.url), key),
+        response.status_code,
+    )
     return response
 
 
@@ -233,19 +252,25 @@ def _events(
     response: httpx.Response, settings: odds_api.OddsApiSettings, sport: str, key: str
 ) -> list[Any]:
     if response.status_code == 401:
-        raise LiveSourceError(f"{odds_api.SOURCE} refused the key in ${settings.key_env} "
-                              f"(401: {_api_message(response, key)}): set ${settings.key_env} "
-                              "to a valid key of https://the-odds-api.com")
+        raise LiveSourceError(
+            f"{odds_api.SOURCE} refused the key in ${settings.key_env} "
+            f"(401: {_api_message(response, key)}): set ${settings.key_env} "
+            "to a valid key of https://the-odds-api.com"
+        )
     if response.status_code != 200:
-        raise LiveSourceError(f"{odds_api.SOURCE} {sport}: answered {response.status_code} "
-                              f"({_api_message(response, key)})")
+        raise LiveSourceError(
+            f"{odds_api.SOURCE} {sport}: answered {response.status_code} "
+            f"({_api_message(response, key)})"
+        )
     try:
         events = response.json()
     except ValueError:
         events = None
     if not isinstance(events, list):
-        raise LiveSourceError(f"{odds_api.SOURCE} {sport}: answered {response.status_code} "
-                              "but not a JSON list of events")
+        raise LiveSourceError(
+            f"{odds_api.SOURCE} {sport}: answered {response.status_code} "
+            "but not a JSON list of events"
+        )
     return events
 
 

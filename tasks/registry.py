@@ -58,8 +58,9 @@ def feature_hash(outcome: TrainingOutcome) -> str:
     return digest({"settings": outcome.config["features"], "columns": columns})
 
 
-def data_seen(info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index,
-              n_holdout: int) -> dict[str, Any]:
+def data_seen(
+    info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index, n_holdout: int
+) -> dict[str, Any]:
     """What a version trained and was tested on, for its metadata (and its `data.leagues` and
     `data.trained_through` tags)."""
     return {
@@ -74,8 +75,9 @@ def data_seen(info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index,
 
 def holdout_index(outcome: TrainingOutcome) -> pd.Index:
     """The gate's holdout: test matches with a result and a forecast from every forecaster."""
-    forecasts = {name: frame.loc[outcome.test_index]
-                 for name, frame in outcome.evaluation.forecasts.items()}
+    forecasts = {
+        name: frame.loc[outcome.test_index] for name, frame in outcome.evaluation.forecasts.items()
+    }
     return common_matches(forecasts, outcome.table.info.loc[outcome.test_index, "result"])
 
 
@@ -85,8 +87,9 @@ def scores_on(name: str, probs: np.ndarray, results: pd.Series, holdout_id: str)
 
 
 @task(name="export-candidate", cache_policy=NO_CACHE)
-def export_candidate(outcome: TrainingOutcome, out: Path,
-                     data_dir: Path) -> tuple[Candidate, HoldoutScores, np.ndarray]:
+def export_candidate(
+    outcome: TrainingOutcome, out: Path, data_dir: Path
+) -> tuple[Candidate, HoldoutScores, np.ndarray]:
     """The trained stack as explicit files, with everything the registry tags it with."""
     from models.compiled import export_ensemble
 
@@ -119,8 +122,9 @@ def export_candidate(outcome: TrainingOutcome, out: Path,
 
 
 @task(name="assess-holdout", cache_policy=NO_CACHE)
-def assess_holdout(outcome: TrainingOutcome,
-                   candidate: Candidate) -> tuple[HoldoutScores, HoldoutBets]:
+def assess_holdout(
+    outcome: TrainingOutcome, candidate: Candidate
+) -> tuple[HoldoutScores, HoldoutBets]:
     """The gate's market on the candidate's holdout matches, and the bets the candidate would
     have placed there (reported beside the decision, never part of it)."""
     policy = PromotionPolicy.from_dict(outcome.config["promotion"])
@@ -155,8 +159,11 @@ def market_scores(outcome: TrainingOutcome, candidate: Candidate, forecaster: st
 def holdout_figures(market: HoldoutScores, bets: HoldoutBets) -> dict[str, float]:
     """Holdout figures beside the candidate's own (`holdout_*` metrics of its run): the
     market's scores, the bets' CLV."""
-    tags = {f"market_{k}": getattr(market, k) for k in ("log_loss", "brier", "rps", "ece")
-            if getattr(market, k) is not None}
+    tags = {
+        f"market_{k}": getattr(market, k)
+        for k in ("log_loss", "brier", "rps", "ece")
+        if getattr(market, k) is not None
+    }
     return {**tags, **bets.tags()}
 
 
@@ -263,15 +270,20 @@ class RefitResult:
 
 
 @task(name="export-refit", cache_policy=NO_CACHE)
-def export_refit(outcome: TrainingOutcome, refit: Any, refit_of: str, out: Path,
-                 data_dir: Path) -> Candidate:
+def export_refit(
+    outcome: TrainingOutcome, refit: Any, refit_of: str, out: Path, data_dir: Path
+) -> Candidate:
     """The refit as explicit files, described by the data it saw. Its holdout figures are
     those of `refit_of`, which the registry carries over: it has none of its own."""
     from models.compiled import export_ensemble
 
     data = data_seen(outcome.table.info, refit.fit_index, pd.Index([]), 0)
-    metadata = {"features": outcome.config["features"], "feature_hash": feature_hash(outcome),
-                **data, "refit_of": refit_of}
+    metadata = {
+        "features": outcome.config["features"],
+        "feature_hash": feature_hash(outcome),
+        **data,
+        "refit_of": refit_of,
+    }
     example = outcome.table.X.loc[refit.fit_index[-5:]]
     ensemble_dir = export_ensemble(refit.stack, out / "ensemble", metadata)
     state = export_state(DataStore(data_dir), ensemble_dir, metadata, outcome.config)
@@ -291,8 +303,10 @@ def export_refit(outcome: TrainingOutcome, refit: Any, refit_of: str, out: Path,
 @task(name="register-refit", cache_policy=NO_CACHE)
 def register_refit(registry: ModelRegistry, candidate: Candidate, run_id: str, judged: str) -> str:
     version = registry.register_refit(candidate, run_id, judged)
-    print(f"registered {registry.name} version {version.version} ({version.tags['semver']}), "
-          f"a refit of version {judged}")
+    print(
+        f"registered {registry.name} version {version.version} ({version.tags['semver']}), "
+        f"a refit of version {judged}"
+    )
     return str(version.version)
 
 
@@ -302,8 +316,10 @@ def serve_refit(registry: ModelRegistry, version: str, judged: str) -> RefitResu
     registry.promote_refit(version, judged)
     served = registry.client.get_model_version(registry.name, version)
     through = served.tags.get(TRAINED_THROUGH)
-    print(f"champion now version {version}, the refit of version {judged} on every played match "
-          f"through {through}")
+    print(
+        f"champion now version {version}, the refit of version {judged} on every played match "
+        f"through {through}"
+    )
     return RefitResult(judged, version, served.tags.get("semver"), through)
 
 
@@ -326,12 +342,17 @@ def served_lineage(registry: ModelRegistry) -> dict[str, str | None]:
     champion = registry.champion()
     version = str(champion.version) if champion is not None else None
     served = dict(champion.tags) if champion is not None else {}
-    return {"champion_version": version, "served_version": version,
-            "refit_of": served.get(REFIT_OF), "trained_through": served.get(TRAINED_THROUGH)}
+    return {
+        "champion_version": version,
+        "served_version": version,
+        "refit_of": served.get(REFIT_OF),
+        "trained_through": served.get(TRAINED_THROUGH),
+    }
 
 
-def refit_failed(registry: ModelRegistry, judged: str, registered: str | None,
-                 error: Exception) -> RefitResult:
+def refit_failed(
+    registry: ModelRegistry, judged: str, registered: str | None, error: Exception
+) -> RefitResult:
     """A refit that failed: the champion is as the gate left it (the promoted version, unless
     another pipeline promoted since); a version the refit registered without an alias is
     deleted."""
@@ -342,8 +363,10 @@ def refit_failed(registry: ModelRegistry, judged: str, registered: str | None,
         except Exception:  # the next registration deletes it once this process is gone
             logger.warning("could not delete version %s", registered, exc_info=True)
     why = f"{type(error).__name__}: {error}"
-    print(f"warning: the refit of version {judged} failed ({why}); the champion is as the gate "
-          "left it")
+    print(
+        f"warning: the refit of version {judged} failed ({why}); the champion is as the gate "
+        "left it"
+    )
     return RefitResult(judged, error=why)
 
 
@@ -357,8 +380,11 @@ def publish_decision(
     bets: HoldoutBets,
     refit: RefitResult | None = None,
 ) -> str:
-    champion = (f"version {champion_version}" if champion_version
-                else "none: no model has passed the gate yet, nothing is served")
+    champion = (
+        f"version {champion_version}"
+        if champion_version
+        else "none: no model has passed the gate yet, nothing is served"
+    )
     if refit is not None:
         champion = f"{champion} ({refit_words(refit)})"
     lines = [
@@ -373,12 +399,16 @@ def publish_decision(
     ]
     for name, s in scores.items():
         if s is not None and s.complete():
-            lines.append(f"| {name} | {s.n} | {s.log_loss:.4f} | {s.brier:.4f} | "
-                         f"{s.rps:.4f} | {s.ece:.4f} |")
+            lines.append(
+                f"| {name} | {s.n} | {s.log_loss:.4f} | {s.brier:.4f} | {s.rps:.4f} | {s.ece:.4f} |"
+            )
     lines += ["", *gate_lines(decision), "", *bets_lines(bets)]
     markdown = "\n".join(lines)
-    create_markdown_artifact(markdown, key="promotion-decision",
-                             description="The gate's decision on the new version, and why")
+    create_markdown_artifact(
+        markdown,
+        key="promotion-decision",
+        description="The gate's decision on the new version, and why",
+    )
     return markdown
 
 
@@ -396,8 +426,11 @@ def gate_lines(decision: Decision) -> list[str]:
     """The figures the candidate was held to, in words."""
     lines = []
     if decision.market_gap is not None:
-        held = (f"tolerance {decision.market_tolerance}" if decision.market_tolerance is not None
-                else "not required")
+        held = (
+            f"tolerance {decision.market_tolerance}"
+            if decision.market_tolerance is not None
+            else "not required"
+        )
         lines.append(f"- log loss against the market: {decision.market_gap:+.4f} ({held})")
     if decision.ece_bound is not None:
         lines.append(f"- calibration error bound: {decision.ece_bound:.4f}")

@@ -19,23 +19,31 @@ from sabiscore.serving_state import ClvSettings, ServingState
 from sabiscore.store import DataStore
 
 
-def state_of(store: DataStore, metadata: Mapping[str, Any],
-             config: Mapping[str, Any]) -> ServingState:
+def state_of(
+    store: DataStore, metadata: Mapping[str, Any], config: Mapping[str, Any]
+) -> ServingState:
     """The state of a model (its `metadata`: leagues and feature settings) on the store now."""
     matches, odds = store.history(metadata.get("leagues") or None)
-    return ServingState.build(matches, odds, FeatureConfig.from_dict(metadata.get("features")),
-                              ClvSettings.from_config(config))
+    return ServingState.build(
+        matches,
+        odds,
+        FeatureConfig.from_dict(metadata.get("features")),
+        ClvSettings.from_config(config),
+    )
 
 
-def export_state(store: DataStore, ensemble_dir: Path, metadata: Mapping[str, Any],
-                 config: Mapping[str, Any]) -> str:
+def export_state(
+    store: DataStore, ensemble_dir: Path, metadata: Mapping[str, Any], config: Mapping[str, Any]
+) -> str:
     """The state of the ensemble exported to `ensemble_dir` (with `metadata`), written beside
     its parts (`<ensemble_dir>/serving/`): logged with the model. Returns its history digest."""
     state = state_of(store, metadata, config)
     state.save(Path(ensemble_dir) / EMBEDDED_STATE)
-    print(f"serving state: {sum(map(len, state.featurizer.teams().values()))} teams as of "
-          f"{state.featurizer.state_date.date()}, {len(state.fixtures)} upcoming fixtures, "
-          f"closing-line model on {state.clv_book}")
+    print(
+        f"serving state: {sum(map(len, state.featurizer.teams().values()))} teams as of "
+        f"{state.featurizer.state_date.date()}, {len(state.fixtures)} upcoming fixtures, "
+        f"closing-line model on {state.clv_book}"
+    )
     return state.history
 
 
@@ -73,8 +81,14 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
         mlflow.set_tags({"model_version": version, "history": state.history})
         mlflow.log_artifacts(str(state.save(Path(tmp) / "state")), STATE_ARTIFACT)
     registry.record_state(version, run.info.run_id, state.history)
-    print(f"published the serving state of version {version} as of "
-          f"{state.featurizer.state_date.date()} ({len(state.fixtures)} upcoming fixtures)")
-    return {"published": True, "version": version, "run_id": run.info.run_id,
-            "state_date": str(state.featurizer.state_date.date()),
-            "fixtures": len(state.fixtures)}
+    print(
+        f"published the serving state of version {version} as of "
+        f"{state.featurizer.state_date.date()} ({len(state.fixtures)} upcoming fixtures)"
+    )
+    return {
+        "published": True,
+        "version": version,
+        "run_id": run.info.run_id,
+        "state_date": str(state.featurizer.state_date.date()),
+        "fixtures": len(state.fixtures),
+    }

@@ -78,20 +78,26 @@ def fit_stack(meta_learner: Any, fits: list[BaseFit], X: pd.DataFrame, y: np.nda
     return meta_learner.fit_from_forecasts(X, y, [f.model for f in fits], [f.oof for f in fits])
 
 
-def submit_members(train_settings: Mapping[str, Any], X: pd.DataFrame,
-                   y: np.ndarray) -> list[PrefectFuture]:
+def submit_members(
+    train_settings: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray
+) -> list[PrefectFuture]:
     """Every member of the stack (`train.models`) fitted on the task runner, side by side:
     out-of-fold forecasts, then on every row. The one way training, the refit and each
     backtest window start the ensemble; `finish_stack` finishes it."""
     from models import build_base_models
 
     n_folds = train_settings["stacking"]["n_folds"]
-    return [fit_base_model.submit(model, X, y, n_folds)
-            for model in build_base_models(train_settings)]
+    return [
+        fit_base_model.submit(model, X, y, n_folds) for model in build_base_models(train_settings)
+    ]
 
 
-def finish_stack(train_settings: Mapping[str, Any], members: Sequence[PrefectFuture],
-                  X: pd.DataFrame, y: np.ndarray) -> tuple[Any, list[BaseFit]]:
+def finish_stack(
+    train_settings: Mapping[str, Any],
+    members: Sequence[PrefectFuture],
+    X: pd.DataFrame,
+    y: np.ndarray,
+) -> tuple[Any, list[BaseFit]]:
     """The members' fits once done, and the stack (`train.stacking`) on their out-of-fold
     forecasts."""
     from models import build_meta_learner
@@ -123,8 +129,9 @@ def evaluate_forecasts(
     names = settings.get("market_forecasters")
     forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
     results = info.loc[X.index, "result"]
-    table = comparison_table(forecasts, results, info.loc[X.index, "league"],
-                             n_bins=settings.get("calibration_bins", 10))
+    table = comparison_table(
+        forecasts, results, info.loc[X.index, "league"], n_bins=settings.get("calibration_bins", 10)
+    )
     common = common_matches(forecasts, results)
     y = outcome_index(results.loc[common])
     curves = {
@@ -136,8 +143,9 @@ def evaluate_forecasts(
 
 @task(name="publish-training-report", cache_policy=NO_CACHE)
 def publish_report(markdown: str) -> None:
-    create_markdown_artifact(markdown, key="training-report",
-                             description="The test seasons' scores next to the market")
+    create_markdown_artifact(
+        markdown, key="training-report", description="The test seasons' scores next to the market"
+    )
 
 
 def report_markdown(
@@ -188,9 +196,12 @@ def save_plots(evaluation: Evaluation, stack: Any, fits: list[BaseFit], out: Pat
 def size_metrics(stack: Any, fits: list[BaseFit], n_train: int, n_test: int) -> dict:
     """What a person compares across training runs besides the scores: rows, fitting time,
     out-of-fold log loss of each member."""
-    return {"n_train": n_train, "n_test": n_test,
-            **{f"fit_seconds_{fit.name}": fit.seconds for fit in fits},
-            **{f"oof_{name}_log_loss": value for name, value in stack.oof_scores_.items()}}
+    return {
+        "n_train": n_train,
+        "n_test": n_test,
+        **{f"fit_seconds_{fit.name}": fit.seconds for fit in fits},
+        **{f"oof_{name}_log_loss": value for name, value in stack.oof_scores_.items()},
+    }
 
 
 def _sha256(value: Any) -> str:
@@ -201,29 +212,36 @@ def store_digest(store: DataStore) -> str:
     """The hash of what the store holds: each committed partition and its raw file's hash
     (not the manifest's version or times, so that equal data gives an equal hash)."""
     partitions = store.manifest()["partitions"]
-    return _sha256({key: [entry.get("kind"), entry["raw_sha256"]]
-                    for key, entry in partitions.items()})
+    return _sha256(
+        {key: [entry.get("kind"), entry["raw_sha256"]] for key, entry in partitions.items()}
+    )
 
 
-def rows_run_name(kind: str, info: pd.DataFrame, fit_index: pd.Index,
-                  test_index: pd.Index | None = None) -> str:
+def rows_run_name(
+    kind: str, info: pd.DataFrame, fit_index: pd.Index, test_index: pd.Index | None = None
+) -> str:
     """A run's name from the rows it trained (and was tested) on: kind, leagues, seasons."""
     fit, test = info.loc[fit_index], info.loc[test_index if test_index is not None else []]
     leagues = sorted({*fit["league"], *test["league"]})
     return run_name(kind, leagues, sorted(set(fit["season"])), sorted(set(test["season"])))
 
 
-def run_datasets(store: DataStore, table: FeatureTable, fit_index: pd.Index,
-                 test_index: pd.Index | None = None) -> list[RunDataset]:
+def run_datasets(
+    store: DataStore, table: FeatureTable, fit_index: pd.Index, test_index: pd.Index | None = None
+) -> list[RunDataset]:
     """The training (and test) rows as datasets of the run, from this state of the store."""
     manifest = store_digest(store)
     chosen = [(fit_index, "training"), (test_index, "testing")]
-    return [_dataset(store, table, index, context, manifest)
-            for index, context in chosen if index is not None and len(index)]
+    return [
+        _dataset(store, table, index, context, manifest)
+        for index, context in chosen
+        if index is not None and len(index)
+    ]
 
 
-def _dataset(store: DataStore, table: FeatureTable, index: pd.Index, context: str,
-             manifest: str) -> RunDataset:
+def _dataset(
+    store: DataStore, table: FeatureTable, index: pd.Index, context: str, manifest: str
+) -> RunDataset:
     info = table.info.loc[index]
     leagues, seasons = sorted(set(info["league"])), sorted(set(info["season"]))
     return RunDataset(
@@ -232,7 +250,11 @@ def _dataset(store: DataStore, table: FeatureTable, index: pd.Index, context: st
         digest=_sha256({"store": manifest, "rows": [str(i) for i in index]})[:16],
         source=str(store.manifest_path.resolve()),
         context=context,
-        tags={"store_manifest": manifest, "leagues": ",".join(leagues),
-              "seasons": ",".join(seasons), "rows": str(len(index))},
+        tags={
+            "store_manifest": manifest,
+            "leagues": ",".join(leagues),
+            "seasons": ",".join(seasons),
+            "rows": str(len(index)),
+        },
         targets="result",
     )

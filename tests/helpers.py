@@ -40,8 +40,11 @@ def serve_directory(
     a file path (for URL schemes whose layout differs from the folder's).
     """
     requests: list[str] = []
-    handler = type("Handler", (_Handler,), {"requests": requests, "rewrite": staticmethod(rewrite)
-                                             if rewrite else None})
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {"requests": requests, "rewrite": staticmethod(rewrite) if rewrite else None},
+    )
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -115,8 +118,26 @@ def recording_server(answer: Callable[[Recorded], Reply]) -> Iterator[tuple[str,
 #: What a garbage file is made of: blanks, text where numbers belong, impossible dates and
 #: prices, stray codes. Every field of every row is drawn from these.
 GARBAGE_TOKENS = (
-    b"", b"x", b"NaN", b"-1", b"0", b"1.01", b"3.5", b"999", b"abc", b"E0", b"31/02/2023",
-    b"12/08/2023", b"H", b"Z", b"Arsenal", b"1e300", b"?", b"2.2", b"10", b"7",
+    b"",
+    b"x",
+    b"NaN",
+    b"-1",
+    b"0",
+    b"1.01",
+    b"3.5",
+    b"999",
+    b"abc",
+    b"E0",
+    b"31/02/2023",
+    b"12/08/2023",
+    b"H",
+    b"Z",
+    b"Arsenal",
+    b"1e300",
+    b"?",
+    b"2.2",
+    b"10",
+    b"7",
 )
 
 

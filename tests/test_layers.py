@@ -14,8 +14,16 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("models", "tasks", "flows", "bentos", "cli")
 DOMAIN = sorted((ROOT / "sabiscore").rglob("*.py"))
 
-HEAVY = ("prefect", "mlflow", "bentoml", "great_expectations", "xgboost", "lightgbm", "httpx",
-         "betfairlightweight")
+HEAVY = (
+    "prefect",
+    "mlflow",
+    "bentoml",
+    "great_expectations",
+    "xgboost",
+    "lightgbm",
+    "httpx",
+    "betfairlightweight",
+)
 
 
 def test_domain_imports_no_framework() -> None:
@@ -54,17 +62,33 @@ def test_the_domain_imports_no_layer_above_it(path: Path) -> None:
 
 def test_the_domain_walk_sees_every_module() -> None:
     names = {".".join(p.relative_to(ROOT).with_suffix("").parts) for p in DOMAIN}
-    assert {"sabiscore.features.__init__", "sabiscore.features.market", "sabiscore.staking",
-            "sabiscore.store", "sabiscore.serving_state"} <= names
+    assert {
+        "sabiscore.features.__init__",
+        "sabiscore.features.market",
+        "sabiscore.staking",
+        "sabiscore.store",
+        "sabiscore.serving_state",
+    } <= names
     assert "sabiscore.cli" not in names  # the command line is its own package, cli/
 
 
 def test_help_answers_without_loading_flows() -> None:
-    for args in ([], ["ingest"], ["validate"], ["synth"], ["train"], ["backtest"], ["bets"],
-                 ["ledger"], ["odds-refresh"]):
+    for args in (
+        [],
+        ["ingest"],
+        ["validate"],
+        ["synth"],
+        ["train"],
+        ["backtest"],
+        ["bets"],
+        ["ledger"],
+        ["odds-refresh"],
+    ):
         out = subprocess.run(
             [sys.executable, "-m", "cli", *args, "--help"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         assert "Usage" in out.stdout
@@ -77,8 +101,12 @@ def test_every_prefect_artifact_has_a_description() -> None:
     missing = []
     for path in [*root.glob("tasks/*.py"), *root.glob("flows/*.py")]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                    and node.func.id.startswith("create_") and node.func.id.endswith("_artifact")
-                    and "description" not in {k.arg for k in node.keywords}):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id.startswith("create_")
+                and node.func.id.endswith("_artifact")
+                and "description" not in {k.arg for k in node.keywords}
+            ):
                 missing.append(f"{path.relative_to(root)}:{node.lineno}")
     assert missing == []

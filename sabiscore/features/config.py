@@ -222,8 +222,6 @@ class FeatureConfig:
         return [name for name in FAMILY_PREFIXES if getattr(self, name).enabled]
 
 
-
-
 def _stat_columns(stat: str) -> tuple[str, str] | None:
     """`shots_for` -> (`shots`, `for`); `points` -> None. Raises on an unknown statistic."""
     if stat == "points":
@@ -233,4 +231,3 @@ def _stat_columns(stat: str) -> tuple[str, str] | None:
         known = ["points"] + [f"{b}_{s}" for b in _STAT_BASES for s in ("for", "against")]
         raise ValueError(f"unknown form statistic {stat!r}; known: {known}")
     return _STAT_BASES[base], side
-

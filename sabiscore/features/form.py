@@ -14,7 +14,6 @@ from sabiscore.features.prepare import _group_starts, _last_before, _Matches, _n
 # --- form -----------------------------------------------------------------------------------
 
 
-
 @dataclass(frozen=True)
 class _Appearances:
     """Each played match twice, once from each team's side, sorted by (team, day)."""
@@ -77,5 +76,3 @@ def _form_features(m: _Matches, config: FormConfig) -> dict[str, np.ndarray]:
                 for j, stat in enumerate(config.stats):
                     out[f"form_{side}_{scope}_{stat}_{name}"] = taken[:, j]
     return out
-
-

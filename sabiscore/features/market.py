@@ -186,5 +186,3 @@ def _disagreement(prices: np.ndarray, method: str) -> dict[str, np.ndarray]:
 def _aggregate_books(odds: pd.DataFrame) -> list[str]:
     """Best-price and average-price columns: not bookmakers, so not opinions to compare."""
     return odds.loc[odds["is_aggregate"].astype(bool), "bookmaker"].astype(str).unique().tolist()
-
-

@@ -134,5 +134,3 @@ def ewm_mean_by_group(values: np.ndarray, group_start: np.ndarray, halflife: flo
         weights[rows] += decay * weights[rows - 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(weights > 0, sums / weights, np.nan)
-
-

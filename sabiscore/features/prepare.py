@@ -104,5 +104,3 @@ def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     out = values[np.maximum(index, 0)].astype(float)
     out[index < 0] = np.nan
     return out
-
-

@@ -157,5 +157,3 @@ def _pi_features(m: _Matches, config: PiConfig) -> dict[str, np.ndarray]:
         "pi_away_away": away[:, 1],
         "pi_expected_goal_diff": expected,
     }
-
-

@@ -88,5 +88,3 @@ def _previous_season_teams(m: _Matches, apps: _Appearances) -> np.ndarray:
     lookup = np.zeros(int(m.league_season.max(initial=0)) + 1)
     lookup[seasons["ls"].to_numpy()] = previous.to_numpy()
     return lookup[m.league_season]
-
-

@@ -48,8 +48,9 @@ BOOKS = {
 
 
 @pytest.fixture(scope="session")
-def champion_store(request: pytest.FixtureRequest,
-                   tmp_path_factory: pytest.TempPathFactory) -> Path:
+def champion_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A data store whose registry has a champion (version 1): the real pipeline (`sabiscore
     pipeline`, in its own process) on three seasons of one 16-team synthetic league.
 
@@ -74,8 +75,9 @@ def _pipeline_store(root: Path) -> Path:
     from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
     from sabiscore.synthetic import write_football_data_csvs as write_csvs
 
-    league = SyntheticConfig(seed=11, first_season=2019, n_seasons=3,
-                             leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),))
+    league = SyntheticConfig(
+        seed=11, first_season=2019, n_seasons=3, leagues=(LeagueSpec(LEAGUE, 16, 1, "Sylvania"),)
+    )
     write_csvs(generate_league(league), root / "league")
     config = root / "small.yaml"
     config.write_text(yaml.safe_dump(SMALL))
@@ -138,16 +140,22 @@ def in_process_service(store: Path, token: str | None = None) -> Iterator[Any]:
 
     with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
         patch.setenv("SABISCORE_DATA_DIR", str(store))
-        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):
+        for name in (
+            "NEXT_URL",
+            "SENTRY_DSN",
+            "APP_ENV",
+            "SABISCORE_CONFIG",
+            "SABISCORE_API_TOKEN",
+        ):
             patch.delenv(name, raising=False)
         if token:
             patch.setenv("SABISCORE_API_TOKEN", token)
         from bentos.service import SabiScore
 
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        with TestClient(SabiScore.to_asgi(), raise_server_exceptions=False,
-                        headers=headers) as client:
+        with TestClient(
+            SabiScore.to_asgi(), raise_server_exceptions=False, headers=headers
+        ) as client:
             yield client
 
 

@@ -110,25 +110,40 @@ def free_port() -> int:
 
 def server_env(**extra: str) -> dict[str, str]:
     """This process's environment without what would point the service elsewhere."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("MLFLOW_TRACKING_URI", "APP_ENV", "SABISCORE_CONFIG")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "APP_ENV", "SABISCORE_CONFIG")
+    }
     env.update(SABISCORE_ENV="development", **extra)
     return env
 
 
-def start(store: Path, root: Path, overrides: dict, env: dict[str, str],
-          port: int | None = None) -> Server:
+def start(
+    store: Path, root: Path, overrides: dict, env: dict[str, str], port: int | None = None
+) -> Server:
     """`sabiscore serve` on `store` with the config `overrides`, in a session of its own, on
     `port` (default: a free one)."""
     config = root / "override.yaml"
     config.write_text(yaml.safe_dump(overrides))
     port = port or free_port()
     log = root / "server.log"
-    command = [sys.executable, "-m", "cli", "serve", "--port", str(port),
-               "--data-dir", str(store), "--config", str(config)]
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(store),
+        "--config",
+        str(config),
+    ]
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", store, log, process)
 
 
@@ -143,8 +158,9 @@ def stop(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def serving(store: Path, root: Path, overrides: dict, env: dict[str, str],
-            ready: str = "/readyz") -> Iterator[Server]:
+def serving(
+    store: Path, root: Path, overrides: dict, env: dict[str, str], ready: str = "/readyz"
+) -> Iterator[Server]:
     """A started server, answering 200 on `ready`; stopped (its session) afterwards."""
     server = start(store, root, overrides, env)
     try:

@@ -44,8 +44,9 @@ def real_match(body: Any) -> Any:
     if body.get("kickoff") is not None:
         body["kickoff"] = _kickoff(body["kickoff"])
     if isinstance(body.get("odds"), dict):
-        body["odds"] = {BOOKS[_index(name, len(BOOKS))]: prices
-                        for name, prices in body["odds"].items()}
+        body["odds"] = {
+            BOOKS[_index(name, len(BOOKS))]: prices for name, prices in body["odds"].items()
+        }
     if body.get("reference_book") is not None:
         body["reference_book"] = next(iter(body.get("odds") or {}), None)
     return body
@@ -69,7 +70,11 @@ def map_body(context: schemathesis.HookContext, body: Any) -> Any:
 def map_query(context: schemathesis.HookContext, query: Any) -> Any:
     """A kick-off window that ends before it starts is refused (400), which the schema cannot
     say: the positive run asks for it in order."""
-    if isinstance(query, dict) and isinstance(query.get("from"), str) and isinstance(
-            query.get("to"), str) and query["from"] > query["to"]:
+    if (
+        isinstance(query, dict)
+        and isinstance(query.get("from"), str)
+        and isinstance(query.get("to"), str)
+        and query["from"] > query["to"]
+    ):
         query["from"], query["to"] = query["to"], query["from"]
     return query

@@ -51,8 +51,14 @@ def _teams(url: str) -> list[str]:
 
 
 def _odds(teams: list[str], match_id: str) -> dict:
-    return {"match_id": match_id, "league": LEAGUE, "home_team": teams[0],
-            "away_team": teams[1], "kickoff": KICKOFF, "odds": BOOKS}
+    return {
+        "match_id": match_id,
+        "league": LEAGUE,
+        "home_team": teams[0],
+        "away_team": teams[1],
+        "kickoff": KICKOFF,
+        "odds": BOOKS,
+    }
 
 
 def test_the_stall_sequence_leaves_healthz_answering_within_100_ms(
@@ -67,8 +73,9 @@ def test_the_stall_sequence_leaves_healthz_answering_within_100_ms(
         with serving(store, tmp_path, OVERRIDES, env) as server:
             teams = _teams(server.url)
             stop_file, out = tmp_path / "stop", tmp_path / "latencies.json"
-            probe = subprocess.Popen([sys.executable, "-c", PROBE, f"{server.url}/healthz",
-                                      str(stop_file), str(out)])
+            probe = subprocess.Popen(
+                [sys.executable, "-c", PROBE, f"{server.url}/healthz", str(stop_file), str(out)]
+            )
             try:
                 time.sleep(0.5)
                 with httpx.Client(base_url=server.url, headers=AUTH, timeout=30) as client:
@@ -116,14 +123,16 @@ def test_sigterm_under_load_stops_the_server_within_seconds(
                     client.post("/odds", json=_odds(teams, f"term-{i:03d}"))
 
             async def load_then_sigterm() -> float:
-                sockets = [await connect(f"{server.ws_url}/ws/edge/term-{i:03d}")
-                           for i in range(20)]
+                sockets = [
+                    await connect(f"{server.ws_url}/ws/edge/term-{i:03d}") for i in range(20)
+                ]
                 for ws in sockets:
                     await ws.recv()
                 async with httpx.AsyncClient(base_url=server.url, headers=AUTH) as client:
                     bodies = [_odds(teams, f"term-{i:03d}") for i in range(200)]
-                    posts = [asyncio.create_task(client.post("/odds", json=body))
-                             for body in bodies]
+                    posts = [
+                        asyncio.create_task(client.post("/odds", json=body)) for body in bodies
+                    ]
                     reload = asyncio.create_task(client.post("/reload", timeout=60))
                     await asyncio.sleep(0.2)
                     started = time.monotonic()
@@ -200,10 +209,20 @@ def test_bad_bodies_over_http_are_4xx_and_one_info_line_each(
     with serving(store, tmp_path, OVERRIDES, server_env(SABISCORE_API_TOKEN=TOKEN)) as server:
         answers = []
         for path in ("/predict", "/edge", "/predict_batch"):
-            answers.append(httpx.post(f"{server.url}{path}", content=b"x",
-                                      headers={"content-type": "multipart/form-data"}))
-            answers.append(httpx.post(f"{server.url}{path}", content=b"{",
-                                      headers={"content-type": "application/json"}))
+            answers.append(
+                httpx.post(
+                    f"{server.url}{path}",
+                    content=b"x",
+                    headers={"content-type": "multipart/form-data"},
+                )
+            )
+            answers.append(
+                httpx.post(
+                    f"{server.url}{path}",
+                    content=b"{",
+                    headers={"content-type": "application/json"},
+                )
+            )
         answers.append(httpx.post(f"{server.url}/predict", json={"league": "x\n[ERROR] forged"}))
         log = server.log.read_text()
     assert [a.status_code for a in answers] == [415, 400] * 3 + [400]

@@ -40,16 +40,23 @@ WRONG = {"Authorization": f"Bearer {TOKEN[:-1]}x"}
 @pytest.mark.parametrize(
     ("method", "path", "access"),
     [
-        ("GET", "/healthz", Access.OPEN), ("GET", "/readyz", Access.OPEN),
-        ("GET", "/docs.json", Access.OPEN), ("GET", "/", Access.OPEN),
+        ("GET", "/healthz", Access.OPEN),
+        ("GET", "/readyz", Access.OPEN),
+        ("GET", "/docs.json", Access.OPEN),
+        ("GET", "/", Access.OPEN),
         ("OPTIONS", "/odds", Access.OPEN),  # a CORS preflight carries no credentials
-        ("POST", "/predict", Access.READ), ("POST", "/predict_batch", Access.READ),
-        ("POST", "/edge", Access.READ), ("GET", "/teams", Access.READ),
+        ("POST", "/predict", Access.READ),
+        ("POST", "/predict_batch", Access.READ),
+        ("POST", "/edge", Access.READ),
+        ("GET", "/teams", Access.READ),
         ("GET", "/ws/edge/sy1-20220813-a-b", Access.READ),
-        ("POST", "/odds", Access.WRITE), ("POST", "/reload", Access.WRITE),
+        ("POST", "/odds", Access.WRITE),
+        ("POST", "/reload", Access.WRITE),
         ("post", "/reload", Access.WRITE),
-        ("POST", "/healthz", Access.WRITE), ("PUT", "/anything-added-later", Access.WRITE),
-        ("DELETE", "/teams", Access.WRITE), ("POST", "/odds/", Access.WRITE),
+        ("POST", "/healthz", Access.WRITE),
+        ("PUT", "/anything-added-later", Access.WRITE),
+        ("DELETE", "/teams", Access.WRITE),
+        ("POST", "/odds/", Access.WRITE),
     ],
 )
 def test_every_route_not_a_read_or_open_is_a_write(method: str, path: str, access: Access) -> None:
@@ -100,8 +107,9 @@ def settings(config: dict | None = None, **environ: str) -> ServingSettings:
 PRODUCTION_OK = {"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": SECRET}
 
 
-@pytest.mark.parametrize("name", ["production", "Production", "PRODUCTION", " production ",
-                                  "production\n"])
+@pytest.mark.parametrize(
+    "name", ["production", "Production", "PRODUCTION", " production ", "production\n"]
+)
 @pytest.mark.parametrize("variable", ["APP_ENV", "SABISCORE_ENV"])
 def test_production_is_recognised_in_any_case_and_spacing(variable: str, name: str) -> None:
     with pytest.raises(ValueError, match="refusing to start in production with no API token"):
@@ -121,13 +129,19 @@ def test_the_configured_environment_is_normalised_too() -> None:
     ("environ", "message"),
     [
         ({"REVALIDATE_SECRET": SECRET}, "no API token: set SABISCORE_API_TOKEN"),
-        ({"SABISCORE_API_TOKEN": "short-token", "REVALIDATE_SECRET": SECRET},
-         "SABISCORE_API_TOKEN is shorter than 32 characters"),
+        (
+            {"SABISCORE_API_TOKEN": "short-token", "REVALIDATE_SECRET": SECRET},
+            "SABISCORE_API_TOKEN is shorter than 32 characters",
+        ),
         ({"SABISCORE_API_TOKEN": TOKEN}, "the default revalidation secret"),
-        ({"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": DEFAULT_SECRET},
-         "the default revalidation secret"),
-        ({"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": "s3cret-25-characters-long"},
-         "REVALIDATE_SECRET is shorter than 32 characters"),
+        (
+            {"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": DEFAULT_SECRET},
+            "the default revalidation secret",
+        ),
+        (
+            {"SABISCORE_API_TOKEN": TOKEN, "REVALIDATE_SECRET": "s3cret-25-characters-long"},
+            "REVALIDATE_SECRET is shorter than 32 characters",
+        ),
         ({}, "no API token.*; the default revalidation secret"),
     ],
 )
@@ -183,8 +197,14 @@ def serving(store: Path, config: Path | None = None, **environ: str) -> Iterator
     from bentos.settings import tracking_uri
 
     with pytest.MonkeyPatch.context() as patch, own_tracking_uri(tracking_uri(store)):
-        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_ENV", "SABISCORE_API_TOKEN",
-                     "SABISCORE_CONFIG"):
+        for name in (
+            "NEXT_URL",
+            "SENTRY_DSN",
+            "APP_ENV",
+            "SABISCORE_ENV",
+            "SABISCORE_API_TOKEN",
+            "SABISCORE_CONFIG",
+        ):
             patch.delenv(name, raising=False)
         patch.setenv("SABISCORE_DATA_DIR", str(store))
         for name, value in environ.items():
@@ -211,8 +231,12 @@ def client(store: Path) -> Iterator[TestClient]:
 @pytest.fixture(scope="module")
 def fixture_match(client: TestClient) -> dict:
     teams = client.get("/teams").json()["leagues"][0]["teams"]
-    return {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1],
-            "match_id": "auth-match"}
+    return {
+        "league": LEAGUE,
+        "home_team": teams[0],
+        "away_team": teams[1],
+        "match_id": "auth-match",
+    }
 
 
 def _everything_logged(caplog: pytest.LogCaptureFixture) -> str:
@@ -220,8 +244,9 @@ def _everything_logged(caplog: pytest.LogCaptureFixture) -> str:
 
 
 @pytest.mark.slow
-def test_writes_need_the_token(client: TestClient, fixture_match: dict,
-                               caplog: pytest.LogCaptureFixture) -> None:
+def test_writes_need_the_token(
+    client: TestClient, fixture_match: dict, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     answers = []
     for path, body in (("/odds", fixture_match), ("/reload", {})):
@@ -231,7 +256,8 @@ def test_writes_need_the_token(client: TestClient, fixture_match: dict,
         assert "Authorization: Bearer" in missing.json()["error"]
         wrong = client.post(path, json=body, headers=WRONG)
         assert wrong.status_code == 403 and wrong.json() == {
-            "error": "the token sent is not the service's"}
+            "error": "the token sent is not the service's"
+        }
         basic = client.post(path, json=body, headers={"Authorization": f"Basic {TOKEN}"})
         assert basic.status_code == 401
         answers += [missing, wrong, basic]
@@ -256,8 +282,14 @@ def test_reads_and_probes_are_open_by_default(client: TestClient, fixture_match:
     assert client.post("/predict", json=match).status_code == 200
     assert client.post("/predict_batch", json={"matches": [match]}).status_code == 200
     # a wrong token on an open read is not looked at: reads are open
-    assert client.post("/edge", json={**match, "odds": {"pinnacle": {
-        "home": 2.1, "draw": 3.4, "away": 3.6}}}, headers=WRONG).status_code == 200
+    assert (
+        client.post(
+            "/edge",
+            json={**match, "odds": {"pinnacle": {"home": 2.1, "draw": 3.4, "away": 3.6}}},
+            headers=WRONG,
+        ).status_code
+        == 200
+    )
     client.post("/odds", json=fixture_match, headers=BEARER)
     with client.websocket_connect("/ws/edge/auth-match") as socket:
         assert socket.receive_json()["match_id"] == "auth-match"
@@ -265,18 +297,25 @@ def test_reads_and_probes_are_open_by_default(client: TestClient, fixture_match:
 
 
 @pytest.mark.slow
-def test_reads_closed_when_configured(store: Path, tmp_path: Path,
-                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_reads_closed_when_configured(
+    store: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     config = tmp_path / "closed.yaml"
     config.write_text("serving:\n  auth:\n    protect_reads: true\n")
     with serving(store, config, SABISCORE_API_TOKEN=TOKEN) as client:
         teams = client.get("/teams", headers=BEARER).json()["leagues"][0]["teams"]
         match = {"league": LEAGUE, "home_team": teams[0], "away_team": teams[1]}
-        for method, path, body in (("GET", "/teams", None), ("POST", "/predict", match),
-                                   ("POST", "/predict_batch", {"matches": [match]}),
-                                   ("POST", "/edge", {**match, "odds": {"bet365": {
-                                       "home": 2.1, "draw": 3.4, "away": 3.6}}})):
+        for method, path, body in (
+            ("GET", "/teams", None),
+            ("POST", "/predict", match),
+            ("POST", "/predict_batch", {"matches": [match]}),
+            (
+                "POST",
+                "/edge",
+                {**match, "odds": {"bet365": {"home": 2.1, "draw": 3.4, "away": 3.6}}},
+            ),
+        ):
             assert client.request(method, path, json=body).status_code == 401, path
             assert client.request(method, path, json=body, headers=WRONG).status_code == 403, path
             right = client.request(method, path, json=body, headers=BEARER)

@@ -51,14 +51,23 @@ def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValueError, match="default revalidation secret"):
         settings(SABISCORE_ENV="production", REVALIDATE_SECRET=DEFAULT_SECRET)
     strong = f"{SECRET}-long-enough"  # at least auth.min_secret_length (tests/bentos/test_auth.py)
-    assert settings(SABISCORE_ENV="production", REVALIDATE_SECRET=strong,
-                    SABISCORE_API_TOKEN=token).environment == "production"
+    assert (
+        settings(
+            SABISCORE_ENV="production", REVALIDATE_SECRET=strong, SABISCORE_API_TOKEN=token
+        ).environment
+        == "production"
+    )
     assert settings().revalidation.secret == DEFAULT_SECRET  # development: the default is fine
 
 
 def test_settings_come_from_the_environment_and_hide_the_secret() -> None:
-    s = settings(NEXT_URL="http://site:3000/", REVALIDATE_SECRET=SECRET, SENTRY_DSN="http://k@h/1",
-                 MLFLOW_TRACKING_URI="http://mlflow:5000", SABISCORE_DATA_DIR="/tmp/x")
+    s = settings(
+        NEXT_URL="http://site:3000/",
+        REVALIDATE_SECRET=SECRET,
+        SENTRY_DSN="http://k@h/1",
+        MLFLOW_TRACKING_URI="http://mlflow:5000",
+        SABISCORE_DATA_DIR="/tmp/x",
+    )
     assert s.revalidation.url == "http://site:3000/api/revalidate"
     assert s.revalidation.timeout_s == 5 and s.revalidation.retries >= 1
     assert s.tracking_uri == "http://mlflow:5000" and str(s.data_dir) == "/tmp/x"
@@ -81,21 +90,36 @@ def test_the_sharp_check_is_staking_yamls_and_not_overridden_for_serving() -> No
     assert list(staking.sharp_books) == config["staking"]["sharp_books"]
     assert staking.sharp_tolerance == config["staking"]["sharp_tolerance"]
     config["serving"]["edge"]["sharp_books"] = ["bet365"]  # misplaced: refused, not ignored
-    with pytest.raises(ValueError, match=r"unknown serving edge keys: \['sharp_books'\].*"
-                                         r"configs/staking.yaml"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown serving edge keys: \['sharp_books'\].*"
+        r"configs/staking.yaml",
+    ):
         ServingSettings.from_config(config, {})
 
 
 @pytest.mark.parametrize(
     ("books", "sharp_books", "bookmaker", "note"),
     [
-        (["bet365", "market_avg", "pinnacle"], ("pinnacle", "market_avg"), "pinnacle",
-         "pinnacle: first of sharp_books sent (pinnacle, market_avg)"),
-        (["bet365", "market_avg"], ("pinnacle", "market_avg"), "market_avg",
-         "market_avg: first of sharp_books sent (pinnacle, market_avg)"),
-        (["bet365"], ("pinnacle", "market_avg"), None,
-         "no book of sharp_books (pinnacle, market_avg) sent: bets rest on the model's edge "
-         "alone"),
+        (
+            ["bet365", "market_avg", "pinnacle"],
+            ("pinnacle", "market_avg"),
+            "pinnacle",
+            "pinnacle: first of sharp_books sent (pinnacle, market_avg)",
+        ),
+        (
+            ["bet365", "market_avg"],
+            ("pinnacle", "market_avg"),
+            "market_avg",
+            "market_avg: first of sharp_books sent (pinnacle, market_avg)",
+        ),
+        (
+            ["bet365"],
+            ("pinnacle", "market_avg"),
+            None,
+            "no book of sharp_books (pinnacle, market_avg) sent: bets rest on the model's edge "
+            "alone",
+        ),
         (["pinnacle"], (), None, "sharp_books is empty: bets rest on the model's edge alone"),
     ],
 )
@@ -104,14 +128,25 @@ def test_the_sharp_reference_says_which_book_and_why(
 ) -> None:
     policy = StakingPolicy(sharp_books=sharp_books, sharp_tolerance=0.01)
     reference = sharp_reference(dict.fromkeys(books), policy)
-    assert reference.model_dump() == {"bookmaker": bookmaker, "sharp_books": list(sharp_books),
-                                      "tolerance_percentage": 1.0, "note": note}
+    assert reference.model_dump() == {
+        "bookmaker": bookmaker,
+        "sharp_books": list(sharp_books),
+        "tolerance_percentage": 1.0,
+        "note": note,
+    }
 
 
 @pytest.mark.parametrize(
     ("ece", "status"),
-    [(0.0, "excellent"), (0.02, "excellent"), (0.03, "good"), (0.05, "fair"), (0.2, "poor"),
-     (None, "poor"), (float("nan"), "poor")],
+    [
+        (0.0, "excellent"),
+        (0.02, "excellent"),
+        (0.03, "good"),
+        (0.05, "fair"),
+        (0.2, "poor"),
+        (None, "poor"),
+        (float("nan"), "poor"),
+    ],
 )
 def test_calibration_status_from_holdout_ece(ece: float | None, status: str) -> None:
     assert CalibrationThresholds(0.02, 0.04, 0.07).status(ece) == status
@@ -119,8 +154,13 @@ def test_calibration_status_from_holdout_ece(ece: float | None, status: str) -> 
 
 def test_cli_serve_refuses_production_with_the_default_secret() -> None:
     env = {"PATH": "/usr/bin:/bin", "SABISCORE_ENV": "production"}
-    out = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", "1"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2
     assert "default revalidation secret" in out.stderr and "Traceback" not in out.stderr
 
@@ -334,8 +374,13 @@ def test_revalidation_posts_the_secret_and_the_match_path() -> None:
         await reval.close()
 
     asyncio.run(scenario())
-    assert site.received == [{"url": "http://site.test/api/revalidate", "secret": SECRET,
-                              "path": "/match/e0-20240817-arsenal-chelsea"}]
+    assert site.received == [
+        {
+            "url": "http://site.test/api/revalidate",
+            "secret": SECRET,
+            "path": "/match/e0-20240817-arsenal-chelsea",
+        }
+    ]
     assert failures == []
 
 
@@ -469,14 +514,23 @@ def test_revalidation_is_off_without_next_url() -> None:
 
 
 def test_describe_errors_says_where_and_what() -> None:
-    errors = [{"type": "json_invalid", "loc": ("body", 3), "msg": "JSON decode error",
-               "ctx": {"error": "Expecting value"}}]
+    errors = [
+        {
+            "type": "json_invalid",
+            "loc": ("body", 3),
+            "msg": "JSON decode error",
+            "ctx": {"error": "Expecting value"},
+        }
+    ]
     assert describe_errors(errors) == "malformed JSON: Expecting value"
 
 
 def test_scrub_replaces_the_secret_anywhere() -> None:
-    event = {"message": f"failed with {SECRET}", "extra": {"body": {"secret": "x", "n": 1}},
-             "breadcrumbs": [{"data": {"text": f"a{SECRET}b"}}]}
+    event = {
+        "message": f"failed with {SECRET}",
+        "extra": {"body": {"secret": "x", "n": 1}},
+        "breadcrumbs": [{"data": {"text": f"a{SECRET}b"}}],
+    }
     scrubbed = scrub(event, [SECRET])
     assert SECRET not in json.dumps(scrubbed)
     assert scrubbed["extra"]["body"] == {"secret": "[Filtered]", "n": 1}
@@ -493,8 +547,12 @@ class CapturingTransport(Transport):
         self.envelopes.append(envelope)
 
     def events(self) -> list[dict]:
-        return [item.payload.json for env in self.envelopes for item in env.items
-                if item.type == "event"]
+        return [
+            item.payload.json
+            for env in self.envelopes
+            for item in env.items
+            if item.type == "event"
+        ]
 
 
 class ExplodingRuntime:
@@ -516,9 +574,14 @@ class ExplodingRuntime:
 @pytest.fixture
 def sentry_events():
     transport = CapturingTransport()
-    init_sentry("http://public@127.0.0.1:9/1", environment="test", traces_sample_rate=0.0,
-                release="sabiscore-ensemble@1.0.0", secrets=[SECRET],
-                transport=transport)
+    init_sentry(
+        "http://public@127.0.0.1:9/1",
+        environment="test",
+        traces_sample_rate=0.0,
+        release="sabiscore-ensemble@1.0.0",
+        secrets=[SECRET],
+        transport=transport,
+    )
     try:
         yield transport
     finally:
@@ -567,8 +630,17 @@ def test_the_app_answers_503_until_a_runtime_is_attached() -> None:
         assert answer.status_code == 503 and "starting" in answer.json()["error"]
 
 
-@pytest.mark.parametrize("module", ["bentos.auth", "bentos.bodies", "bentos.errors",
-                                    "bentos.schemas", "bentos.settings", "bentos.app"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "bentos.auth",
+        "bentos.bodies",
+        "bentos.errors",
+        "bentos.schemas",
+        "bentos.settings",
+        "bentos.app",
+    ],
+)
 def test_doctests(module: str) -> None:
     import doctest
     import importlib

@@ -34,7 +34,7 @@ OVERRIDES = {"serving": {"tracking": {"expire_after_kickoff_h": None}}}
 
 def _summary(output: str) -> str:
     start = output.rfind("SUMMARY")
-    return output[output.rfind("\n", 0, start) + 1:] if start >= 0 else output[-2000:]
+    return output[output.rfind("\n", 0, start) + 1 :] if start >= 0 else output[-2000:]
 
 
 def test_schemathesis_finds_nothing(champion_store: Path, tmp_path: Path) -> None:
@@ -44,14 +44,36 @@ def test_schemathesis_finds_nothing(champion_store: Path, tmp_path: Path) -> Non
     summaries = []
     with serving(store, tmp_path, OVERRIDES, env) as server:
         for mode, hooks in (("positive", "tests.bentos.schemathesis_hooks"), ("negative", "")):
-            command = [str(schemathesis), "--config-file", str(CONFIG), "--no-color", "run",
-                       f"{server.url}/docs.json", "--checks", "all", "--mode", mode,
-                       "--max-examples", str(MAX_EXAMPLES), "--generation-deterministic",
-                       "--header", f"Authorization: Bearer {TOKEN}"]
-            run_env = {**os.environ, "SCHEMATHESIS_HOOKS": hooks,
-                       "SABISCORE_SCHEMATHESIS_URL": server.url}
-            done = subprocess.run(command, env=run_env, capture_output=True, text=True,
-                                  timeout=300, cwd=Path(__file__).resolve().parents[2])
+            command = [
+                str(schemathesis),
+                "--config-file",
+                str(CONFIG),
+                "--no-color",
+                "run",
+                f"{server.url}/docs.json",
+                "--checks",
+                "all",
+                "--mode",
+                mode,
+                "--max-examples",
+                str(MAX_EXAMPLES),
+                "--generation-deterministic",
+                "--header",
+                f"Authorization: Bearer {TOKEN}",
+            ]
+            run_env = {
+                **os.environ,
+                "SCHEMATHESIS_HOOKS": hooks,
+                "SABISCORE_SCHEMATHESIS_URL": server.url,
+            }
+            done = subprocess.run(
+                command,
+                env=run_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                cwd=Path(__file__).resolve().parents[2],
+            )
             output = done.stdout + done.stderr
             summaries.append(f"schemathesis, {mode} mode:\n{_summary(output)}")
             assert done.returncode == 0, output[-6000:]

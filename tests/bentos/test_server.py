@@ -48,8 +48,12 @@ def site() -> Iterator[FakeSite]:
 def server(champion_store: Path, site: FakeSite, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("server")
     store = copy_store(champion_store, root / "store")
-    env = server_env(NEXT_URL=site.url, REVALIDATE_SECRET=SECRET, SABISCORE_API_TOKEN=TOKEN,
-                     SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1")
+    env = server_env(
+        NEXT_URL=site.url,
+        REVALIDATE_SECRET=SECRET,
+        SABISCORE_API_TOKEN=TOKEN,
+        SENTRY_DSN=f"http://public@127.0.0.1:{site.server_address[1]}/1",
+    )
     with serving(store, root, OVERRIDES, env) as server:
         yield server
 
@@ -88,14 +92,20 @@ def test_bad_input_over_http(server: Server, teams: list[str]) -> None:
     cases = [
         ("/predict", b'{"league": "SY1", ', 400),
         ("/predict", json.dumps(match(teams, home_team="Nobody")).encode(), 422),
-        ("/edge", json.dumps(match(teams, odds={"x": {"home": 1, "draw": 2, "away": 3}})).encode(),
-         400),
+        (
+            "/edge",
+            json.dumps(match(teams, odds={"x": {"home": 1, "draw": 2, "away": 3}})).encode(),
+            400,
+        ),
         ("/odds", b"[]", 400),
         ("/predict_batch", json.dumps({"matches": [match(teams)] * 101}).encode(), 413),
     ]
     for path, body, status in cases:
-        answer = httpx.post(f"{server.url}{path}", content=body,
-                            headers={"content-type": "application/json", **AUTH})
+        answer = httpx.post(
+            f"{server.url}{path}",
+            content=body,
+            headers={"content-type": "application/json", **AUTH},
+        )
         assert answer.status_code == status, (path, answer.text)
         assert answer.json()["error"] and "Traceback" not in answer.text
 
@@ -120,13 +130,23 @@ def _document(server: Server) -> dict:
 def _operations(document: dict) -> list[tuple[str, str, dict]]:
     """Every operation, `POST /odds` first: `GET /matches/{match_id}`'s example is the match
     it posts (the synthetic store has no upcoming fixture)."""
-    operations = [(method, path, operation) for path, item in document["paths"].items()
-                  for method, operation in item.items()]
+    operations = [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
     return sorted(operations, key=lambda o: (o[0], o[1]) != ("post", "/odds"))
 
 
-def _send(server: Server, method: str, path: str, operation: dict, *,
-          headers: dict | None = None, **request: object) -> httpx.Response:
+def _send(
+    server: Server,
+    method: str,
+    path: str,
+    operation: dict,
+    *,
+    headers: dict | None = None,
+    **request: object,
+) -> httpx.Response:
     """The operation's example as Swagger UI sends it: its parameters' examples in the path
     and the query, its body's example as JSON, the token where the document asks for one.
     `request` replaces parts (`params`, `json`, `content`)."""
@@ -137,8 +157,7 @@ def _send(server: Server, method: str, path: str, operation: dict, *,
         request.setdefault("json", content["example"])
     request.setdefault("params", params)
     sent = {**(AUTH if "security" in operation else {}), **(headers or {})}
-    return httpx.request(method.upper(), f"{server.url}{url}", headers=sent, timeout=60,
-                         **request)
+    return httpx.request(method.upper(), f"{server.url}{url}", headers=sent, timeout=60, **request)
 
 
 def test_every_operations_example_is_answered_with_a_2xx(server: Server) -> None:
@@ -163,17 +182,25 @@ def test_the_document_names_the_service_its_version_and_its_websocket(server: Se
     info = document["info"]
     model = httpx.get(f"{server.url}/readyz").json()["model"]
     assert info["title"] == "SabiScore"
-    assert info["version"] == (f"{version('sabiscore')}, model {model['name']} "
-                               f"v{model['version']} ({model['semver']})")
-    for words in ("WS /ws/edge/{match_id}", "EdgeUpdate", '"type": "heartbeat"', "4404",
-                  "1013", "Bearer"):
+    assert info["version"] == (
+        f"{version('sabiscore')}, model {model['name']} v{model['version']} ({model['semver']})"
+    )
+    for words in (
+        "WS /ws/edge/{match_id}",
+        "EdgeUpdate",
+        '"type": "heartbeat"',
+        "4404",
+        "1013",
+        "Bearer",
+    ):
         assert words in info["description"], words
     tags = {tag["name"]: tag for tag in document["tags"]}
     assert "WS /ws/edge/{match_id}" in tags["matches"]["description"]
     operations = _operations(document)
     assert {t for _, _, o in operations for t in o["tags"]} == set(tags)  # BentoML's are gone
-    assert all(o["summary"] and o["summary"] != path.strip("/").title()
-               for _, path, o in operations)
+    assert all(
+        o["summary"] and o["summary"] != path.strip("/").title() for _, path, o in operations
+    )
     assert "/metrics" not in document["paths"]
     assert httpx.get(f"{server.url}/metrics").status_code == 404  # not served: not documented
 
@@ -190,12 +217,17 @@ def test_the_swagger_page_is_the_services_own(server: Server) -> None:
 
 
 #: A query that each GET route with parameters refuses with 400.
-BAD_QUERIES = {"/fixtures": {"from": "17/08/2024"}, "/value-bets": {"bankroll": -1},
-               "/ledger": {"since": "yesterday"}, "/models": {"limit": 0}}
+BAD_QUERIES = {
+    "/fixtures": {"from": "17/08/2024"},
+    "/value-bets": {"bankroll": -1},
+    "/ledger": {"since": "yesterday"},
+    "/models": {"limit": 0},
+}
 
 
-def _provoke(server: Server, method: str, path: str, operation: dict,
-             status: int) -> httpx.Response:
+def _provoke(
+    server: Server, method: str, path: str, operation: dict, status: int
+) -> httpx.Response:
     """A request the operation should answer with `status`, made from its example."""
     example = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
     example = example.get("example")
@@ -211,14 +243,27 @@ def _provoke(server: Server, method: str, path: str, operation: dict,
     if status == 404:
         return _send(server, method, path.replace("{match_id}", "no-such-match"), operation)
     if status == 413:
-        return _send(server, method, path, operation, content=b" " * 1_048_577 + b"{}",
-                     headers=as_json)
+        return _send(
+            server, method, path, operation, content=b" " * 1_048_577 + b"{}", headers=as_json
+        )
     if status == 415:
-        return _send(server, method, path, operation, content=b"league=E0",
-                     headers={"content-type": "text/plain"})
+        return _send(
+            server,
+            method,
+            path,
+            operation,
+            content=b"league=E0",
+            headers={"content-type": "text/plain"},
+        )
     if status == 422:
-        unknown = json.loads(json.dumps(example).replace(json.dumps(example.get(
-            "home_team", example.get("matches", [{}])[0].get("home_team"))), '"Nobody"'))
+        unknown = json.loads(
+            json.dumps(example).replace(
+                json.dumps(
+                    example.get("home_team", example.get("matches", [{}])[0].get("home_team"))
+                ),
+                '"Nobody"',
+            )
+        )
         return _send(server, method, path, operation, json=unknown)
     raise AssertionError(f"no request known that gives {status}")
 
@@ -235,8 +280,14 @@ def test_every_documented_4xx_is_what_the_route_answers(server: Server) -> None:
             assert set(answer.json()) == {"error"}, (method, path, answer.text)
             provoked += 1
         if "requestBody" in operation:
-            bad = _send(server, method, path, operation, content=b"[",
-                        headers={"content-type": "application/json"})
+            bad = _send(
+                server,
+                method,
+                path,
+                operation,
+                content=b"[",
+                headers={"content-type": "application/json"},
+            )
             assert bad.status_code in documented, (method, path, bad.status_code)
     assert provoked >= 26  # the 4xx of the 14 operations
 
@@ -246,8 +297,11 @@ def test_a_refusal_is_one_info_line_and_no_traceback(server: Server, teams: list
     all (issue 15): each is one INFO line, what the caller sent escaped, the token filtered."""
     before = len(server.log.read_text())
     answers = [
-        httpx.post(f"{server.url}/predict", content=b'{"league": ',
-                   headers={"content-type": "application/json"}),
+        httpx.post(
+            f"{server.url}/predict",
+            content=b'{"league": ',
+            headers={"content-type": "application/json"},
+        ),
         httpx.post(f"{server.url}/predict", json=match(teams, home_team="x\n[ERROR] forged")),
         httpx.get(f"{server.url}/fixtures", params={"from": "17/08/2024"}),
         httpx.get(f"{server.url}/matches/{TOKEN}"),
@@ -259,8 +313,12 @@ def test_a_refusal_is_one_info_line_and_no_traceback(server: Server, teams: list
     time.sleep(0.3)  # anything logged after them
     logged = server.log.read_text()[before:]
     assert [(int(s), m, p) for s, m, p in refusals.findall(logged)] == [
-        (400, "POST", "/predict"), (422, "POST", "/predict"), (400, "GET", "/fixtures"),
-        (404, "GET", "/matches/[Filtered]"), (401, "POST", "/odds")]
+        (400, "POST", "/predict"),
+        (422, "POST", "/predict"),
+        (400, "GET", "/fixtures"),
+        (404, "GET", "/matches/[Filtered]"),
+        (401, "POST", "/odds"),
+    ]
     assert "Traceback" not in logged and TOKEN not in logged
     assert not re.search(r"^\S+ \[(ERROR|WARNING)\]", logged, re.MULTILINE), logged
     assert "forged" in logged  # on the refusal's line, its newline escaped: no line forged
@@ -363,8 +421,9 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
                 assert "Sec-WebSocket-Extensions" not in ws.response.headers
                 assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == first.json()
                 moved = {**BOOKS, "bet365": {"home": 2.4, "draw": 3.5, "away": 3.5}}
-                posted = await client.post("/odds", json={"match_id": match_id,
-                                                          **match(teams, odds=moved)})
+                posted = await client.post(
+                    "/odds", json={"match_id": match_id, **match(teams, odds=moved)}
+                )
                 pushed = json.loads(await asyncio.wait_for(ws.recv(), 5))
                 heartbeat = json.loads(await asyncio.wait_for(ws.recv(), 5))
         return match_id, posted.json(), pushed, heartbeat
@@ -377,8 +436,7 @@ def test_a_price_change_is_pushed_and_the_page_revalidated(
     path = f"/match/{match_id}"
     until(lambda: any(r["path"] == path for r in site.revalidations))
     calls = [r for r in site.revalidations if r["path"] == path]
-    assert calls[0] == {"endpoint": "/api/revalidate", "mode": "ok", "secret": SECRET,
-                        "path": path}
+    assert calls[0] == {"endpoint": "/api/revalidate", "mode": "ok", "secret": SECRET, "path": path}
 
 
 def test_a_failing_site_never_stops_pushes(
@@ -416,8 +474,9 @@ def test_reload_after_a_promotion_then_the_alias_watcher(server: Server) -> None
     from models.registry import ModelRegistry
 
     version = promote_copy(server.store)
-    reloaded = httpx.post(f"{server.url}/reload", json={"version": version}, headers=AUTH,
-                          timeout=60)
+    reloaded = httpx.post(
+        f"{server.url}/reload", json={"version": version}, headers=AUTH, timeout=60
+    )
     assert reloaded.status_code == 200, reloaded.text
     assert reloaded.json()["model"]["version"] == version
     assert httpx.get(f"{server.url}/readyz").json()["model"]["version"] == version
@@ -448,14 +507,18 @@ def test_the_sites_origin_may_call_from_a_browser_and_no_other(server: Server) -
     """CORS (serving.cors): a preflight from the site's origin is allowed, with the bearer
     header, before the token rule; another origin gets no allowance; a plain read from the
     site carries its origin back."""
-    preflight = {"Origin": SITE_ORIGIN, "Access-Control-Request-Method": "GET",
-                 "Access-Control-Request-Headers": "authorization"}
+    preflight = {
+        "Origin": SITE_ORIGIN,
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization",
+    }
     allowed = httpx.options(f"{server.url}/fixtures", headers=preflight)
     assert allowed.status_code == 200, allowed.text
     assert allowed.headers["access-control-allow-origin"] == SITE_ORIGIN
     assert "authorization" in allowed.headers["access-control-allow-headers"].lower()
-    other = httpx.options(f"{server.url}/fixtures",
-                          headers={**preflight, "Origin": "http://evil.example"})
+    other = httpx.options(
+        f"{server.url}/fixtures", headers={**preflight, "Origin": "http://evil.example"}
+    )
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
     read = httpx.get(f"{server.url}/models", headers={"Origin": SITE_ORIGIN})
@@ -467,9 +530,12 @@ def test_the_sites_origin_may_call_from_a_browser_and_no_other(server: Server) -
 
 def test_every_documented_refusal_shows_what_it_says_not_string(server: Server) -> None:
     """Swagger UI showed `{"error": "string"}` for each 4xx/503: its example says the reason."""
-    refusals = [(method, path, status, answer)
-                for method, path, operation in _operations(_document(server))
-                for status, answer in operation["responses"].items() if status[0] in "45"]
+    refusals = [
+        (method, path, status, answer)
+        for method, path, operation in _operations(_document(server))
+        for status, answer in operation["responses"].items()
+        if status[0] in "45"
+    ]
     assert len(refusals) > 20
     for method, path, status, answer in refusals:
         example = answer["content"]["application/json"]["example"]

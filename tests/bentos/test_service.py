@@ -65,8 +65,12 @@ def test_probes_say_which_model_is_loaded(client: TestClient, model) -> None:
     ready = client.get("/readyz").json()
     assert ready["status"] == "ready"
     trained_through = model.ensemble.metadata["trained_through"]
-    assert ready["model"] == {"name": "sabiscore-ensemble", "version": "1", "semver": "1.0.0",
-                              "trained_through": trained_through}
+    assert ready["model"] == {
+        "name": "sabiscore-ensemble",
+        "version": "1",
+        "semver": "1.0.0",
+        "trained_through": trained_through,
+    }
     assert ready["state_date"] == str(model.featurizer.state_date.date())
 
 
@@ -89,8 +93,7 @@ def test_predict_one_match(client: TestClient, model, teams: list[str]) -> None:
     answer = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
     assert answer.status_code == 200, answer.text
     p = answer.json()
-    probs = np.array([p["home_win_probability"], p["draw_probability"],
-                      p["away_win_probability"]])
+    probs = np.array([p["home_win_probability"], p["draw_probability"], p["away_win_probability"]])
     assert probs.sum() == pytest.approx(1.0, abs=1e-9) and (probs > 0).all()
     assert p["most_likely"] == ("home", "draw", "away")[int(probs.argmax())]
     assert p["confidence_score"] == pytest.approx(probs.max())
@@ -106,8 +109,10 @@ def test_prices_move_the_forecast(client: TestClient, teams: list[str]) -> None:
     """The opening market is the model's main input: a home favourite's price lifts home."""
     favourite = {"pinnacle": {"home": 1.4, "draw": 4.8, "away": 8.0}}
     outsider = {"pinnacle": {"home": 6.0, "draw": 4.2, "away": 1.55}}
-    home = [client.post("/predict", json=match(teams, odds=odds)).json()["home_win_probability"]
-            for odds in (favourite, outsider)]
+    home = [
+        client.post("/predict", json=match(teams, odds=odds)).json()["home_win_probability"]
+        for odds in (favourite, outsider)
+    ]
     assert home[0] > home[1]
 
 
@@ -125,18 +130,30 @@ def test_the_forecast_does_not_swing_with_which_books_are_sent(
     Pinnacle alone and 0.66 with three books). Books that agree on the line, at their own
     margins, in any combination: no outcome moves by more than 0.02."""
     line = (1.30, 5.5, 10.0)
-    books = {"pinnacle": _fair(line, 0.025), "bet365": _fair(line, 0.05),
-             "market_avg": _fair(line, 0.06), "bwin": _fair(line, 0.055)}
-    combinations = [["pinnacle"], ["pinnacle", "bet365", "market_avg"], ["bet365"],
-                    ["market_avg"], ["bwin"], ["bet365", "bwin"], list(books)]
+    books = {
+        "pinnacle": _fair(line, 0.025),
+        "bet365": _fair(line, 0.05),
+        "market_avg": _fair(line, 0.06),
+        "bwin": _fair(line, 0.055),
+    }
+    combinations = [
+        ["pinnacle"],
+        ["pinnacle", "bet365", "market_avg"],
+        ["bet365"],
+        ["market_avg"],
+        ["bwin"],
+        ["bet365", "bwin"],
+        list(books),
+    ]
     answers = []
     for names in combinations:
         odds = {name: books[name] for name in names}
         answer = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=odds))
         assert answer.status_code == 200, answer.text
         p = answer.json()
-        answers.append([p["home_win_probability"], p["draw_probability"],
-                        p["away_win_probability"]])
+        answers.append(
+            [p["home_win_probability"], p["draw_probability"], p["away_win_probability"]]
+        )
     answers = np.array(answers)
     swing = answers.max(axis=0) - answers.min(axis=0)
     assert swing.max() <= 0.02, answers.round(3).tolist()
@@ -163,8 +180,9 @@ def test_edge_at_the_best_price(client: TestClient, model, teams: list[str]) -> 
     edge = answer.json()
     policy = model.settings.staking
     predicted = client.post("/predict", json=match(teams, kickoff=KICKOFF, odds=BOOKS)).json()
-    fair = [predicted[k] for k in ("home_win_probability", "draw_probability",
-                                   "away_win_probability")]
+    fair = [
+        predicted[k] for k in ("home_win_probability", "draw_probability", "away_win_probability")
+    ]
     assert [o["outcome"] for o in edge["outcomes"]] == ["home", "draw", "away"]
     sharp = fair_line(BOOKS["pinnacle"])  # Pinnacle: the first of sharp_books sent
     for o, side, p in zip(edge["outcomes"], ("home", "draw", "away"), fair, strict=True):
@@ -188,7 +206,8 @@ def test_edge_at_the_best_price(client: TestClient, model, teams: list[str]) -> 
         if o["reason"] != "value_bet":
             assert o["kelly_stake_percentage"] == 0.0 and o["quality"] == "AVOID"
     assert edge["sharp_reference"] == {
-        "bookmaker": "pinnacle", "sharp_books": list(policy.sharp_books),
+        "bookmaker": "pinnacle",
+        "sharp_books": list(policy.sharp_books),
         "tolerance_percentage": 100 * policy.sharp_tolerance,
         "note": "pinnacle: first of sharp_books sent (pinnacle, market_avg)",
     }
@@ -253,8 +272,9 @@ def test_a_better_price_than_the_sharp_line_is_bet(client: TestClient, teams: li
             assert (o["reason"] == "value_bet") == (o["kelly_stake_percentage"] > 0)
 
 
-def test_reference_book_does_not_choose_the_sharp_book(client: TestClient,
-                                                       teams: list[str]) -> None:
+def test_reference_book_does_not_choose_the_sharp_book(
+    client: TestClient, teams: list[str]
+) -> None:
     """It sets the expected CLV's starting line only; the check stays the policy's."""
     default = client.post("/edge", json=match(teams, odds=BOOKS)).json()
     chosen = client.post("/edge", json=match(teams, odds=BOOKS, reference_book="bet365")).json()
@@ -265,8 +285,9 @@ def test_reference_book_does_not_choose_the_sharp_book(client: TestClient,
         assert [o[keys] for o in chosen["outcomes"]] == [o[keys] for o in default["outcomes"]]
 
 
-def test_expected_clv_comes_from_the_closing_line_model(client: TestClient, model,
-                                                         teams: list[str]) -> None:
+def test_expected_clv_comes_from_the_closing_line_model(
+    client: TestClient, model, teams: list[str]
+) -> None:
     edge = client.post("/edge", json=match(teams, odds=BOOKS)).json()
     pinnacle = np.array(list(BOOKS["pinnacle"].values()))
     open_fair = (1 / pinnacle) / (1 / pinnacle).sum()
@@ -276,8 +297,9 @@ def test_expected_clv_comes_from_the_closing_line_model(client: TestClient, mode
     assert model.clv_model.n_matches >= model.settings.clv_min_matches
 
 
-def test_kelly_across_a_match_never_exceeds_the_cap(client: TestClient, model,
-                                                    teams: list[str]) -> None:
+def test_kelly_across_a_match_never_exceeds_the_cap(
+    client: TestClient, model, teams: list[str]
+) -> None:
     """Prices so generous that every outcome has an edge: the stakes are scaled to the cap."""
     generous = {"bet365": {"home": 9.0, "draw": 9.0, "away": 9.0}}
     edge = client.post("/edge", json=match(teams, odds=generous)).json()
@@ -289,8 +311,9 @@ def test_kelly_across_a_match_never_exceeds_the_cap(client: TestClient, model,
     )
     assert {o["quality"] for o in edge["outcomes"]} <= {"PREMIUM", "VALUE"}
     # no sharp book sent: the edge alone decides, and the answer says so
-    assert {(o["reason"], o["sharp_probability"], o["sharp_edge_percentage"])
-            for o in edge["outcomes"]} == {("value_bet", None, None)}
+    assert {
+        (o["reason"], o["sharp_probability"], o["sharp_edge_percentage"]) for o in edge["outcomes"]
+    } == {("value_bet", None, None)}
     assert edge["sharp_reference"]["bookmaker"] is None
     assert edge["sharp_reference"]["note"].endswith("bets rest on the model's edge alone")
 
@@ -305,12 +328,24 @@ def _bad_requests(teams: list[str]) -> list[tuple[str, object, int, str]]:
         ("/predict", {**good, "home_team": "Nobody FC"}, 422, "unknown team 'Nobody FC'"),
         ("/predict", {**good, "away_team": good["home_team"]}, 422, "named twice"),
         ("/predict", {**good, "kickoff": "2019-01-01"}, 422, "is not after"),
-        ("/predict", {**good, "odds": {"pinnacle": {"home": 1.0, "draw": 3, "away": 4}}}, 400,
-         "greater than 1"),
-        ("/predict", {**good, "odds": {"pinnacle": {"home": "2.1", "draw": 3, "away": 4}}}, 400,
-         "valid number"),
-        ("/predict", {**good, "odds": {"nobody": {"home": 2.1, "draw": 3, "away": 4}}}, 422,
-         "unknown bookmaker"),
+        (
+            "/predict",
+            {**good, "odds": {"pinnacle": {"home": 1.0, "draw": 3, "away": 4}}},
+            400,
+            "greater than 1",
+        ),
+        (
+            "/predict",
+            {**good, "odds": {"pinnacle": {"home": "2.1", "draw": 3, "away": 4}}},
+            400,
+            "valid number",
+        ),
+        (
+            "/predict",
+            {**good, "odds": {"nobody": {"home": 2.1, "draw": 3, "away": 4}}},
+            422,
+            "unknown bookmaker",
+        ),
         ("/predict", {"league": LEAGUE, "home_team": teams[0]}, 400, "away_team: Field required"),
         ("/predict", {**good, "home": "typo"}, 400, "home: Extra inputs are not permitted"),
         ("/predict", b'{"league": ', 400, "malformed JSON"),
@@ -321,19 +356,26 @@ def _bad_requests(teams: list[str]) -> list[tuple[str, object, int, str]]:
         ("/edge", good, 400, "odds: Field required"),
         ("/edge", {**good, "odds": {}}, 400, "odds: Dictionary should have at least 1 item"),
         ("/edge", {**good, "odds": BOOKS, "reference_book": "bwin"}, 422, "not among the books"),
-        ("/edge", {**good, "odds": {"pinnacle": {"home": -2, "draw": 3, "away": 4}}}, 400,
-         "greater than 1"),
+        (
+            "/edge",
+            {**good, "odds": {"pinnacle": {"home": -2, "draw": 3, "away": 4}}},
+            400,
+            "greater than 1",
+        ),
         ("/odds", {**good, "odds": BOOKS}, 422, "kickoff"),
-        ("/odds", {**good, "match_id": "m", "odds": {"b": [2, 3, 4]}}, 400,
-         "odds.b: Input should be an object"),
+        (
+            "/odds",
+            {**good, "match_id": "m", "odds": {"b": [2, 3, 4]}},
+            400,
+            "odds.b: Input should be an object",
+        ),
         ("/odds", b"{nope", 400, "malformed JSON"),
         ("/odds", {**good, "league": "XX", "match_id": "m"}, 422, "unknown league"),
         ("/odds", [1, 2], 400, "Input should be an object"),
     ]
 
 
-def test_bad_input_is_a_4xx_that_says_what_is_wrong(client: TestClient,
-                                                    teams: list[str]) -> None:
+def test_bad_input_is_a_4xx_that_says_what_is_wrong(client: TestClient, teams: list[str]) -> None:
     for path, body, status, words in _bad_requests(teams):
         if isinstance(body, bytes):
             answer = client.post(path, content=body, headers={"content-type": "application/json"})
@@ -352,14 +394,15 @@ def test_unknown_paths_and_methods_are_4xx(client: TestClient) -> None:
 # --- pushes over the WebSocket ------------------------------------------------------------------
 
 
-def test_post_odds_pushes_the_new_edge_to_subscribers(client: TestClient,
-                                                      teams: list[str]) -> None:
+def test_post_odds_pushes_the_new_edge_to_subscribers(client: TestClient, teams: list[str]) -> None:
     first = client.post("/odds", json=match(teams, kickoff=KICKOFF, odds=BOOKS))
     assert first.status_code == 200, first.text
     match_id = first.json()["match_id"]
     assert match_id == f"sy1-20220813-{_slug(teams[0])}-{_slug(teams[1])}"
-    with client.websocket_connect(f"/ws/edge/{match_id}") as one, \
-            client.websocket_connect(f"/ws/edge/{match_id}") as two:
+    with (
+        client.websocket_connect(f"/ws/edge/{match_id}") as one,
+        client.websocket_connect(f"/ws/edge/{match_id}") as two,
+    ):
         for socket in (one, two):
             current = socket.receive_json()
             assert current["type"] == "edge" and current["edge"] == first.json()["edge"]
@@ -380,8 +423,9 @@ def test_an_unsafe_match_id_is_refused_and_never_forwarded(
     client: TestClient, teams: list[str], match_id: str
 ) -> None:
     """Issue 12's ids: a 400 naming the field, no push, no revalidation path built from it."""
-    answer = client.post("/odds", json={"match_id": match_id,
-                                        **match(teams, kickoff=KICKOFF, odds=BOOKS)})
+    answer = client.post(
+        "/odds", json={"match_id": match_id, **match(teams, kickoff=KICKOFF, odds=BOOKS)}
+    )
     assert answer.status_code == 400, answer.text
     assert "match_id" in answer.text
     from bentos.service import app
@@ -418,15 +462,19 @@ def _finite_numbers(value: object) -> list[float]:
     return [float(value)] if isinstance(value, int | float) and not isinstance(value, bool) else []
 
 
-@pytest.mark.parametrize("prices", [(1.0001, 1000, 1000), (1000, 1000, 1000), (1.0001,) * 3,
-                                    (1000, 1.0001, 1.0001)])
-def test_every_number_answered_at_the_price_bounds_is_finite(client: TestClient, teams: list[str],
-                                                             prices: tuple) -> None:
+@pytest.mark.parametrize(
+    "prices", [(1.0001, 1000, 1000), (1000, 1000, 1000), (1.0001,) * 3, (1000, 1.0001, 1.0001)]
+)
+def test_every_number_answered_at_the_price_bounds_is_finite(
+    client: TestClient, teams: list[str], prices: tuple
+) -> None:
     """At the extremes the bounds allow, (1e308 once gave an edge of null) every field the
     document types as a number is a finite number, never null or NaN."""
     home, draw, away = prices
-    odds = {"pinnacle": {"home": home, "draw": draw, "away": away},
-            "bet365": {"home": 2.0, "draw": 3.4, "away": 3.6}}
+    odds = {
+        "pinnacle": {"home": home, "draw": draw, "away": away},
+        "bet365": {"home": 2.0, "draw": 3.4, "away": 3.6},
+    }
     answer = client.post("/edge", json=match(teams, kickoff=KICKOFF, odds=odds))
     assert answer.status_code == 200, answer.text
 
@@ -435,8 +483,14 @@ def test_every_number_answered_at_the_price_bounds_is_finite(client: TestClient,
 
     edge = json.loads(answer.text, parse_constant=refuse)
     for outcome in edge["outcomes"]:
-        for field in ("edge_percentage", "kelly_stake_percentage", "sharp_edge_percentage",
-                      "best_odds", "fair_probability", "implied_probability"):
+        for field in (
+            "edge_percentage",
+            "kelly_stake_percentage",
+            "sharp_edge_percentage",
+            "best_odds",
+            "fair_probability",
+            "implied_probability",
+        ):
             assert isinstance(outcome[field], float | int), (field, outcome)
     assert all(np.isfinite(_finite_numbers(edge)))
 
@@ -447,19 +501,30 @@ def test_a_non_finite_number_is_refused_where_an_answer_is_built() -> None:
 
     from bentos.schemas import OutcomeEdge
 
-    fields = dict(outcome="home", fair_probability=0.5, implied_probability=0.5, best_odds=2.0,
-                  net_odds=2.0, bookmaker="bet365", edge_percentage=float("inf"),
-                  kelly_stake_percentage=0.0, quality="AVOID", clv_expected=None,
-                  reason="below_min_edge", sharp_probability=None,
-                  sharp_edge_percentage=None)
+    fields = dict(
+        outcome="home",
+        fair_probability=0.5,
+        implied_probability=0.5,
+        best_odds=2.0,
+        net_odds=2.0,
+        bookmaker="bet365",
+        edge_percentage=float("inf"),
+        kelly_stake_percentage=0.0,
+        quality="AVOID",
+        clv_expected=None,
+        reason="below_min_edge",
+        sharp_probability=None,
+        sharp_edge_percentage=None,
+    )
     with pytest.raises(ValidationError, match="finite"):
         OutcomeEdge(**fields)
     with pytest.raises(ValidationError, match="finite"):
         OutcomeEdge(**{**fields, "edge_percentage": 1.0, "clv_expected": float("nan")})
 
 
-def test_a_fixture_without_prices_is_pushed_without_an_edge(client: TestClient,
-                                                            teams: list[str]) -> None:
+def test_a_fixture_without_prices_is_pushed_without_an_edge(
+    client: TestClient, teams: list[str]
+) -> None:
     posted = client.post("/odds", json={"match_id": "no-prices-yet", **match(teams)})
     assert posted.status_code == 200 and posted.json()["edge"] is None
     with client.websocket_connect("/ws/edge/no-prices-yet") as socket:
@@ -476,12 +541,14 @@ def test_an_unknown_match_id_closes_the_websocket_with_4404(client: TestClient) 
 # --- reload and the OpenAPI document ----------------------------------------------------------
 
 
-def test_a_match_answers_what_its_subscribers_receive_first(client: TestClient,
-                                                          teams: list[str]) -> None:
+def test_a_match_answers_what_its_subscribers_receive_first(
+    client: TestClient, teams: list[str]
+) -> None:
     """GET /matches/{id} (the site's match page): the match's current EdgeUpdate, the same
     message as POST /odds answered and a new WebSocket subscriber receives."""
-    posted = client.post("/odds", json={"match_id": "page-match",
-                                        **match(teams, kickoff=KICKOFF, odds=BOOKS)})
+    posted = client.post(
+        "/odds", json={"match_id": "page-match", **match(teams, kickoff=KICKOFF, odds=BOOKS)}
+    )
     assert posted.status_code == 200, posted.text
     page = client.get("/matches/page-match")
     assert page.status_code == 200 and page.headers["content-type"] == "application/json"
@@ -510,7 +577,8 @@ def test_models_lists_the_versions_beside_the_market(client: TestClient, model) 
     assert champion["market"]["forecaster"] == "pinnacle_open"
     assert champion["market"]["log_loss"] == pytest.approx(model.holdout["market_log_loss"])
     assert [int(v["version"]) for v in report["versions"]] == sorted(
-        (int(v["version"]) for v in report["versions"]), reverse=True)
+        (int(v["version"]) for v in report["versions"]), reverse=True
+    )
     curves = report["calibration"]["curves"]
     assert report["calibration"]["version"] == report["champion"]
     assert {"ensemble", "pinnacle_open"} <= set(curves)
@@ -522,14 +590,14 @@ def test_models_lists_the_versions_beside_the_market(client: TestClient, model) 
     assert client.get("/models", params={"limit": 0}).status_code == 400
 
 
-def test_reload_after_a_promotion_serves_the_new_version(client: TestClient, store: Path,
-                                                         teams: list[str]) -> None:
+def test_reload_after_a_promotion_serves_the_new_version(
+    client: TestClient, store: Path, teams: list[str]
+) -> None:
     posted = client.post("/odds", json={"match_id": "reloaded", **match(teams, odds=BOOKS)})
     with client.websocket_connect("/ws/edge/reloaded") as socket:
         assert socket.receive_json()["prediction"]["model_version"] == "1"
         version = promote_copy(store)
-        reloaded = client.post("/reload", json={"model": "sabiscore-ensemble",
-                                                "version": version})
+        reloaded = client.post("/reload", json={"model": "sabiscore-ensemble", "version": version})
         assert reloaded.status_code == 200, reloaded.text
         assert reloaded.json()["previous_version"] == "1"
         assert reloaded.json()["model"]["version"] == version
@@ -550,9 +618,20 @@ def test_the_openapi_document_has_every_schema(client: TestClient) -> None:
     for route in ("/odds", "/reload"):
         assert "post" in paths[route]
     schemas = spec["components"]["schemas"]
-    for name in ("Prediction", "EdgeResponse", "OutcomeEdge", "EdgeUpdate", "OddsUpdate",
-                 "Ready", "Teams", "ReloadResult", "Error", "Prices", "SharpReference",
-                 "BetReason"):
+    for name in (
+        "Prediction",
+        "EdgeResponse",
+        "OutcomeEdge",
+        "EdgeUpdate",
+        "OddsUpdate",
+        "Ready",
+        "Teams",
+        "ReloadResult",
+        "Error",
+        "Prices",
+        "SharpReference",
+        "BetReason",
+    ):
         assert name in schemas, name
     assert schemas["BetReason"]["enum"] == ["value_bet", "below_min_edge", "sharp_contradicts"]
     outcome = schemas["OutcomeEdge"]["properties"]
@@ -624,8 +703,9 @@ def test_a_body_that_is_not_json_is_a_415_logged_in_one_line(
     caplog.set_level(logging.INFO)
     answer = client.post(path, content=b"x", headers={"content-type": "multipart/form-data"})
     assert answer.status_code == 415, answer.text
-    assert answer.json() == {"error": "send the body as JSON (Content-Type: application/json), "
-                                      "not 'multipart/form-data'"}
+    assert answer.json() == {
+        "error": "send the body as JSON (Content-Type: application/json), not 'multipart/form-data'"
+    }
     refusals = [r for r in caplog.records if r.name == "bentos.observability"]
     assert [r.levelno for r in refusals] == [logging.INFO]
     assert all(r.levelno < logging.WARNING and not r.exc_info for r in caplog.records)
@@ -638,11 +718,14 @@ def test_invalid_bodies_are_one_info_line_each_without_a_traceback(
     """One schemathesis run logged 5,137 tracebacks at ERROR (issue 12): a client's mistake is
     one INFO line, with what it sent escaped (a newline cannot forge a line)."""
     caplog.set_level(logging.INFO)
-    bodies = [b"{", b"[1]", json.dumps({**match(teams), "x\n[ERROR] forged": 1}).encode(),
-              json.dumps({"league": 3}).encode()]
+    bodies = [
+        b"{",
+        b"[1]",
+        json.dumps({**match(teams), "x\n[ERROR] forged": 1}).encode(),
+        json.dumps({"league": 3}).encode(),
+    ]
     for body in bodies:
-        answer = client.post("/predict", content=body,
-                             headers={"content-type": "application/json"})
+        answer = client.post("/predict", content=body, headers={"content-type": "application/json"})
         assert answer.status_code == 400, answer.text
     refusals = [r for r in caplog.records if r.name == "bentos.observability"]
     assert len(refusals) == len(bodies) and {r.levelno for r in refusals} == {logging.INFO}
@@ -657,26 +740,32 @@ def test_refusals_of_the_fastapi_routes_are_one_info_line_each(
     """They were not logged at all; now as the bodies' refusals are: method, path, client,
     status and reason, what the caller sent escaped, the token filtered."""
     caplog.set_level(logging.INFO)
-    answers = [client.get("/fixtures", params={"from": "x\n[ERROR] forged"}),
-               client.get(f"/matches/{TOKEN}"),
-               client.post("/odds", json={}, headers={"Authorization": "Bearer wrong"})]
+    answers = [
+        client.get("/fixtures", params={"from": "x\n[ERROR] forged"}),
+        client.get(f"/matches/{TOKEN}"),
+        client.post("/odds", json={}, headers={"Authorization": "Bearer wrong"}),
+    ]
     assert [a.status_code for a in answers] == [400, 404, 403]
     lines = [r.getMessage() for r in caplog.records if r.name == "bentos.observability"]
     assert lines == [
         "400 GET '/fixtures' from testclient: \"query.from: String should match pattern "
         "'^\\\\d{4}-\\\\d{2}-\\\\d{2}$'\"",
         "404 GET '/matches/[Filtered]' from testclient: \"unknown match_id '[Filtered]'\"",
-        "403 POST '/odds' from testclient: \"the token sent is not the service's\""]
-    assert {r.levelno for r in caplog.records if r.name == "bentos.observability"} == {
-        logging.INFO}
-    logged = "\n".join(r.getMessage() for r in caplog.records
-                       if r.name != "httpx")  # the test's client logs its URLs
+        "403 POST '/odds' from testclient: \"the token sent is not the service's\"",
+    ]
+    assert {r.levelno for r in caplog.records if r.name == "bentos.observability"} == {logging.INFO}
+    logged = "\n".join(
+        r.getMessage() for r in caplog.records if r.name != "httpx"
+    )  # the test's client logs its URLs
     assert TOKEN not in logged and "Traceback" not in caplog.text
 
 
 @pytest.mark.parametrize("path", ["/teams", "/predict"])
 def test_a_failure_is_a_500_logged_once_with_its_traceback(
-    client: TestClient, teams: list[str], path: str, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    teams: list[str],
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An exception escaping the mounted app was logged by it and again by uvicorn; one of a
@@ -689,8 +778,7 @@ def test_a_failure_is_a_500_logged_once_with_its_traceback(
     runtime = app.state.runtime
     monkeypatch.setattr(runtime, "require_model" if path == "/teams" else "predict", fail)
     caplog.set_level(logging.INFO)
-    answer = (client.get(path) if path == "/teams"
-              else client.post(path, json=match(teams)))
+    answer = client.get(path) if path == "/teams" else client.post(path, json=match(teams))
     assert answer.status_code == 500 and "error" in answer.json()
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and errors[0].exc_info is not None, caplog.text
@@ -699,8 +787,9 @@ def test_a_failure_is_a_500_logged_once_with_its_traceback(
 
 def test_a_body_over_the_limit_is_413_without_being_read_whole(client: TestClient) -> None:
     huge = b"[" * 2_000_000
-    answer = client.post("/predict_batch", content=huge,
-                         headers={"content-type": "application/json"})
+    answer = client.post(
+        "/predict_batch", content=huge, headers={"content-type": "application/json"}
+    )
     assert answer.status_code == 413 and "at most 1048576" in answer.json()["error"]
 
 
@@ -750,14 +839,23 @@ def test_value_bets_of_the_posted_fixtures_at_real_books_only(
     """GET /value-bets prices every upcoming fixture; market_max (no one's price) is never
     taken, even when it is the best; `book` limits where bets are struck; a bankroll turns
     stakes into amounts. GET /fixtures lists the same fixtures with their forecasts."""
-    generous = {"pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
-                "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40},  # above the sharp line
-                "market_max": {"home": 9.0, "draw": 9.0, "away": 9.0}}
+    generous = {
+        "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+        "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40},  # above the sharp line
+        "market_max": {"home": 9.0, "draw": 9.0, "away": 9.0},
+    }
     for i, (home, away) in enumerate([(teams[4], teams[5]), (teams[6], teams[7])]):
-        posted = client.post("/odds", json={"match_id": f"weekend-{i}", "league": LEAGUE,
-                                            "home_team": home, "away_team": away,
-                                            "kickoff": f"2022-08-2{i}T15:00:00Z",
-                                            "odds": generous})
+        posted = client.post(
+            "/odds",
+            json={
+                "match_id": f"weekend-{i}",
+                "league": LEAGUE,
+                "home_team": home,
+                "away_team": away,
+                "kickoff": f"2022-08-2{i}T15:00:00Z",
+                "odds": generous,
+            },
+        )
         assert posted.status_code == 200, posted.text
     window = {"from": "2022-08-20", "to": "2022-08-21"}
     answer = client.get("/value-bets", params={**window, "bankroll": 1000})
@@ -783,17 +881,28 @@ def test_value_bets_of_the_posted_fixtures_at_real_books_only(
     assert [f["match_id"] for f in one_day["fixtures"]] == ["weekend-1"]
 
 
-def test_the_ledger_records_each_suggestion_once(client: TestClient, store: Path,
-                                                 teams: list[str]) -> None:
+def test_the_ledger_records_each_suggestion_once(
+    client: TestClient, store: Path, teams: list[str]
+) -> None:
     """Bets suggested by GET /value-bets (and pushes) are recorded once; GET /ledger reports
     them open until their match is played."""
     from sabiscore.ledger import Ledger
 
-    odds = {"pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
-            "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40}}
-    posted = client.post("/odds", json={"match_id": "ledger-0", "league": LEAGUE,
-                                        "home_team": teams[8], "away_team": teams[9],
-                                        "kickoff": "2022-09-03T15:00:00Z", "odds": odds})
+    odds = {
+        "pinnacle": {"home": 2.10, "draw": 3.40, "away": 3.60},
+        "bet365": {"home": 2.60, "draw": 4.20, "away": 4.40},
+    }
+    posted = client.post(
+        "/odds",
+        json={
+            "match_id": "ledger-0",
+            "league": LEAGUE,
+            "home_team": teams[8],
+            "away_team": teams[9],
+            "kickoff": "2022-09-03T15:00:00Z",
+            "odds": odds,
+        },
+    )
     assert posted.status_code == 200, posted.text
     window = {"from": "2022-09-03", "to": "2022-09-03"}
     first = client.get("/value-bets", params=window).json()["bets"]
@@ -803,22 +912,35 @@ def test_the_ledger_records_each_suggestion_once(client: TestClient, store: Path
     assert sorted(mine["outcome"]) == sorted(b["outcome"] for b in first)
     served = client.get("/readyz").json()["model"]["version"]
     assert set(mine["source"]) == {"service"} and set(mine["model_version"]) == {served}
-    np.testing.assert_allclose(sorted(mine["stake"] * 100),
-                               sorted(b["kelly_stake_percentage"] for b in first))
+    np.testing.assert_allclose(
+        sorted(mine["stake"] * 100), sorted(b["kelly_stake_percentage"] for b in first)
+    )
     report = client.get("/ledger").json()
     assert report["suggested"] == len(recorded) == report["open"] and report["settled"] == 0
-    assert report["overall"] == {"bets": 0, "staked": None, "profit": None, "yield": None,
-                                 "yield_ci": None, "hit_rate": None, "clv_mean": None,
-                                 "clv_ci": None, "clv_bets": None}
+    assert report["overall"] == {
+        "bets": 0,
+        "staked": None,
+        "profit": None,
+        "yield": None,
+        "yield_ci": None,
+        "hit_rate": None,
+        "clv_mean": None,
+        "clv_ci": None,
+        "clv_bets": None,
+    }
     assert client.get("/ledger", params={"since": "2999-01-01"}).json()["suggested"] == 0
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"from": "2022-08-21", "to": "2022-08-20"}, "is after to"),
-    ({"bankroll": "-5"}, "bankroll"),
-    ({"from": "next week"}, "from"),
-])
-def test_bad_bet_queries_are_a_400_naming_the_parameter(client: TestClient, params: dict,
-                                                        message: str) -> None:
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"from": "2022-08-21", "to": "2022-08-20"}, "is after to"),
+        ({"bankroll": "-5"}, "bankroll"),
+        ({"from": "next week"}, "from"),
+    ],
+)
+def test_bad_bet_queries_are_a_400_naming_the_parameter(
+    client: TestClient, params: dict, message: str
+) -> None:
     answer = client.get("/value-bets", params=params)
     assert answer.status_code == 400 and message in answer.json()["error"], answer.text

@@ -14,7 +14,10 @@ def test_the_code_defaults_equal_the_shipped_serving_config() -> None:
     env = {"SABISCORE_DATA_DIR": "/nonexistent/store"}
     shipped = ServingSettings.from_config(config, env)
     bare = ServingSettings.from_config({**config, "serving": {}}, env)
-    differ = {f.name: (getattr(shipped, f.name), getattr(bare, f.name)) for f in fields(shipped)
-              if getattr(shipped, f.name) != getattr(bare, f.name)}
+    differ = {
+        f.name: (getattr(shipped, f.name), getattr(bare, f.name))
+        for f in fields(shipped)
+        if getattr(shipped, f.name) != getattr(bare, f.name)
+    }
     assert differ == {}
     assert shipped.max_batch_size == config["serving"]["predict"]["max_batch_size"]  # read

@@ -32,13 +32,20 @@ def service(data_dir: Path, tracking: str) -> Iterator[Any]:
         # set before MLflow's global URI (which writes the variable too): undone after it
         patch.setenv("MLFLOW_TRACKING_URI", tracking)
         patch.setenv("SABISCORE_DATA_DIR", str(data_dir))
-        for name in ("NEXT_URL", "SENTRY_DSN", "APP_ENV", "SABISCORE_CONFIG",
-                     "SABISCORE_API_TOKEN"):
+        for name in (
+            "NEXT_URL",
+            "SENTRY_DSN",
+            "APP_ENV",
+            "SABISCORE_CONFIG",
+            "SABISCORE_API_TOKEN",
+        ):
             patch.delenv(name, raising=False)
         from bentos.service import SabiScore
 
-        with own_tracking_uri(tracking), TestClient(SabiScore.to_asgi(),
-                                                    raise_server_exceptions=False) as client:
+        with (
+            own_tracking_uri(tracking),
+            TestClient(SabiScore.to_asgi(), raise_server_exceptions=False) as client,
+        ):
             yield client
 
 
@@ -46,25 +53,40 @@ def answers(client: Any, teams: list[str]) -> dict[str, Any]:
     """Everything that depends on the state: forecasts of every pairing of the first teams,
     with and without prices, an edge, and the upcoming fixtures."""
     pairs = [(h, a) for h in teams[:6] for a in teams[:6] if h != a]
-    matches = [{"league": LEAGUE, "home_team": h, "away_team": a, "kickoff": KICKOFF,
-                **({"odds": BOOKS} if k % 2 else {})}
-               for k, (h, a) in enumerate(pairs)]
+    matches = [
+        {
+            "league": LEAGUE,
+            "home_team": h,
+            "away_team": a,
+            "kickoff": KICKOFF,
+            **({"odds": BOOKS} if k % 2 else {}),
+        }
+        for k, (h, a) in enumerate(pairs)
+    ]
     batch = client.post("/predict_batch", json={"matches": matches})
     assert batch.status_code == 200, batch.text
     edge = client.post("/edge", json={**matches[1]})
     assert edge.status_code == 200, edge.text
     fixtures = client.get("/fixtures", params={"from": "2000-01-01"}).json()
-    return {"predictions": batch.json()["predictions"], "edge": edge.json(),
-            "fixtures": [{k: v for k, v in f.items()} for f in fixtures["fixtures"]]}
+    return {
+        "predictions": batch.json()["predictions"],
+        "edge": edge.json(),
+        "fixtures": [{k: v for k, v in f.items()} for f in fixtures["fixtures"]],
+    }
 
 
 def ingest(listing: Path, store: Path, home: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL",
-                                                            "MLFLOW_TRACKING_URI")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")
+    }
     env["PREFECT_HOME"] = str(home)  # its own temporary Prefect API
-    done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir",
-                           str(store), "--json"], capture_output=True, text=True, timeout=300,
-                          env=env)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir", str(store), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -80,11 +102,14 @@ def test_a_service_without_a_data_directory_serves_the_champion(
     tracking = tracking_uri(store)
     with service(store, tracking) as client:
         teams = client.get("/teams").json()["leagues"][0]["teams"]
-    rows = [f"{LEAGUE},20/08/2022,15:00,{teams[2 * k]},{teams[2 * k + 1]},2.2,3.3,3.4,2.25,3.4,3.5"
-            for k in range(3)]
+    rows = [
+        f"{LEAGUE},20/08/2022,15:00,{teams[2 * k]},{teams[2 * k + 1]},2.2,3.3,3.4,2.25,3.4,3.5"
+        for k in range(3)
+    ]
     listing = tmp_path / "fixtures.csv"
-    listing.write_text("Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n"
-                       + "\n".join(rows) + "\n")
+    listing.write_text(
+        "Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n" + "\n".join(rows) + "\n"
+    )
     published = ingest(listing, store, tmp_path / "prefect")["serving_state"]
     assert published["published"] is True and published["fixtures"] == 3, published
     with service(store, tracking) as beside:
@@ -128,7 +153,11 @@ def test_the_exported_state_is_what_the_store_gives(champion_store: Path) -> Non
     for league, teams in mine.teams().items():
         for home in teams:
             for away in (t for t in teams if t != home):
-                np.testing.assert_array_equal(mine.features(league, home, away, odds={
-                    b: tuple(p.values()) for b, p in BOOKS.items()}),
-                    theirs.features(league, home, away, odds={
-                    b: tuple(p.values()) for b, p in BOOKS.items()}))
+                np.testing.assert_array_equal(
+                    mine.features(
+                        league, home, away, odds={b: tuple(p.values()) for b, p in BOOKS.items()}
+                    ),
+                    theirs.features(
+                        league, home, away, odds={b: tuple(p.values()) for b, p in BOOKS.items()}
+                    ),
+                )

@@ -24,8 +24,7 @@ def test_version_prints_the_installed_version() -> None:
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_flags_carry_no_value_type_in_help(command: str | None) -> None:
     """A flag takes no value: Typer 0.29 printed `<bool>` beside each one (`--help` too)."""
-    result = RUNNER.invoke(app, [*([command] if command else []), "--help"],
-                           terminal_width=120)
+    result = RUNNER.invoke(app, [*([command] if command else []), "--help"], terminal_width=120)
     assert result.exit_code == 0, result.output
     assert "<bool>" not in result.output
     assert "Show this message and exit." in result.output
@@ -37,7 +36,6 @@ def test_every_command_is_listed_in_the_top_help() -> None:
     result = RUNNER.invoke(app, ["--help"], terminal_width=200)
     assert all(name in result.output for name in COMMANDS)
     assert {"ingest", "pipeline", "serve", "bets"} <= set(COMMANDS)
-
 
 
 @pytest.mark.parametrize("command", ["backtest", "backtest-bets"])
@@ -54,8 +52,14 @@ def test_several_values_after_one_train_option_are_refused_with_how_to_write_the
 def test_one_window_is_one_window_in_the_backtest_summary() -> None:
     from cli.app import _backtest_bets_lines
 
-    summary = {"retrain_every": "season", "bookmaker": "bet365", "n_test_matches": 380,
-               "windows": [{"label": "2023-2024"}], "overall": {}, "report": "r.md"}
+    summary = {
+        "retrain_every": "season",
+        "bookmaker": "bet365",
+        "n_test_matches": 380,
+        "windows": [{"label": "2023-2024"}],
+        "overall": {},
+        "report": "r.md",
+    }
     assert "380 test matches in 1 window" in _backtest_bets_lines(summary)[0]
     summary["windows"] *= 2
     assert _backtest_bets_lines(summary)[0].endswith("in 2 windows")
@@ -80,8 +84,9 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     assert err.startswith("error: DatabaseError: ") and "Traceback" not in err
     assert "sabiscore --debug" in err
 
-    monkeypatch.setattr(sys, "argv", ["sabiscore", "--debug", "models", "--data-dir",
-                                      str(tmp_path)])
+    monkeypatch.setattr(
+        sys, "argv", ["sabiscore", "--debug", "models", "--data-dir", str(tmp_path)]
+    )
     with pytest.raises(Exception, match="file is not a database"):
         cli_app.main()
 
@@ -96,9 +101,15 @@ def test_prefect_console_lines_lose_their_traceback_unless_debugging(monkeypatch
     except ValueError:
         import sys
 
-        record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1,
-                                   "Encountered exception during execution", None,
-                                   sys.exc_info())
+        record = logging.LogRecord(
+            "prefect.flow_runs",
+            logging.ERROR,
+            __file__,
+            1,
+            "Encountered exception during execution",
+            None,
+            sys.exc_info(),
+        )
     line = NoTraceback(logging.Formatter("%(levelname)s %(message)s")).format(record)
     assert line.startswith("ERROR Encountered exception during execution")
     assert "Traceback" not in line and "\n" not in line
@@ -119,8 +130,13 @@ for args in (["models"], ["promote", "1"], ["rollback"], ["quarantine"], ["ledge
         app([*args, "--data-dir", {str(tmp_path)!r}], standalone_mode=False)
 print(sorted(m for m in sys.modules if m.split(".")[0] == "prefect"))
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
@@ -151,9 +167,18 @@ def test_progress_lines_show_the_flow_s_steps_with_seconds_and_hide_prefect_s_bo
 def test_validate_and_ingest_name_each_failed_expectation() -> None:
     from cli.app import _failed_expectation_lines
 
-    gx = {"failed": [{"expectation": "expect_column_pair_values_to_be_equal",
-                      "column": "result", "reason": "FTR disagrees with the goals", "rows": 2}]}
+    gx = {
+        "failed": [
+            {
+                "expectation": "expect_column_pair_values_to_be_equal",
+                "column": "result",
+                "reason": "FTR disagrees with the goals",
+                "rows": 2,
+            }
+        ]
+    }
     assert _failed_expectation_lines(gx) == [
         "failed expect_column_pair_values_to_be_equal(result): FTR disagrees with the goals"
-        " - 2 row(s)"]
+        " - 2 row(s)"
+    ]
     assert _failed_expectation_lines({}) == []

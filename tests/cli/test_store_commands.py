@@ -16,20 +16,53 @@ RUNNER = CliRunner()
 
 def _store(root: Path) -> DataStore:
     store = DataStore(root)
-    quarantine = pd.DataFrame({"source": ["/files/E0/2023-2024.csv"], "line": [17],
-                               "match_id": ["e0-x"], "league": ["E0"], "season": ["2023-2024"],
-                               "reason": ["home_goals is not a whole number: 'two'"]})
-    warnings = pd.DataFrame({"source": ["/files/E0/2023-2024.csv"], "line": [40],
-                             "match_id": ["e0-y"], "league": ["E0"], "season": ["2023-2024"],
-                             "bookmaker": ["bet365"], "phase": ["open"], "prices": ["H=0 D=3 A=4"],
-                             "reason": ["price must be greater than 1.01"]})
-    store.commit([
-        Partition("E0", "2023-2024", "a" * 64, "E0.csv",
-                  {"matches": pd.DataFrame({"match_id": ["E0-m"]}), "quarantine": quarantine,
-                   "price_warnings": warnings}, "results"),
-        Partition("SY1", "2023-2024", "b" * 64, "SY1.csv",
-                  {"matches": pd.DataFrame({"match_id": ["SY1-m"]})}, "results"),
-    ])
+    quarantine = pd.DataFrame(
+        {
+            "source": ["/files/E0/2023-2024.csv"],
+            "line": [17],
+            "match_id": ["e0-x"],
+            "league": ["E0"],
+            "season": ["2023-2024"],
+            "reason": ["home_goals is not a whole number: 'two'"],
+        }
+    )
+    warnings = pd.DataFrame(
+        {
+            "source": ["/files/E0/2023-2024.csv"],
+            "line": [40],
+            "match_id": ["e0-y"],
+            "league": ["E0"],
+            "season": ["2023-2024"],
+            "bookmaker": ["bet365"],
+            "phase": ["open"],
+            "prices": ["H=0 D=3 A=4"],
+            "reason": ["price must be greater than 1.01"],
+        }
+    )
+    store.commit(
+        [
+            Partition(
+                "E0",
+                "2023-2024",
+                "a" * 64,
+                "E0.csv",
+                {
+                    "matches": pd.DataFrame({"match_id": ["E0-m"]}),
+                    "quarantine": quarantine,
+                    "price_warnings": warnings,
+                },
+                "results",
+            ),
+            Partition(
+                "SY1",
+                "2023-2024",
+                "b" * 64,
+                "SY1.csv",
+                {"matches": pd.DataFrame({"match_id": ["SY1-m"]})},
+                "results",
+            ),
+        ]
+    )
     return store
 
 
@@ -73,11 +106,14 @@ def test_train_names_the_leagues_and_seasons_held_before_any_flow_starts(tmp_pat
     assert "league E9 is not in the store; leagues in the store: E0, SY1" in result.output
     assert "Traceback" not in result.output
 
-    result = RUNNER.invoke(app, ["train", "--league", "E0", "--test-season", "2030-2031",
-                                 "--data-dir", str(tmp_path)])
+    result = RUNNER.invoke(
+        app, ["train", "--league", "E0", "--test-season", "2030-2031", "--data-dir", str(tmp_path)]
+    )
     assert result.exit_code == 2
-    assert ("season 2030-2031 has no played E0 matches in the store; seasons held: 2023-2024"
-            in result.output)
+    assert (
+        "season 2030-2031 has no played E0 matches in the store; seasons held: 2023-2024"
+        in result.output
+    )
 
 
 def test_bets_without_a_champion_says_how_to_get_one(tmp_path: Path) -> None:

@@ -32,8 +32,11 @@ EXPECTED = {
     "pinnacle_open": (28_331, 0.9825, 0.5853, 0.1992, 0.523),
     "bet365_open": (28_353, 0.9830, 0.5856, 0.1993, 0.523),
 }
-BOOKS = {"pinnacle_close": ("pinnacle", "close"), "pinnacle_open": ("pinnacle", "open"),
-         "bet365_open": ("bet365", "open")}
+BOOKS = {
+    "pinnacle_close": ("pinnacle", "close"),
+    "pinnacle_open": ("pinnacle", "open"),
+    "bet365_open": ("bet365", "open"),
+}
 
 
 def _parse(path: Path) -> ParsedFile:
@@ -86,8 +89,10 @@ def test_premier_league_closing_line(market) -> None:
 
 def test_de_margining_methods_agree_on_pinnacle_close(market) -> None:
     wide, results, _ = market
-    losses = {m: _scored(wide, results, "pinnacle_close", m).log_loss
-              for m in ("multiplicative", "power", "shin")}
+    losses = {
+        m: _scored(wide, results, "pinnacle_close", m).log_loss
+        for m in ("multiplicative", "power", "shin")
+    }
     assert max(losses.values()) - min(losses.values()) < 5e-4
 
 

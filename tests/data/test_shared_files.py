@@ -92,8 +92,9 @@ def test_served_over_http_with_the_football_data_scheme(football_data_dir, tmp_p
             f"    base_url: {base}/mmz4281\n    leagues: [E0, SP1]\n"
             "    seasons: ['2022-2023', '2023-2024']\n"
         )
-        summary = ingest_flow(sources=["football-data"], data_dir=str(tmp_path / "store"),
-                              config_path=str(override))
+        summary = ingest_flow(
+            sources=["football-data"], data_dir=str(tmp_path / "store"), config_path=str(override)
+        )
     assert sorted(requests) == sorted(
         f"/mmz4281/{s}/{d}.csv" for s in ("2223", "2324") for d in ("E0", "SP1")
     )

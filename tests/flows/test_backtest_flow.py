@@ -58,9 +58,22 @@ def run(tmp_path_factory: pytest.TempPathFactory, league) -> tuple[dict, Path]:
     args = [a for t in train for a in ("--train", t)] + [a for t in test for a in ("--test", t)]
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     result = subprocess.run(
-        [sys.executable, "-m", "cli", "backtest-bets", *args, "--data-dir",
-         str(root / "store"), "--config", str(override), "--json"],
-        capture_output=True, text=True, timeout=300, env=env,
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "backtest-bets",
+            *args,
+            "--data-dir",
+            str(root / "store"),
+            "--config",
+            str(override),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1]), root / "store"
@@ -71,8 +84,19 @@ def test_every_strategy_has_overall_and_per_tier_results_with_intervals(run) -> 
     assert summary["strategies"] == STRATEGIES
     assert list(summary["overall"]) == STRATEGIES
     for name, metrics in summary["overall"].items():
-        assert {"bets", "turnover", "profit", "roi", "roi_ci", "yield", "yield_ci", "hit_rate",
-                "max_drawdown", "clv_mean", "clv_mean_ci"} <= set(metrics), name
+        assert {
+            "bets",
+            "turnover",
+            "profit",
+            "roi",
+            "roi_ci",
+            "yield",
+            "yield_ci",
+            "hit_rate",
+            "max_drawdown",
+            "clv_mean",
+            "clv_mean_ci",
+        } <= set(metrics), name
     ensemble = summary["overall"]["ensemble"]
     assert ensemble["bets"] > 0
     low, high = ensemble["roi_ci"]
@@ -99,8 +123,14 @@ def test_the_report_bets_and_plots_are_written(run) -> None:
     summary, _ = run
     folder = Path(summary["report"]).parent
     report = Path(summary["report"]).read_text()
-    for heading in ("## All test matches", "## By quality tier", "## By league", "## By season",
-                    "## The forecasts on the same matches", "## Windows"):
+    for heading in (
+        "## All test matches",
+        "## By quality tier",
+        "## By league",
+        "## By season",
+        "## The forecasts on the same matches",
+        "## Windows",
+    ):
         assert heading in report
     for png in ("bankroll.png", "roi_by_tier.png", "clv_distribution.png", "calibration.png"):
         assert (folder / png).stat().st_size > 5_000 and f"({png})" in report
@@ -127,12 +157,19 @@ def test_the_run_is_in_mlflow_and_prefect(run) -> None:
     assert "every_outcome_clv_mean" in logged.data.metrics
     assert logged.data.tags["flow"] == "backtest-bets"
     plots = {a.path for a in client.list_artifacts(summary["run_id"], "plots")}
-    assert {"plots/bankroll.png", "plots/roi_by_tier.png", "plots/clv_distribution.png",
-            "plots/calibration.png", "plots/report.md"} <= plots
+    assert {
+        "plots/bankroll.png",
+        "plots/roi_by_tier.png",
+        "plots/clv_distribution.png",
+        "plots/calibration.png",
+        "plots/report.md",
+    } <= plots
     tables = {a.path for a in client.list_artifacts(summary["run_id"], "tables")}
     assert {"tables/results.csv", "tables/bets.csv"} <= tables
-    inputs = {dict((t.key, t.value) for t in i.tags)["mlflow.data.context"]: i
-              for i in logged.inputs.dataset_inputs}
+    inputs = {
+        dict((t.key, t.value) for t in i.tags)["mlflow.data.context"]: i
+        for i in logged.inputs.dataset_inputs
+    }
     assert set(inputs) == {"training", "testing"}
     tested = {t.key: t.value for t in inputs["testing"].tags}
     assert (tested["leagues"], tested["seasons"]) == ("SY1,SZ1", "2020-2021,2021-2022")
@@ -160,8 +197,9 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
 
     builds = []
     build_features = tasks.train.build_features
-    monkeypatch.setattr(tasks.train, "build_features",
-                        lambda *a, **k: builds.append(1) or build_features(*a, **k))
+    monkeypatch.setattr(
+        tasks.train, "build_features", lambda *a, **k: builds.append(1) or build_features(*a, **k)
+    )
     train, test = league
     runners = {
         "sequential": ({"kind": "threads", "max_workers": 3}, 1),
@@ -173,9 +211,14 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
         backtest = {**SMALL["backtest"], "retrain_every": 20, "windows_at_once": at_once}
         override.write_text(yaml.safe_dump({**SMALL, "backtest": backtest}))
         flow = backtest_bets_flow.with_options(task_runner=task_runner_from_config(runner))
-        runs[name] = flow(train_sources=train, test_sources=test, data_dir=str(tmp_path / name),
-                          config_path=str(override), report_dir=str(tmp_path / name / "report"),
-                          log_to_mlflow=False)
+        runs[name] = flow(
+            train_sources=train,
+            test_sources=test,
+            data_dir=str(tmp_path / name),
+            config_path=str(override),
+            report_dir=str(tmp_path / name / "report"),
+            log_to_mlflow=False,
+        )
     assert len(builds) == len(runners)  # once a run: a task called, not submitted, runs here
 
     def window(record: dict) -> tuple:
@@ -183,8 +226,11 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
 
     sequential = runs.pop("sequential")
     assert [w["label"] for w in sequential["windows"]] == [
-        "2020-2021 days 1-20", "2020-2021 days 21-30", "2021-2022 days 1-20",
-        "2021-2022 days 21-34"]
+        "2020-2021 days 1-20",
+        "2020-2021 days 21-30",
+        "2021-2022 days 1-20",
+        "2021-2022 days 21-34",
+    ]
     for name, summary in runs.items():
         assert list(map(window, summary["windows"])) == list(map(window, sequential["windows"]))
         for table in ("bets.csv", "forecast_scores.csv", "results.csv"):

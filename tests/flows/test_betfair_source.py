@@ -41,12 +41,16 @@ def config(**betfair: Any) -> dict[str, Any]:
     """The slice of load_config() the source reads, with its own small alias table."""
     return {
         "sources": {
-            "leagues": {"E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"},
-                        "SP1": {"betfair": "117"}, "X1": {"the-odds-api": "soccer_x"}},
+            "leagues": {
+                "E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"},
+                "SP1": {"betfair": "117"},
+                "X1": {"the-odds-api": "soccer_x"},
+            },
             "betfair": {**betfair},
         },
-        "aliases": {"teams": {"Man United": ["Man Utd"], "Fulham": [], "Arsenal": [],
-                              "Chelsea": []}},
+        "aliases": {
+            "teams": {"Man United": ["Man Utd"], "Fulham": [], "Arsenal": [], "Chelsea": []}
+        },
         "validation": {"season_start_month": 7},
     }
 
@@ -58,7 +62,10 @@ def betfair(catalogue: list[dict] = CATALOGUE, books: dict[str, dict] = BOOKS, *
     def answer(request: Recorded) -> Reply:
         if request.route == "/api/certlogin":
             return replies.get("certlogin") or (
-                200, {"sessionToken": LOGIN_TOKEN, "loginStatus": "SUCCESS"}, {})
+                200,
+                {"sessionToken": LOGIN_TOKEN, "loginStatus": "SUCCESS"},
+                {},
+            )
         if request.route != RPC:
             return 404, {"error": "no such route"}, {}
         call = request.json()
@@ -85,8 +92,13 @@ def stand_in(answer) -> Iterator[tuple[dict[str, str], list[Recorded]]]:
 @pytest.fixture(autouse=True)
 def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """A Betfair environment of this test's own: the app key and a session token."""
-    for name in ("BETFAIR_USERNAME", "BETFAIR_PASSWORD", "BETFAIR_CERTS",
-                 "SABISCORE_BETFAIR_API_URL", "SABISCORE_BETFAIR_IDENTITY_URL"):
+    for name in (
+        "BETFAIR_USERNAME",
+        "BETFAIR_PASSWORD",
+        "BETFAIR_CERTS",
+        "SABISCORE_BETFAIR_API_URL",
+        "SABISCORE_BETFAIR_IDENTITY_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BETFAIR_APP_KEY", APP_KEY)
     monkeypatch.setenv("BETFAIR_SESSION_TOKEN", TOKEN)
@@ -123,18 +135,25 @@ def test_a_session_token_reads_the_markets_and_gives_canonical_frames(
 
     # What Betfair was sent: no login, the app key and the session on every call.
     assert [r.json()["method"] for r in seen] == [
-        "SportsAPING/v1.0/listMarketCatalogue", "SportsAPING/v1.0/listMarketBook"]
+        "SportsAPING/v1.0/listMarketCatalogue",
+        "SportsAPING/v1.0/listMarketBook",
+    ]
     assert all(r.route == RPC and r.method == "POST" for r in seen)
     assert all(r.headers["X-Application"] == APP_KEY for r in seen)
     assert all(r.headers["X-Authentication"] == TOKEN for r in seen)
     catalogue, book = (r.json()["params"] for r in seen)
     assert catalogue["filter"] == {
-        "eventTypeIds": ["1"], "competitionIds": ["10932509", "117"],
-        "marketTypeCodes": ["MATCH_ODDS"], "marketStartTime": {"from": "2025-08-15T09:30:00Z",
-                                                                "to": None},
+        "eventTypeIds": ["1"],
+        "competitionIds": ["10932509", "117"],
+        "marketTypeCodes": ["MATCH_ODDS"],
+        "marketStartTime": {"from": "2025-08-15T09:30:00Z", "to": None},
     }
     assert catalogue["marketProjection"] == [
-        "RUNNER_DESCRIPTION", "EVENT", "COMPETITION", "MARKET_START_TIME"]
+        "RUNNER_DESCRIPTION",
+        "EVENT",
+        "COMPETITION",
+        "MARKET_START_TIME",
+    ]
     assert catalogue["maxResults"] == 200 and catalogue["sort"] == "FIRST_TO_START"
     assert book["marketIds"] == ["1.240001", "1.240002", "1.240003"]
     assert book["priceProjection"]["priceData"] == ["EX_BEST_OFFERS"]
@@ -152,7 +171,8 @@ def test_a_session_token_reads_the_markets_and_gives_canonical_frames(
     assert set(snap.odds["bookmaker"]) == {"betfair_exchange"}
     assert (snap.odds["captured_at"] == CAPTURED).all()
     assert snap.notes == (
-        "betfair: market 1.240002 (Arsenal v Chelsea) is SUSPENDED: no prices taken",)
+        "betfair: market 1.240002 (Arsenal v Chelsea) is SUSPENDED: no prices taken",
+    )
     (aside,) = snap.set_aside
     assert (aside.league, aside.home_team, aside.away_team) == ("SP1", "Real Oviedo", "Girona")
     assert aside.reason == "team names not in configs/aliases.yaml: Girona, Real Oviedo"
@@ -175,7 +195,9 @@ def test_a_certificate_login_comes_first_and_its_session_is_used(
     assert "X-Authentication" not in login.headers
     assert parse_qs(login.body.decode()) == {"username": [USERNAME], "password": [PASSWORD]}
     assert [c.json()["method"].rsplit("/", 1)[1] for c in calls] == [
-        "listMarketCatalogue", "listMarketBook"]
+        "listMarketCatalogue",
+        "listMarketBook",
+    ]
     assert all(c.headers["X-Authentication"] == LOGIN_TOKEN for c in calls)
     assert len(snap.fixtures) == 2 and len(snap.odds) == 3
     assert_no_secret(caplog.text, snap.notes)
@@ -191,7 +213,8 @@ def test_a_refused_login_names_the_login_and_no_secret(
             fetch_betfair(config(), CAPTURED, **urls)
     assert str(raised.value) == (
         "Betfair certificate login failed: INVALID_USERNAME_OR_PASSWORD "
-        "(check $BETFAIR_USERNAME and $BETFAIR_PASSWORD)")
+        "(check $BETFAIR_USERNAME and $BETFAIR_PASSWORD)"
+    )
     assert [r.route for r in seen] == ["/api/certlogin"]
     assert_no_secret(raised.value, caplog.text)
 
@@ -212,10 +235,22 @@ def test_an_api_error_names_the_call_and_the_fix_not_the_token(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    expired = {"jsonrpc": "2.0", "id": 1, "error": {"code": -32099, "message": "ANGX-0003",
-               "data": {"APINGException": {"requestUUID": "x", "errorCode":
-                        "INVALID_SESSION_INFORMATION", "errorDetails": ""},
-                        "exceptionname": "APINGException"}}}
+    expired = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "error": {
+            "code": -32099,
+            "message": "ANGX-0003",
+            "data": {
+                "APINGException": {
+                    "requestUUID": "x",
+                    "errorCode": "INVALID_SESSION_INFORMATION",
+                    "errorDetails": "",
+                },
+                "exceptionname": "APINGException",
+            },
+        },
+    }
     with stand_in(betfair(listMarketCatalogue=(200, expired, {}))) as (urls, _):
         with pytest.raises(BetfairSourceError) as raised:
             fetch_betfair(config(), CAPTURED, **urls)
@@ -247,8 +282,10 @@ def test_without_an_app_key_nothing_is_sent_and_the_note_says_what_to_set(
     with stand_in(betfair()) as (urls, seen):
         snap = fetch_betfair(config(), CAPTURED, **urls)
     assert seen == [] and snap.fixtures.empty and snap.odds.empty
-    assert snap.notes == ("betfair: $BETFAIR_APP_KEY is not set: set it to a Betfair application "
-                          "key to read the exchange",)
+    assert snap.notes == (
+        "betfair: $BETFAIR_APP_KEY is not set: set it to a Betfair application "
+        "key to read the exchange",
+    )
 
 
 def test_without_a_session_or_a_login_the_note_names_the_variables(
@@ -277,9 +314,12 @@ def test_the_leagues_asked_for_set_the_competitions(caplog: pytest.LogCaptureFix
 
 
 def test_many_markets_are_read_forty_books_a_request() -> None:
-    catalogue = [catalogue_entry(f"1.25{i:04d}", "Arsenal", "Chelsea",
-                                 start=f"2025-09-{1 + i % 28:02d}T14:00:00.000Z")
-                 for i in range(45)]
+    catalogue = [
+        catalogue_entry(
+            f"1.25{i:04d}", "Arsenal", "Chelsea", start=f"2025-09-{1 + i % 28:02d}T14:00:00.000Z"
+        )
+        for i in range(45)
+    ]
     books = {m["marketId"]: market_book(m) for m in catalogue}
     with stand_in(betfair(catalogue=catalogue, books=books)) as (urls, seen):
         snap = fetch_betfair(config(max_results=45), CAPTURED, **urls)

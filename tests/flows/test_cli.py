@@ -14,11 +14,18 @@ def sabiscore(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
     from prefect.settings import PREFECT_API_URL
 
     root = str(Path(__file__).resolve().parents[2])
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-           "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     return subprocess.run(
         [sys.executable, "-m", "cli", *args],
-        capture_output=True, text=True, timeout=300, env=env, cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=cwd,
     )
 
 
@@ -89,7 +96,9 @@ def test_a_cut_off_file_exits_1_with_how_to_force_it_and_replace_stores_it(
     from sabiscore.synthetic import write_football_data_csvs as write_csvs
 
     config = SyntheticConfig(
-        seed=5, first_season=2022, n_seasons=1,
+        seed=5,
+        first_season=2022,
+        n_seasons=1,
         leagues=(LeagueSpec(code="SY1", n_teams=20, tier=1, country="Sylvania"),),
     )
     (season,) = write_csvs(generate_league(config), tmp_path / "files")

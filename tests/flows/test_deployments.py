@@ -45,8 +45,9 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
 
     found = deployments()
     pull = yaml.safe_load((REPO / "prefect.yaml").read_text())["pull"]
-    assert pull == [{"prefect.deployments.steps.set_working_directory":
-                     {"directory": "{{ $SABISCORE_HOME }}"}}]
+    assert pull == [
+        {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $SABISCORE_HOME }}"}}
+    ]
     kinds = {}
     for name, spec in found.items():
         flow = load_flow_from_entrypoint(str(REPO / spec["entrypoint"]))
@@ -65,7 +66,8 @@ def test_prefect_yaml_deploys_the_pipeline_on_a_schedule_and_by_hand() -> None:
     assert kinds["pipeline-manual"] == ("flows/pipeline.py:pipeline_flow", [])
     manual = found["pipeline-manual"]["parameters"]  # each empty: every one takes its default
     assert not any(manual.values()) and set(manual) == set(
-        load_flow_from_entrypoint(str(REPO / kinds["pipeline-manual"][0])).parameters.properties)
+        load_flow_from_entrypoint(str(REPO / kinds["pipeline-manual"][0])).parameters.properties
+    )
 
 
 # --- a real server, a real deployment, a real worker ---------------------------------------
@@ -103,14 +105,21 @@ class Processes:
 
     def start(self, name: str, *args: str, cwd: Path = REPO) -> subprocess.Popen:
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115 - closed in stop()
-        proc = subprocess.Popen(args, cwd=cwd, env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.running.append((proc, log))
         return proc
 
     def run(self, *args: str, timeout: float = 120) -> str:
-        done = subprocess.run(args, cwd=REPO, env=self.env, capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(
+            args, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         assert done.returncode == 0, f"{args}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
@@ -177,8 +186,12 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     processes.env |= {"PREFECT_PORT": str(processes.port), "PREFECT": PREFECT}
     script = processes.start("server", str(REPO / "scripts" / "prefect_local.sh"), "--no-worker")
     wait_for(lambda: healthy(api, script), 120, "the server's health", processes.tail("server"))
-    wait_for(lambda: "running;" in processes.tail("server") or script.poll() is not None, 180,
-             "the deployments", processes.tail("server"))
+    wait_for(
+        lambda: "running;" in processes.tail("server") or script.poll() is not None,
+        180,
+        "the deployments",
+        processes.tail("server"),
+    )
     assert script.poll() is None, processes.tail("server")
     deployed = httpx.post(f"{api}/deployments/filter", json={}, timeout=10).json()
     schedules = {d["name"]: [s["active"] for s in d["schedules"]] for d in deployed}
@@ -186,21 +199,25 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
     assert schedules["ingest-manual"] == []
     # A small league of the same format keeps the run itself short.
     league = tmp_path / "league"
-    config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
-                             leagues=(LeagueSpec("SY1", 10, 1, "Sylvania"),))
+    config = SyntheticConfig(
+        seed=5, first_season=2023, n_seasons=1, leagues=(LeagueSpec("SY1", 10, 1, "Sylvania"),)
+    )
     write_csvs(generate_league(config), league)
     sources = json.dumps([str(league)])
-    out = processes.run(PREFECT, "deployment", "run", "ingest/ingest-manual",
-                        "--param", f"sources={sources}")
+    out = processes.run(
+        PREFECT, "deployment", "run", "ingest/ingest-manual", "--param", f"sources={sources}"
+    )
     run_id = re.search(r"UUID: ([0-9a-f-]{36})", out)[1]
 
     # Started elsewhere: the deployment's pull step is what takes the run to the project.
     worker_cwd = tmp_path / "elsewhere"
     worker_cwd.mkdir()
-    processes.start("worker", PREFECT, "worker", "start", "--pool", POOL, "--run-once",
-                    cwd=worker_cwd)
-    state = wait_for(lambda: flow_run_state(api, run_id), 240, "the flow run",
-                     processes.tail("worker"))
+    processes.start(
+        "worker", PREFECT, "worker", "start", "--pool", POOL, "--run-once", cwd=worker_cwd
+    )
+    state = wait_for(
+        lambda: flow_run_state(api, run_id), 240, "the flow run", processes.tail("worker")
+    )
     assert state == "COMPLETED", processes.tail("worker")
 
     manifest = DataStore(tmp_path / "data").manifest()
@@ -216,8 +233,9 @@ def test_a_deployment_runs_through_a_worker_on_a_real_server(
 def write_fixtures(path: Path, results_columns: bool) -> Path:
     """Three upcoming matches with their prices, as football-data lists them: with the result
     columns left blank, or (fixtures.csv today) without those columns at all."""
-    config = SyntheticConfig(seed=5, first_season=2023, n_seasons=1,
-                             leagues=(LeagueSpec("SY1", 8, 1, "Sylvania"),))
+    config = SyntheticConfig(
+        seed=5, first_season=2023, n_seasons=1, leagues=(LeagueSpec("SY1", 8, 1, "Sylvania"),)
+    )
     season = write_csvs(generate_league(config), path.parent / "synthetic")[0]
     rows = list(csv.DictReader(io.StringIO(season.read_text())))
     results = ("FTHG", "FTAG", "FTR", "HTHG", "HTAG", "HTR", *STAT_COLUMNS.values())
@@ -256,9 +274,15 @@ def test_odds_refresh_pushes_upcoming_prices(
     counts = odds_refresh_flow([str(fixtures_file)], str(tmp_path / "store"), str(override))
 
     ledger = counts.pop("ledger")
-    assert counts == {"fixtures": 3, "pushed": 3, "push_failures": 0, "live": {},
-                      "failed_sources": {}, "serving_state": None,  # no live source stored
-                      "value_bets": 0}  # no champion: no bets
+    assert counts == {
+        "fixtures": 3,
+        "pushed": 3,
+        "push_failures": 0,
+        "live": {},
+        "failed_sources": {},
+        "serving_state": None,  # no live source stored
+        "value_bets": 0,
+    }  # no champion: no bets
     assert (ledger["suggested"], ledger["settled"]) == (0, 0)
     first = next(csv.DictReader(io.StringIO(fixtures_file.read_text())))
     message = next(m for m in (r.json() for r in received) if m["home_team"] == first["HomeTeam"])
@@ -267,7 +291,9 @@ def test_odds_refresh_pushes_upcoming_prices(
         f"{first['Date'][6:]}-{first['Date'][3:5]}-{first['Date'][:2]}"
     )
     assert message["odds"]["bet365"] == {
-        "home": float(first["B365H"]), "draw": float(first["B365D"]), "away": float(first["B365A"])
+        "home": float(first["B365H"]),
+        "draw": float(first["B365D"]),
+        "away": float(first["B365A"]),
     }
 
     monkeypatch.setenv("SABISCORE_ODDS_URL", f"http://127.0.0.1:{free_port()}/odds")
@@ -287,8 +313,15 @@ def test_odds_refresh_reads_the_fixtures_csv_header(tmp_path: Path) -> None:
 def test_sabiscore_odds_refresh_runs_the_flow_once(fixtures_file: Path, tmp_path: Path) -> None:
     from tests.flows.test_cli import sabiscore
 
-    done = sabiscore("odds-refresh", str(fixtures_file), "--live", "football-data",
-                     "--data-dir", str(tmp_path / "store"), "--json")
+    done = sabiscore(
+        "odds-refresh",
+        str(fixtures_file),
+        "--live",
+        "football-data",
+        "--data-dir",
+        str(tmp_path / "store"),
+        "--json",
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert (summary["fixtures"], summary["pushed"], summary["value_bets"]) == (3, 0, 0)
@@ -308,7 +341,6 @@ def test_every_deployed_parameter_is_described_in_prefect_s_run_form() -> None:
         assert undescribed == [], name
 
 
-
 def test_prefect_s_run_form_submits_as_it_opens() -> None:
     """The Custom run form starts from the schema's defaults (then prefect.yaml's parameters)
     and validates them as the server does (/ui/schemas/validate): a default the schema refuses,
@@ -321,8 +353,9 @@ def test_prefect_s_run_form_submits_as_it_opens() -> None:
     for name, spec in deployments().items():
         flow = load_flow_from_entrypoint(str(REPO / spec["entrypoint"]))
         schema = parameter_schema(flow.fn).model_dump_for_openapi()
-        opened = {p: field["default"] for p, field in schema["properties"].items()
-                  if "default" in field} | (spec.get("parameters") or {})
+        opened = {
+            p: field["default"] for p, field in schema["properties"].items() if "default" in field
+        } | (spec.get("parameters") or {})
         assert validate(opened, preprocess_schema(schema), preprocess=False) == [], name
         # opened on None, the form shows 'Property is type "None"' instead of a box to fill in
         on_none = sorted(p for p, value in opened.items() if value is None)

@@ -54,8 +54,9 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
     """`base`: three seasons; `new`: a fourth season and a corrected third (a new partition
     and a replaced one, so a commit both adds and supersedes part files)."""
     root = tmp_path_factory.mktemp("league")
-    config = SyntheticConfig(seed=11, first_season=2019, n_seasons=4,
-                             leagues=(LeagueSpec("SY1", 16, 1, "Sylvania"),))
+    config = SyntheticConfig(
+        seed=11, first_season=2019, n_seasons=4, leagues=(LeagueSpec("SY1", 16, 1, "Sylvania"),)
+    )
     files = write_csvs(generate_league(config), root / "all")
     base, new = root / "base" / "SY1", root / "new" / "SY1"
     base.mkdir(parents=True)
@@ -86,8 +87,9 @@ def prepared(sources, configs, tmp_path_factory: pytest.TempPathFactory) -> dict
     """A store with three seasons and a champion (version 1); `pristine`, a copy of it taken
     at once (the registration tests go on to change `store`)."""
     store = tmp_path_factory.mktemp("prepared") / "store"
-    first = pipeline_flow(sources=sources["base"], data_dir=str(store),
-                          config_path=configs["weaker"])
+    first = pipeline_flow(
+        sources=sources["base"], data_dir=str(store), config_path=configs["weaker"]
+    )
     assert first["promoted"] is True and first["champion_version"] == "1"
     pristine = tmp_path_factory.mktemp("pristine") / "store"
     shutil.copytree(store, pristine, ignore=shutil.ignore_patterns("*.lock"))
@@ -122,8 +124,11 @@ def committed(store: Path) -> dict:
 
 def unreferenced(store: Path) -> set[str]:
     named = set(committed(store)["files"])
-    return {str(p.relative_to(store)) for p in (store / "canonical").rglob("*")
-            if p.is_file() and str(p.relative_to(store)) not in named}
+    return {
+        str(p.relative_to(store))
+        for p in (store / "canonical").rglob("*")
+        if p.is_file() and str(p.relative_to(store)) not in named
+    }
 
 
 def tables(store: Path) -> dict[str, pd.DataFrame]:
@@ -143,15 +148,20 @@ def registry_view(store: Path) -> dict:
         for v in registry.versions()
     }
     champion = registry.champion()
-    return {"versions": versions, "aliases": {a: str(n) for a, n in aliases.items()},
-            "champion": str(champion.version) if champion else None}
+    return {
+        "versions": versions,
+        "aliases": {a: str(n) for a, n in aliases.items()},
+        "champion": str(champion.version) if champion else None,
+    }
 
 
 def every_version(store: Path) -> dict[str, dict]:
     """All versions MLflow holds, the ones no reader is shown included: number -> tags."""
     client = mlflow.MlflowClient(tracking_uri(store), registry_uri=tracking_uri(store))
-    return {str(v.version): dict(v.tags)
-            for v in client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")}
+    return {
+        str(v.version): dict(v.tags)
+        for v in client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")
+    }
 
 
 def assert_complete(store: Path, number: str, settled: bool = True) -> None:
@@ -160,8 +170,9 @@ def assert_complete(store: Path, number: str, settled: bool = True) -> None:
     version = client.get_model_version(DEFAULT_MODEL_NAME, number)
     assert version.status == "READY" and (PENDING not in version.tags) is settled
     assert version.tags["promotion.promoted"] in ("true", "false")
-    local = Path(client.get_model_version_download_uri(DEFAULT_MODEL_NAME, number)
-                 .removeprefix("file://"))
+    local = Path(
+        client.get_model_version_download_uri(DEFAULT_MODEL_NAME, number).removeprefix("file://")
+    )
     assert (local / "MLmodel").is_file() and any((local / "artifacts" / "ensemble").iterdir())
 
 
@@ -170,12 +181,17 @@ def run_killed(args: list[str], stage: Stage, tmp: Path) -> int:
     Returns its process id."""
     from prefect.settings import PREFECT_API_URL
 
-    env = {**os.environ, ENV_VAR: str(stage), "PREFECT_API_URL": str(PREFECT_API_URL.value()),
-           "TMPDIR": str(tmp)}  # the candidate's work dir, left by the kill
+    env = {
+        **os.environ,
+        ENV_VAR: str(stage),
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "TMPDIR": str(tmp),
+    }  # the candidate's work dir, left by the kill
     env.pop("MLFLOW_TRACKING_URI", None)
     command = [str(Path(sys.executable).with_name("sabiscore")), *args, "--json"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     _, err = process.communicate(timeout=300)
     assert process.returncode == -signal.SIGKILL, (process.returncode, err[-3000:])
     return process.pid
@@ -228,14 +244,18 @@ def test_a_pipeline_killed_at_a_stage_leaves_the_registry_whole(
     store_before, view_before = committed(store), registry_view(store)
     held_before = every_version(store)
 
-    pid = run_killed(["pipeline", *sources["base"], "--data-dir", str(store), "--config",
-                configs["better"]], stage, tmp_path)
+    pid = run_killed(
+        ["pipeline", *sources["base"], "--data-dir", str(store), "--config", configs["better"]],
+        stage,
+        tmp_path,
+    )
 
     assert committed(store) == store_before  # the same files: nothing to ingest
     view, held = registry_view(store), every_version(store)
     new = sorted(set(held) - set(held_before), key=int)
-    champions = [number for number, (_, aliases, _) in view["versions"].items()
-                 if CHAMPION in aliases]
+    champions = [
+        number for number, (_, aliases, _) in view["versions"].items() if CHAMPION in aliases
+    ]
     assert len(champions) == 1 and champions[0] == view["champion"]
     if stage is Stage.ALIAS_MOVED:  # past the commit point: the new version, whole and in use
         assert len(new) == 1 and new[0] in view["versions"]
@@ -259,8 +279,9 @@ def test_a_pipeline_killed_at_a_stage_leaves_the_registry_whole(
 def test_the_next_pipeline_settles_what_the_killed_ones_left(prepared, sources, configs) -> None:
     store = prepared["store"]
     held_before = every_version(store)
-    summary = pipeline_flow(sources=sources["base"], data_dir=str(store),
-                            config_path=configs["better"])
+    summary = pipeline_flow(
+        sources=sources["base"], data_dir=str(store), config_path=configs["better"]
+    )
     held = every_version(store)
     assert all(PENDING not in tags for tags in held.values()), held
     assert int(summary["registered_version"]) > max(map(int, held_before))  # never reused

@@ -15,7 +15,13 @@ def test_the_readme_s_first_hour_works_as_written(football_data_dir: Path) -> No
 
     shared = football_data_dir.parents[1]  # <shared>/data/football-data
     env = os.environ | {"PREFECT_API_URL": str(PREFECT_API_URL.value())}  # the harness's API
-    done = subprocess.run([sys.executable, "scripts/first_hour.py", "--shared", str(shared)],
-                          cwd=REPO, capture_output=True, text=True, env=env, timeout=1200)
+    done = subprocess.run(
+        [sys.executable, "scripts/first_hour.py", "--shared", str(shared)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1200,
+    )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "all 7 steps passed" in done.stdout

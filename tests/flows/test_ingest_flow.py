@@ -69,8 +69,12 @@ def test_no_source_never_mixes_the_synthetic_league_into_a_store_of_real_leagues
     tmp_path: Path,
 ) -> None:
     """`default_sources: [synthetic]` is the default for an empty store only."""
-    real_like = SyntheticConfig(seed=3, first_season=2022, n_seasons=1,
-                                leagues=(LeagueSpec(code="E0", n_teams=6, tier=1, country="E"),))
+    real_like = SyntheticConfig(
+        seed=3,
+        first_season=2022,
+        n_seasons=1,
+        leagues=(LeagueSpec(code="E0", n_teams=6, tier=1, country="E"),),
+    )
     (e0,) = write_csvs(generate_league(real_like), tmp_path / "files")
     store = tmp_path / "store"
     ingest_flow(sources=[str(e0)], data_dir=str(store))
@@ -165,8 +169,9 @@ def test_broken_rows_are_quarantined_and_good_rows_kept(
     assert "greater than 1.01" in " ".join(warnings["reason"])
     odds = store.load("odds")
     this = odds[odds["match_id"] == bad_odds_id]
-    assert not ((this["bookmaker"] == "bet365") & (this["phase"] == "open")
-                & (this["market"] == "1x2")).any()
+    assert not (
+        (this["bookmaker"] == "bet365") & (this["phase"] == "open") & (this["market"] == "1x2")
+    ).any()
     assert ((this["bookmaker"] == "pinnacle") & (this["phase"] == "open")).any()
 
 
@@ -180,8 +185,10 @@ def test_files_that_are_not_football_data_fail_the_run_but_keep_the_good_ones(
     (folder / "utf16.csv").write_bytes("Div,Date,HomeTeam\r\n".encode("utf-16"))
     lines = _lines(league_files[1])
     header = lines[0].split(",")
-    accented = [_set_field(line, header, "HomeTeam", "Alavés") if i == 0 else line
-                for i, line in enumerate(lines[1:])]
+    accented = [
+        _set_field(line, header, "HomeTeam", "Alavés") if i == 0 else line
+        for i, line in enumerate(lines[1:])
+    ]
     (folder / "latin1.csv").write_bytes("\r\n".join([lines[0], *accented]).encode("cp1252"))
 
     with pytest.raises(IngestError) as raised:
@@ -203,8 +210,10 @@ def test_files_that_are_not_football_data_fail_the_run_but_keep_the_good_ones(
 def test_a_mostly_broken_file_is_rejected_whole(league_files: list[Path], tmp_path: Path) -> None:
     lines = _lines(league_files[1])
     header = lines[0].split(",")
-    body = [_set_field(line, header, "FTR", "X") if i % 3 == 0 else line
-            for i, line in enumerate(lines[1:])]
+    body = [
+        _set_field(line, header, "FTR", "X") if i % 3 == 0 else line
+        for i, line in enumerate(lines[1:])
+    ]
     broken = tmp_path / "mostly_broken.csv"
     broken.write_text("\r\n".join([lines[0], *body]) + "\r\n")
     with pytest.raises(IngestError, match="failed validation"):
@@ -237,13 +246,23 @@ def test_urls_and_the_football_data_scheme(league_files: list[Path], tmp_path: P
         target.write_bytes(path.read_bytes())
     override = tmp_path / "override.yaml"
     with serve_directory(site) as (base, requests):
-        override.write_text(json.dumps({"data": {
-            "football_data": {"base_url": f"{base}/mmz4281", "leagues": ["SY1", "SZ1"],
-                              "seasons": ["2021-2022", "2022-2023"]},
-            "http": {"timeout_s": 5, "retries": 2, "retry_delay_s": 0},
-        }}))
+        override.write_text(
+            json.dumps(
+                {
+                    "data": {
+                        "football_data": {
+                            "base_url": f"{base}/mmz4281",
+                            "leagues": ["SY1", "SZ1"],
+                            "seasons": ["2021-2022", "2022-2023"],
+                        },
+                        "http": {"timeout_s": 5, "retries": 2, "retry_delay_s": 0},
+                    }
+                }
+            )
+        )
         summary = ingest_flow(
-            sources=["football-data"], data_dir=str(tmp_path / "store"),
+            sources=["football-data"],
+            data_dir=str(tmp_path / "store"),
             config_path=str(override),
         )
         assert summary["files"] == 4 and summary["errors"] == []
@@ -252,11 +271,17 @@ def test_urls_and_the_football_data_scheme(league_files: list[Path], tmp_path: P
         assert f"{base}/mmz4281/2122/SY1.csv" in sources
 
         with pytest.raises(IngestError, match="HTTP 404") as raised:
-            ingest_flow(sources=[f"{base}/mmz4281/1920/XX.csv"],
-                        data_dir=str(tmp_path / "store"), config_path=str(override))
+            ingest_flow(
+                sources=[f"{base}/mmz4281/1920/XX.csv"],
+                data_dir=str(tmp_path / "store"),
+                config_path=str(override),
+            )
         assert requests.count("/mmz4281/1920/XX.csv") == 1, "a 404 is not retried"
         with pytest.raises(IngestError, match="HTTP 500"):
-            ingest_flow(sources=[f"{base}/fail500/SY1.csv"],
-                        data_dir=str(tmp_path / "store"), config_path=str(override))
+            ingest_flow(
+                sources=[f"{base}/fail500/SY1.csv"],
+                data_dir=str(tmp_path / "store"),
+                config_path=str(override),
+            )
         assert requests.count("/fail500/SY1.csv") == 3, "a 5xx is retried (1 try + 2 retries)"
     assert raised.value.summary["files"] == 0

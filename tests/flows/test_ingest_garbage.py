@@ -107,8 +107,11 @@ def test_validate_gives_the_guards_verdicts_and_changes_nothing(
     cut.write_bytes(data[: data.index(b"\r\n", len(data) // 2) + 20])  # 20 bytes into a row
     short.write_bytes(b"\r\n".join(data.split(b"\r\n")[: 1 + 285]) + b"\r\n")  # 285 of 380
     misnamed.write_bytes(data)
-    state = {p: p.read_bytes() for p in sorted(stored.root.rglob("*")) if "gx" not in p.parts
-             and p.is_file()}
+    state = {
+        p: p.read_bytes()
+        for p in sorted(stored.root.rglob("*"))
+        if "gx" not in p.parts and p.is_file()
+    }
 
     files = [cut, short, misnamed, season_file, garbage]
     result = sabiscore("validate", *map(str, files), "--data-dir", str(stored.root), "--json")
@@ -116,8 +119,11 @@ def test_validate_gives_the_guards_verdicts_and_changes_nothing(
     assert result.returncode == 1, result.stderr
     report = _last_json(result.stdout)
     refused = report["guards"]["refused"]
-    assert report["guards"]["checked"] == 4 and set(refused) == {str(cut), str(short),
-                                                                 str(misnamed)}
+    assert report["guards"]["checked"] == 4 and set(refused) == {
+        str(cut),
+        str(short),
+        str(misnamed),
+    }
     assert "looks cut off" in refused[str(cut)]
     assert f"force it with `sabiscore ingest {cut} --replace`" in refused[str(cut)]
     assert "285 played matches, 75% of the 380 stored" in refused[str(short)]
@@ -125,8 +131,11 @@ def test_validate_gives_the_guards_verdicts_and_changes_nothing(
     errors = {e["source"]: e["error"] for e in report["errors"]}
     assert set(errors) == {str(cut), str(short), str(misnamed), str(garbage)}
     assert EARLY.match(errors[str(garbage)])
-    after = {p: p.read_bytes() for p in sorted(stored.root.rglob("*")) if "gx" not in p.parts
-             and p.is_file()}
+    after = {
+        p: p.read_bytes()
+        for p in sorted(stored.root.rglob("*"))
+        if "gx" not in p.parts and p.is_file()
+    }
     assert after == state, "validate stores nothing"
 
     human = sabiscore("validate", str(short), "--data-dir", str(stored.root))

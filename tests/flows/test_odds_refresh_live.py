@@ -19,14 +19,23 @@ BRIGHTON, UNITED = "Brighton and Hove Albion", "Manchester United"
 
 
 def _answers(kickoff: str, home_price: float) -> dict:
-    return {"soccer_epl": [event("soccer_epl", BRIGHTON, UNITED, kickoff, [
-        h2h("pinnacle", BRIGHTON, UNITED, (home_price, 3.62, 2.86)),
-        h2h("williamhill", BRIGHTON, UNITED, (home_price - 0.05, 3.5, 2.8)),
-    ])]}
+    return {
+        "soccer_epl": [
+            event(
+                "soccer_epl",
+                BRIGHTON,
+                UNITED,
+                kickoff,
+                [
+                    h2h("pinnacle", BRIGHTON, UNITED, (home_price, 3.62, 2.86)),
+                    h2h("williamhill", BRIGHTON, UNITED, (home_price - 0.05, 3.5, 2.8)),
+                ],
+            )
+        ]
+    }
 
 
-def test_live_prices_are_stored_with_their_history_and_pushed(tmp_path: Path,
-                                                              monkeypatch) -> None:
+def test_live_prices_are_stored_with_their_history_and_pushed(tmp_path: Path, monkeypatch) -> None:
     from flows.odds_refresh import odds_refresh_flow
 
     kickoff = (pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=3)).floor("h")
@@ -37,42 +46,55 @@ def test_live_prices_are_stored_with_their_history_and_pushed(tmp_path: Path,
 
     monkeypatch.setenv("ODDS_API_KEY", SECRET)
     monkeypatch.delenv("SABISCORE_ODDS_URL", raising=False)
-    with recording_server(odds_api) as (api, asked), \
-            recording_server(lambda r: (200, {}, {})) as (service, pushed):
+    with (
+        recording_server(odds_api) as (api, asked),
+        recording_server(lambda r: (200, {}, {})) as (service, pushed),
+    ):
         override = tmp_path / "live.yaml"
-        override.write_text(json.dumps({
-            "sources": {"live": ["the-odds-api"], "the-odds-api": {"base_url": api}},
-            "serving": {"odds_url": f"{service}/odds"},
-        }))
+        override.write_text(
+            json.dumps(
+                {
+                    "sources": {"live": ["the-odds-api"], "the-odds-api": {"base_url": api}},
+                    "serving": {"odds_url": f"{service}/odds"},
+                }
+            )
+        )
         store = tmp_path / "store"
-        first = odds_refresh_flow(data_dir=str(store), config_path=str(override),
-                                  leagues=["E0"])
+        first = odds_refresh_flow(data_dir=str(store), config_path=str(override), leagues=["E0"])
         answers["now"] = _answers(kickoff.strftime("%Y-%m-%dT%H:%M:%SZ"), 2.30)
-        second = odds_refresh_flow(data_dir=str(store), config_path=str(override),
-                                   leagues=["E0"])
+        second = odds_refresh_flow(data_dir=str(store), config_path=str(override), leagues=["E0"])
 
     assert [a.route for a in asked] == ["/v4/sports/soccer_epl/odds"] * 2
-    assert first["live"]["the-odds-api"] == {"fixtures": 1, "prices": 6, "set_aside": 0,
-                                             "price_history": 6}
+    assert first["live"]["the-odds-api"] == {
+        "fixtures": 1,
+        "prices": 6,
+        "set_aside": 0,
+        "price_history": 6,
+    }
     assert second["live"]["the-odds-api"]["price_history"] == 12, "the history grows"
     assert first["failed_sources"] == {} and second["pushed"] == 1
 
     data = DataStore(store)
     start = kickoff.year - (kickoff.month < 7)
-    assert [k for k in data.manifest()["partitions"] if k.startswith(live_kind("the-odds-api"))
-            ] == [f"live-the-odds-api:E0/{start}-{start + 1}"]
+    assert [
+        k for k in data.manifest()["partitions"] if k.startswith(live_kind("the-odds-api"))
+    ] == [f"live-the-odds-api:E0/{start}-{start + 1}"]
     upcoming = data.upcoming_fixtures()
     assert upcoming[["home_team", "away_team"]].values.tolist() == [["Brighton", "Man United"]]
     history = data.load("price_history")
     home = history[(history["bookmaker"] == "pinnacle") & (history["outcome"] == "H")]
     assert sorted(home["price"]) == [2.30, 2.45] and home["captured_at"].nunique() == 2
     latest = data.load("odds")
-    assert latest.loc[(latest["bookmaker"] == "pinnacle") & (latest["outcome"] == "H"),
-                      "price"].tolist() == [2.30]
+    assert latest.loc[
+        (latest["bookmaker"] == "pinnacle") & (latest["outcome"] == "H"), "price"
+    ].tolist() == [2.30]
 
     message = pushed[-1].json()
     assert (message["home_team"], message["away_team"], message["league"]) == (
-        "Brighton", "Man United", "E0")
+        "Brighton",
+        "Man United",
+        "E0",
+    )
     assert message["odds"]["pinnacle"] == {"home": 2.30, "draw": 3.62, "away": 2.86}
     assert message["odds"]["william_hill"]["home"] == pytest.approx(2.25)
     assert all(SECRET not in p.path and SECRET not in str(p.body) for p in pushed)
@@ -87,11 +109,28 @@ def test_the_ledger_is_published_as_an_artifact_and_mlflow_metrics(tmp_path: Pat
     from sabiscore.ledger import Ledger, Suggestion
     from tasks.ledger import EXPERIMENT, publish_ledger
 
-    Ledger(tmp_path).record([Suggestion(
-        match_id="e0-20990101-a-b", league="E0", kickoff="2099-01-01T15:00:00Z", home_team="A",
-        away_team="B", outcome="home", bookmaker="bet365", price=2.5, net_odds=2.5, stake=0.01,
-        edge=0.05, quality="VALUE", model_version="1", model_semver="1.0.0",
-        suggested_at="2098-12-31T09:00:00Z", source="sabiscore bets")])
+    Ledger(tmp_path).record(
+        [
+            Suggestion(
+                match_id="e0-20990101-a-b",
+                league="E0",
+                kickoff="2099-01-01T15:00:00Z",
+                home_team="A",
+                away_team="B",
+                outcome="home",
+                bookmaker="bet365",
+                price=2.5,
+                net_odds=2.5,
+                stake=0.01,
+                edge=0.05,
+                quality="VALUE",
+                model_version="1",
+                model_semver="1.0.0",
+                suggested_at="2098-12-31T09:00:00Z",
+                source="sabiscore bets",
+            )
+        ]
+    )
 
     @flow
     def publish() -> dict:

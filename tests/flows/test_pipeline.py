@@ -47,8 +47,10 @@ NO_MARKET = {
     "stacking": {"members": ["random_forest", "xgboost", "lightgbm"]},
 }
 BASELINE = {"features": {"form": OFF, "market": OFF}, "train": NO_MARKET}  # ratings, rest, stage
-WEAKER = {"features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF},
-          "train": NO_MARKET}
+WEAKER = {
+    "features": {"form": OFF, "market": OFF, "elo": OFF, "pi_ratings": OFF},
+    "train": NO_MARKET,
+}
 BETTER: dict = {"features": {"form": OFF}}  # the ratings and the opening market
 
 
@@ -176,8 +178,11 @@ def test_a_first_model_behind_the_market_leaves_no_champion_and_says_so(tmp_path
 
     league_dir = _league(tmp_path / "league", 3, LeagueSpec("SY1", 16, 1, "Sylvania"))
     strict = {"promotion": {"market": {"forecaster": "pinnacle_close", "required": True}}}
-    summary = pipeline_flow(sources=[str(league_dir)], data_dir=str(tmp_path / "store"),
-                            config_path=_config(tmp_path, "strict", strict))
+    summary = pipeline_flow(
+        sources=[str(league_dir)],
+        data_dir=str(tmp_path / "store"),
+        config_path=_config(tmp_path, "strict", strict),
+    )
     gap, n = summary["gate"]["market_gap"], summary["holdout"]["candidate"]["n"]
     assert summary["promoted"] is False and summary["champion_version"] is None
     assert gap > 0.002 and summary["gate"]["market_tolerance"] == 0.002
@@ -224,8 +229,9 @@ def test_better_model_is_promoted_then_rollback_restores_the_previous(history) -
     assert client.get_model_version_by_alias(DEFAULT_MODEL_NAME, "champion").version == 3
     tags = client.get_model_version(DEFAULT_MODEL_NAME, "3").tags
     assert tags["previous_champion"] == "1" and "improves" in tags["promotion.reason"]
-    assert client.get_run(better["training"]["run_id"]).data.metrics["holdout_log_loss"] == \
-        pytest.approx(better["holdout"]["candidate"]["log_loss"])
+    assert client.get_run(better["training"]["run_id"]).data.metrics[
+        "holdout_log_loss"
+    ] == pytest.approx(better["holdout"]["candidate"]["log_loss"])
     assert len(tags["git_commit"]) >= 7 and json.loads(tags["data.leagues"]) == ["SY1", "SZ1"]
 
     registry = ModelRegistry(tracking_uri(store))
@@ -252,7 +258,8 @@ def test_champion_loads_by_alias_and_reproduces_its_run(history) -> None:
     champion, _ = registry.get_production_model()
     assert str(champion.version) == "3"
     logged = mlflow.artifacts.download_artifacts(
-        run_id=better["training"]["run_id"], artifact_path="holdout/predictions.csv",
+        run_id=better["training"]["run_id"],
+        artifact_path="holdout/predictions.csv",
         tracking_uri=tracking_uri(store),
     )
     expected = pd.read_csv(logged, index_col="match_id")
@@ -326,11 +333,25 @@ def test_two_pipelines_at_once_on_one_sqlite_store(tmp_path: Path) -> None:
     config = _config(tmp_path, "small", BASELINE)
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     env.pop("MLFLOW_TRACKING_URI", None)
-    command = [sys.executable, "-m", "cli", "pipeline", str(league_dir),
-               "--data-dir", str(store), "--config", config, "--json"]
-    ingest = subprocess.run([sys.executable, "-m", "cli", "ingest", str(league_dir),
-                             "--data-dir", str(store)], env=env, capture_output=True, text=True,
-                            timeout=300)
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "pipeline",
+        str(league_dir),
+        "--data-dir",
+        str(store),
+        "--config",
+        config,
+        "--json",
+    ]
+    ingest = subprocess.run(
+        [sys.executable, "-m", "cli", "ingest", str(league_dir), "--data-dir", str(store)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ingest.returncode == 0, ingest.stderr
     processes = [
         subprocess.Popen(

@@ -32,8 +32,9 @@ def _run(league: Path, store: Path, configs: Path, name: str, *extras: dict) -> 
     extra: dict = {}
     for more in (FEW_TREES, ON, *extras):
         extra = deep_merge(extra, more)
-    return pipeline_flow(sources=[str(league)], data_dir=str(store),
-                         config_path=_config(configs, name, extra))
+    return pipeline_flow(
+        sources=[str(league)], data_dir=str(store), config_path=_config(configs, name, extra)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +73,13 @@ def test_the_promoted_configuration_is_refitted_and_served(refitted) -> None:
     assert first["champion_version"] == first["served_version"] == "2"
     assert first["refit_of"] == "1"
     through = first["trained_through"]
-    assert first["refit"] == {"refit_of": "1", "version": "2", "semver": "1.0.1",
-                              "trained_through": through, "error": None}
+    assert first["refit"] == {
+        "refit_of": "1",
+        "version": "2",
+        "semver": "1.0.1",
+        "trained_through": through,
+        "error": None,
+    }
     assert first["trained_through"] == _last_played_kickoff(store)
 
     client = _client(store)
@@ -86,17 +92,22 @@ def test_the_promoted_configuration_is_refitted_and_served(refitted) -> None:
     assert {k: refit[k] for k in carried if k != "promotion.reason"} == {
         k: judged[k] for k in carried if k != "promotion.reason"
     }
-    assert refit["promotion.reason"] == (f"a refit of version 1 (1.0.0) on every played match "
-                                         f"through {first['trained_through']}; the gate on "
-                                         f"version 1: {judged['promotion.reason']}")
+    assert refit["promotion.reason"] == (
+        f"a refit of version 1 (1.0.0) on every played match "
+        f"through {first['trained_through']}; the gate on "
+        f"version 1: {judged['promotion.reason']}"
+    )
     assert refit["data.trained_through"] == first["trained_through"]
     judged_run = client.get_model_version(DEFAULT_MODEL_NAME, "1").run_id
     assert _seasons(client, client.get_model_version(DEFAULT_MODEL_NAME, "2").run_id) == {
-        "training": sorted({*_seasons(client, judged_run)["training"],
-                            *_seasons(client, judged_run)["testing"]})
+        "training": sorted(
+            {*_seasons(client, judged_run)["training"], *_seasons(client, judged_run)["testing"]}
+        )
     }
-    assert (refit["feature_hash"], refit["params_hash"]) == (judged["feature_hash"],
-                                                             judged["params_hash"])
+    assert (refit["feature_hash"], refit["params_hash"]) == (
+        judged["feature_hash"],
+        judged["params_hash"],
+    )
     assert "previous_champion" not in refit  # version 1 was champion only as the gate's commit
 
     registry = ModelRegistry(tracking_uri(store))
@@ -162,11 +173,16 @@ def test_a_failed_refit_leaves_the_promoted_version_champion(
     summary = _run(league, tmp_path / "store", tmp_path, "baseline", BASELINE)
     assert summary["promoted"] and summary["champion_version"] == summary["served_version"] == "1"
     assert summary["refit_of"] is None
-    assert summary["refit"] == {"refit_of": "1", "version": None, "semver": None,
-                                "trained_through": None,
-                                "error": "RuntimeError: the registry went away"}
-    client = mlflow.MlflowClient(tracking_uri(tmp_path / "store"),
-                                 registry_uri=tracking_uri(tmp_path / "store"))
+    assert summary["refit"] == {
+        "refit_of": "1",
+        "version": None,
+        "semver": None,
+        "trained_through": None,
+        "error": "RuntimeError: the registry went away",
+    }
+    client = mlflow.MlflowClient(
+        tracking_uri(tmp_path / "store"), registry_uri=tracking_uri(tmp_path / "store")
+    )
     versions = client.search_model_versions(f"name = '{DEFAULT_MODEL_NAME}'")
     assert [str(v.version) for v in versions] == ["1"] and PENDING not in versions[0].tags
     assert summary["trained_through"] == versions[0].tags["data.trained_through"]
@@ -174,5 +190,7 @@ def test_a_failed_refit_leaves_the_promoted_version_champion(
 
     report = Artifact.get("promotion-decision")
     assert report is not None
-    assert ("Champion now: version 1 (not the refit of version 1, which failed: RuntimeError: "
-            "the registry went away)") in report.data
+    assert (
+        "Champion now: version 1 (not the refit of version 1, which failed: RuntimeError: "
+        "the registry went away)"
+    ) in report.data

@@ -17,8 +17,14 @@ from sabiscore.synthetic import write_football_data_csvs as write_csvs
 pytestmark = pytest.mark.slow
 
 FORECASTERS = [
-    "ensemble", "random_forest", "xgboost", "lightgbm", "market",
-    "pinnacle_open", "pinnacle_close", "bet365_open",
+    "ensemble",
+    "random_forest",
+    "xgboost",
+    "lightgbm",
+    "market",
+    "pinnacle_open",
+    "pinnacle_close",
+    "bet365_open",
 ]
 SMALL_MODELS = {
     "train": {
@@ -118,13 +124,18 @@ def test_dask_runner_with_two_workers_and_chosen_training_seasons(trained, overr
     summary, store = trained
     runner = task_runner_from_config({"kind": "dask", "n_workers": 2, "threads_per_worker": 1})
     result = train_flow.with_options(task_runner=runner)(
-        data_dir=str(store), config_path=str(override), log_to_mlflow=False,
+        data_dir=str(store),
+        config_path=str(override),
+        log_to_mlflow=False,
         train_seasons=["2020-2021", "2021-2022"],
     )
     assert [row["forecaster"] for row in result["rows"]] == FORECASTERS
     assert result["n_test"] == summary["n_test"]
-    assert result["split"] == {"train": ["2020-2021"], "validation": ["2021-2022"],
-                               "test": ["2022-2023"]}
+    assert result["split"] == {
+        "train": ["2020-2021"],
+        "validation": ["2021-2022"],
+        "test": ["2022-2023"],
+    }
     matches = DataStore(store).load("matches")
     assert result["n_train"] == matches["season"].isin(["2020-2021", "2021-2022"]).sum()
     assert result["n_train"] < summary["n_train"]
@@ -134,8 +145,9 @@ def test_holdout_backtest_on_files_never_seen(league_dir: Path, override: Path, 
     train = [str(p) for p in sorted(league_dir.glob("*/2019-2020.csv"))]
     train += [str(p) for p in sorted(league_dir.glob("*/2020-2021.csv"))]
     test = [str(p) for p in sorted(league_dir.glob("*/2022-2023.csv"))]
-    result = holdout_flow(train_sources=train, test_sources=test, data_dir=str(tmp_path),
-                          config_path=str(override))
+    result = holdout_flow(
+        train_sources=train, test_sources=test, data_dir=str(tmp_path), config_path=str(override)
+    )
     assert result["partitions"]["test"] == ["SY1/2022-2023", "SZ1/2022-2023"]
     rows = {row["forecaster"]: row for row in result["rows"]}
     assert list(rows) == FORECASTERS

@@ -27,16 +27,38 @@ from tests.flows.test_cli import sabiscore
 
 SMALL = {
     "train": {
-        "models": {"random_forest": {"n_estimators": 20}, "xgboost": {"n_estimators": 20},
-                   "lightgbm": {"n_estimators": 20}},
+        "models": {
+            "random_forest": {"n_estimators": 20},
+            "xgboost": {"n_estimators": 20},
+            "lightgbm": {"n_estimators": 20},
+        },
         "stacking": {"n_folds": 3},
     },
     "promotion": {"ece_margin": 0.2, "market": {"required": False}},
 }
 ROUND = ("--from", "2023-08-11", "--to", "2023-08-14")
 PROMOTED = {"Burnley", "Luton", "Sheffield United"}
-RESULT_OR_STATS = ("FTHG", "FTAG", "FTR", "HTHG", "HTAG", "HTR", "HS", "AS", "HST", "AST", "HF",
-                   "AF", "HC", "AC", "HY", "AY", "HR", "AR", "Referee")
+RESULT_OR_STATS = (
+    "FTHG",
+    "FTAG",
+    "FTR",
+    "HTHG",
+    "HTAG",
+    "HTR",
+    "HS",
+    "AS",
+    "HST",
+    "AST",
+    "HF",
+    "AF",
+    "HC",
+    "AC",
+    "HY",
+    "AY",
+    "HR",
+    "AR",
+    "Referee",
+)
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -73,11 +95,21 @@ def store(football_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     config = root / "small.yaml"
     config.write_text(yaml.safe_dump(SMALL))
     seasons = [str(football_data_dir / "E0" / f"{s}.csv") for s in ("2021-2022", "2022-2023")]
-    summary = _ok(sabiscore("pipeline", *seasons, "--data-dir", str(root / "store"),
-                            "--config", str(config), "--json"))
+    summary = _ok(
+        sabiscore(
+            "pipeline",
+            *seasons,
+            "--data-dir",
+            str(root / "store"),
+            "--config",
+            str(config),
+            "--json",
+        )
+    )
     assert summary["promoted"], summary["reason"]
-    fixtures = _fixtures_file(football_data_dir / "E0" / "2023-2024.csv", slice(0, 10),
-                              root / "round" / "fixtures.csv")
+    fixtures = _fixtures_file(
+        football_data_dir / "E0" / "2023-2024.csv", slice(0, 10), root / "round" / "fixtures.csv"
+    )
     _ok(sabiscore("ingest", str(fixtures), "--data-dir", str(root / "store"), "--json"))
     return root / "store"
 
@@ -91,8 +123,9 @@ def test_the_first_round_is_priced_and_the_service_answers_the_same_bets(
 ) -> None:
     answer = _bets(store, *ROUND, "--bankroll", "1000")
     assert answer["skipped"] == [] and len(answer["fixtures"]) == 10
-    teams = {f["home_team"] for f in answer["fixtures"]} | {f["away_team"] for f in
-                                                           answer["fixtures"]}
+    teams = {f["home_team"] for f in answer["fixtures"]} | {
+        f["away_team"] for f in answer["fixtures"]
+    }
     assert PROMOTED <= teams
     assert all({"bet365", "pinnacle"} <= set(f["books"]) for f in answer["fixtures"])
     for bet in answer["bets"]:
@@ -101,8 +134,7 @@ def test_the_first_round_is_priced_and_the_service_answers_the_same_bets(
     recorded = Ledger(store).load()
     assert len(recorded) == len(answer["bets"]) and set(recorded["source"]) <= {"sabiscore bets"}
 
-    served = _served_value_bets(store, {"from": "2023-08-11", "to": "2023-08-14",
-                                        "bankroll": 1000})
+    served = _served_value_bets(store, {"from": "2023-08-11", "to": "2023-08-14", "bankroll": 1000})
     assert served["bets"] == answer["bets"]
     for mine, theirs in zip(served["fixtures"], answer["fixtures"], strict=True):
         assert mine == theirs, list(_differences(mine, theirs))
@@ -126,8 +158,15 @@ def test_later_kickoffs_on_the_day_of_a_result_are_priced_and_the_ledger_settles
     season = football_data_dir / "E0" / "2023-2024.csv"
     columns, rows = _rows(season)
     # Friday's result and Saturday's 12:30 are in: the 15:00 and 17:30 matches stay priceable
-    _ok(sabiscore("ingest", str(_write(tmp_path / "in" / "2023-2024.csv", columns, rows[:2])),
-                  "--data-dir", str(store), "--json"))
+    _ok(
+        sabiscore(
+            "ingest",
+            str(_write(tmp_path / "in" / "2023-2024.csv", columns, rows[:2])),
+            "--data-dir",
+            str(store),
+            "--json",
+        )
+    )
     answer = _bets(store, "--from", "2023-08-12", "--to", "2023-08-14")
     assert answer["skipped"] == []
     priced = {(f["home_team"], f["away_team"]) for f in answer["fixtures"]}

@@ -25,18 +25,33 @@ QUOTA = {"x-requests-remaining": "478", "x-requests-used": "22", "x-requests-las
 
 def h2h(key: str, home: str, away: str, prices: tuple[float, float, float]) -> dict:
     return {
-        "key": key, "title": key.title(), "last_update": "2024-08-20T08:26:02Z",
-        "markets": [{"key": "h2h", "last_update": "2024-08-20T08:26:02Z", "outcomes": [
-            {"name": home, "price": prices[0]}, {"name": away, "price": prices[2]},
-            {"name": "Draw", "price": prices[1]},
-        ]}],
+        "key": key,
+        "title": key.title(),
+        "last_update": "2024-08-20T08:26:02Z",
+        "markets": [
+            {
+                "key": "h2h",
+                "last_update": "2024-08-20T08:26:02Z",
+                "outcomes": [
+                    {"name": home, "price": prices[0]},
+                    {"name": away, "price": prices[2]},
+                    {"name": "Draw", "price": prices[1]},
+                ],
+            }
+        ],
     }
 
 
 def event(sport: str, home: str, away: str, commence: str, books: list[dict]) -> dict:
-    return {"id": f"{sport}-{home}", "sport_key": sport, "sport_title": sport,
-            "commence_time": commence, "home_team": home, "away_team": away,
-            "bookmakers": books}
+    return {
+        "id": f"{sport}-{home}",
+        "sport_key": sport,
+        "sport_title": sport,
+        "commence_time": commence,
+        "home_team": home,
+        "away_team": away,
+        "bookmakers": books,
+    }
 
 
 #: What The Odds API answers per sport: books we know, Pinnacle among them, one we do not
@@ -44,21 +59,38 @@ def event(sport: str, home: str, away: str, commence: str, books: list[dict]) ->
 BRIGHTON, UNITED = "Brighton and Hove Albion", "Manchester United"
 ANSWERS = {
     "soccer_epl": [
-        event("soccer_epl", BRIGHTON, UNITED, "2024-08-24T11:30:00Z", [
-            h2h("pinnacle", BRIGHTON, UNITED, (2.45, 3.62, 2.86)),
-            h2h("williamhill", BRIGHTON, UNITED, (2.4, 3.5, 2.8)),
-            h2h("betway", BRIGHTON, UNITED, (2.38, 3.75, 2.6)),
-        ]),
-        event("soccer_epl", "Wrexham Lager XI", "Arsenal", "2024-08-25T15:00:00Z", [
-            h2h("pinnacle", "Wrexham Lager XI", "Arsenal", (9.0, 6.0, 1.3)),
-        ]),
+        event(
+            "soccer_epl",
+            BRIGHTON,
+            UNITED,
+            "2024-08-24T11:30:00Z",
+            [
+                h2h("pinnacle", BRIGHTON, UNITED, (2.45, 3.62, 2.86)),
+                h2h("williamhill", BRIGHTON, UNITED, (2.4, 3.5, 2.8)),
+                h2h("betway", BRIGHTON, UNITED, (2.38, 3.75, 2.6)),
+            ],
+        ),
+        event(
+            "soccer_epl",
+            "Wrexham Lager XI",
+            "Arsenal",
+            "2024-08-25T15:00:00Z",
+            [
+                h2h("pinnacle", "Wrexham Lager XI", "Arsenal", (9.0, 6.0, 1.3)),
+            ],
+        ),
     ],
     "soccer_germany_bundesliga": [
-        event("soccer_germany_bundesliga", "Bayern Munich", "Borussia Monchengladbach",
-              "2024-08-24T13:30:00Z", [
-                  h2h("pinnacle", "Bayern Munich", "Borussia Monchengladbach", (1.3, 6.0, 9.5)),
-                  h2h("unibet_eu", "Bayern Munich", "Borussia Monchengladbach", (1.28, 6, 9)),
-              ]),
+        event(
+            "soccer_germany_bundesliga",
+            "Bayern Munich",
+            "Borussia Monchengladbach",
+            "2024-08-24T13:30:00Z",
+            [
+                h2h("pinnacle", "Bayern Munich", "Borussia Monchengladbach", (1.3, 6.0, 9.5)),
+                h2h("unibet_eu", "Bayern Munich", "Borussia Monchengladbach", (1.28, 6, 9)),
+            ],
+        ),
     ],
 }
 
@@ -114,14 +146,21 @@ def test_the_request_asks_each_league_wanted_for_its_decimal_1x2(key, caplog, ca
     with recording_server(documented) as (url, seen):
         snapshot = fetch_live("the-odds-api", config_for(url), CAPTURED_AT, leagues=["E0", "D1"])
     assert [r.route for r in seen] == [
-        "/v4/sports/soccer_epl/odds", "/v4/sports/soccer_germany_bundesliga/odds",
+        "/v4/sports/soccer_epl/odds",
+        "/v4/sports/soccer_germany_bundesliga/odds",
     ]
     for request in seen:
         assert request.method == "GET"
-        assert request.query == {"apiKey": [SECRET], "regions": ["eu,uk"], "markets": ["h2h"],
-                                 "oddsFormat": ["decimal"], "dateFormat": ["iso"]}
+        assert request.query == {
+            "apiKey": [SECRET],
+            "regions": ["eu,uk"],
+            "markets": ["h2h"],
+            "oddsFormat": ["decimal"],
+            "dateFormat": ["iso"],
+        }
     assert sorted(snapshot.fixtures["match_id"]) == [
-        "d1-20240824-bayern-munich-m-gladbach", "e0-20240824-brighton-man-united",
+        "d1-20240824-bayern-munich-m-gladbach",
+        "e0-20240824-brighton-man-united",
     ]
     assert "HTTP Request" in caplog.text  # httpx's own line was logged, redacted
     assert_key_never_shown(snapshot, caplog, capsys)
@@ -181,8 +220,9 @@ def test_out_of_quota_stops_and_keeps_what_was_answered(key, caplog, capsys) -> 
         return 429, OUT_OF_CREDITS, spent
 
     with recording_server(answer) as (url, seen):
-        snapshot = fetch_live("the-odds-api", config_for(url), CAPTURED_AT,
-                              leagues=["E0", "D1", "I1"])
+        snapshot = fetch_live(
+            "the-odds-api", config_for(url), CAPTURED_AT, leagues=["E0", "D1", "I1"]
+        )
     assert [sport_of(r) for r in seen] == ["soccer_epl", "soccer_germany_bundesliga"]
     assert set(snapshot.fixtures["league"]) == {"E0"}
     (stop,) = [n for n in snapshot.notes if "429" in n]
@@ -215,8 +255,9 @@ def test_no_answer_at_all_is_reported_without_the_key(key, caplog, capsys) -> No
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     with pytest.raises(LiveSourceError, match="no answer from") as failed:
-        fetch_live("the-odds-api", config_for(f"http://127.0.0.1:{port}"), CAPTURED_AT,
-                   leagues=["E0"])
+        fetch_live(
+            "the-odds-api", config_for(f"http://127.0.0.1:{port}"), CAPTURED_AT, leagues=["E0"]
+        )
     assert_key_never_shown(failed.value, caplog, capsys)
 
 
@@ -231,12 +272,22 @@ def test_an_answer_not_a_list_of_events_is_refused(key) -> None:
 
 def plugin_source(config: dict, captured_at: pd.Timestamp) -> LiveSnapshot:
     """A plug-in of the documented shape: one fixture, no prices."""
-    fixtures = pd.DataFrame([{
-        "match_id": "e0-20240824-arsenal-chelsea", "league": "E0", "season": "2024-2025",
-        "date": pd.Timestamp("2024-08-24"), "kickoff": pd.Timestamp("2024-08-24 14:00"),
-        "home_team": "Arsenal", "away_team": "Chelsea", "status": "fixture", "source": "mine",
-        "extra": "dropped",
-    }])
+    fixtures = pd.DataFrame(
+        [
+            {
+                "match_id": "e0-20240824-arsenal-chelsea",
+                "league": "E0",
+                "season": "2024-2025",
+                "date": pd.Timestamp("2024-08-24"),
+                "kickoff": pd.Timestamp("2024-08-24 14:00"),
+                "home_team": "Arsenal",
+                "away_team": "Chelsea",
+                "status": "fixture",
+                "source": "mine",
+                "extra": "dropped",
+            }
+        ]
+    )
     return LiveSnapshot("mine", captured_at, fixtures, empty_odds(), notes=("hello",))
 
 

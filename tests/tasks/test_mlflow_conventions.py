@@ -37,8 +37,7 @@ pytestmark = pytest.mark.slow
 
 SMALL = {
     "train": {
-        "models": {name: {"n_estimators": 10}
-                   for name in ("random_forest", "xgboost", "lightgbm")},
+        "models": {name: {"n_estimators": 10} for name in ("random_forest", "xgboost", "lightgbm")},
         "stacking": {"n_folds": 3},
     },
     "promotion": {"ece_margin": 0.2, "market": {"required": False}, "refit": {"enabled": False}},
@@ -66,10 +65,17 @@ def piped(prefect_api, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, 
     from flows.pipeline import pipeline_flow
 
     league = tmp_path_factory.mktemp("league")
-    write_csvs(generate_league(SyntheticConfig(
-        seed=3, first_season=2019, n_seasons=3,
-        leagues=(LeagueSpec(code="SY1", n_teams=14, tier=1, country="Sylvania"),),
-    )), league)
+    write_csvs(
+        generate_league(
+            SyntheticConfig(
+                seed=3,
+                first_season=2019,
+                n_seasons=3,
+                leagues=(LeagueSpec(code="SY1", n_teams=14, tier=1, country="Sylvania"),),
+            )
+        ),
+        league,
+    )
     config = tmp_path_factory.mktemp("config") / "small.yaml"
     config.write_text(yaml.safe_dump(SMALL))
     store = tmp_path_factory.mktemp("store")
@@ -87,8 +93,9 @@ def test_the_training_experiment_is_a_classic_ml_experiment(piped) -> None:
     client = _client(store)
     training = client.get_experiment_by_name(TRAINING_EXPERIMENT)
     assert training.tags[EXPERIMENT_KIND_TAG] == CLASSIC_ML
-    assert client.get_run(summary["training"]["run_id"]).info.experiment_id == \
-        training.experiment_id
+    assert (
+        client.get_run(summary["training"]["run_id"]).info.experiment_id == training.experiment_id
+    )
     assert client.get_experiment_by_name(LEGACY_EXPERIMENT) is None
 
 
@@ -119,18 +126,25 @@ def test_the_run_records_the_datasets_it_trained_and_was_tested_on(piped) -> Non
 
     store, summary = piped
     run = _client(store).get_run(summary["training"]["run_id"])
-    inputs = {dict((t.key, t.value) for t in i.tags)["mlflow.data.context"]: i
-              for i in run.inputs.dataset_inputs}
+    inputs = {
+        dict((t.key, t.value) for t in i.tags)["mlflow.data.context"]: i
+        for i in run.inputs.dataset_inputs
+    }
     assert set(inputs) == {"training", "testing"}
     split = summary["training"]["split"]
-    expected = {"training": (split["train"] + split["validation"], summary["training"]["n_train"]),
-                "testing": (split["test"], summary["training"]["n_test"])}
+    expected = {
+        "training": (split["train"] + split["validation"], summary["training"]["n_train"]),
+        "testing": (split["test"], summary["training"]["n_test"]),
+    }
     for context, (seasons, rows) in expected.items():
         logged = inputs[context]
         tags = {t.key: t.value for t in logged.tags}
         assert tags["store_manifest"] == store_digest(DataStore(store))
         assert (tags["leagues"], tags["seasons"], tags["rows"]) == (
-            "SY1", ",".join(sorted(seasons)), str(rows))
+            "SY1",
+            ",".join(sorted(seasons)),
+            str(rows),
+        )
         assert logged.dataset.name == f"SY1 {season_span(seasons)}"
         assert json.loads(logged.dataset.profile)["num_rows"] == rows
         assert len(logged.dataset.digest) == 16
@@ -144,12 +158,14 @@ def test_what_a_person_compares_is_a_metric_and_the_version_tags_are_few(piped) 
     candidate = summary["holdout"]["candidate"]
     assert metrics["holdout_log_loss"] == pytest.approx(candidate["log_loss"])
     assert metrics["holdout_n"] == candidate["n"]
-    assert metrics["holdout_market_log_loss"] == pytest.approx(summary["holdout"]["market"]
-                                                               ["log_loss"])
+    assert metrics["holdout_market_log_loss"] == pytest.approx(
+        summary["holdout"]["market"]["log_loss"]
+    )
     assert metrics["gate_ece_bound"] == pytest.approx(summary["gate"]["ece_bound"])
     assert metrics["n_train"] == summary["training"]["n_train"]
-    assert ModelRegistry(tracking_uri(store)).holdout_metrics(version)["log_loss"] == \
-        pytest.approx(candidate["log_loss"])
+    assert ModelRegistry(tracking_uri(store)).holdout_metrics(version)["log_loss"] == pytest.approx(
+        candidate["log_loss"]
+    )
     assert not [key for key in version.tags if key.startswith("holdout.")]
     assert len(version.tags) <= MAX_VERSION_TAGS, sorted(version.tags)
     assert version.tags["promotion.by"] == "gate"
@@ -161,13 +177,18 @@ def test_a_version_says_what_it_trained_on_how_it_scored_and_how_it_was_promoted
     trained, promotion = version.description.split("\n\n")
     split, holdout = summary["training"]["split"], summary["holdout"]
     fitted = season_span(split["train"] + split["validation"])
-    assert trained.startswith(f"Trained on SY1 {fitted}: {summary['training']['n_train']} "
-                              "matches through ")
-    assert (f"On the gate's holdout ({season_span(split['test'])}, {holdout['candidate']['n']} "
-            f"matches) its log loss is {holdout['candidate']['log_loss']:.4f}, the market's "
-            f"{holdout['market']['log_loss']:.4f}") in trained
-    assert promotion == (f"{PROMOTION_NOTE}promoted by the gate on "
-                         f"{version.tags['promotion.at'][:10]}: {summary['reason']}")
+    assert trained.startswith(
+        f"Trained on SY1 {fitted}: {summary['training']['n_train']} matches through "
+    )
+    assert (
+        f"On the gate's holdout ({season_span(split['test'])}, {holdout['candidate']['n']} "
+        f"matches) its log loss is {holdout['candidate']['log_loss']:.4f}, the market's "
+        f"{holdout['market']['log_loss']:.4f}"
+    ) in trained
+    assert promotion == (
+        f"{PROMOTION_NOTE}promoted by the gate on "
+        f"{version.tags['promotion.at'][:10]}: {summary['reason']}"
+    )
 
 
 def test_a_version_promoted_by_hand_says_who_and_how(piped) -> None:
@@ -183,8 +204,9 @@ def test_a_version_promoted_by_hand_says_who_and_how(piped) -> None:
     champion = registry.champion()
     tags = {k: v for k, v in champion.tags.items() if not k.startswith("promotion.")}
     point_mlflow_at(registry.tracking_uri)  # MLflow resolves the logged model's source
-    created = registry.client.create_model_version(registry.name, champion.source,
-                                                   run_id=champion.run_id, tags=tags)
+    created = registry.client.create_model_version(
+        registry.name, champion.source, run_id=champion.run_id, tags=tags
+    )
     registry.record_decision(str(created.version), Decision(False, "no better than the champion"))
     registry.set_challenger(str(created.version))
 
@@ -197,11 +219,14 @@ def test_a_version_promoted_by_hand_says_who_and_how(piped) -> None:
     record = registry.client.get_model_version(registry.name, "2").tags
     assert (record["promotion.by"], record["promotion.user"]) == ("hand", getpass.getuser())
     assert record["promotion.promoted"] == "true" and record["promotion.at"]
-    assert record["promotion.reason"] == ("promoted by hand; the gate had kept it out: no better "
-                                          "than the champion")
+    assert record["promotion.reason"] == (
+        "promoted by hand; the gate had kept it out: no better than the champion"
+    )
     described = registry.client.get_model_version(registry.name, "2").description
-    assert described == (f"{PROMOTION_NOTE}promoted by hand by {getpass.getuser()} on "
-                         f"{record['promotion.at'][:10]}: {record['promotion.reason']}")
+    assert described == (
+        f"{PROMOTION_NOTE}promoted by hand by {getpass.getuser()} on "
+        f"{record['promotion.at'][:10]}: {record['promotion.reason']}"
+    )
     versions = {v["version"]: v for v in cli("models")["versions"]}
     assert versions[2]["aliases"] == "champion" and versions[2]["promoted"] is True
     assert versions[2]["by"] == f"hand ({getpass.getuser()})"

@@ -17,10 +17,19 @@ LAST_SEASONS = ("2022-2023", "2023-2024")
 
 #: Clubs in the table that the shared files (which end in 2023-2024) never name: promoted
 #: since, under the names football-data.co.uk gives them.
-PROMOTED_SINCE = frozenset({
-    "Portsmouth", "Oxford", "Wrexham", "Oviedo", "Holstein Kiel", "St Pauli", "Como", "Pisa",
-    "Paris FC",
-})
+PROMOTED_SINCE = frozenset(
+    {
+        "Portsmouth",
+        "Oxford",
+        "Wrexham",
+        "Oviedo",
+        "Holstein Kiel",
+        "St Pauli",
+        "Como",
+        "Pisa",
+        "Paris FC",
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -87,26 +96,50 @@ def test_every_club_of_the_table_is_named_so_by_football_data(
     ("name", "club"),
     [
         # The Odds API's names
-        ("Manchester United", "Man United"), ("Manchester City", "Man City"),
-        ("Wolverhampton Wanderers", "Wolves"), ("Brighton and Hove Albion", "Brighton"),
-        ("Nottingham Forest", "Nott'm Forest"), ("Tottenham Hotspur", "Tottenham"),
-        ("West Ham United", "West Ham"), ("Leicester City", "Leicester"),
-        ("Sheffield United", "Sheffield United"), ("West Bromwich Albion", "West Brom"),
-        ("Sheffield Wednesday", "Sheffield Weds"), ("Queens Park Rangers", "QPR"),
-        ("Bayern Munich", "Bayern Munich"), ("Borussia Monchengladbach", "M'gladbach"),
-        ("Borussia Dortmund", "Dortmund"), ("Eintracht Frankfurt", "Ein Frankfurt"),
-        ("1. FC Köln", "FC Koln"), ("TSG Hoffenheim", "Hoffenheim"), ("FSV Mainz 05", "Mainz"),
-        ("Atlético Madrid", "Ath Madrid"), ("Athletic Bilbao", "Ath Bilbao"),
-        ("Real Sociedad", "Sociedad"), ("Rayo Vallecano", "Vallecano"), ("Alavés", "Alaves"),
-        ("Cádiz CF", "Cadiz"), ("Espanyol", "Espanol"), ("CA Osasuna", "Osasuna"),
-        ("Inter Milan", "Inter"), ("AC Milan", "Milan"), ("AS Roma", "Roma"),
-        ("Hellas Verona", "Verona"), ("Atalanta BC", "Atalanta"),
-        ("Paris Saint Germain", "Paris SG"), ("Paris Saint-Germain", "Paris SG"),
-        ("AS Monaco", "Monaco"), ("RC Lens", "Lens"), ("Stade de Reims", "Reims"),
+        ("Manchester United", "Man United"),
+        ("Manchester City", "Man City"),
+        ("Wolverhampton Wanderers", "Wolves"),
+        ("Brighton and Hove Albion", "Brighton"),
+        ("Nottingham Forest", "Nott'm Forest"),
+        ("Tottenham Hotspur", "Tottenham"),
+        ("West Ham United", "West Ham"),
+        ("Leicester City", "Leicester"),
+        ("Sheffield United", "Sheffield United"),
+        ("West Bromwich Albion", "West Brom"),
+        ("Sheffield Wednesday", "Sheffield Weds"),
+        ("Queens Park Rangers", "QPR"),
+        ("Bayern Munich", "Bayern Munich"),
+        ("Borussia Monchengladbach", "M'gladbach"),
+        ("Borussia Dortmund", "Dortmund"),
+        ("Eintracht Frankfurt", "Ein Frankfurt"),
+        ("1. FC Köln", "FC Koln"),
+        ("TSG Hoffenheim", "Hoffenheim"),
+        ("FSV Mainz 05", "Mainz"),
+        ("Atlético Madrid", "Ath Madrid"),
+        ("Athletic Bilbao", "Ath Bilbao"),
+        ("Real Sociedad", "Sociedad"),
+        ("Rayo Vallecano", "Vallecano"),
+        ("Alavés", "Alaves"),
+        ("Cádiz CF", "Cadiz"),
+        ("Espanyol", "Espanol"),
+        ("CA Osasuna", "Osasuna"),
+        ("Inter Milan", "Inter"),
+        ("AC Milan", "Milan"),
+        ("AS Roma", "Roma"),
+        ("Hellas Verona", "Verona"),
+        ("Atalanta BC", "Atalanta"),
+        ("Paris Saint Germain", "Paris SG"),
+        ("Paris Saint-Germain", "Paris SG"),
+        ("AS Monaco", "Monaco"),
+        ("RC Lens", "Lens"),
+        ("Stade de Reims", "Reims"),
         # Betfair's names
-        ("Man Utd", "Man United"), ("Sheffield Utd", "Sheffield United"),
-        ("Nottm Forest", "Nott'm Forest"), ("Sheff Wed", "Sheffield Weds"),
-        ("Paris St-G", "Paris SG"), ("Mgladbach", "M'gladbach"),
+        ("Man Utd", "Man United"),
+        ("Sheffield Utd", "Sheffield United"),
+        ("Nottm Forest", "Nott'm Forest"),
+        ("Sheff Wed", "Sheffield Weds"),
+        ("Paris St-G", "Paris SG"),
+        ("Mgladbach", "M'gladbach"),
     ],
 )
 def test_known_names_of_other_sources_resolve(aliases: TeamAliases, name: str, club: str) -> None:

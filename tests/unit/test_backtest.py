@@ -226,17 +226,27 @@ def test_same_stakes_as_the_edge_endpoint() -> None:
     wide = pd.DataFrame(
         {f"{b}_open_{o}": books[b][:, k] for b in books for k, o in enumerate("HDA")}, index=ids
     )
-    info = pd.DataFrame({"kickoff": pd.date_range("2023-08-01", periods=40), "league": "E0",
-                         "season": "2023-2024", "result": "H"}, index=ids)
+    info = pd.DataFrame(
+        {
+            "kickoff": pd.date_range("2023-08-01", periods=40),
+            "league": "E0",
+            "season": "2023-2024",
+            "result": "H",
+        },
+        index=ids,
+    )
     model = pd.DataFrame(probs, index=ids, columns=list("HDA"))
     # Bet365 alone (and no sharp book in the policy: the endpoint sees no Pinnacle price), or
     # the best of both, checked against Pinnacle's line in both places.
     no_sharp = dataclasses.replace(POLICY, sharp_books=())
     reasons = set()
-    for bookmaker, sent, policy in (("bet365", ["bet365"], no_sharp),
-                                    ("best", ["bet365", "pinnacle"], POLICY)):
-        market = betting_market(wide, info, bookmaker, ["bet365", "pinnacle"],
-                                sharp_books=policy.sharp_books)
+    for bookmaker, sent, policy in (
+        ("bet365", ["bet365"], no_sharp),
+        ("best", ["bet365", "pinnacle"], POLICY),
+    ):
+        market = betting_market(
+            wide, info, bookmaker, ["bet365", "pinnacle"], sharp_books=policy.sharp_books
+        )
         bets = policy_bets("x", model, market, policy).set_index(["match_id", "outcome"])
         for i, match in enumerate(ids):
             edges = match_edges(probs[i], {b: books[b][i] for b in sent}, policy)
@@ -268,12 +278,18 @@ def test_a_strategy_without_bets_still_reports_and_flat_ones_have_no_tiers() -> 
     assert len(elo) == 1 and elo["bets"].item() == 0 and math.isnan(elo["yield"].item())
     assert "tier" not in set(results.loc[results["strategy"] == "favourite", "by"])
     assert set(results.loc[results["strategy"] == "ensemble", "by"]) == {
-        "overall", "league", "season", "tier",
+        "overall",
+        "league",
+        "season",
+        "tier",
     }
     nested = results_by_strategy(results)
     assert nested["overall"]["elo"]["yield"] is None
-    assert nested["overall"]["ensemble"]["roi_ci"][0] <= 0.02 <= nested["overall"]["ensemble"][
-        "roi_ci"][1]
+    assert (
+        nested["overall"]["ensemble"]["roi_ci"][0]
+        <= 0.02
+        <= nested["overall"]["ensemble"]["roi_ci"][1]
+    )
     assert set(nested["by_tier"]["ensemble"]) == {"premium", "value"}
     assert set(nested["by_league"]["ensemble"]) == {"E0", "SP1"}
     with pytest.raises(ValueError, match="no forecast for strategy 'pinnacle_open'"):
@@ -293,13 +309,22 @@ def test_bankroll_paths_start_at_one() -> None:
 
 
 def season_info() -> pd.DataFrame:
-    days = ["2021-05-20", "2021-08-14", "2021-08-14", "2021-08-21", "2021-08-28", "2022-08-06",
-            "2022-08-13"]
+    days = [
+        "2021-05-20",
+        "2021-08-14",
+        "2021-08-14",
+        "2021-08-21",
+        "2021-08-28",
+        "2022-08-06",
+        "2022-08-13",
+    ]
     times = ["15:00", "12:30", "15:00", "15:00", "15:00", "15:00", "15:00"]
     kickoff = pd.to_datetime([f"{d} {t}" for d, t in zip(days, times, strict=True)])
     seasons = ["2020-2021"] + ["2021-2022"] * 4 + ["2022-2023"] * 2
-    return pd.DataFrame({"season": seasons, "kickoff": kickoff, "status": "played"},
-                        index=[f"m{i}" for i in range(7)])
+    return pd.DataFrame(
+        {"season": seasons, "kickoff": kickoff, "status": "played"},
+        index=[f"m{i}" for i in range(7)],
+    )
 
 
 def test_a_window_per_season_trains_on_every_earlier_match() -> None:
@@ -396,8 +421,9 @@ def test_bad_settings_fail(settings: dict, message: str) -> None:
 @pytest.fixture(scope="module")
 def synthetic() -> tuple[BettingMarket, pd.DataFrame, pd.DataFrame]:
     """Two seasons of a 20-team league read as football-data files: market, truth, prices."""
-    config = SyntheticConfig(seed=3, first_season=2019, n_seasons=2,
-                             leagues=(LeagueSpec("SY1", 20, 1, "Sylvania"),))
+    config = SyntheticConfig(
+        seed=3, first_season=2019, n_seasons=2, leagues=(LeagueSpec("SY1", 20, 1, "Sylvania"),)
+    )
     league = generate_league(config)
     infos, odds, truths = [], [], []
     for (div, season), part in league.matches.groupby(["Div", "Season"]):
@@ -463,8 +489,9 @@ def test_pinnacles_opening_line_passes_its_own_check(synthetic) -> None:
     checked = policy_bets("pinnacle_open", pinnacle, market, POLICY)
     alone = policy_bets("pinnacle_open", pinnacle, edge_alone(market), NO_SHARP)
     assert len(checked) > 10
-    pd.testing.assert_frame_equal(checked.drop(columns="sharp_prob"),
-                                  alone.drop(columns="sharp_prob"))
+    pd.testing.assert_frame_equal(
+        checked.drop(columns="sharp_prob"), alone.drop(columns="sharp_prob")
+    )
     assert checked["sharp_prob"].tolist() == pytest.approx(checked["model_prob"].tolist())
 
 
@@ -498,8 +525,10 @@ def test_plots_are_written(tmp_path: Path) -> None:
     from sabiscore.plots import clv_histogram_plot, roi_by_tier_plot
 
     market, model = hand_market()
-    ledger = pd.concat([policy_bets("ensemble", model, market, POLICY),
-                        every_outcome_bets(market, 0.01)], ignore_index=True)
+    ledger = pd.concat(
+        [policy_bets("ensemble", model, market, POLICY), every_outcome_bets(market, 0.01)],
+        ignore_index=True,
+    )
     results = strategy_results(ledger, ["ensemble", "every_outcome"], n_boot=50)
     tiers = results[results["by"] == "tier"]
     assert roi_by_tier_plot(tiers, tmp_path / "tiers.png").stat().st_size > 5_000

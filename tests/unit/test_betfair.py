@@ -26,8 +26,16 @@ REPO = Path(__file__).resolve().parents[2]
 EPL, LIGA = "10932509", "117"
 LEAGUES = {EPL: "E0", LIGA: "SP1"}
 ALIASES = TeamAliases.from_config(
-    {"teams": {"Man United": ["Man Utd"], "Fulham": [], "Arsenal": [], "Chelsea": [],
-               "Ath Madrid": ["Atletico Madrid"], "Sevilla": []}}
+    {
+        "teams": {
+            "Man United": ["Man Utd"],
+            "Fulham": [],
+            "Arsenal": [],
+            "Chelsea": [],
+            "Ath Madrid": ["Atletico Madrid"],
+            "Sevilla": [],
+        }
+    }
 )
 CAPTURED = pd.Timestamp("2025-08-15 09:30")
 DRAW_ID = 58805
@@ -75,20 +83,38 @@ def market_book(
     prices of home, away and the draw, best first."""
     runners = []
     for runner, prices in zip(entry["runners"], backs, strict=True):
-        runners.append({
-            "selectionId": runner["selectionId"], "handicap": 0.0, "status": "ACTIVE",
-            "totalMatched": 500.0,
-            "ex": {"availableToBack": [{"price": p, "size": 25.0} for p in prices],
-                   "availableToLay": [{"price": round(p + 0.04, 2), "size": 12.0}
-                                      for p in prices[:1]],
-                   "tradedVolume": []},
-        })
+        runners.append(
+            {
+                "selectionId": runner["selectionId"],
+                "handicap": 0.0,
+                "status": "ACTIVE",
+                "totalMatched": 500.0,
+                "ex": {
+                    "availableToBack": [{"price": p, "size": 25.0} for p in prices],
+                    "availableToLay": [
+                        {"price": round(p + 0.04, 2), "size": 12.0} for p in prices[:1]
+                    ],
+                    "tradedVolume": [],
+                },
+            }
+        )
     return {
-        "marketId": entry["marketId"], "isMarketDataDelayed": False, "status": status,
-        "betDelay": 0, "bspReconciled": False, "complete": True, "inplay": inplay,
-        "numberOfWinners": 1, "numberOfRunners": 3, "numberOfActiveRunners": 3,
-        "totalMatched": 10234.5, "totalAvailable": 40211.0, "crossMatching": True,
-        "runnersVoidable": False, "version": 6157842761, "runners": runners,
+        "marketId": entry["marketId"],
+        "isMarketDataDelayed": False,
+        "status": status,
+        "betDelay": 0,
+        "bspReconciled": False,
+        "complete": True,
+        "inplay": inplay,
+        "numberOfWinners": 1,
+        "numberOfRunners": 3,
+        "numberOfActiveRunners": 3,
+        "totalMatched": 10234.5,
+        "totalAvailable": 40211.0,
+        "crossMatching": True,
+        "runnersVoidable": False,
+        "version": 6157842761,
+        "runners": runners,
     }
 
 
@@ -103,28 +129,47 @@ def test_open_market_gives_a_fixture_and_its_best_back_prices() -> None:
 
     assert snap.source == "betfair" and snap.captured_at == CAPTURED
     assert tuple(snap.fixtures.columns) == FIXTURE_COLUMNS
-    assert snap.fixtures.to_dict("records") == [{
-        "match_id": "e0-20250816-man-united-fulham", "league": "E0", "season": "2025-2026",
-        "date": pd.Timestamp("2025-08-16"), "kickoff": pd.Timestamp("2025-08-16 14:00"),
-        "home_team": "Man United", "away_team": "Fulham", "status": "fixture",
-        "source": "betfair",
-    }]
+    assert snap.fixtures.to_dict("records") == [
+        {
+            "match_id": "e0-20250816-man-united-fulham",
+            "league": "E0",
+            "season": "2025-2026",
+            "date": pd.Timestamp("2025-08-16"),
+            "kickoff": pd.Timestamp("2025-08-16 14:00"),
+            "home_team": "Man United",
+            "away_team": "Fulham",
+            "status": "fixture",
+            "source": "betfair",
+        }
+    ]
     assert snap.fixtures["kickoff"].dt.tz is None
     assert tuple(snap.odds.columns) == ODDS_COLUMNS
-    assert snap.odds[["outcome", "price"]].values.tolist() == [["H", 2.1], ["D", 3.4],
-                                                                ["A", 3.6]]
+    assert snap.odds[["outcome", "price"]].values.tolist() == [["H", 2.1], ["D", 3.4], ["A", 3.6]]
     constant = snap.odds.drop(columns=["outcome", "price"]).drop_duplicates()
-    assert constant.to_dict("records") == [{
-        "match_id": "e0-20250816-man-united-fulham", "league": "E0", "season": "2025-2026",
-        "bookmaker": "betfair_exchange", "code": "BFE", "phase": "open", "market": "1x2",
-        "is_aggregate": False, "source": "betfair", "captured_at": CAPTURED,
-    }]
+    assert constant.to_dict("records") == [
+        {
+            "match_id": "e0-20250816-man-united-fulham",
+            "league": "E0",
+            "season": "2025-2026",
+            "bookmaker": "betfair_exchange",
+            "code": "BFE",
+            "phase": "open",
+            "market": "1x2",
+            "is_aggregate": False,
+            "source": "betfair",
+            "captured_at": CAPTURED,
+        }
+    ]
     assert snap.set_aside == () and snap.notes == ()
 
 
 def test_the_best_back_price_is_the_highest_offered_whatever_the_order() -> None:
-    runner = {"ex": {"availableToBack": [{"price": 2.0, "size": 3.0}, {"price": 2.12, "size": 1.0}],
-                     "availableToLay": [{"price": 2.5, "size": 9.0}]}}
+    runner = {
+        "ex": {
+            "availableToBack": [{"price": 2.0, "size": 3.0}, {"price": 2.12, "size": 1.0}],
+            "availableToLay": [{"price": 2.5, "size": 9.0}],
+        }
+    }
     assert best_back_price(runner) == 2.12
     assert (
         best_back_price({"ex": {"availableToBack": [], "availableToLay": [{"price": 2}]}}) is None
@@ -191,7 +236,11 @@ def test_unknown_team_names_set_the_fixture_aside_and_name_them() -> None:
     assert set(snap.odds["match_id"]) == {"sp1-20250816-ath-madrid-sevilla"}
     (aside,) = snap.set_aside
     assert (aside.source, aside.league, aside.home_team, aside.away_team) == (
-        "betfair", "SP1", "Real Oviedo", "Girona")
+        "betfair",
+        "SP1",
+        "Real Oviedo",
+        "Girona",
+    )
     assert aside.reason == "team names not in configs/aliases.yaml: Girona, Real Oviedo"
 
 
@@ -230,7 +279,8 @@ def test_the_kickoff_is_utc_whatever_the_zone_and_sets_date_and_season() -> None
     assert fixture["match_id"] == "e0-20260524-arsenal-chelsea"
     assert snapshot([entry], [], season_start_month=5).fixtures["season"].item() == "2026-2027"
     assert to_utc_naive(pd.Timestamp("2025-01-01 12:00", tz="Europe/Madrid")) == pd.Timestamp(
-        "2025-01-01 11:00")
+        "2025-01-01 11:00"
+    )
 
 
 def test_a_second_market_for_the_same_match_is_set_aside() -> None:
@@ -249,8 +299,11 @@ def test_no_markets_give_empty_frames_of_the_canonical_columns() -> None:
 
 
 def test_competition_ids_of_the_wanted_leagues() -> None:
-    leagues = {"E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"}, "SP1": {"betfair": 117},
-               "X1": {"the-odds-api": "x"}}
+    leagues = {
+        "E0": {"the-odds-api": "soccer_epl", "betfair": "10932509"},
+        "SP1": {"betfair": 117},
+        "X1": {"the-odds-api": "x"},
+    }
     assert competition_leagues(leagues) == ({"10932509": "E0", "117": "SP1"}, ())
     assert competition_leagues(leagues, ["SP1", "X1", "Z9"]) == ({"117": "SP1"}, ("X1", "Z9"))
     assert competition_leagues(leagues, []) == ({}, ())

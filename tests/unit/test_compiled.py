@@ -121,7 +121,9 @@ def test_the_market_member_and_its_unpriced_layer_travel_with_the_ensemble(expor
     for row in range(3):  # one row at a time: the serving path, priced and unpriced rows
         np.testing.assert_allclose(
             ensemble.predict_one(X[ensemble.feature_names].to_numpy()[row]),
-            stack.predict_proba(X.iloc[[row]])[0], rtol=0, atol=1e-6,
+            stack.predict_proba(X.iloc[[row]])[0],
+            rtol=0,
+            atol=1e-6,
         )
 
 

@@ -26,24 +26,30 @@ def test_a_typo_of_a_stage_is_refused_with_the_closest_stage() -> None:
 
 def test_a_nested_typo_names_its_path_and_the_closest_key_there() -> None:
     assert refused({"data": {"footbal_data": {}}}) == (
-        "config: unknown key 'data.footbal_data' (did you mean 'football_data'?)")
+        "config: unknown key 'data.footbal_data' (did you mean 'football_data'?)"
+    )
     assert refused({"backtest": {"train": {"stacking": {"n_fold": 3}}}}) == (
-        "config: unknown key 'backtest.train.stacking.n_fold' (did you mean 'n_folds'?)")
+        "config: unknown key 'backtest.train.stacking.n_fold' (did you mean 'n_folds'?)"
+    )
 
 
 def test_an_unknown_key_without_a_close_one_lists_the_keys_allowed_there() -> None:
     assert refused({"validation": {"screen": {"max_bad_share": 0.1}}}) == (
         "config: unknown key 'validation.screen.max_bad_share' "
-        "(known: chunk_rows, quarantine_sample_rows)")
+        "(known: chunk_rows, quarantine_sample_rows)"
+    )
 
 
 def test_a_wrong_type_names_the_path_the_value_and_the_type_expected() -> None:
     assert refused({"validation": {"max_bad_share": "lots"}}) == (
-        "config: validation.max_bad_share = 'lots': expected a number")
+        "config: validation.max_bad_share = 'lots': expected a number"
+    )
     assert refused({"validation": {"max_bad_share": True}}) == (
-        "config: validation.max_bad_share = true: expected a number")  # a bool is no number
+        "config: validation.max_bad_share = true: expected a number"
+    )  # a bool is no number
     assert refused({"features": {"market": {"enabled": "yes"}}}) == (
-        "config: features.market.enabled = 'yes': expected true or false")
+        "config: features.market.enabled = 'yes': expected true or false"
+    )
 
 
 def test_int_and_float_are_both_numbers() -> None:
@@ -52,43 +58,59 @@ def test_int_and_float_are_both_numbers() -> None:
 
 def test_a_list_where_a_mapping_is_expected_is_refused() -> None:
     assert refused({"data": {"football_data": ["E0"]}}) == (
-        "config: data.football_data = ['E0']: expected a mapping")
+        "config: data.football_data = ['E0']: expected a mapping"
+    )
     assert refused({"features": {"form": None}}) == (
-        "config: features.form = null: expected a mapping")
+        "config: features.form = null: expected a mapping"
+    )
 
 
 def test_open_mappings_take_new_keys_and_check_their_values() -> None:
-    validate_config({
-        "aliases": {"teams": {"New Club": ["Newco FC"]}},
-        "staking": {"commission": {"smarkets": 0.02}},
-        "sources": {"leagues": {"N1": {"the-odds-api": "soccer_netherlands_eredivisie",
-                                       "betfair": 9404054}}},  # an id quoted or not
-    })
+    validate_config(
+        {
+            "aliases": {"teams": {"New Club": ["Newco FC"]}},
+            "staking": {"commission": {"smarkets": 0.02}},
+            "sources": {
+                "leagues": {
+                    "N1": {"the-odds-api": "soccer_netherlands_eredivisie", "betfair": 9404054}
+                }
+            },  # an id quoted or not
+        }
+    )
     assert refused({"aliases": {"teams": {"Man City": "Manchester City"}}}) == (
-        "config: aliases.teams['Man City'] = 'Manchester City': expected a list")
+        "config: aliases.teams['Man City'] = 'Manchester City': expected a list"
+    )
     assert refused({"sources": {"leagues": {"N1": {"betfiar": "9404054"}}}}) == (
-        "config: unknown key 'sources.leagues.N1.betfiar' (did you mean 'betfair'?)")
+        "config: unknown key 'sources.leagues.N1.betfiar' (did you mean 'betfair'?)"
+    )
 
 
 def test_optional_keys_and_unions_beyond_the_shipped_values() -> None:
-    validate_config({
-        "data": {"synthetic": {"promotion_places": 2}, "http": {"retry_delay_s": 5}},
-        "features": {"form": {"ewm_halflife": None}},
-        "train": {"models": {"lightgbm": {"n_jobs": 2, "col_wise": None}},
-                  "task_runner": {"kind": "dask", "address": "tcp://scheduler:8786"}},
-        "backtest": {"retrain_every": 20, "windows_at_once": 2},
-    })
+    validate_config(
+        {
+            "data": {"synthetic": {"promotion_places": 2}, "http": {"retry_delay_s": 5}},
+            "features": {"form": {"ewm_halflife": None}},
+            "train": {
+                "models": {"lightgbm": {"n_jobs": 2, "col_wise": None}},
+                "task_runner": {"kind": "dask", "address": "tcp://scheduler:8786"},
+            },
+            "backtest": {"retrain_every": 20, "windows_at_once": 2},
+        }
+    )
     assert refused({"features": {"form": {"ewm_halflife": "five"}}}) == (
-        "config: features.form.ewm_halflife = 'five': expected a number or null")
+        "config: features.form.ewm_halflife = 'five': expected a number or null"
+    )
 
 
 def test_a_setting_that_moved_names_its_new_place() -> None:
     assert refused({"sources": {"betfair": {"commission": 0.02}}}) == (
         "config: sources.betfair.commission has moved to staking.commission "
-        "(e.g. betfair_exchange: 0.05)")
+        "(e.g. betfair_exchange: 0.05)"
+    )
     assert refused({"sources": {"the-odds-api": {"commission": {"matchbook": 0.02}}}}) == (
         "config: sources.the-odds-api.commission has moved to staking.commission "
-        "(book -> share, as there)")
+        "(book -> share, as there)"
+    )
 
 
 def test_the_shipped_configs_pass() -> None:
@@ -122,7 +144,8 @@ def test_a_stage_file_of_another_config_folder_is_checked_too(
     with pytest.raises(ConfigError) as raised:
         load_config()
     assert str(raised.value) == (
-        f"{tmp_path / 'staking.yaml'}: unknown key 'staking.min_edg' (did you mean 'min_edge'?)")
+        f"{tmp_path / 'staking.yaml'}: unknown key 'staking.min_edg' (did you mean 'min_edge'?)"
+    )
 
 
 def _at(path: str) -> Node:
@@ -145,13 +168,18 @@ def _settings_classes() -> dict[str, type]:
     from sabiscore.synthetic import SyntheticConfig
 
     return {
-        "features": FeatureConfig, **{f"features.{name}": cls
-                                      for name, (cls, _) in _FAMILY_CONFIGS.items()},
-        "staking": StakingPolicy, "staking.tiers": TierThresholds,
-        "promotion": PromotionPolicy, "promotion.market": MarketRule,
-        "promotion.refit": RefitRule, "backtest": BacktestSettings,
-        "validation.guards": ReplaceGuards, "validation.screen": ScreenSettings,
-        "data.synthetic": SyntheticConfig, "sources.betfair": BetfairSettings,
+        "features": FeatureConfig,
+        **{f"features.{name}": cls for name, (cls, _) in _FAMILY_CONFIGS.items()},
+        "staking": StakingPolicy,
+        "staking.tiers": TierThresholds,
+        "promotion": PromotionPolicy,
+        "promotion.market": MarketRule,
+        "promotion.refit": RefitRule,
+        "backtest": BacktestSettings,
+        "validation.guards": ReplaceGuards,
+        "validation.screen": ScreenSettings,
+        "data.synthetic": SyntheticConfig,
+        "sources.betfair": BetfairSettings,
         "sources.the-odds-api": OddsApiSettings,
     }
 
@@ -176,4 +204,5 @@ def test_the_schema_allows_the_parameters_of_each_model() -> None:
     stacking = _at("train.stacking")
     assert isinstance(stacking, Fields)  # members decides `market`; the models come from above
     assert set(stacking.fields) - {"members"} == (
-        set(inspect.signature(MetaLearner).parameters) - {"base_models", "market"})
+        set(inspect.signature(MetaLearner).parameters) - {"base_models", "market"}
+    )

@@ -274,13 +274,23 @@ def test_comparison_table_scores_only_the_common_matches_by_group() -> None:
     table = comparison_table({"model": model, "market": market}, results, leagues)
 
     assert list(table.columns) == [
-        "forecaster", "group", "n", "log_loss", "brier", "rps", "accuracy", "ece",
+        "forecaster",
+        "group",
+        "n",
+        "log_loss",
+        "brier",
+        "rps",
+        "accuracy",
+        "ece",
     ]
     # common matches: a and c (b lacks the market, d the model, e a result)
     assert table[["forecaster", "group", "n"]].values.tolist() == [
-        ["model", "all", 2], ["market", "all", 2],
-        ["model", "E0", 1], ["market", "E0", 1],
-        ["model", "SP1", 1], ["market", "SP1", 1],
+        ["model", "all", 2],
+        ["market", "all", 2],
+        ["model", "E0", 1],
+        ["market", "E0", 1],
+        ["model", "SP1", 1],
+        ["market", "SP1", 1],
     ]
     by = table.set_index(["forecaster", "group"])
     # model on a (H at 0.5) and c (D at 1/3): (ln 2 + ln 3) / 2

@@ -66,10 +66,12 @@ HEADER_2024 = [
     *_CORE_2019,
     *_triples([*BOOKS_2024, "Max", "Avg", "BFE"]),
     *_ou(["B365", "P", "Max", "Avg", "BFE"]),
-    "AHh", *_ah(["B365", "P", "Max", "Avg", "BFE"]),
+    "AHh",
+    *_ah(["B365", "P", "Max", "Avg", "BFE"]),
     *_triples([b + "C" for b in [*BOOKS_2024, "Max", "Avg", "BFE"]]),
     *_ou(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
-    "AHCh", *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
+    "AHCh",
+    *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
 ]
 
 #: 2025-26 layout: B365, BW, LB, PS, BFD (Betfred), BMGM, BV, CL (Coral), plus BFE.
@@ -78,10 +80,12 @@ HEADER_2025 = [
     *_CORE_2019,
     *_triples([*BOOKS_2025, "Max", "Avg", "BFE"]),
     *_ou(["B365", "P", "Max", "Avg", "BFE"]),
-    "AHh", *_ah(["B365", "P", "Max", "Avg", "BFE"]),
+    "AHh",
+    *_ah(["B365", "P", "Max", "Avg", "BFE"]),
     *_triples([b + "C" for b in [*BOOKS_2025, "Max", "Avg", "BFE"]]),
     *_ou(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
-    "AHCh", *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
+    "AHCh",
+    *_ah(["B365C", "PC", "MaxC", "AvgC", "BFEC"]),
 ]
 
 
@@ -126,8 +130,17 @@ def test_classify_2012_layout_bookmakers_aggregates_and_pinnacle_closing():
     assert set(cm.unknown) == not_prices
 
     assert cm.core == {
-        "div": 0, "date": 1, "home_team": 2, "away_team": 3, "home_goals": 4, "away_goals": 5,
-        "result": 6, "ht_home_goals": 7, "ht_away_goals": 8, "ht_result": 9, "referee": 10,
+        "div": 0,
+        "date": 1,
+        "home_team": 2,
+        "away_team": 3,
+        "home_goals": 4,
+        "away_goals": 5,
+        "result": 6,
+        "ht_home_goals": 7,
+        "ht_away_goals": 8,
+        "ht_result": 9,
+        "referee": 10,
     }
     assert "time" not in cm.core
     assert cm.stats["home_shots"] == HEADER_2012.index("HS")
@@ -140,11 +153,18 @@ def test_classify_2019_layout_opening_closing_and_over_under():
     cm = classify_columns(HEADER_2019)
     meanings = _meanings(HEADER_2019)
     names = {
-        "B365": "bet365", "BW": "bwin", "IW": "interwetten", "PS": "pinnacle",
-        "WH": "william_hill", "VC": "bet_victor", "Max": "market_max", "Avg": "market_avg",
+        "B365": "bet365",
+        "BW": "bwin",
+        "IW": "interwetten",
+        "PS": "pinnacle",
+        "WH": "william_hill",
+        "VC": "bet_victor",
+        "Max": "market_max",
+        "Avg": "market_avg",
     }
-    expected = {(code, name, phase, "1x2") for code, name in names.items() for phase in
-                ("open", "close")}
+    expected = {
+        (code, name, phase, "1x2") for code, name in names.items() for phase in ("open", "close")
+    }
     expected |= {
         (code, names[code if code != "P" else "PS"], phase, "ou2.5")
         for code in ("B365", "P", "Max", "Avg")
@@ -173,11 +193,18 @@ def test_classify_2019_layout_opening_closing_and_over_under():
 
 def test_classify_2024_layout_betfair_and_exchange():
     meanings = _meanings(HEADER_2024)
-    books = {(code, name, phase) for code, name, phase, market in _books(HEADER_2024)
-             if market == "1x2"}
+    books = {
+        (code, name, phase) for code, name, phase, market in _books(HEADER_2024) if market == "1x2"
+    }
     names = {
-        "B365": "bet365", "BW": "bwin", "BF": "betfair", "PS": "pinnacle",
-        "WH": "william_hill", "1XB": "1xbet", "Max": "market_max", "Avg": "market_avg",
+        "B365": "bet365",
+        "BW": "bwin",
+        "BF": "betfair",
+        "PS": "pinnacle",
+        "WH": "william_hill",
+        "1XB": "1xbet",
+        "Max": "market_max",
+        "Avg": "market_avg",
         "BFE": "betfair_exchange",
     }
     assert books == {(c, n, p) for c, n in names.items() for p in ("open", "close")}
@@ -198,12 +225,21 @@ def test_classify_2024_layout_betfair_and_exchange():
 
 def test_classify_2025_layout_coral_betvictor_betfred():
     meanings = _meanings(HEADER_2025)
-    books = {(code, name, phase) for code, name, phase, market in _books(HEADER_2025)
-             if market == "1x2"}
+    books = {
+        (code, name, phase) for code, name, phase, market in _books(HEADER_2025) if market == "1x2"
+    }
     names = {
-        "B365": "bet365", "BW": "bwin", "LB": "ladbrokes", "PS": "pinnacle", "BFD": "betfred",
-        "BMGM": "betmgm", "BV": "betvictor", "CL": "coral", "Max": "market_max",
-        "Avg": "market_avg", "BFE": "betfair_exchange",
+        "B365": "bet365",
+        "BW": "bwin",
+        "LB": "ladbrokes",
+        "PS": "pinnacle",
+        "BFD": "betfred",
+        "BMGM": "betmgm",
+        "BV": "betvictor",
+        "CL": "coral",
+        "Max": "market_max",
+        "Avg": "market_avg",
+        "BFE": "betfair_exchange",
     }
     assert books == {(c, n, p) for c, n in names.items() for p in ("open", "close")}
 
@@ -222,8 +258,19 @@ def test_classify_2025_layout_coral_betvictor_betfred():
 
 
 def test_classify_unknown_new_bookmaker_is_read_open_and_close():
-    header = [*_CORE_2019, "XYZH", "XYZD", "XYZA", "XYZCH", "XYZCD", "XYZCA", "XYZ>2.5",
-              "XYZ<2.5", "XYZC>2.5", "XYZC<2.5"]
+    header = [
+        *_CORE_2019,
+        "XYZH",
+        "XYZD",
+        "XYZA",
+        "XYZCH",
+        "XYZCD",
+        "XYZCA",
+        "XYZ>2.5",
+        "XYZ<2.5",
+        "XYZC>2.5",
+        "XYZC<2.5",
+    ]
     meanings = _meanings(header)
     assert meanings == {
         "XYZH": ("XYZ", "xyz", "open", "1x2", "H"),
@@ -240,8 +287,11 @@ def test_classify_unknown_new_bookmaker_is_read_open_and_close():
     assert classify_columns(header).unknown == ()
 
 
-@pytest.mark.parametrize("header", [HEADER_2012, HEADER_2019, HEADER_2024, HEADER_2025],
-                         ids=["2012", "2019", "2024", "2025"])
+@pytest.mark.parametrize(
+    "header",
+    [HEADER_2012, HEADER_2019, HEADER_2024, HEADER_2025],
+    ids=["2012", "2019", "2024", "2025"],
+)
 def test_classify_shuffled_header_gives_same_meanings(header):
     shuffled = list(header)
     random.Random(4).shuffle(shuffled)
@@ -347,7 +397,9 @@ def test_parse_tidy_odds(parsed):
     liverpool = odds[odds["match_id"] == "e0-20190809-liverpool-norwich"]
     ps_close = liverpool[(liverpool["code"] == "PS") & (liverpool["phase"] == "close")]
     assert dict(zip(ps_close["outcome"], ps_close["price"], strict=True)) == {
-        "H": 1.14, "D": 10.43, "A": 19.63,
+        "H": 1.14,
+        "D": 10.43,
+        "A": 19.63,
     }
     assert set(ps_close["bookmaker"]) == {"pinnacle"}
     assert set(ps_close["line"]) == {2}
@@ -369,8 +421,12 @@ def test_one_x_two_wide_view(parsed):
     ]
     assert set(wide.columns) == {
         f"{b}_{p}_{o}"
-        for b, p in [("pinnacle", "open"), ("pinnacle", "close"), ("bet365", "open"),
-                     ("market_avg", "open")]
+        for b, p in [
+            ("pinnacle", "open"),
+            ("pinnacle", "close"),
+            ("bet365", "open"),
+            ("market_avg", "open"),
+        ]
         for o in "HDA"
     }
     row = wide.loc["e0-20190810-west-ham-man-city"]
@@ -456,8 +512,11 @@ def test_parse_empty_pinnacle_columns_give_no_pinnacle_prices():
     assert set(west_ham["bookmaker"]) == {"bet365", "market_avg"}
     assert len(p.odds[(p.odds["line"] == 2) & (p.odds["bookmaker"] == "pinnacle")]) == 6
     wide = one_x_two(p.odds)
-    assert wide.loc["e0-20190810-west-ham-man-city", ["pinnacle_open_H", "pinnacle_close_H"]
-                    ].isna().all()
+    assert (
+        wide.loc["e0-20190810-west-ham-man-city", ["pinnacle_open_H", "pinnacle_close_H"]]
+        .isna()
+        .all()
+    )
 
 
 def test_match_id_is_stable_and_url_safe():
@@ -512,8 +571,7 @@ def test_parse_latin1_file_decodes_with_warning_and_keeps_accent():
 
 def test_parse_latin1_file_with_bom_still_finds_div():
     header = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR"
-    data = csv_bytes(header, ["SP1,19/08/2016,Alavés,Barcelona,0,1,A"], bom=True,
-                     encoding="cp1252")
+    data = csv_bytes(header, ["SP1,19/08/2016,Alavés,Barcelona,0,1,A"], bom=True, encoding="cp1252")
     p = parse_football_data(data, "SP1.csv")
     assert p.matches["league"][0] == "SP1"
     assert p.matches["home_team"][0] == "Alavés"
@@ -559,8 +617,18 @@ def test_parse_blank_div_is_missing_like_a_blank_team():
         (b"Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR\r\n,,,,,,\r\n,,,,,,\r\n", "no data rows"),
     ],
     ids=[
-        "empty", "whitespace", "only-commas", "only-bom", "html", "html-indented", "utf16-bom",
-        "utf16-le", "lacks-fthg-ftr", "other-csv", "header-only", "header-and-blank-rows",
+        "empty",
+        "whitespace",
+        "only-commas",
+        "only-bom",
+        "html",
+        "html-indented",
+        "utf16-bom",
+        "utf16-le",
+        "lacks-fthg-ftr",
+        "other-csv",
+        "header-only",
+        "header-and-blank-rows",
     ],
 )
 def test_parse_rejects_files_that_are_not_football_data(data, message):

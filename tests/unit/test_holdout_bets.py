@@ -13,19 +13,26 @@ from sabiscore.holdout_bets import holdout_bets
 from sabiscore.staking import StakingPolicy
 
 INFO = pd.DataFrame(
-    {"kickoff": pd.to_datetime(["2024-05-01", "2024-05-02"]), "league": "E0",
-     "season": "2023-2024", "result": ["H", "A"]},
+    {
+        "kickoff": pd.to_datetime(["2024-05-01", "2024-05-02"]),
+        "league": "E0",
+        "season": "2023-2024",
+        "result": ["H", "A"],
+    },
     index=["m1", "m2"],
 )
-PROBS = pd.DataFrame([[0.5, 0.27, 0.23], [0.5, 0.27, 0.23]], index=INFO.index,
-                     columns=["H", "D", "A"])
+PROBS = pd.DataFrame(
+    [[0.5, 0.27, 0.23], [0.5, 0.27, 0.23]], index=INFO.index, columns=["H", "D", "A"]
+)
 
 
 def _wide(**books: list[float]) -> pd.DataFrame:
     """Both matches priced alike: book_phase -> [H, D, A]."""
-    columns = {f"{book}_{outcome}": [price, price]
-               for book, prices in books.items()
-               for outcome, price in zip("HDA", prices, strict=True)}
+    columns = {
+        f"{book}_{outcome}": [price, price]
+        for book, prices in books.items()
+        for outcome, price in zip("HDA", prices, strict=True)
+    }
     return pd.DataFrame(columns, index=INFO.index)
 
 
@@ -39,8 +46,13 @@ def test_bets_at_the_backtests_bookmaker_settled_against_the_close() -> None:
     assert bets.clv_ci == pytest.approx((bets.clv_mean, bets.clv_mean))  # the same CLV twice
     stake = bets.turnover / 2
     assert bets.yield_ == pytest.approx((stake * 1.2 - stake) / (2 * stake))  # +1.2, -1 units
-    assert bets.tags() == {"bets": 2, "clv_mean": bets.clv_mean, "clv_low": bets.clv_ci[0],
-                           "clv_high": bets.clv_ci[1], "clv_bets": 2}
+    assert bets.tags() == {
+        "bets": 2,
+        "clv_mean": bets.clv_mean,
+        "clv_low": bets.clv_ci[0],
+        "clv_high": bets.clv_ci[1],
+        "clv_bets": 2,
+    }
 
 
 def test_no_prices_no_bets_and_plain_json() -> None:

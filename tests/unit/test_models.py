@@ -419,8 +419,13 @@ def test_anchored_boosting_with_zero_rounds_returns_the_market(model_type) -> No
 def test_early_stopping_chooses_the_rounds_on_the_last_rows(model_type) -> None:
     X, y, truth = league(1200, seed=6)
     X = with_market(X, truth)  # the market is the truth: every round after the start overfits
-    model = small(model_type, n_estimators=300, learning_rate=0.3, base_margin_columns=MARKET,
-                  early_stopping_rounds=10)
+    model = small(
+        model_type,
+        n_estimators=300,
+        learning_rate=0.3,
+        base_margin_columns=MARKET,
+        early_stopping_rounds=10,
+    )
     model.fit(X, y)
     assert 1 <= model.best_rounds_ < 60
     assert model.get_booster_info()["n_rounds"] == model.best_rounds_  # the refit on all rows
@@ -448,8 +453,12 @@ def test_the_pooled_stack_reproduces_the_market_when_the_models_know_nothing(
     shuffled = {c: X[c].to_numpy()[rng.permutation(len(X))] for c in X if c not in SHARP_COLUMNS}
     X = X.assign(**shuffled)
     half = len(X) // 2
-    anchored = {"learning_rate": 0.03, "n_estimators": 300, "early_stopping_rounds": 20,
-                "base_margin_columns": list(SHARP_COLUMNS)}
+    anchored = {
+        "learning_rate": 0.03,
+        "n_estimators": 300,
+        "early_stopping_rounds": 20,
+        "base_margin_columns": list(SHARP_COLUMNS),
+    }
     members = [small(LightGBMModel, **anchored), small(XGBoostModel, **anchored)]
     stack = MetaLearner(members, n_folds=3, market=True, tied_weights=True)
     stack.fit(X.iloc[:half], y[:half])

@@ -22,18 +22,32 @@ CAPTURED_AT = pd.Timestamp("2024-08-20 08:30:00", tz="UTC")
 def h2h(key: str, home: str, away: str, prices: tuple[float, float, float]) -> dict:
     """One book of an event, as The Odds API documents it (outcomes in its own order)."""
     return {
-        "key": key, "title": key.title(), "last_update": "2024-08-20T08:26:02Z",
-        "markets": [{"key": "h2h", "last_update": "2024-08-20T08:26:02Z", "outcomes": [
-            {"name": away, "price": prices[2]}, {"name": "Draw", "price": prices[1]},
-            {"name": home, "price": prices[0]},
-        ]}],
+        "key": key,
+        "title": key.title(),
+        "last_update": "2024-08-20T08:26:02Z",
+        "markets": [
+            {
+                "key": "h2h",
+                "last_update": "2024-08-20T08:26:02Z",
+                "outcomes": [
+                    {"name": away, "price": prices[2]},
+                    {"name": "Draw", "price": prices[1]},
+                    {"name": home, "price": prices[0]},
+                ],
+            }
+        ],
     }
 
 
 def event(home: str, away: str, commence: str, books: list[dict]) -> dict:
     return {
-        "id": "e912304de2b2ce35b473ce2ecd3d1502", "sport_key": "soccer_epl", "sport_title": "EPL",
-        "commence_time": commence, "home_team": home, "away_team": away, "bookmakers": books,
+        "id": "e912304de2b2ce35b473ce2ecd3d1502",
+        "sport_key": "soccer_epl",
+        "sport_title": "EPL",
+        "commence_time": commence,
+        "home_team": home,
+        "away_team": away,
+        "bookmakers": books,
     }
 
 
@@ -63,13 +77,18 @@ def documented_answer() -> list[dict]:
     lay["markets"].append({**lay["markets"][0], "key": "h2h_lay"})
     lay["markets"][1]["outcomes"] = [{"name": n, "price": 9.9} for n in (FOREST, WOLVES, "Draw")]
     return [
-        event(BRIGHTON, UNITED, "2024-08-24T11:30:00Z", [
-            h2h("pinnacle", BRIGHTON, UNITED, (2.45, 3.62, 2.86)),
-            h2h("williamhill", BRIGHTON, UNITED, (2.40, 3.50, 2.80)),
-            h2h("unibet_uk", BRIGHTON, UNITED, (2.41, 3.55, 2.75)),
-            h2h("unibet_eu", BRIGHTON, UNITED, (2.42, 3.60, 2.70)),
-            h2h("betway", BRIGHTON, UNITED, (2.38, 3.75, 2.60)),
-        ]),
+        event(
+            BRIGHTON,
+            UNITED,
+            "2024-08-24T11:30:00Z",
+            [
+                h2h("pinnacle", BRIGHTON, UNITED, (2.45, 3.62, 2.86)),
+                h2h("williamhill", BRIGHTON, UNITED, (2.40, 3.50, 2.80)),
+                h2h("unibet_uk", BRIGHTON, UNITED, (2.41, 3.55, 2.75)),
+                h2h("unibet_eu", BRIGHTON, UNITED, (2.42, 3.60, 2.70)),
+                h2h("betway", BRIGHTON, UNITED, (2.38, 3.75, 2.60)),
+            ],
+        ),
         event(FOREST, WOLVES, "2024-08-31T14:00:00Z", [lay]),
     ]
 
@@ -79,7 +98,8 @@ def test_a_documented_answer_becomes_fixtures_on_football_data_names(settings, a
     fixtures = snapshot.fixtures
     assert list(fixtures.columns) == list(FIXTURE_COLUMNS)
     assert fixtures["match_id"].tolist() == [
-        "e0-20240824-brighton-man-united", "e0-20240831-nott-m-forest-wolves",
+        "e0-20240824-brighton-man-united",
+        "e0-20240831-nott-m-forest-wolves",
     ]
     first = fixtures.iloc[0]
     assert (first.home_team, first.away_team) == ("Brighton", "Man United")
@@ -121,8 +141,12 @@ def test_an_unknown_bookmaker_is_left_out_and_named(settings, aliases) -> None:
 def test_a_team_the_table_does_not_know_is_set_aside_not_guessed(settings, aliases) -> None:
     events = [
         *documented_answer(),
-        event("Sporting Lisbon", "Arsenal", "2024-08-25T15:00:00Z",
-              [h2h("pinnacle", "Sporting Lisbon", "Arsenal", (3.1, 3.4, 2.3))]),
+        event(
+            "Sporting Lisbon",
+            "Arsenal",
+            "2024-08-25T15:00:00Z",
+            [h2h("pinnacle", "Sporting Lisbon", "Arsenal", (3.1, 3.4, 2.3))],
+        ),
     ]
     snapshot = parse_odds({"E0": events}, settings, aliases, CAPTURED_AT)
     (aside,) = snapshot.set_aside
@@ -136,8 +160,12 @@ def test_a_team_the_table_does_not_know_is_set_aside_not_guessed(settings, alias
 
 
 def test_a_match_already_kicked_off_is_set_aside(settings, aliases) -> None:
-    started = event(BRIGHTON, UNITED, "2024-08-20T08:00:00Z",
-                    [h2h("pinnacle", BRIGHTON, UNITED, (1.5, 4.0, 7.0))])
+    started = event(
+        BRIGHTON,
+        UNITED,
+        "2024-08-20T08:00:00Z",
+        [h2h("pinnacle", BRIGHTON, UNITED, (1.5, 4.0, 7.0))],
+    )
     snapshot = parse_odds({"E0": [started]}, settings, aliases, CAPTURED_AT)
     assert snapshot.fixtures.empty and snapshot.odds.empty
     assert "in-play" in snapshot.set_aside[0].reason
@@ -161,8 +189,10 @@ def test_a_book_without_three_prices_above_one_is_left_out() -> None:
     books = [
         h2h("pinnacle", "Arsenal", "Chelsea", (1.9, 3.6, 4.1)),
         h2h("williamhill", "Arsenal", "Chelsea", (1.9, 1.0, 4.1)),
-        {"key": "coral", "markets": [{"key": "h2h", "outcomes": [{"name": "Arsenal",
-                                                                  "price": 2}]}]},
+        {
+            "key": "coral",
+            "markets": [{"key": "h2h", "outcomes": [{"name": "Arsenal", "price": 2}]}],
+        },
         h2h("skybet", "Arsenal", "Chelsea", (1.9, float("nan"), 4.1)),
     ]
     prices, incomplete = h2h_prices(event("Arsenal", "Chelsea", "2024-08-25T15:00:00Z", books))
@@ -171,9 +201,14 @@ def test_a_book_without_three_prices_above_one_is_left_out() -> None:
 
 
 def test_answers_of_two_leagues_carry_their_league_and_season(settings, aliases) -> None:
-    bundesliga = [event("Bayern Munich", "Borussia Monchengladbach", "2025-01-25T14:30:00Z",
-                        [h2h("pinnacle", "Bayern Munich", "Borussia Monchengladbach",
-                             (1.3, 6.0, 9.0))])]
+    bundesliga = [
+        event(
+            "Bayern Munich",
+            "Borussia Monchengladbach",
+            "2025-01-25T14:30:00Z",
+            [h2h("pinnacle", "Bayern Munich", "Borussia Monchengladbach", (1.3, 6.0, 9.0))],
+        )
+    ]
     snapshot = parse_odds(
         {"E0": documented_answer(), "D1": bundesliga}, settings, aliases, CAPTURED_AT
     )
@@ -217,8 +252,12 @@ def test_settings_defaults_equal_the_yaml(config) -> None:
     for name in ("base_url", "key_env", "regions", "markets", "timeout_s"):
         assert getattr(from_yaml, name) == getattr(default, name), name
     assert from_yaml.bookmakers["pinnacle"] == "pinnacle"
-    assert from_yaml.query() == {"regions": "eu,uk", "markets": "h2h", "oddsFormat": "decimal",
-                                 "dateFormat": "iso"}
+    assert from_yaml.query() == {
+        "regions": "eu,uk",
+        "markets": "h2h",
+        "oddsFormat": "decimal",
+        "dateFormat": "iso",
+    }
 
 
 @pytest.mark.parametrize(

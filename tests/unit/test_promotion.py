@@ -248,16 +248,44 @@ NEW_SEASON = "2023-08-12 15:00:00"  # a season played since the refit
         (JUDGED, "2022-05-01 15:00:00", GateReference("3", False)),
         (TrainedVersion("3", None), SAME_SEASON, GateReference("3", False)),  # unknown: seen
         # a refit on the season it refitted on: the version it refits stands for it
-        (REFIT, SAME_SEASON, GateReference("3", True, (
-            "champion: version 4 is a refit that trained on the holdout (through 2023-05-28 "
-            "15:00:00); scored in its place: version 3, which it refits"))),
+        (
+            REFIT,
+            SAME_SEASON,
+            GateReference(
+                "3",
+                True,
+                (
+                    "champion: version 4 is a refit that trained on the holdout "
+                    "(through 2023-05-28 15:00:00); scored in its place: version 3, which it refits"
+                ),
+            ),
+        ),
         # a new season: the refit is comparable itself
-        (REFIT, NEW_SEASON, GateReference("4", True, (
-            "champion: version 4, a refit of version 3 trained through 2023-05-28 15:00:00, "
-            "before the holdout"))),
+        (
+            REFIT,
+            NEW_SEASON,
+            GateReference(
+                "4",
+                True,
+                (
+                    "champion: version 4, a refit of version 3 trained through "
+                    "2023-05-28 15:00:00, before the holdout"
+                ),
+            ),
+        ),
         # both saw the holdout: the champion, not comparable
-        (REFIT, "2022-01-01 15:00:00", GateReference("4", False, (
-            "champion: version 4 is a refit of version 3, and both trained on holdout matches"))),
+        (
+            REFIT,
+            "2022-01-01 15:00:00",
+            GateReference(
+                "4",
+                False,
+                (
+                    "champion: version 4 is a refit of version 3, "
+                    "and both trained on holdout matches"
+                ),
+            ),
+        ),
         # the version it refits was deleted: as a champion without a refit
         (TrainedVersion("4", "2023-05-28 15:00:00"), SAME_SEASON, GateReference("4", False)),
     ],

@@ -174,8 +174,11 @@ def test_price_check_frame_books_are_per_file_and_line():
 def test_match_failure_quarantines_the_row_and_its_prices():
     matches, odds = _parse("a.csv")
     failure = Failure(
-        "expect_column_values_to_be_in_set", "same_teams",
-        "home team and away team are the same", "match", (1,),
+        "expect_column_values_to_be_in_set",
+        "same_teams",
+        "home team and away team are the same",
+        "match",
+        (1,),
     )
     out = apply_failures(matches, odds, [failure], max_bad_share=0.5)
 
@@ -204,8 +207,11 @@ def test_price_failure_drops_only_that_book():
     book = _odds_index(checked, "a.csv", 5, "B365")
     assert len(book) == 3
     failure = Failure(
-        "expect_column_values_to_be_between", "overround_1x2", "1X2 overround outside band",
-        "price", book,
+        "expect_column_values_to_be_between",
+        "overround_1x2",
+        "1X2 overround outside band",
+        "price",
+        book,
     )
     out = apply_failures(matches, odds, [failure], max_bad_share=0.5)
 
@@ -217,7 +223,10 @@ def test_price_failure_drops_only_that_book():
     assert (warning["source"], warning["line"]) == ("a.csv", 5)
     assert warning["match_id"] == "e0-20230813-chelsea-liverpool"
     assert (warning["bookmaker"], warning["code"], warning["phase"], warning["market"]) == (
-        "bet365", "B365", "open", "1x2",
+        "bet365",
+        "B365",
+        "open",
+        "1x2",
     )
     assert warning["expectation"] == "expect_column_values_to_be_between"
     assert warning["reason"] == "1X2 overround outside band"
@@ -235,7 +244,8 @@ def test_price_failure_on_one_outcome_drops_the_whole_book_of_that_market():
     line2 = out.odds[out.odds["line"] == 2]
     # All of bet365's 1X2 prices go; its over/under book and the average prices stay.
     assert set(zip(line2["code"], line2["market"], strict=True)) == {
-        ("Avg", "1x2"), ("B365", "ou2.5"),
+        ("Avg", "1x2"),
+        ("B365", "ou2.5"),
     }
     assert len(line2) == 5
     assert out.warnings["prices"].tolist() == ["H=8 D=5 A=1.4"]
@@ -265,7 +275,10 @@ def test_file_with_too_many_bad_rows_is_rejected_whole():
     # Every failed row is in the quarantine, including those of the rejected file.
     assert len(out.quarantine) == 1 + 2 + 2
     assert set(zip(out.quarantine["source"], out.quarantine["line"], strict=True)) == {
-        ("a.csv", 4), ("b.csv", 3), ("b.csv", 4), ("b.csv", 5),
+        ("a.csv", 4),
+        ("b.csv", 3),
+        ("b.csv", 4),
+        ("b.csv", 5),
     }
 
 
@@ -284,8 +297,11 @@ def test_quarantined_duplicate_keeps_the_first_occurrence_and_its_prices():
     dup = tuple(checked.index[checked["duplicate_of"].notna()])
     assert checked.loc[list(dup), "line"].tolist() == [4]
     failure = Failure(
-        "expect_column_values_to_be_null", "duplicate_of",
-        "duplicate match (same division, date and teams)", "match", dup,
+        "expect_column_values_to_be_null",
+        "duplicate_of",
+        "duplicate match (same division, date and teams)",
+        "match",
+        dup,
     )
     out = apply_failures(checked, odds, [failure], max_bad_share=0.5)
 
@@ -299,8 +315,11 @@ def test_quarantined_duplicate_keeps_the_first_occurrence_and_its_prices():
     # Line 2's eight prices (bet365 1X2 and O/U, average 1X2) stay; line 4's three go.
     assert len(out.odds[out.odds["line"] == 2]) == 8
     assert 4 not in set(out.odds["line"])
-    b365 = out.odds[(out.odds["match_id"] == first["match_id"].iloc[0])
-                    & (out.odds["code"] == "B365") & (out.odds["market"] == "1x2")]
+    b365 = out.odds[
+        (out.odds["match_id"] == first["match_id"].iloc[0])
+        & (out.odds["code"] == "B365")
+        & (out.odds["market"] == "1x2")
+    ]
     assert b365["price"].tolist() == [8, 5, 1.4]
 
 
@@ -410,8 +429,9 @@ def test_screen_adds_up_chunks_until_the_share_is_certain():
 
 def test_screen_leaves_to_the_full_validation_what_only_the_last_chunk_settles():
     judge = _Judge()
-    assert screen_file(_season_of_rows(set(range(20, 25))), "x.csv", judge, 0.1,
-                       SMALL_CHUNKS) is None
+    assert (
+        screen_file(_season_of_rows(set(range(20, 25))), "x.csv", judge, 0.1, SMALL_CHUNKS) is None
+    )
     assert judge.rows_seen == 25
 
 

@@ -27,7 +27,9 @@ def _every_pair(featurizer: MatchupFeaturizer, quotes: dict | None) -> np.ndarra
 
 @pytest.mark.parametrize("config", [FeatureConfig(), ALL_BOOKS_SHIN], ids=["default", "shin"])
 def test_the_featurizer_read_back_gives_every_pair_the_same_row(
-    tables: tuple[pd.DataFrame, pd.DataFrame], config: FeatureConfig, tmp_path: Path  # noqa: F811
+    tables: tuple[pd.DataFrame, pd.DataFrame],  # noqa: F811
+    config: FeatureConfig,
+    tmp_path: Path,
 ) -> None:
     matches, odds = tables
     cut = _days(matches, 1)[-4]
@@ -45,7 +47,8 @@ def test_the_featurizer_read_back_gives_every_pair_the_same_row(
 
 
 def test_a_state_with_fixtures_and_a_closing_line_model_is_read_back_whole(
-    tables: tuple[pd.DataFrame, pd.DataFrame], tmp_path: Path  # noqa: F811
+    tables: tuple[pd.DataFrame, pd.DataFrame],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     matches, odds = tables
     days = _days(matches, 1)

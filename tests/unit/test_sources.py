@@ -77,7 +77,10 @@ def test_resolve_a_directory_recursively_only_csv_sorted(tmp_path):
     _tree(tmp_path)
     refs = resolve(str(tmp_path))
     assert [Path(r.location).relative_to(tmp_path).as_posix() for r in refs] == [
-        "a.csv", "b.csv", "sub/c.csv", "sub/deeper/d.CSV",
+        "a.csv",
+        "b.csv",
+        "sub/c.csv",
+        "sub/deeper/d.CSV",
     ]
     assert not any(r.is_url for r in refs)
 

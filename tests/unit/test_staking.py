@@ -149,8 +149,11 @@ PROBS, ODDS, SHARP = [9 / 16, 4 / 16, 3 / 16], [2.0, 4.0, 4.0], [7 / 16, 5 / 16,
 def test_a_sharp_line_that_agrees_lets_the_bet_through() -> None:
     agrees = [9 / 16, 4 / 16, 3 / 16]  # the sharp line is the model's: sharp edge +0.125
     bets = bet_decisions(PROBS, ODDS, agrees, POLICY)
-    assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.BELOW_MIN_EDGE,
-                                     BetReason.BELOW_MIN_EDGE]
+    assert bets.reasons.tolist() == [
+        BetReason.VALUE_BET,
+        BetReason.BELOW_MIN_EDGE,
+        BetReason.BELOW_MIN_EDGE,
+    ]
     assert bets.stakes.tolist() == [0.25 * 0.125 / 1.0, 0.0, 0.0]
     assert bets.edges.tolist() == [0.125, 0.0, -0.25]
     assert bets.sharp_edges.tolist() == [0.125, 0.0, -0.25]
@@ -187,8 +190,11 @@ def test_a_refused_outcome_leaves_the_cap_to_the_others() -> None:
     # −0.2) and backs home (0.55 × 2 − 1 = +0.1): home alone keeps its whole 0.05.
     probs, odds = [0.6, 0.3, 0.1], [2.0, 4.0, 5.0]
     bets = bet_decisions(probs, odds, [0.55, 0.2, 0.25], POLICY)
-    assert bets.reasons.tolist() == [BetReason.VALUE_BET, BetReason.SHARP_CONTRADICTS,
-                                     BetReason.BELOW_MIN_EDGE]
+    assert bets.reasons.tolist() == [
+        BetReason.VALUE_BET,
+        BetReason.SHARP_CONTRADICTS,
+        BetReason.BELOW_MIN_EDGE,
+    ]
     assert bets.stakes == pytest.approx([0.05, 0.0, 0.0])
     assert match_stakes(probs, odds, POLICY) == pytest.approx([0.0375, 0.0125, 0.0])
 
@@ -353,8 +359,9 @@ def test_fit_recovers_a_known_linear_drift() -> None:
     assert np.allclose(model.intercepts, intercepts, atol=0.005)
     assert np.allclose(model.slopes, slopes, atol=0.005)
     exact = 1 / (1 + np.exp(-(x + intercepts + slopes * x)))
-    assert np.allclose(model.predict_close_prob(opened), exact / exact.sum(1, keepdims=True),
-                       atol=0.005)
+    assert np.allclose(
+        model.predict_close_prob(opened), exact / exact.sum(1, keepdims=True), atol=0.005
+    )
 
 
 def test_fit_on_unmoved_lines_is_the_identity() -> None:
@@ -402,8 +409,9 @@ def test_an_aggregate_is_never_the_price_taken() -> None:
     books = {"B": [2.2, 3.6, 3.6], "market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}
     edges = match_edges(MODEL, books, POLICY)
     assert [(e.bookmaker, e.decimal_odds) for e in edges] == [("B", 2.2), ("B", 3.6), ("B", 3.6)]
-    assert edges[0].sharp_prob == pytest.approx(implied_probabilities(
-        np.array([books["market_avg"]]), POLICY.implied_method)[0, 0])
+    assert edges[0].sharp_prob == pytest.approx(
+        implied_probabilities(np.array([books["market_avg"]]), POLICY.implied_method)[0, 0]
+    )
     with pytest.raises(ValueError, match="no bookmaker's price to take.*aggregates"):
         match_edges(MODEL, {"market_max": [2.6, 4.5, 4.5], "market_avg": [2.1, 3.5, 3.5]}, POLICY)
 
@@ -420,11 +428,13 @@ def test_an_exchange_price_counts_after_its_commission() -> None:
     """3.0 at 5 % commission is worth 2.9: a book's 2.95 beats it, and the edge and the stake
     are the net price's."""
     policy = dataclasses.replace(POLICY, commission={"exchange": 0.05})
-    home = match_edges([0.4, 0.3, 0.3], {"book": [2.95, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
-                       policy)[0]
+    home = match_edges(
+        [0.4, 0.3, 0.3], {"book": [2.95, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]}, policy
+    )[0]
     assert (home.bookmaker, home.decimal_odds, home.net_odds) == ("book", 2.95, 2.95)
-    home = match_edges([0.4, 0.3, 0.3], {"book": [2.85, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]},
-                       policy)[0]
+    home = match_edges(
+        [0.4, 0.3, 0.3], {"book": [2.85, 3.4, 3.4], "exchange": [3.0, 3.4, 3.4]}, policy
+    )[0]
     assert (home.bookmaker, home.decimal_odds) == ("exchange", 3.0)
     assert home.net_odds == pytest.approx(2.9)
     assert home.edge_percentage == pytest.approx(100 * (0.4 * 2.9 - 1))
@@ -445,9 +455,11 @@ def test_match_edges_by_hand() -> None:
     assert draw.kelly_stake_percentage == 0.0 and draw.quality is QualityTier.AVOID
     assert (away.outcome, away.bookmaker) == ("away", "A")
     # neither A nor B is a sharp book: the edge alone decides
-    assert [e.reason for e in (home, draw, away)] == [BetReason.VALUE_BET,
-                                                      BetReason.BELOW_MIN_EDGE,
-                                                      BetReason.BELOW_MIN_EDGE]
+    assert [e.reason for e in (home, draw, away)] == [
+        BetReason.VALUE_BET,
+        BetReason.BELOW_MIN_EDGE,
+        BetReason.BELOW_MIN_EDGE,
+    ]
     assert {(e.sharp_prob, e.sharp_edge_percentage) for e in (home, draw, away)} == {(None, None)}
 
 

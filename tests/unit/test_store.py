@@ -64,7 +64,8 @@ def test_put_raw_is_idempotent(tmp_path):
     lines = (tmp_path / "raw" / "index.jsonl").read_text().splitlines()
     assert len(lines) == 1
     assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [
-        f"{first.sha256}.csv", "index.jsonl",
+        f"{first.sha256}.csv",
+        "index.jsonl",
     ]
     # The same bytes from another source: one file, a second provenance record.
     store.put_raw(b"Div\nE0\n", "copy/E0.csv")
@@ -80,10 +81,12 @@ def test_commit_writes_parquet_readable_by_load(tmp_path):
     assert store.manifest() == {"version": 0, "partitions": {}}
     assert store.load("matches").empty
 
-    result = store.commit([
-        _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
-        _partition("SP1", "2023-2024", SHA_B, ["m3"]),
-    ])
+    result = store.commit(
+        [
+            _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
+            _partition("SP1", "2023-2024", SHA_B, ["m3"]),
+        ]
+    )
     assert result.written == ("E0/2023-2024", "SP1/2023-2024")
     assert result.unchanged == result.replaced == ()
 
@@ -156,9 +159,11 @@ def test_fixtures_partition_does_not_replace_results(tmp_path):
 def test_upcoming_fixtures_drops_those_with_a_result(tmp_path):
     store = DataStore(tmp_path)
     assert store.upcoming_fixtures().empty
-    store.commit([
-        _partition("E0", "2024-2025", SHA_A, fixtures=["f1", "f2", "f3"], kind="fixtures"),
-    ])
+    store.commit(
+        [
+            _partition("E0", "2024-2025", SHA_A, fixtures=["f1", "f2", "f3"], kind="fixtures"),
+        ]
+    )
     assert store.upcoming_fixtures()["match_id"].tolist() == ["f1", "f2", "f3"]
 
     # The season file now has results for f1 and f3.
@@ -183,10 +188,12 @@ def test_interrupted_commit_keeps_previous_state_and_next_commit_cleans_up(tmp_p
 
     monkeypatch.setattr(store_module, "_atomic_write", failing_write)
     with pytest.raises(OSError, match="disk full"):
-        store.commit([
-            _partition("E0", "2023-2024", SHA_B, ["m2"]),
-            _partition("E1", "2023-2024", SHA_C, ["m3"]),
-        ])
+        store.commit(
+            [
+                _partition("E0", "2023-2024", SHA_B, ["m2"]),
+                _partition("E1", "2023-2024", SHA_C, ["m3"]),
+            ]
+        )
     orphans = _parquet_files(tmp_path) - files_before
     assert len(orphans) == 4  # matches + odds of both partitions were written
 
@@ -225,7 +232,8 @@ def test_file_partitions_splits_by_league_and_files_orphan_quarantine(tmp_path):
     parsed = parse_football_data(data, raw.source)
     no_div = tuple(parsed.matches.index[parsed.matches["line"] == 5])
     outcome = apply_failures(
-        parsed.matches, parsed.odds,
+        parsed.matches,
+        parsed.odds,
         [Failure("not_null", "league", "Div (division) is missing", "match", no_div)],
         max_bad_share=0.5,
     )
@@ -234,8 +242,12 @@ def test_file_partitions_splits_by_league_and_files_orphan_quarantine(tmp_path):
     assert fallback == ("E1", "2023-2024")  # not the first key in sorted order (E0)
 
     parts = file_partitions(
-        raw, canonical_matches(outcome.matches), outcome.odds, outcome.quarantine,
-        outcome.warnings, fallback,
+        raw,
+        canonical_matches(outcome.matches),
+        outcome.odds,
+        outcome.quarantine,
+        outcome.warnings,
+        fallback,
     )
     assert [p.key for p in parts] == ["E0/2023-2024", "E1/2023-2024"]
     assert {p.kind for p in parts} == {"results"}
@@ -269,7 +281,11 @@ def test_file_partitions_of_a_fixtures_file_are_fixtures_kind(tmp_path):
         parsed = parse_football_data(data, name)
         out = apply_failures(parsed.matches, parsed.odds, [], max_bad_share=0.1)
         parts = file_partitions(
-            raw, canonical_matches(out.matches), out.odds, out.quarantine, out.warnings,
+            raw,
+            canonical_matches(out.matches),
+            out.odds,
+            out.quarantine,
+            out.warnings,
             dominant_partition(parsed.matches),
         )
         store.commit(parts)
@@ -284,11 +300,13 @@ def test_file_partitions_of_a_fixtures_file_are_fixtures_kind(tmp_path):
 
 def test_drop_takes_a_league_or_one_season_out_atomically_and_keeps_the_raw_files(tmp_path):
     store = DataStore(tmp_path)
-    store.commit([
-        _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
-        _partition("SY1", "2022-2023", SHA_B, ["s1"]),
-        _partition("SY1", "2023-2024", SHA_C, ["s2"]),
-    ])
+    store.commit(
+        [
+            _partition("E0", "2023-2024", SHA_A, ["m1", "m2"]),
+            _partition("SY1", "2022-2023", SHA_B, ["s1"]),
+            _partition("SY1", "2023-2024", SHA_C, ["s2"]),
+        ]
+    )
     raw = store.put_raw(b"Div,Date\nSY1,01/01/2023\n", "sy1.csv")
     version = store.manifest()["version"]
 

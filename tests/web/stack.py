@@ -56,8 +56,9 @@ def missing() -> str | None:
 
 def node_env(**extra: str) -> dict[str, str]:
     """This environment without Sentry's settings (no test reports anywhere), telemetry off."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("NEXT_PUBLIC_SENTRY", "SENTRY"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("NEXT_PUBLIC_SENTRY", "SENTRY"))
+    }
     env.update(NEXT_TELEMETRY_DISABLED="1", **extra)
     return env
 
@@ -77,26 +78,40 @@ def write_fixtures(path: Path, teams: list[str]) -> list[dict]:
         prices = [*map(str, b365), *map(str, ps)]
         rows.append(",".join([LEAGUE, day, hour, teams[home], teams[away], *prices]))
         d, m, y = day.split("/")
-        updates.append({
-            "match_id": make_match_id(LEAGUE, pd.Timestamp(f"{y}-{m}-{d}"), teams[home],
-                                      teams[away]),
-            "league": LEAGUE, "home_team": teams[home], "away_team": teams[away],
-            "kickoff": f"{y}-{m}-{d}T{hour}:00Z",
-            "odds": {"bet365": dict(zip(("home", "draw", "away"), b365, strict=True)),
-                     "pinnacle": dict(zip(("home", "draw", "away"), ps, strict=True))},
-        })
-    path.write_text("Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n"
-                    + "\n".join(rows) + "\n")
+        updates.append(
+            {
+                "match_id": make_match_id(
+                    LEAGUE, pd.Timestamp(f"{y}-{m}-{d}"), teams[home], teams[away]
+                ),
+                "league": LEAGUE,
+                "home_team": teams[home],
+                "away_team": teams[away],
+                "kickoff": f"{y}-{m}-{d}T{hour}:00Z",
+                "odds": {
+                    "bet365": dict(zip(("home", "draw", "away"), b365, strict=True)),
+                    "pinnacle": dict(zip(("home", "draw", "away"), ps, strict=True)),
+                },
+            }
+        )
+    path.write_text(
+        "Div,Date,Time,HomeTeam,AwayTeam,B365H,B365D,B365A,PSH,PSD,PSA\n" + "\n".join(rows) + "\n"
+    )
     return updates
 
 
 def ingest(store: Path, listing: Path, root: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI")
+    }
     env["PREFECT_HOME"] = str(root / "prefect-ingest")
-    done = subprocess.run([sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir",
-                           str(store), "--json"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "ingest", str(listing), "--data-dir", str(store), "--json"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
 
 
@@ -116,9 +131,12 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        env = live.server_env(NEXT_URL=self.site_url, REVALIDATE_SECRET=SECRET,
-                              SABISCORE_API_TOKEN=TOKEN,
-                              PREFECT_HOME=str(self.root / "prefect-serve"))
+        env = live.server_env(
+            NEXT_URL=self.site_url,
+            REVALIDATE_SECRET=SECRET,
+            SABISCORE_API_TOKEN=TOKEN,
+            PREFECT_HOME=str(self.root / "prefect-serve"),
+        )
         env.pop("SENTRY_DSN", None)
         with self.lock:
             self.server = live.start(self.store, self.root, {}, env, self.port)
@@ -144,8 +162,14 @@ class Site:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self, **extra: str) -> dict[str, str]:
-        return node_env(**{"SABISCORE_API_URL": self.api_url, "REVALIDATE_SECRET": SECRET,
-                           **self.extra_env, **extra})
+        return node_env(
+            **{
+                "SABISCORE_API_URL": self.api_url,
+                "REVALIDATE_SECRET": SECRET,
+                **self.extra_env,
+                **extra,
+            }
+        )
 
     def start(self) -> None:
         env = self.env()
@@ -153,8 +177,14 @@ class Site:
             env.pop(name, None)
         with self.log.open("w") as out:
             command = next_command("start", "-p", str(self.port), "-H", "127.0.0.1")
-            self.process = subprocess.Popen(command, cwd=WEB, env=env, stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                cwd=WEB,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             exited = self.process.poll() is not None
@@ -180,17 +210,27 @@ class Site:
 def start_compile(root: Path) -> subprocess.Popen:
     """`next build`'s compile half (no page is rendered: the service need not answer yet)."""
     log = (root / "next-compile.log").open("w")
-    return subprocess.Popen(next_command("build", "--experimental-build-mode=compile"), cwd=WEB,
-                            env=node_env(), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        next_command("build", "--experimental-build-mode=compile"),
+        cwd=WEB,
+        env=node_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def finish_build(compiling: subprocess.Popen, root: Path, api_url: str) -> None:
     """Wait for the compile, then render the static pages from the running service."""
     assert compiling.wait(timeout=600) == 0, (root / "next-compile.log").read_text()[-3000:]
-    done = subprocess.run(next_command("build", "--experimental-build-mode=generate"), cwd=WEB,
-                          env=node_env(SABISCORE_API_URL=api_url), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        next_command("build", "--experimental-build-mode=generate"),
+        cwd=WEB,
+        env=node_env(SABISCORE_API_URL=api_url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
@@ -284,9 +324,15 @@ class Stack:
     control_url: str
 
     def node_env(self, artifacts: Path) -> dict[str, str]:
-        return node_env(SITE_URL=self.site.url, API_URL=self.service.url, API_TOKEN=TOKEN,
-                        REVALIDATE_SECRET=SECRET, CONTROL_URL=self.control_url,
-                        E2E_MATCH=json.dumps(self.match), ARTIFACTS=str(artifacts))
+        return node_env(
+            SITE_URL=self.site.url,
+            API_URL=self.service.url,
+            API_TOKEN=TOKEN,
+            REVALIDATE_SECRET=SECRET,
+            CONTROL_URL=self.control_url,
+            E2E_MATCH=json.dumps(self.match),
+            ARTIFACTS=str(artifacts),
+        )
 
 
 @contextlib.contextmanager

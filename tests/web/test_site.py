@@ -47,8 +47,10 @@ def compiling(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 
 
 @pytest.fixture(scope="module")
-def site_stack(compiling: tuple[Path, subprocess.Popen],
-               champion_store: Path) -> Iterator[stack.Stack]:  # noqa: F811
+def site_stack(
+    compiling: tuple[Path, subprocess.Popen],
+    champion_store: Path,  # noqa: F811
+) -> Iterator[stack.Stack]:
     root, process = compiling
     store = copy_store(champion_store, root / "store")
     with stack.running_stack(store, root, process) as running:
@@ -57,20 +59,27 @@ def site_stack(compiling: tuple[Path, subprocess.Popen],
 
 def test_the_site_end_to_end_in_a_real_browser(site_stack: stack.Stack) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["node", "e2e/run.mjs"], cwd=stack.WEB,
-                          env=site_stack.node_env(ARTIFACTS), capture_output=True, text=True,
-                          timeout=240)
+    done = subprocess.run(
+        ["node", "e2e/run.mjs"],
+        cwd=stack.WEB,
+        env=site_stack.node_env(ARTIFACTS),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     print(done.stdout)
-    assert done.returncode == 0, (done.stdout[-6000:] + done.stderr[-3000:]
-                                  + site_stack.site.log.read_text()[-2000:])
+    assert done.returncode == 0, (
+        done.stdout[-6000:] + done.stderr[-3000:] + site_stack.site.log.read_text()[-2000:]
+    )
     steps = json.loads(done.stdout.strip().splitlines()[-1])["e2e"]
     assert len(steps) == 12 and all(s["ok"] for s in steps), steps
     for name in ("home", "match", "models", "match-paused"):
         assert (ARTIFACTS / f"{name}.png").stat().st_size > 10_000, name
 
 
-def test_the_site_refuses_to_start_in_production_without_a_real_secret(site_stack: stack.Stack,
-                                                                       tmp_path: Path) -> None:
+def test_the_site_refuses_to_start_in_production_without_a_real_secret(
+    site_stack: stack.Stack, tmp_path: Path
+) -> None:
     for secret in (None, "dev-secret-token", "short-secret"):
         env = site_stack.site.env()
         env.pop("REVALIDATE_SECRET")
@@ -79,29 +88,40 @@ def test_the_site_refuses_to_start_in_production_without_a_real_secret(site_stac
         if secret:
             env["REVALIDATE_SECRET"] = secret
         port = stack.live.free_port()
-        done = subprocess.run(stack.next_command("start", "-p", str(port), "-H", "127.0.0.1"),
-                              cwd=stack.WEB, env=env, capture_output=True, text=True,
-                              timeout=60)
+        done = subprocess.run(
+            stack.next_command("start", "-p", str(port), "-H", "127.0.0.1"),
+            cwd=stack.WEB,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 1, (secret, done.stdout[-2000:])
         assert "refusing to start in production: REVALIDATE_SECRET" in done.stdout + done.stderr
 
 
-def test_sentry_receives_the_sites_server_errors_when_a_dsn_is_set(site_stack: stack.Stack,
-                                                                   tmp_path: Path) -> None:
+def test_sentry_receives_the_sites_server_errors_when_a_dsn_is_set(
+    site_stack: stack.Stack, tmp_path: Path
+) -> None:
     """A match page that cannot be rendered (the service is down) is reported to Sentry, here a
     local recorder, without the revalidation secret; no DSN, no report (the other tests)."""
     with stack.recording_sentry() as sentry:
         dsn = sentry.dsn
         down = f"http://127.0.0.1:{stack.live.free_port()}"  # nothing listens there
-        site = stack.Site(stack.live.free_port(), down, tmp_path / "site.log",
-                          extra_env={"NEXT_PUBLIC_SENTRY_DSN": dsn})
+        site = stack.Site(
+            stack.live.free_port(),
+            down,
+            tmp_path / "site.log",
+            extra_env={"NEXT_PUBLIC_SENTRY_DSN": dsn},
+        )
         site.start()
         try:
             page = httpx.get(f"{site.url}/match/sy1-20270116-never-rendered", timeout=30)
             assert page.status_code == 500, page.text[-2000:]
             deadline = time.monotonic() + 15
-            while not any("ServiceUnavailable" in e or "ECONNREFUSED" in e
-                          for e in sentry.envelopes):
+            while not any(
+                "ServiceUnavailable" in e or "ECONNREFUSED" in e for e in sentry.envelopes
+            ):
                 assert time.monotonic() < deadline, sentry.envelopes
                 time.sleep(0.2)
             assert not any(stack.SECRET in e for e in sentry.envelopes)
