@@ -110,3 +110,33 @@ def test_every_prefect_artifact_has_a_description() -> None:
             ):
                 missing.append(f"{path.relative_to(root)}:{node.lineno}")
     assert missing == []
+
+
+PACKAGES = ("sabiscore", *LAYERS)
+
+
+def drawn_layers() -> dict[str, set[str]]:
+    """ARCHITECTURE.md's table: each package and the packages it may import."""
+    lines = (ROOT / "ARCHITECTURE.md").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| package | imports"))
+    drawn = {}
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        package, allowed = (cell.strip() for cell in line.strip("|").split("|"))
+        drawn[package.strip("`")] = {a.strip().strip("`") for a in allowed.split(",")} - {"—"}
+    return drawn
+
+
+def test_each_package_imports_what_architecture_md_draws() -> None:
+    """The table in ARCHITECTURE.md is the code's: no package imports one its row leaves out,
+    and the row names no package it does not import."""
+    drawn = drawn_layers()
+    assert set(drawn) == set(PACKAGES)
+    found = {}
+    for package in PACKAGES:
+        reached: set[str] = set()
+        for path in sorted((ROOT / package).rglob("*.py")):
+            reached |= imported_roots(ast.parse(path.read_text(), str(path)))
+        found[package] = (reached & set(PACKAGES)) - {package}
+    assert found == drawn
