@@ -35,6 +35,7 @@ FAMILIES = ("form", "elo", "pi_ratings", "rest", "season_stage")
 EXTRA_MARKET = {
     "+books": {"books": ["pinnacle", "bet365", "market_avg"]},
     "+disagreement": {"disagreement": True},
+    "+totals": {"totals": True},
 }
 
 

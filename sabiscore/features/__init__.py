@@ -18,7 +18,8 @@ Families, each switchable in `configs/features.yaml`:
 * ``rest_``  days since each team's previous match, capped;
 * ``stage_`` how far the season has gone;
 * ``mkt_``   the opening market: de-margined probabilities, overrounds, log-odds and the
-  disagreement between bookmakers. The stack notes found these the essential input.
+  disagreement between bookmakers, and the over/under 2.5 goals line (``mkt_ou25_``). The stack
+  notes found these the essential input.
 """
 
 from __future__ import annotations
@@ -57,11 +58,13 @@ from sabiscore.features.maths import (
 from sabiscore.features.prepare import _prepare
 from sabiscore.features.ratings import _elo_features, _pi_features
 from sabiscore.features.rest_stage import _rest_features, _season_stage_features
+from sabiscore.features.totals import TOTALS_COLUMNS, totals_line
 
 __all__ = [
     "FAMILY_PREFIXES",
     "FORM_STATS",
     "SHARP_COLUMNS",
+    "TOTALS_COLUMNS",
     "EloConfig",
     "FeatureConfig",
     "FormConfig",
@@ -81,6 +84,7 @@ __all__ = [
     "pi_update",
     "rolling_mean_by_group",
     "sharp_line",
+    "totals_line",
 ]
 
 # --- assembly -------------------------------------------------------------------------------
@@ -91,7 +95,8 @@ def build_features(
 ) -> pd.DataFrame:
     """Numeric pre-match features of every row of `matches` (played and fixtures), indexed by
     match_id in kick-off order. `odds` is the tidy price table of `football_data`; only its
-    opening 1X2 rows are read. NaN where a team has no history or a price is missing."""
+    opening 1X2 rows (and over/under 2.5 rows, with `market.totals`) are read. NaN where a team
+    has no history or a price is missing."""
     config = config or FeatureConfig()
     m = _prepare(matches)
     builders = {

@@ -160,7 +160,8 @@ class MarketConfig:
     whichever books a caller sends, so the model never meets "a different kind of match" only
     because a book is missing. `books` get columns of their own (NaN where unquoted);
     `disagreement` measures how much `disagreement_books` (None: every individual bookmaker
-    quoted) differ.
+    quoted) differ. `totals`: the de-margined opening over/under 2.5 goals line of the first of
+    `sharp_books` quoting it, and its overround (`mkt_ou25_*`), NaN where none does.
     """
 
     enabled: bool = True
@@ -169,6 +170,7 @@ class MarketConfig:
     method: str = ImpliedMethod.MULTIPLICATIVE.value
     disagreement: bool = False
     disagreement_books: tuple[str, ...] | None = _DISAGREEMENT_BOOKS
+    totals: bool = False
 
     def __post_init__(self) -> None:
         ImpliedMethod(self.method)  # raises ValueError on an unknown method

@@ -10,6 +10,7 @@ import pandas as pd
 
 from sabiscore.features.config import SHARP_COLUMNS, MarketConfig
 from sabiscore.features.prepare import _Matches
+from sabiscore.features.totals import TOTALS_SIDES, totals_line
 from sabiscore.odds import implied_probabilities, overround
 from sabiscore.outcomes import RESULT_CODES
 
@@ -18,7 +19,8 @@ from sabiscore.outcomes import RESULT_CODES
 
 @dataclass(frozen=True)
 class _OpeningQuotes:
-    """Every opening 1X2 quote of the matches: row position, bookmaker, outcome (0/1/2), price.
+    """Every opening quote of one market (1X2 by default; "ou2.5" with `TOTALS_SIDES`) of the
+    matches: row position, bookmaker, outcome (its position in `outcomes`), price.
 
     Closing rows are dropped here, before anything else is read: nothing downstream can see them.
     """
@@ -28,24 +30,30 @@ class _OpeningQuotes:
     bookmakers: pd.Index
     outcome: np.ndarray
     price: np.ndarray
+    n_outcomes: int = len(RESULT_CODES)
 
     @classmethod
-    def from_odds(cls, odds: pd.DataFrame, match_id: pd.Index) -> _OpeningQuotes:
-        opening = ((odds["phase"] == "open") & (odds["market"] == "1x2")).to_numpy(bool)
+    def from_odds(
+        cls,
+        odds: pd.DataFrame,
+        match_id: pd.Index,
+        market: str = "1x2",
+        outcomes: Sequence[str] = RESULT_CODES,
+    ) -> _OpeningQuotes:
+        opening = ((odds["phase"] == "open") & (odds["market"] == market)).to_numpy(bool)
         row = _positions(odds["match_id"], match_id)[opening]
-        outcome = _positions(odds["outcome"], pd.Index(RESULT_CODES))[opening]
+        outcome = _positions(odds["outcome"], pd.Index(list(outcomes)))[opening]
         book_code, bookmakers = pd.factorize(odds["bookmaker"])
         price = odds["price"].to_numpy(dtype=float, na_value=np.nan)[opening]
         price = np.where(np.isfinite(price) & (price > 1.0), price, np.nan)  # not a price: unquoted
         keep = (row >= 0) & (outcome >= 0)
-        return cls(
-            row[keep], book_code[opening][keep], pd.Index(bookmakers), outcome[keep], price[keep]
-        )
+        book_codes, bookmakers = book_code[opening][keep], pd.Index(bookmakers)
+        return cls(row[keep], book_codes, bookmakers, outcome[keep], price[keep], len(outcomes))
 
     def prices(self, n_matches: int, books: Sequence[str]) -> np.ndarray:
-        """Prices as an array (match, book, H/D/A), NaN where not quoted. The first quoted price
-        wins, as in `football_data.one_x_two`."""
-        out = np.full((n_matches, len(books), 3), np.nan)
+        """Prices as an array (match, book, outcome: H/D/A for 1X2), NaN where not quoted. The
+        first quoted price wins, as in `football_data.one_x_two`."""
+        out = np.full((n_matches, len(books), self.n_outcomes), np.nan)
         book = np.append(pd.Index(list(books)).get_indexer(self.bookmakers), -1)[self.book_code]
         keep = np.flatnonzero(book >= 0)[::-1]  # reversed: the last write is the first quote
         out[self.row[keep], book[keep], self.outcome[keep]] = self.price[keep]
@@ -68,12 +76,17 @@ def _market_features(
         books = disagreement_books_of(quotes.bookmakers, _aggregate_books(odds))
     n_matches = len(m.match_id)
     individual = disagreement_books_of(quotes.bookmakers, _aggregate_books(odds))
+    totals_prices = None
+    if config.totals:
+        totals = _OpeningQuotes.from_odds(odds, m.match_id, "ou2.5", TOTALS_SIDES)
+        totals_prices = totals.prices(n_matches, config.sharp_books)
     return market_features(
         quotes.prices(n_matches, config.books),
         quotes.prices(n_matches, books),
         config,
         sharp_prices=quotes.prices(n_matches, config.sharp_books),
         consensus_prices=quotes.prices(n_matches, individual),
+        totals_prices=totals_prices,
     )
 
 
@@ -94,15 +107,19 @@ def market_features(
     *,
     sharp_prices: np.ndarray,
     consensus_prices: np.ndarray,
+    totals_prices: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The market's own forecast (the sharp chain), then, as configured, the de-margined
-    opening probabilities of each named book with its overround and home-vs-away log-odds, and
-    how far the individual books disagree on each outcome.
+    opening probabilities of each named book with its overround and home-vs-away log-odds, how
+    far the individual books disagree on each outcome, and the sharp chain's over/under 2.5
+    goals line.
 
     Prices are opening decimal odds as (match, book, H/D/A), NaN where not quoted:
     `sharp_prices` of `config.sharp_books`, `consensus_prices` of every individual book quoted
     (their consensus stands in for the sharp line when no sharp book quotes), `book_prices` of
-    `config.books`, `spread_prices` of the books whose disagreement is measured.
+    `config.books`, `spread_prices` of the books whose disagreement is measured;
+    `totals_prices` (match, book, over/under) of `config.sharp_books`, needed when
+    `config.totals` is on: a caller without them must say so with NaN prices, not by omission.
     `build_features` reads them from the odds table; a caller holding quotes of a match not in
     any table gets the same numbers from here.
     """
@@ -119,6 +136,10 @@ def market_features(
         out[f"mkt_{book}_log_odds_home_away"] = np.log(probs[:, b, 0] / probs[:, b, 2])
     if config.disagreement:
         out.update(_disagreement(spread_prices, config.method))
+    if config.totals:
+        if totals_prices is None:
+            raise ValueError("market.totals is on: pass the opening over/under 2.5 prices")
+        out.update(totals_line(totals_prices, config.method))
     return out
 
 
