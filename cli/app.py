@@ -591,11 +591,30 @@ def pipeline(
 
 
 def _registry(data_dir: Path | None) -> Any:
-    from models.registry import ModelRegistry
-    from models.tracking import tracking_uri
+    """The registry for `models`, `promote` and `rollback`: read with sqlite3 where the store
+    allows it (no MLflow import, ~5 s less), else with MLflow's client; `--verbose` says which."""
+    from cli.console import verbose
+    from models.registry import DEFAULT_MODEL_NAME, ModelRegistry, tracking_uri
+    from models.sqlite_registry import open_sqlite
     from sabiscore.config import default_data_dir
 
-    return ModelRegistry(tracking_uri(data_dir or default_data_dir()))
+    uri = tracking_uri(data_dir or default_data_dir())
+    client, which = open_sqlite(uri, DEFAULT_MODEL_NAME)
+    if verbose():
+        typer.echo(f"registry: {which}", err=True)
+    return ModelRegistry(uri, client=client)
+
+
+def _registry_errors() -> tuple[type[Exception], ...]:
+    """What the registry raises for what is not there: MLflow's exception only once MLflow was
+    imported (the sqlite3 path never imports it)."""
+    from models.sqlite_registry import RegistryError
+
+    if "mlflow" not in sys.modules:
+        return (RegistryError,)
+    from mlflow.exceptions import MlflowException
+
+    return RegistryError, MlflowException
 
 
 @app.command()
@@ -605,11 +624,9 @@ def promote(
     json_output: JsonFlag = False,
 ) -> None:
     """Make VERSION the champion by hand (the gate is not asked)."""
-    from mlflow.exceptions import MlflowException
-
     try:
         previous = _registry(data_dir).promote_to_production(version, "promoted by hand")
-    except (MlflowException, *USER_ERRORS) as error:
+    except (*_registry_errors(), *USER_ERRORS) as error:
         _fail(error)
     summary = {"champion_version": version, "previous_champion": previous}
     _emit(summary, json_output, [f"champion: version {version} (was {previous})"])
@@ -618,11 +635,9 @@ def promote(
 @app.command()
 def rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
     """Move the champion back to the version it replaced, at once."""
-    from mlflow.exceptions import MlflowException
-
     try:
         rolled_back, champion = _registry(data_dir).rollback()
-    except (MlflowException, *USER_ERRORS) as error:
+    except (*_registry_errors(), *USER_ERRORS) as error:
         _fail(error)
     summary = {"champion_version": champion, "rolled_back": rolled_back}
     _emit(summary, json_output, [f"champion: version {champion} (rolled back from {rolled_back})"])

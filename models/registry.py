@@ -40,7 +40,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -294,14 +294,30 @@ def _requirements() -> list[str]:
 class ModelRegistry:
     """The design's registry operations on MLflow 3 aliases."""
 
-    def __init__(self, tracking_uri: str, name: str = DEFAULT_MODEL_NAME) -> None:
-        from mlflow import MlflowClient
-
+    def __init__(
+        self, tracking_uri: str, name: str = DEFAULT_MODEL_NAME, client: Any | None = None
+    ) -> None:
+        """`client`: MLflow's (the default), or one answering the same calls, such as
+        `models.sqlite_registry.SqliteClient`, whose `error` it raises where MLflow's raises
+        an `MlflowException`."""
         self.tracking_uri = tracking_uri
         self.name = name
         self._held = 0  # re-entrant: promote inside the gate's lock must not wait for itself
+        if client is not None:
+            self.client, self.error = client, client.error
+            return
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        self.error: type[Exception] = MlflowException  # what is not there, among others
         with self.lock():  # the first client on a fresh SQLite file creates its tables
             self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def _transaction(self) -> AbstractContextManager[Any]:
+        """One transaction on a client that has them (the SQLite one); MLflow's client commits
+        each call by itself."""
+        begin = getattr(self.client, "transaction", None)
+        return begin() if begin is not None else nullcontext()
 
     # --- locking ------------------------------------------------------------------------------
 
@@ -329,11 +345,9 @@ class ModelRegistry:
     # --- reading ------------------------------------------------------------------------------
 
     def _ensure_registered_model(self) -> None:
-        from mlflow.exceptions import MlflowException
-
         try:
             self.client.get_registered_model(self.name)
-        except MlflowException:
+        except self.error:
             self.client.create_registered_model(
                 self.name, description="SabiScore stacked ensemble: H/D/A probabilities."
             )
@@ -352,11 +366,9 @@ class ModelRegistry:
 
     def aliases(self) -> dict[str, list[str]]:
         """version -> its aliases (a search of versions does not fill them in)."""
-        from mlflow.exceptions import MlflowException
-
         try:
             model = self.client.get_registered_model(self.name)
-        except MlflowException:
+        except self.error:
             return {}
         found: dict[str, list[str]] = {}
         for alias, number in model.aliases.items():
@@ -364,11 +376,9 @@ class ModelRegistry:
         return found
 
     def version_by_alias(self, alias: str) -> Any | None:
-        from mlflow.exceptions import MlflowException
-
         try:
             return self.client.get_model_version_by_alias(self.name, alias)
-        except MlflowException:
+        except self.error:
             return None
 
     def champion(self) -> Any | None:
@@ -385,13 +395,11 @@ class ModelRegistry:
     def trained_version(self, version: Any) -> TrainedVersion:
         """What the gate needs to know of a version: its last training match and, for a
         refit, the same of the version it refits (None if that one was deleted)."""
-        from mlflow.exceptions import MlflowException
-
         judged = None
         if version.tags.get(REFIT_OF):
             try:
                 parent = self.client.get_model_version(self.name, version.tags[REFIT_OF])
-            except MlflowException:
+            except self.error:
                 parent = None
             if parent is not None:
                 judged = TrainedVersion(str(parent.version), parent.tags.get(TRAINED_THROUGH))
@@ -412,23 +420,19 @@ class ModelRegistry:
 
     def _judged(self, version: Any) -> Any | None:
         """The version the gate judged for `version`: itself, or the one a refit refits."""
-        from mlflow.exceptions import MlflowException
-
         if not version.tags.get(REFIT_OF):
             return version
         try:
             return self.client.get_model_version(self.name, version.tags[REFIT_OF])
-        except MlflowException:  # deleted
+        except self.error:  # deleted
             return None
 
     def _run_metrics(self, version: Any | None, prefix: str) -> dict[str, float]:
-        from mlflow.exceptions import MlflowException
-
         if version is None or not version.run_id:
             return {}
         try:
             found = self.client.get_run(version.run_id).data.metrics
-        except MlflowException:  # its run was deleted
+        except self.error:  # its run was deleted
             return {}
         return {k.removeprefix(prefix): v for k, v in found.items() if k.startswith(prefix)}
 
@@ -632,8 +636,9 @@ class ModelRegistry:
         """Move `champion` to `version` (remembering the one it replaces); returns that one.
 
         The version's tags record how (`promotion.by`: the gate, or by hand), who (the OS user)
-        and when; promoted by hand, its reason keeps the gate's verdict beside it."""
-        with self.lock():
+        and when; promoted by hand, its reason keeps the gate's verdict beside it. On a client
+        with transactions (the SQLite one) the whole move is one."""
+        with self.lock(), self._transaction():
             target = self.client.get_model_version(self.name, str(version))
             if target.tags.get("archived") == "true":
                 raise ValueError(f"version {version} is archived; it cannot become champion")
@@ -654,7 +659,7 @@ class ModelRegistry:
             self.client.set_registered_model_alias(self.name, CHAMPION, target.version)
             if CHALLENGER in (target.aliases or []):
                 self.client.delete_registered_model_alias(self.name, CHALLENGER)
-        self._describe_promotion(self.client.get_model_version(self.name, str(version)))
+            self._describe_promotion(self.client.get_model_version(self.name, str(version)))
         return str(previous.version) if previous is not None else None
 
     @staticmethod
@@ -705,8 +710,9 @@ class ModelRegistry:
         self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
 
     def rollback(self) -> tuple[str, str]:
-        """Move `champion` back to the champion it replaced, at once. Returns (from, to)."""
-        with self.lock():
+        """Move `champion` back to the champion it replaced, at once (in one transaction on a
+        client that has them). Returns (from, to)."""
+        with self.lock(), self._transaction():
             current = self.champion()
             if current is None:
                 raise ValueError(f"{self.name} has no champion to roll back")
