@@ -2,7 +2,9 @@
 
 For each test season (default 2021-22, 2022-23, 2023-24) the full training flow is trained on
 every earlier season of all leagues and scored on that season, next to the de-margined market.
-Prints one JSON line: per-season tables and the pooled table (means weighted by matches).
+Prints one JSON line: per-season tables and the pooled table (means weighted by matches), and
+the market's lines on the same matches under each de-margining method (`market_by_method`): how
+much of a gain over "Pinnacle's opening price" a different way of removing its margin gives alone.
 
     .venv/bin/python benchmarks/walkforward.py [--data PATH] [--seasons 2021-2022 ...]
         [--config FILE]
@@ -41,6 +43,37 @@ def pooled(tables: list[list[dict]]) -> list[dict]:
         for metric in METRICS:
             acc[metric] = round(acc[metric] / acc["n"], 5)
     return list(out.values())
+
+
+def market_by_method(data_dir: str, seasons: list[str]) -> dict:
+    """Log loss of Pinnacle's de-margined opening and closing lines (the closing one with the
+    market average where Pinnacle is missing) under each de-margining method, on the played
+    matches of `seasons` that every market forecaster prices: the walk-forward's own matches."""
+    from sabiscore.evaluation import (
+        MARKET_FORECASTERS,
+        common_matches,
+        log_loss,
+        market_forecasts,
+        outcome_index,
+    )
+    from sabiscore.football_data import one_x_two
+    from sabiscore.odds import ImpliedMethod
+    from sabiscore.store import DataStore
+
+    matches, odds = DataStore(data_dir).history()
+    played = matches[(matches["status"] != "fixture") & matches["season"].isin(seasons)]
+    results = played.set_index("match_id")["result"]
+    wide = one_x_two(odds[odds["match_id"].isin(results.index)]).reindex(results.index)
+    common = common_matches(market_forecasts(wide), results)
+    labels = outcome_index(results.loc[common])
+    out: dict = {"n": len(common)}
+    for method in ImpliedMethod:
+        forecasts = market_forecasts(wide.loc[common], method)
+        out[str(method)] = {
+            name: round(log_loss(forecasts[name].to_numpy(), labels), 5)
+            for name in MARKET_FORECASTERS
+        }
+    return out
 
 
 def main() -> None:
@@ -83,8 +116,10 @@ def main() -> None:
                 + ", ".join(f"{r['forecaster']} {r['log_loss']:.4f}" for r in result["rows"]),
                 file=sys.stderr,
             )
+        by_method = market_by_method(data_dir, args.seasons)
     table = pooled([s["rows"] for s in per_season.values()])
     by_name = {row["forecaster"]: row["log_loss"] for row in table}
+    best_open = min(by_method[str(m)]["pinnacle_open"] for m in ("multiplicative", "power", "shin"))
     leagues = sorted({r["group"] for s in per_season.values() for r in s["per_league"]})
     per_league = {
         league: pooled(
@@ -109,6 +144,10 @@ def main() -> None:
                 ),
                 "ensemble_minus_pinnacle_close": round(
                     by_name["ensemble"] - by_name["pinnacle_close"], 5
+                ),
+                "market_by_method": by_method,
+                "ensemble_minus_best_demargined_pinnacle_open": round(
+                    by_name["ensemble"] - best_open, 5
                 ),
                 "best_member": best_member,
                 "ensemble_minus_best_member": None
