@@ -135,7 +135,7 @@ def train_ensemble(
                     "reliability": reliability_table(evaluation),
                 },
                 files={**plots, "report": report},
-                tags={"flow": "train", "n_train": str(len(X_fit)), "n_test": str(len(X_test))},
+                tags={"flow": "train"},  # n_train, n_test: metrics (size_metrics)
                 run_name=rows_run_name("train", table.info, X_fit.index, X_test.index),
                 started_ms=started_ms,
                 inputs=run_datasets(store, table, X_fit.index, X_test.index),
@@ -198,10 +198,8 @@ def refit_ensemble(outcome: TrainingOutcome, data_dir: str, refit_of: str) -> Re
         tags={
             "flow": "refit",
             "refit_of": refit_of,
-            "n_train": str(len(X)),
-            "n_test": "0",
-            "holdout": f"none of its own: its holdout scores are version {refit_of}'s, on the "
-            "matches it now trains on",
+            # short enough for the run page (the description says why: it trains on them)
+            "holdout": f"version {refit_of}'s",
         },
         run_name=rows_run_name(f"refit of version {refit_of}", outcome.table.info, X.index),
         started_ms=started_ms,

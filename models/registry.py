@@ -602,9 +602,11 @@ class ModelRegistry:
         return tags
 
     def record_decision(self, version: str, decision: Decision) -> None:
-        """The gate's verdict and reason as tags (and in the description); the figures it held
-        the version to as `gate_*` metrics of its run."""
-        from mlflow.entities import Metric
+        """The gate's verdict and reason as tags (and in the description); what it measured and
+        held the version to as `gate_*` metrics of its run (the ECE bound, sized by the market's
+        ECE on the holdout, and the gap to the market), and its setting, the market tolerance,
+        as the run's parameter `gate_market_tolerance`."""
+        from mlflow.entities import Metric, Param
 
         self.client.set_model_version_tag(
             self.name, version, "promotion.promoted", str(decision.promote).lower()
@@ -615,11 +617,16 @@ class ModelRegistry:
         stamp = int(datetime.now(UTC).timestamp() * 1000)
         metrics = [
             Metric(f"{GATE_METRIC}{name}", float(getattr(decision, name)), stamp, 0)
-            for name in ("ece_bound", "market_gap", "market_tolerance")
+            for name in ("ece_bound", "market_gap")
             if getattr(decision, name) is not None
         ]
-        if metrics and target.run_id:
-            self.client.log_batch(target.run_id, metrics=metrics)
+        params = (
+            [Param(f"{GATE_METRIC}market_tolerance", str(decision.market_tolerance))]
+            if decision.market_tolerance is not None
+            else []
+        )
+        if (metrics or params) and target.run_id:
+            self.client.log_batch(target.run_id, metrics=metrics, params=params)
         self._describe_promotion(target)
 
     def _describe_promotion(self, target: Any) -> None:

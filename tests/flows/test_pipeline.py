@@ -198,6 +198,11 @@ def test_a_first_model_behind_the_market_leaves_no_champion_and_says_so(tmp_path
     assert any(line.startswith("closing-line value") for line in lines)
     registry = ModelRegistry(tracking_uri(tmp_path / "store"))
     assert registry.champion() is None
+    run = registry.client.get_run(
+        registry.client.get_model_version(registry.name, summary["registered_version"]).run_id
+    )
+    assert run.data.params["gate_market_tolerance"] == "0.002"  # a setting: a parameter
+    assert run.data.metrics["gate_market_gap"] == pytest.approx(gap)
     assert str(registry.version_by_alias("challenger").version) == "1"
     report = Artifact.get("promotion-decision")
     assert report is not None and "Champion now: none" in report.data

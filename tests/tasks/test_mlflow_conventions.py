@@ -171,6 +171,22 @@ def test_what_a_person_compares_is_a_metric_and_the_version_tags_are_few(piped) 
     assert version.tags["promotion.by"] == "gate"
 
 
+def test_a_setting_is_a_parameter_and_a_count_is_said_once(piped) -> None:
+    """The gate's market tolerance is a setting: a parameter of the run, not a metric charted
+    over time; the row counts are metrics, not repeated as tags."""
+    store, summary = piped
+    client = _client(store)
+    run = client.get_run(client.get_model_version(DEFAULT_MODEL_NAME, "1").run_id)
+    assert "gate_market_tolerance" not in run.data.metrics
+    tolerance = summary["gate"]["market_tolerance"]
+    if tolerance is None:
+        assert "gate_market_tolerance" not in run.data.params
+    else:
+        assert float(run.data.params["gate_market_tolerance"]) == pytest.approx(tolerance)
+    assert {"n_train", "n_test"} <= set(run.data.metrics)
+    assert not {"n_train", "n_test"} & set(run.data.tags)
+
+
 def test_a_version_says_what_it_trained_on_how_it_scored_and_how_it_was_promoted(piped) -> None:
     store, summary = piped
     version = _client(store).get_model_version(DEFAULT_MODEL_NAME, "1")
