@@ -663,7 +663,10 @@ def versions_lines(records: list[dict[str, Any]]) -> list[str]:
     """
 
     def number(value: Any, spec: str) -> str:
-        return "-" if value is None or value != value else format(value, spec)
+        if value is None or value != value:
+            return "-"
+        # a count read from a table where another version lacks it is a float (125.0)
+        return format(int(value) if spec == "d" else value, spec)
 
     def clv(r: dict[str, Any]) -> str:
         if r.get("clv_mean") is None or r.get("clv_mean") != r.get("clv_mean"):

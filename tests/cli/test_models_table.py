@@ -84,3 +84,12 @@ def test_what_a_version_lacks_is_a_dash_not_nan() -> None:
         "archived",
     ]
     assert "nan" not in row.lower() and "None" not in row
+
+
+def test_a_count_another_version_lacks_is_still_a_count() -> None:
+    """Read from one table, a count that an older version lacks (no holdout bets before the
+    CLV was recorded) comes as a float beside NaN: it prints as a count and a dash."""
+    older = {**CHAMPION, "version": 1, "clv_bets": float("nan"), "n": 1238.0}
+    lines = versions_lines([older, {**CHAMPION, "clv_bets": 125.0}])
+    assert lines[1].split()[3:5] == ["1238", "0.9893"]
+    assert lines[1].split()[7] == "-" and lines[2].split()[7] == "125"
