@@ -8,7 +8,10 @@ per window: from submission to forecasts, and each base model's fit), the CPU se
 process (its threads included, a Dask cluster's worker processes not: over `seconds`, how many
 cores the threads kept busy), the settings used (`windows_at_once`: how many windows trained
 side by side), and per strategy the bets, turnover, ROI, yield and CLV with their bootstrap
-intervals, plus the forecasts' scores on the same matches.
+intervals, plus the forecasts' scores on the same matches, and `agreement`: the ensemble's
+bets beside those of "Pinnacle's opening line as the model" — the bets both make, the
+ensemble's alone and the baseline's alone, each with its mean CLV and bootstrap interval (where
+the pooled forecast departs from the sharp line, do its bets still beat the close?).
 
     .venv/bin/python benchmarks/backtest_bets.py [--data PATH] [--first-test 2019-2020]
         [--config FILE]
@@ -42,6 +45,38 @@ HEADLINE = (
     "clv_mean",
     "clv_mean_ci",
 )
+
+
+def agreement(bets_csv: Path, model: str, baseline: str, n_boot: int, seed: int) -> dict:
+    """`model`'s and `baseline`'s bets (a match and an outcome) split into those both make and
+    those only one makes: how many, and their mean CLV with a 95 % bootstrap interval."""
+    import pandas as pd
+
+    from sabiscore.betting import bootstrap_ci
+
+    bets = pd.read_csv(bets_csv)
+    keyed = {
+        name: bets[bets["strategy"] == name].set_index(["match_id", "outcome"])
+        for name in (model, baseline)
+    }
+    both = keyed[model].index.intersection(keyed[baseline].index)
+    parts = {
+        "both (the baseline's CLV)": keyed[baseline].loc[both],
+        f"{model} only": keyed[model].drop(both),
+        f"{baseline} only": keyed[baseline].drop(both),
+    }
+    out = {}
+    for name, part in parts.items():
+        clv = part["clv"].to_numpy(dtype=float)
+        clv = clv[pd.notna(clv)]
+        out[name] = {
+            "bets": len(part),
+            "clv_mean": round(float(clv.mean()), 5) if len(clv) else None,
+            "clv_mean_ci": [round(v, 5) for v in bootstrap_ci(clv, n_boot=n_boot, seed=seed)]
+            if len(clv) > 1
+            else None,
+        }
+    return out
 
 
 def split_files(data: Path, first_test: str, last_test: str | None) -> tuple[list[str], list[str]]:
@@ -114,6 +149,13 @@ def main() -> None:
                 "by_season": summary.get("by_season", {}),
                 "by_league": summary.get("by_league", {}),
                 "forecast_scores": summary["forecast_scores"],
+                "agreement": agreement(
+                    Path(summary["report"]).parent / "bets.csv",
+                    "ensemble",
+                    "pinnacle_open",
+                    settings.n_boot,
+                    settings.seed,
+                ),
                 "report": summary["report"],
             },
             default=str,
