@@ -71,6 +71,9 @@ def agreement(bets_csv: Path, model: str, baseline: str, n_boot: int, seed: int)
         clv = clv[pd.notna(clv)]
         out[name] = {
             "bets": len(part),
+            "by_outcome": {
+                str(k): int(v) for k, v in part.reset_index()["outcome"].value_counts().items()
+            },
             "clv_mean": round(float(clv.mean()), 5) if len(clv) else None,
             "clv_mean_ci": [round(v, 5) for v in bootstrap_ci(clv, n_boot=n_boot, seed=seed)]
             if len(clv) > 1
