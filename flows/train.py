@@ -110,38 +110,20 @@ def train_ensemble(
 
     run_id = None
     if log_to_mlflow:
-        with tempfile.TemporaryDirectory() as tmp:
-            plots = save_plots(evaluation, stack, fits, Path(tmp))
-            report = Path(tmp) / "training_report.md"
-            report.write_text(markdown)
-            run_id = log_run(
-                store.root,
-                params={
-                    "split": split,
-                    "n_features": X_fit.shape[1],
-                    "features": config["features"],
-                    "train": config["train"],
-                },
-                metrics={
-                    **{
-                        f"test_{r.forecaster}_{m}": getattr(r, m)
-                        for r in pooled.itertuples()
-                        for m in ("log_loss", "brier", "rps", "accuracy", "ece")
-                    },
-                    **size_metrics(stack, fits, len(X_fit), len(X_test)),
-                },
-                tables={
-                    "comparison": evaluation.table,
-                    "reliability": reliability_table(evaluation),
-                },
-                files={**plots, "report": report},
-                tags={"flow": "train"},  # n_train, n_test: metrics (size_metrics)
-                run_name=rows_run_name("train", table.info, X_fit.index, X_test.index),
-                started_ms=started_ms,
-                inputs=run_datasets(store, table, X_fit.index, X_test.index),
-            )
+        run_id = _record_training(
+            store,
+            config,
+            table,
+            split,
+            stack,
+            fits,
+            evaluation,
+            markdown,
+            X_fit,
+            X_test,
+            started_ms,
+        )
         fault_point(Stage.RUN_LOGGED)
-
     summary = {
         "run_id": run_id,
         "split": split,
@@ -157,6 +139,51 @@ def train_ensemble(
     return TrainingOutcome(
         summary, stack, table, evaluation, X_fit.index, X_test.index, config, matches, odds
     )
+
+
+def _record_training(
+    store: DataStore,
+    config: dict,
+    table: Any,
+    split: dict,
+    stack: Any,
+    fits: list[BaseFit],
+    evaluation: Any,
+    markdown: str,
+    X_fit: pd.DataFrame,
+    X_test: pd.DataFrame,
+    started_ms: int,
+) -> str:
+    """The training's MLflow run: its settings, the scores of every forecaster on the test rows,
+    the tables, plots and report, the datasets; returns its id."""
+    pooled = evaluation.table[evaluation.table["group"] == "all"]
+    with tempfile.TemporaryDirectory() as tmp:
+        plots = save_plots(evaluation, stack, fits, Path(tmp))
+        report = Path(tmp) / "training_report.md"
+        report.write_text(markdown)
+        return log_run(
+            store.root,
+            params={
+                "split": split,
+                "n_features": X_fit.shape[1],
+                "features": config["features"],
+                "train": config["train"],
+            },
+            metrics={
+                **{
+                    f"test_{r.forecaster}_{m}": getattr(r, m)
+                    for r in pooled.itertuples()
+                    for m in ("log_loss", "brier", "rps", "accuracy", "ece")
+                },
+                **size_metrics(stack, fits, len(X_fit), len(X_test)),
+            },
+            tables={"comparison": evaluation.table, "reliability": reliability_table(evaluation)},
+            files={**plots, "report": report},
+            tags={"flow": "train"},  # n_train, n_test: metrics (size_metrics)
+            run_name=rows_run_name("train", table.info, X_fit.index, X_test.index),
+            started_ms=started_ms,
+            inputs=run_datasets(store, table, X_fit.index, X_test.index),
+        )
 
 
 @dataclass(frozen=True)
