@@ -61,9 +61,11 @@ def main() -> None:
     from prefect.testing.utilities import prefect_test_harness
 
     from flows.ingest import ingest_flow
+    from flows.local import local_runs
 
     t_imports = time.perf_counter() - t0
-    with prefect_test_harness(server_startup_timeout=120):
+    # a local run, as the command line's: no flow-run heartbeats (flows/local.py)
+    with prefect_test_harness(server_startup_timeout=120), local_runs():
         t_server = time.perf_counter() - t0 - t_imports
         t1 = time.perf_counter()
         summary = ingest_flow(sources=[str(args.data)], data_dir=str(data_dir))

@@ -124,10 +124,12 @@ def _run_and_report(
     """Run a flow and print its summary. A file that could not be ingested: the ingest summary
     and exit 1 (the good files are stored); a mistake the user can fix: one line and exit 2."""
     from flows.ingest import IngestError
+    from flows.local import local_runs
 
     for_people()
     try:
-        summary = run()
+        with local_runs():
+            summary = run()
     except IngestError as error:
         _emit(error.summary, json_output, _ingest_lines(error.summary))
         raise typer.Exit(1) from None
@@ -210,15 +212,17 @@ def validate(
     """Judge files as `ingest` would (suite and file guards) and report, storing nothing."""
     _quiet_prefect(json_output)
     _check_local_sources(sources or [])
+    from flows.local import local_runs
     from flows.validate import validate_flow
 
     for_people()
     try:
-        summary = validate_flow(
-            sources=sources or None,
-            data_dir=str(data_dir) if data_dir else None,
-            config_path=str(config) if config else None,
-        )
+        with local_runs():
+            summary = validate_flow(
+                sources=sources or None,
+                data_dir=str(data_dir) if data_dir else None,
+                config_path=str(config) if config else None,
+            )
     except USER_ERRORS as error:
         _fail(error)
     guards = summary["guards"]
@@ -310,13 +314,15 @@ def _ensure_data(data_dir: Path | None, config: Path | None) -> None:
 
     if not DataStore(data_dir or default_data_dir()).manifest()["partitions"]:
         from flows.ingest import ingest_flow
+        from flows.local import local_runs
 
         print("the data store is empty: ingesting the embedded synthetic league first")
-        ingest_flow(
-            sources=["synthetic"],
-            data_dir=str(data_dir) if data_dir else None,
-            config_path=str(config) if config else None,
-        )
+        with local_runs():
+            ingest_flow(
+                sources=["synthetic"],
+                data_dir=str(data_dir) if data_dir else None,
+                config_path=str(config) if config else None,
+            )
 
 
 TrainSeasons = Annotated[

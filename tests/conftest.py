@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,17 @@ def football_data_dir() -> Path:
     if not any(FOOTBALL_DATA.glob("*/*.csv")):
         pytest.skip(f"real football-data files not found under {FOOTBALL_DATA}")
     return FOOTBALL_DATA
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _local_flow_runs() -> Iterator[None]:
+    """Flow runs in the tests are local runs, as the command line's (flows/local.py): no
+    heartbeats, so no flow run waits up to a second at its end for Prefect's heartbeat
+    thread. Runs by a worker (tests/flows/test_deployments.py) keep Prefect's setting."""
+    from flows.local import local_runs
+
+    with local_runs():
+        yield
 
 
 _SESSION_START = __import__("time").time()
