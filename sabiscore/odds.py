@@ -114,3 +114,25 @@ def implied_probabilities(
         }[ImpliedMethod(method)]
         out[complete] = solver(prices[complete])
     return out
+
+
+def first_quoted_line(
+    prices: np.ndarray, method: ImpliedMethod | str = ImpliedMethod.MULTIPLICATIVE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prices as (match, book, outcome) -> the de-margined line (match, outcome) and overround
+    (match,) of the first book, in the order of the books' axis, quoting every outcome of the
+    match; NaN where no book does.
+
+    >>> prices = np.array([[[np.nan, 1.9], [1.8, 2.2]], [[np.nan, np.nan], [np.nan, 2.0]]])
+    >>> line, margin = first_quoted_line(prices)
+    >>> line.round(2).tolist(), margin.round(4).tolist()
+    ([[0.55, 0.45], [nan, nan]], [0.0101, nan])
+    """
+    n_outcomes = prices.shape[2]
+    probs = implied_probabilities(prices.reshape(-1, n_outcomes), method).reshape(prices.shape)
+    margins = overround(prices.reshape(-1, n_outcomes)).reshape(prices.shape[:2])
+    quoted = np.isfinite(probs).all(axis=2)
+    first = np.where(quoted.any(axis=1), quoted.argmax(axis=1), -1)
+    rows, book, found = np.arange(len(probs)), np.maximum(first, 0), first >= 0
+    line = np.where(found[:, None], probs[rows, book], np.nan)
+    return line, np.where(found, margins[rows, book], np.nan)

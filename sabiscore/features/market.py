@@ -11,7 +11,7 @@ import pandas as pd
 from sabiscore.features.config import SHARP_COLUMNS, MarketConfig
 from sabiscore.features.prepare import _Matches
 from sabiscore.features.totals import TOTALS_SIDES, totals_line
-from sabiscore.odds import implied_probabilities, overround
+from sabiscore.odds import first_quoted_line, implied_probabilities, overround
 from sabiscore.outcomes import RESULT_CODES
 
 # --- the opening market ---------------------------------------------------------------------
@@ -155,14 +155,8 @@ def sharp_line(
     >>> [line[k].round(3).tolist() for k in ("mkt_sharp_H", "mkt_sharp_D", "mkt_sharp_A")]
     [[0.5], [0.25], [0.25]]
     """
-    probs = implied_probabilities(sharp_prices.reshape(-1, 3), method).reshape(sharp_prices.shape)
-    margins = overround(sharp_prices.reshape(-1, 3)).reshape(sharp_prices.shape[:2])
-    quoted = np.isfinite(probs).all(axis=2)
-    first = np.where(quoted.any(axis=1), quoted.argmax(axis=1), -1)
-    rows = np.arange(len(probs))
-    line = np.where((first >= 0)[:, None], probs[rows, np.maximum(first, 0)], np.nan)
-    margin = np.where(first >= 0, margins[rows, np.maximum(first, 0)], np.nan)
-    missing = np.flatnonzero(first < 0)
+    line, margin = first_quoted_line(sharp_prices, method)
+    missing = np.flatnonzero(np.isnan(margin))
     if missing.size and consensus_prices.shape[1]:
         spread = consensus_prices[missing]
         spread_probs = implied_probabilities(spread.reshape(-1, 3), method).reshape(spread.shape)

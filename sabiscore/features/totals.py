@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sabiscore.odds import implied_probabilities, overround
+from sabiscore.odds import first_quoted_line
 
 #: The outcomes of the totals market, in the order of a price array's last axis.
 TOTALS_SIDES: tuple[str, str] = ("over", "under")
@@ -30,13 +30,5 @@ def totals_line(totals_prices: np.ndarray, method: str) -> dict[str, np.ndarray]
     >>> line["mkt_ou25_over"].round(4).tolist(), line["mkt_ou25_overround"].round(4).tolist()
     ([0.55], [0.0101])
     """
-    flat = totals_prices.reshape(-1, len(TOTALS_SIDES))
-    probs = implied_probabilities(flat, method).reshape(totals_prices.shape)
-    margins = overround(flat).reshape(totals_prices.shape[:2])
-    quoted = np.isfinite(probs).all(axis=2)
-    first = np.where(quoted.any(axis=1), quoted.argmax(axis=1), -1)
-    rows, book, found = np.arange(len(probs)), np.maximum(first, 0), first >= 0
-    return {
-        "mkt_ou25_over": np.where(found, probs[rows, book, 0], np.nan),
-        "mkt_ou25_overround": np.where(found, margins[rows, book], np.nan),
-    }
+    line, margin = first_quoted_line(totals_prices, method)
+    return {"mkt_ou25_over": line[:, 0], "mkt_ou25_overround": margin}
