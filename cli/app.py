@@ -611,18 +611,6 @@ def _registry(data_dir: Path | None) -> Any:
     return ModelRegistry(uri, client=client)
 
 
-def _registry_errors() -> tuple[type[Exception], ...]:
-    """What the registry raises for what is not there: MLflow's exception only once MLflow was
-    imported (the sqlite3 path never imports it)."""
-    from models.sqlite_registry import RegistryError
-
-    if "mlflow" not in sys.modules:
-        return (RegistryError,)
-    from mlflow.exceptions import MlflowException
-
-    return RegistryError, MlflowException
-
-
 @app.command()
 def promote(
     version: Annotated[str, typer.Argument(help="The model version to make champion.")],
@@ -630,9 +618,10 @@ def promote(
     json_output: JsonFlag = False,
 ) -> None:
     """Make VERSION the champion by hand (the gate is not asked)."""
+    registry = _registry(data_dir)
     try:
-        previous = _registry(data_dir).promote_to_production(version, "promoted by hand")
-    except (*_registry_errors(), *USER_ERRORS) as error:
+        previous = registry.promote_to_production(version, "promoted by hand")
+    except (registry.error, *USER_ERRORS) as error:  # MLflow's or the sqlite3 client's
         _fail(error)
     summary = {"champion_version": version, "previous_champion": previous}
     _emit(summary, json_output, [f"champion: version {version} (was {previous})"])
@@ -641,9 +630,10 @@ def promote(
 @app.command()
 def rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
     """Move the champion back to the version it replaced, at once."""
+    registry = _registry(data_dir)
     try:
-        rolled_back, champion = _registry(data_dir).rollback()
-    except (*_registry_errors(), *USER_ERRORS) as error:
+        rolled_back, champion = registry.rollback()
+    except (registry.error, *USER_ERRORS) as error:
         _fail(error)
     summary = {"champion_version": champion, "rolled_back": rolled_back}
     _emit(summary, json_output, [f"champion: version {champion} (rolled back from {rolled_back})"])
