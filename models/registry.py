@@ -9,7 +9,8 @@ by whom, when, why), and a description that says it in words: what it trained on
 log loss beside the market's, and how it was promoted (`version_description`). The numbers a
 person compares are metrics of its training run, where the runs table and charts compare them:
 its scores on the gate's holdout (`holdout_*`, linked to the logged model) and the figures the
-gate held it to (`gate_*`).
+gate held it to (`gate_*`; the market tolerance, a setting, is the parameter
+`gate_market_tolerance`).
 
 Writes that read-then-change the registry (numbering a semantic version, moving `champion`) hold
 a file lock when the store is a local SQLite file, so that two pipelines running at once

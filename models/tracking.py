@@ -194,7 +194,8 @@ RUN_DESCRIPTIONS = {
         "test rows (log loss, Brier summed over the 3 outcomes, RPS, accuracy, calibration "
         "error ece); holdout_* are what the promotion gate judged (holdout_market_* the "
         "market's, holdout_clv_* the closing-line value of the holdout's bets); gate_* are "
-        "the gate's bounds and the candidate's gap to the market; oof_* are out-of-fold "
+        "the gate's ECE bound and the candidate's gap to the market (its tolerance is the "
+        "parameter gate_market_tolerance); oof_* are out-of-fold "
         "log losses on the training seasons; fit_seconds_* the members' fit times. "
         "Tables (per league, reliability) and plots are under Artifacts."
     ),
