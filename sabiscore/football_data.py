@@ -334,7 +334,11 @@ def make_match_id(league: str, date: pd.Timestamp, home_team: str, away_team: st
     >>> make_match_id("E0", pd.Timestamp("2023-08-11"), "Burnley", "Man City")
     'e0-20230811-burnley-man-city'
     """
-    return f"{_slug(league)}-{date:%Y%m%d}-{_slug(home_team)}-{_slug(away_team)}"
+    return _id_text(league, f"{date:%Y%m%d}", home_team, away_team)
+
+
+def _id_text(league: str, day: str, home_team: str, away_team: str) -> str:
+    return f"{_slug(league)}-{day}-{_slug(home_team)}-{_slug(away_team)}"
 
 
 def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
@@ -348,11 +352,20 @@ def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
 
 
 def parse_dates(raw: pd.Series) -> pd.Series:
-    """Parse `dd/mm/yy` and `dd/mm/yyyy` (both occur, sometimes within one league's history)."""
-    stripped = raw.str.strip()
-    long = pd.to_datetime(stripped, format="%d/%m/%Y", errors="coerce").astype("datetime64[us]")
-    short = pd.to_datetime(stripped, format="%d/%m/%y", errors="coerce").astype("datetime64[us]")
-    return long.where(stripped.str.len() > 8, short)
+    """Parse `dd/mm/yy` and `dd/mm/yyyy` (both occur, sometimes within one league's history).
+
+    Each distinct text is parsed once (a season file repeats ~100 dates 380 times).
+
+    >>> parse_dates(pd.Series(["11/08/23", " 02/01/2024", "", "31/02/23"])).tolist()
+    [Timestamp('2023-08-11 00:00:00'), Timestamp('2024-01-02 00:00:00'), NaT, NaT]
+    """
+    codes, texts = pd.factorize(raw.str.strip(), use_na_sentinel=True)
+    texts = pd.Series(texts, dtype=object)
+    long = pd.to_datetime(texts, format="%d/%m/%Y", errors="coerce").astype("datetime64[us]")
+    short = pd.to_datetime(texts, format="%d/%m/%y", errors="coerce").astype("datetime64[us]")
+    days = long.where(texts.str.len() > 8, short).to_numpy()
+    parsed = np.where(codes >= 0, days[np.maximum(codes, 0)], np.datetime64("NaT", "us"))
+    return pd.Series(parsed, index=raw.index)
 
 
 def _float_or_nan(text: str) -> float:
@@ -426,17 +439,18 @@ def count_data_lines(data: bytes) -> int:
     return max(breaks - data.endswith((b"\n", b"\r")), 0)
 
 
-def _strings(rows: list[tuple[int, list[str]]], width: int, has_nul: bool) -> np.ndarray:
+def _strings(rows: list[tuple[int, list[str]]], width: int) -> np.ndarray:
     """Rows as a rectangular object array of stripped strings: short rows padded with '',
-    long ones cut. `has_nul`: the file's text holds a NUL, which numpy's own strings drop at
-    the end of a value, so those are stripped one by one."""
-    table = np.full((len(rows), width), "", dtype=object)
-    for r, (_, fields) in enumerate(rows):
-        n = min(len(fields), width)
-        table[r, :n] = fields[:n]
-    if has_nul:
-        return np.vectorize(str.strip, otypes=[object])(table)
-    return np.strings.strip(table.astype(str)).astype(object)
+    long ones cut. One flat list and `str.strip` each: numpy's own strings would drop a NUL
+    at the end of a value, and converting to them costs more than the stripping."""
+    flat: list[str] = []
+    for _, fields in rows:
+        flat.extend(fields[:width])
+        if len(fields) < width:
+            flat.extend([""] * (width - len(fields)))
+    table = np.empty(len(flat), dtype=object)
+    table[:] = [value.strip() for value in flat]
+    return table.reshape(len(rows), width)
 
 
 def _open(data: bytes) -> tuple[DecodedText, list[str], ColumnMap, Iterator]:
@@ -465,7 +479,7 @@ def parse_football_data(data: bytes, source: str, season_start_month: int = 7) -
     rows = list(records)
     if not rows:
         raise FileFormatError("the file has a header but no data rows")
-    table = _strings(rows, len(header), "\x00" in decoded.text)
+    table = _strings(rows, len(header))
     matches = _match_table(table, rows, header, columns, source, season_start_month)
     odds = _odds_table(table, matches, columns, source)
     ends_with_newline = data.rstrip(b", \t").endswith((b"\n", b"\r"))
@@ -490,13 +504,12 @@ def iter_match_chunks(
     most common one of the chunk rather than of the file. Raises `FileFormatError` likewise.
     """
     decoded, header, columns, records = _open(data)
-    has_nul = "\x00" in decoded.text
     chunk = list(itertools.islice(records, chunk_rows))
     if not chunk:
         raise FileFormatError("the file has a header but no data rows")
     while chunk:
         following = list(itertools.islice(records, chunk_rows))
-        table = _strings(chunk, len(header), has_nul)
+        table = _strings(chunk, len(header))
         matches = _match_table(table, chunk, header, columns, source, season_start_month)
         yield MatchChunk(matches, last=not following)
         chunk = following
@@ -555,10 +568,7 @@ def _match_table(
     data |= {
         "status": status,
         "season": _file_seasons(date, league, status, season_start_month),
-        "match_id": [
-            make_match_id(lg, d, h, a) if ok else None
-            for ok, lg, d, h, a in zip(identified, league, date, home, away, strict=True)
-        ],
+        "match_id": _match_ids(identified, league, date, home, away),
         "source": source,
         "line": [line for line, _ in rows],
         "n_fields": [len(fields) for _, fields in rows],
@@ -571,6 +581,23 @@ def _match_table(
     return pd.DataFrame({name: data[name] for name in MATCH_COLUMNS}, index=league.index)
 
 
+def _match_ids(
+    identified: pd.Series, league: pd.Series, date: pd.Series, home: pd.Series, away: pd.Series
+) -> list[str | None]:
+    """`make_match_id` of each identified row (None for the others), each day formatted once.
+
+    >>> days = pd.Series(pd.to_datetime(["2023-08-11", "2023-08-11", None]))
+    >>> _match_ids(pd.Series([True, True, False]), pd.Series(["E0"] * 3), days,
+    ...     pd.Series(["Burnley", "Arsenal", ""]), pd.Series(["Man City", "Forest", ""]))
+    ['e0-20230811-burnley-man-city', 'e0-20230811-arsenal-forest', None]
+    """
+    day_text = {day: f"{day:%Y%m%d}" for day in date.dropna().unique()}
+    return [
+        _id_text(lg, day_text[d], h, a) if ok else None
+        for ok, lg, d, h, a in zip(identified, league, date, home, away, strict=True)
+    ]
+
+
 def _file_seasons(
     date: pd.Series, league: pd.Series, status: pd.Series, start_month: int
 ) -> pd.Series:
@@ -580,8 +607,9 @@ def _file_seasons(
     A season file can run past its nominal end (2019-20 finished in July 2020), so each row's
     own date would split it; fixture lists spanning two seasons keep per-row seasons.
     """
-    seasons_of = {day: season_of(day, start_month) for day in date.dropna().unique()}
-    nominal = date.map(seasons_of)
+    codes, days = pd.factorize(date)  # each distinct day once; NaT is -1
+    names = np.asarray([season_of(day, start_month) for day in days] + [np.nan], dtype=object)
+    nominal = pd.Series(names[codes], index=date.index)  # -1 takes the trailing NaN
     tally: dict[str, dict[str, list[int]]] = {}  # league -> season -> [played rows, first]
     rows = zip(
         league.to_numpy(dtype=object),
@@ -614,24 +642,28 @@ def _odds_table(
     def attr(name: str) -> pd.Categorical:
         values = [getattr(c, name) for c in meta]
         categories = sorted(set(values))
-        codes = np.asarray([categories.index(v) for v in values], dtype=int)[col]
-        return pd.Categorical.from_codes(codes, categories=categories)
+        codes = np.asarray([categories.index(v) for v in values], dtype=np.int16)[col]
+        return pd.Categorical.from_codes(codes, categories=categories, validate=False)
 
-    bookmaker = attr("bookmaker")
+    def per_match(name: str) -> pd.api.extensions.ExtensionArray:
+        """A match column repeated for each of its prices (as text, taken in Arrow)."""
+        return pd.array(matches[name].to_numpy(dtype=object), dtype="str").take(row)
+
+    aggregate = np.asarray([c.bookmaker in AGGREGATES for c in meta])[col]
     return pd.DataFrame(
         {
-            "match_id": matches["match_id"].to_numpy()[row],
-            "league": matches["league"].to_numpy()[row],
-            "season": matches["season"].to_numpy()[row],
-            "bookmaker": bookmaker,
+            "match_id": per_match("match_id"),
+            "league": per_match("league"),
+            "season": per_match("season"),
+            "bookmaker": attr("bookmaker"),
             "code": attr("code"),
             "phase": attr("phase"),
             "market": attr("market"),
             "outcome": attr("outcome"),
             "price": _numbers(raws),
-            "price_raw": raws,
-            "is_aggregate": np.isin(np.asarray(bookmaker), list(AGGREGATES)),
-            "source": source,
+            "price_raw": pd.array(raws, dtype="str"),
+            "is_aggregate": aggregate,
+            "source": pd.array([source], dtype="str").take(np.zeros(len(row), dtype=np.intp)),
             "line": matches["line"].to_numpy()[row],
         }
     )
