@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import flow
+from prefect.utilities.annotations import opaque
 
 from flows.run_names import ingest_run_name
 from sabiscore.config import default_data_dir, load_config
@@ -91,10 +92,10 @@ def ingest_flow(
     gx_stats, commit = {}, None
     if parsed:
         docs = store.root / "gx" / "data_docs" if validation.get("data_docs") else None
-        outcome, gx_stats = validate_files(parsed, validation, docs, now)
+        outcome, gx_stats = validate_files(opaque(parsed), validation, docs, now)
         watch.lap("validate")
         fault_point(Stage.VALIDATED)
-        commit = commit_partitions(store, todo, parsed, outcome, reports, guards, replace)
+        commit = commit_partitions(store, todo, opaque(parsed), outcome, reports, guards, replace)
         watch.lap("commit")
     state = None
     if commit and (commit.written or commit.replaced):  # the champion serves the new data

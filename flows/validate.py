@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow
+from prefect.utilities.annotations import opaque
 
 from flows.run_names import validate_run_name
 from sabiscore.config import default_data_dir, load_config
@@ -75,9 +76,9 @@ def _judge(
 ) -> pd.DataFrame:
     """The GX suites over the parsed files, then the guards against the store as it is: each
     refused file's report says why, `summary` gets the counts. Returns the quarantined rows."""
-    outcome, gx = validate_files(parsed, validation, store.root / "gx" / "data_docs")
+    outcome, gx = validate_files(opaque(parsed), validation, store.root / "gx" / "data_docs")
     summary.update(price_warnings=len(outcome.warnings), gx=gx)
-    verdicts = check_guards(store, raws, parsed, outcome, guards)
+    verdicts = check_guards(store, raws, opaque(parsed), outcome, guards)
     for source, message in {**outcome.rejected_files, **verdicts}.items():
         reports[source].status, reports[source].message = "rejected", message
     summary["guards"] = {"checked": len(parsed) - len(outcome.rejected_files), "refused": verdicts}

@@ -263,7 +263,7 @@ def _rejected_files(
 
 def dominant_partition(matches: pd.DataFrame) -> tuple[str, str]:
     """The (league, season) most rows of a file belong to: where its quarantine is filed."""
-    valid = matches.dropna(subset=["league", "season"])
+    valid = matches[["league", "season"]].dropna()  # the two columns, not a copy of all
     valid = valid[valid["league"] != ""]
     if valid.empty:
         dates = matches["date"].dropna()

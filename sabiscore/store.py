@@ -419,12 +419,16 @@ def file_partitions(
         for lg, s in zip(quarantine.get("league", []), quarantine.get("season", []), strict=True)
     ]
     parts = []
-    odds_ids = odds["match_id"].to_numpy(dtype=object) if len(odds) else np.array([], object)
+    # each price's match as a code into the file's distinct ids (-1: none), hashed once
+    odds_codes, odds_ids = pd.factorize(odds["match_id"].to_numpy(dtype=object))
+    position = {match_id: i for i, match_id in enumerate(odds_ids)}
     for league, season in keys:
         in_part = (leagues == league) & (seasons == season)
         rows = matches.loc[in_part]
         ids = {m for m in rows["match_id"].to_numpy(dtype=object) if isinstance(m, str)}
-        odds_rows = np.flatnonzero(pd.Series(odds_ids).isin(ids).to_numpy())
+        wanted = np.zeros(len(odds_ids) + 1, dtype=bool)  # the last slot: code -1
+        wanted[[position[m] for m in ids if m in position]] = True
+        odds_rows = np.flatnonzero(wanted[odds_codes])
         q_mask = [k == (league, season) for k in q_keys]
         tables = {
             "matches": rows[rows["status"] == "played"],

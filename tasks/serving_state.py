@@ -60,13 +60,13 @@ def publish_serving_state(data_dir: str, config: Mapping[str, Any]) -> dict[str,
     """The champion's state rebuilt from the store as it is now; published (a run, and the
     version's tags) when it differs from the newest one, so that the service serves the new
     results and fixtures. Nothing to do without a champion."""
+    store = DataStore(Path(data_dir))
+    if not has_registry(store.root):  # a first ingest: not even MLflow's import (~1 s)
+        return {"published": False, "reason": "no registry"}
     import mlflow
 
     from models.tracking import SERVING_STATE_EXPERIMENT, use_tracking
 
-    store = DataStore(Path(data_dir))
-    if not has_registry(store.root):
-        return {"published": False, "reason": "no registry"}
     registry = ModelRegistry(tracking_uri(store.root))
     champion = registry.champion()
     if champion is None:
