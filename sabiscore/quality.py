@@ -104,15 +104,41 @@ def match_check_frame(
     return frame
 
 
+def book_ids(odds: pd.DataFrame) -> np.ndarray:
+    """Each price's book (its `PRICE_GROUP`) as a number, in order of first appearance: what
+    `groupby(PRICE_GROUP, sort=False, dropna=False).ngroup()` gives, with each column hashed
+    once instead of the six together.
+
+    >>> odds = pd.DataFrame({"source": ["a"] * 4, "line": [2, 2, 3, 2], "match_id": "m",
+    ...     "code": ["B365", "B365", "B365", "PS"], "phase": "open", "market": "1x2"})
+    >>> book_ids(odds).tolist()
+    [0, 0, 1, 2]
+    """
+    ids, distinct = np.zeros(len(odds), dtype=np.int64), 1
+    for column in PRICE_GROUP:
+        codes, uniques = pd.factorize(odds[column], use_na_sentinel=False)
+        if distinct * max(len(uniques), 1) >= 2**62:  # dense again before it could overflow
+            ids, seen = pd.factorize(ids)
+            distinct = len(seen)
+        ids, distinct = ids * len(uniques) + codes, distinct * max(len(uniques), 1)
+    return pd.factorize(ids)[0].astype(np.int64)
+
+
 def price_check_frame(odds: pd.DataFrame) -> pd.DataFrame:
-    """Tidy prices plus, per bookmaker book, how many outcomes it quotes and its overround."""
+    """Tidy prices plus, per bookmaker book, how many outcomes it quotes and its overround,
+    and the book's number (`book`, see `book_ids`). A price lacking a key column (say, of a
+    row with no match id) belongs to no book: NaN for both."""
     frame = odds.copy()
-    group = frame.groupby(list(PRICE_GROUP), observed=True, sort=False)
-    frame["outcomes_quoted"] = group["price"].transform("size")
+    frame["book"] = book_ids(frame)
+    keyed = frame[list(PRICE_GROUP)].notna().all(axis=1)
+    per_book = frame["price"].groupby(frame["book"].to_numpy())
+    frame["outcomes_quoted"] = per_book.transform("size")
     inverse = 1.0 / frame["price"].where(frame["price"] > 0)
-    frame["overround"] = inverse.groupby([frame[c] for c in PRICE_GROUP], observed=True).transform(
-        "sum", min_count=1
-    )
+    frame["overround"] = inverse.groupby(frame["book"].to_numpy()).transform("sum", min_count=1)
+    if not keyed.all():
+        frame[["outcomes_quoted", "overround"]] = frame[["outcomes_quoted", "overround"]].where(
+            keyed, np.nan
+        )
     complete = np.where(frame["market"] == "1x2", 3, 2) == frame["outcomes_quoted"]
     frame.loc[~complete | frame["is_aggregate"], "overround"] = np.nan
     frame["overround_1x2"] = frame["overround"].where(frame["market"] == "1x2")
@@ -147,11 +173,15 @@ def apply_failures(
     odds: pd.DataFrame,
     failures: Sequence[Failure],
     max_bad_share: float,
+    books: np.ndarray | None = None,
 ) -> QualityOutcome:
-    """Split checked tables into kept rows, quarantine entries and price warnings."""
+    """Split checked tables into kept rows, quarantine entries and price warnings.
+
+    `books`: `book_ids(odds)` when the caller has them already (`price_check_frame`'s)."""
     quarantine = _quarantine_entries(matches, [f for f in failures if f.level == "match"])
     bad_rows = set(quarantine["_row"])
-    warnings, dropped = _price_warnings(matches, odds, [f for f in failures if f.level == "price"])
+    price_failures = [f for f in failures if f.level == "price"]
+    warnings, dropped = _price_warnings(matches, odds, price_failures, books)
     rejected = _rejected_files(matches, quarantine, max_bad_share)
     keep = ~matches.index.isin(list(bad_rows)) & ~matches["source"].isin(list(rejected))
     kept = matches.loc[keep]
@@ -199,7 +229,10 @@ def _quarantine_entries(matches: pd.DataFrame, failures: Sequence[Failure]) -> p
 
 
 def _price_warnings(
-    matches: pd.DataFrame, odds: pd.DataFrame, failures: Sequence[Failure]
+    matches: pd.DataFrame,
+    odds: pd.DataFrame,
+    failures: Sequence[Failure],
+    books: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.Index]:
     """Warnings for failed price books, and every odds row of those books (to drop).
 
@@ -208,7 +241,7 @@ def _price_warnings(
     """
     if not failures or odds.empty:
         return pd.DataFrame(columns=list(WARNING_COLUMNS)), odds.index[:0]
-    book_id = odds.groupby(list(PRICE_GROUP), observed=True, sort=False, dropna=False).ngroup()
+    book_id = pd.Series(book_ids(odds) if books is None else books, index=odds.index)
     failed = [np.unique(book_id.loc[list(f.index)].to_numpy()) for f in failures]
     in_failed = book_id.isin(np.concatenate(failed))
     prices = _price_labels(odds.loc[in_failed], book_id.loc[in_failed])

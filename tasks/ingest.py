@@ -236,7 +236,10 @@ def validate_files(
     started = time.perf_counter()
     run = run_suites(frames, validation["suites"], docs_dir)
     gx_seconds = time.perf_counter() - started
-    outcome = apply_failures(frames["matches"], odds, run.failures, validation["max_bad_share"])
+    books = frames["prices"]["book"].to_numpy()
+    outcome = apply_failures(
+        frames["matches"], odds, run.failures, validation["max_bad_share"], books
+    )
     stats = {
         "evaluated_expectations": run.evaluated,
         "successful_expectations": run.successful,
