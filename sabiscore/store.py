@@ -27,6 +27,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,6 +186,7 @@ class DataStore:
             written: list[str] = []
             unchanged: list[str] = []
             replaced: list[str] = []
+            to_write: list[Partition] = []
             for part in partitions:
                 old = current.get(part.key)
                 if part.raw_sha256 in refused_files:
@@ -192,8 +194,14 @@ class DataStore:
                 if old and old["raw_sha256"] == part.raw_sha256:
                     unchanged.append(part.key)
                     continue
-                current[part.key] = self._write_partition(part)
+                to_write.append(part)
                 (replaced if old else written).append(part.key)
+            # Parquet encodes and fsyncs without the GIL: two writers overlap that with the
+            # next partition's conversion. In order, so the manifest reads as before.
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                entries = list(pool.map(self._write_partition, to_write))
+            for part, entry in zip(to_write, entries, strict=True):
+                current[part.key] = entry
                 if part.kind == "results":  # a stored season supersedes a refused version's
                     current.pop(f"rejected:{part.league}/{part.season}", None)
             if written or replaced:
@@ -395,6 +403,11 @@ def _partition_order(entry: Mapping) -> tuple[str, str]:
     return entry["league"], entry["season"]
 
 
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """`frame[mask]`; the frame itself when every row is in (most files: one season)."""
+    return frame if mask.all() else frame[mask]
+
+
 def file_partitions(
     raw: RawFile,
     matches: pd.DataFrame,
@@ -423,19 +436,22 @@ def file_partitions(
     odds_codes, odds_ids = pd.factorize(odds["match_id"].to_numpy(dtype=object))
     position = {match_id: i for i, match_id in enumerate(odds_ids)}
     for league, season in keys:
-        in_part = (leagues == league) & (seasons == season)
-        rows = matches.loc[in_part]
+        rows = _rows(matches, (leagues == league) & (seasons == season))
         ids = {m for m in rows["match_id"].to_numpy(dtype=object) if isinstance(m, str)}
         wanted = np.zeros(len(odds_ids) + 1, dtype=bool)  # the last slot: code -1
         wanted[[position[m] for m in ids if m in position]] = True
         odds_rows = np.flatnonzero(wanted[odds_codes])
         q_mask = [k == (league, season) for k in q_keys]
         tables = {
-            "matches": rows[rows["status"] == "played"],
-            "fixtures": rows[rows["status"] == "fixture"],
-            "odds": odds.iloc[odds_rows].drop(columns=["price_raw"], errors="ignore"),
+            "matches": _rows(rows, (rows["status"] == "played").to_numpy()),
+            "fixtures": _rows(rows, (rows["status"] == "fixture").to_numpy()),
+            "odds": (odds if len(odds_rows) == len(odds) else odds.iloc[odds_rows]).drop(
+                columns=["price_raw"], errors="ignore"
+            ),
             "quarantine": quarantine[q_mask] if len(quarantine) else quarantine,
-            "price_warnings": warnings[warnings["match_id"].isin(ids)],
+            "price_warnings": warnings[warnings["match_id"].isin(ids)]
+            if len(warnings)
+            else warnings,
         }
         parts.append(Partition(league, season, raw.sha256, raw.source, tables, kind))
     return parts
