@@ -545,6 +545,26 @@ def test_parse_truncated_row_is_kept_with_its_field_count():
     assert sorted(line3["price"]) == [6.5, 12.0]  # B365H and B365D only
 
 
+def test_parse_strips_each_field_keeps_a_nul_and_cuts_a_long_row():
+    """Fields are stripped one by one (a NUL at the end of a value stays: numpy's own strings
+    would drop it); a row longer than the header is cut to the header's width."""
+    padding = [f"E0,{day:02d}/10/2019,15:00,Team {day},Other {day},1,0,H" for day in range(1, 29)]
+    rows = padding * 5 + [  # a NUL in the first 4 KB means UTF-16 or binary: refused
+        " E0 , 09/08/2019 ,20:00, Liverpool ,Norwich\x00,4, 1 ,H",
+        "E0,10/08/2019,12:30,West Ham,Man City,0,5,A,extra,fields",
+    ]
+    p = parse_football_data(csv_bytes("Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR", rows), "x")
+    first, second = p.matches.iloc[-2], p.matches.iloc[-1]
+    assert (first["league"], first["home_team"], first["away_team"]) == (
+        "E0",
+        "Liverpool",
+        "Norwich\x00",
+    )
+    assert first["date"] == pd.Timestamp("2019-08-09") and first["away_goals"] == 1
+    assert (second["n_fields"], second["n_header_fields"]) == (10, 8)
+    assert second["result"] == "A" and second["raw_row"].endswith(",extra,fields")
+
+
 def test_parse_text_in_goals_column_keeps_raw_text():
     rows = ["E0,09/08/2019,20:00,Liverpool,Norwich,four,1,H"]
     p = parse_football_data(csv_bytes("Div,Date,Time,HomeTeam,AwayTeam,FTHG,FTAG,FTR", rows), "x")

@@ -11,11 +11,13 @@ from sabiscore.football_data import parse_football_data
 from sabiscore.quality import (
     CHECK_ONLY_COLUMNS,
     INTEGER_COLUMNS,
+    PRICE_GROUP,
     QUARANTINE_COLUMNS,
     WARNING_COLUMNS,
     Failure,
     ScreenSettings,
     apply_failures,
+    book_ids,
     canonical_matches,
     dominant_partition,
     match_check_frame,
@@ -121,6 +123,46 @@ def test_duplicate_names_first_line_even_when_later_rows_repeat():
     frame = match_check_frame(_parse("a.csv", rows)[0])
     assert frame["duplicate_of"].tolist()[2:] == ["line 3", "line 3"]
     assert frame["duplicate_of"].iloc[:2].isna().all()
+
+
+def test_book_ids_number_books_as_the_grouped_ngroup_does():
+    """`book_ids` hashes the key columns one at a time; it must number books exactly as
+    pandas' groupby over all six does (first appearance, a missing key its own value)."""
+    rng = np.random.default_rng(3)
+    n = 2_000
+    odds = pd.DataFrame(
+        {
+            "source": rng.choice(["a.csv", "b.csv", "c.csv"], n),
+            "line": rng.integers(2, 40, n),
+            "match_id": pd.Series(rng.choice(["m1", "m2", "m3", None], n), dtype="str"),
+            "code": pd.Categorical(rng.choice(["B365", "PS", "Avg"], n)),
+            "phase": pd.Categorical(rng.choice(["open", "close"], n)),
+            "market": pd.Categorical(rng.choice(["1x2", "ou2.5"], n)),
+        }
+    )
+    grouped = odds.groupby(list(PRICE_GROUP), observed=True, sort=False, dropna=False).ngroup()
+    assert book_ids(odds).tolist() == grouped.tolist()
+
+
+def test_price_check_frame_gives_a_price_without_a_match_id_no_book():
+    odds = pd.DataFrame(
+        {
+            "source": "x.csv",
+            "line": [2, 2, 2, 3, 3, 3],
+            "match_id": pd.Series(["m1", "m1", "m1", None, None, None], dtype="str"),
+            "code": "B365",
+            "phase": "open",
+            "market": "1x2",
+            "outcome": list("HDA") * 2,
+            "price": [2.0, 3.5, 4.0, 2.0, 3.5, 4.0],
+            "is_aggregate": False,
+        }
+    )
+    frame = price_check_frame(odds)
+    assert frame["outcomes_quoted"].tolist()[:3] == [3, 3, 3]
+    assert frame["outcomes_quoted"].iloc[3:].isna().all()
+    assert frame["overround"].iloc[0] == pytest.approx(1 / 2 + 1 / 3.5 + 1 / 4)
+    assert frame["overround"].iloc[3:].isna().all()
 
 
 def test_price_check_frame_outcomes_and_overround():
