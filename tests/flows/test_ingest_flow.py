@@ -285,3 +285,72 @@ def test_urls_and_the_football_data_scheme(league_files: list[Path], tmp_path: P
             )
         assert requests.count("/fail500/SY1.csv") == 3, "a 5xx is retried (1 try + 2 retries)"
     assert raised.value.summary["files"] == 0
+
+
+def test_a_worker_process_parses_what_this_one_would(
+    league_files: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cold command parses many files in a worker process while it imports GX: the same
+    tables as parsing here, a bad file's error included; a worker that cannot run costs
+    nothing but time."""
+    import pandas as pd
+
+    import tasks.ingest as ingest_tasks
+
+    bad = tmp_path / "page.csv"
+    bad.write_text("<html><body>Not found</body></html>")
+    sources = [str(p) for p in league_files] + [str(bad)]
+    stores, returned = {}, {}
+    in_worker = ingest_tasks._parse_in_worker
+
+    def spy(jobs: dict, how: str = "") -> dict:
+        results = in_worker(jobs)
+        returned[how] = len(results)
+        return results
+
+    for how in ("here", "worker", "broken worker"):
+        monkeypatch.setattr(ingest_tasks, "_parse_in_worker", lambda jobs, w=how: spy(jobs, w))
+        monkeypatch.setattr(ingest_tasks, "overlap_gx_import", lambda raws, w=how: w != "here")
+        if how == "broken worker":  # an interpreter that exits at once: parsed here instead
+            monkeypatch.setattr(ingest_tasks.sys, "executable", "/bin/false")
+        with pytest.raises(IngestError) as raised:
+            ingest_flow(sources=sources, data_dir=str(tmp_path / how))
+        errors = raised.value.summary["errors"]
+        assert [(e["source"], e["error"][:21]) for e in errors] == [
+            (str(bad), "this is an HTML page,")
+        ]
+        stores[how] = DataStore(tmp_path / how)
+    assert returned == {"worker": len(sources), "broken worker": 0}  # none asked for "here"
+    for table in ("matches", "odds"):
+        here = stores["here"].load(table)
+        assert len(here) > 0
+        for how in ("worker", "broken worker"):
+            pd.testing.assert_frame_equal(stores[how].load(table), here, check_exact=True)
+
+
+def test_only_a_cold_process_with_many_bytes_parses_in_a_worker(tmp_path: Path) -> None:
+    """In a fresh interpreter (no GX yet): many bytes on more than one core go to a worker,
+    few bytes do not; once GX is imported there is nothing to overlap."""
+    import os
+    import subprocess
+    import sys
+
+    big, small = tmp_path / "big.csv", tmp_path / "small.csv"
+    big.write_bytes(b"x" * 4_000_000)
+    small.write_bytes(b"x" * 1_000)
+    script = f"""
+import sys
+from pathlib import Path
+from sabiscore.store import RawFile
+from tasks.ingest import OVERLAP_PARSE_BYTES, import_gx, overlap_gx_import
+raw = lambda p: {{p: RawFile("0" * 64, Path(p), p, Path(p).stat().st_size)}}
+assert OVERLAP_PARSE_BYTES <= 4_000_000
+print(overlap_gx_import(raw({str(big)!r})), overlap_gx_import(raw({str(small)!r})), end=" ")
+import_gx()
+print(overlap_gx_import(raw({str(big)!r})))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    many_cores = len(os.sched_getaffinity(0)) > 1
+    assert done.stdout.split() == [str(many_cores), "False", "False"]
