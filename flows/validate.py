@@ -103,5 +103,6 @@ def _given_raws(sources: list[str], data_config: dict, store: DataStore) -> dict
         if ref.is_url:
             raise ValueError(f"validate reads local files; ingest URLs instead: {ref.location}")
         path = Path(ref.location)
-        raws[ref.location] = RawFile(sha256_of(path.read_bytes()), path, ref.location, 0)
+        data = path.read_bytes()
+        raws[ref.location] = RawFile(sha256_of(data), path, ref.location, len(data))
     return raws

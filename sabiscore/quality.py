@@ -117,10 +117,11 @@ def book_ids(odds: pd.DataFrame) -> np.ndarray:
     ids, distinct = np.zeros(len(odds), dtype=np.int64), 1
     for column in PRICE_GROUP:
         codes, uniques = pd.factorize(odds[column], use_na_sentinel=False)
-        if distinct * max(len(uniques), 1) >= 2**62:  # dense again before it could overflow
+        width = max(len(uniques), 1)
+        if distinct * width >= 2**62:  # dense again before it could overflow
             ids, seen = pd.factorize(ids)
             distinct = len(seen)
-        ids, distinct = ids * len(uniques) + codes, distinct * max(len(uniques), 1)
+        ids, distinct = ids * width + codes, distinct * width
     return pd.factorize(ids)[0].astype(np.int64)
 
 
@@ -129,12 +130,11 @@ def price_check_frame(odds: pd.DataFrame) -> pd.DataFrame:
     and the book's number (`book`, see `book_ids`). A price lacking a key column (say, of a
     row with no match id) belongs to no book: NaN for both."""
     frame = odds.copy()
-    frame["book"] = book_ids(frame)
+    frame["book"] = book = book_ids(frame)
     keyed = frame[list(PRICE_GROUP)].notna().all(axis=1)
-    per_book = frame["price"].groupby(frame["book"].to_numpy())
-    frame["outcomes_quoted"] = per_book.transform("size")
+    frame["outcomes_quoted"] = frame["price"].groupby(book).transform("size")
     inverse = 1.0 / frame["price"].where(frame["price"] > 0)
-    frame["overround"] = inverse.groupby(frame["book"].to_numpy()).transform("sum", min_count=1)
+    frame["overround"] = inverse.groupby(book).transform("sum", min_count=1)
     if not keyed.all():
         frame[["outcomes_quoted", "overround"]] = frame[["outcomes_quoted", "overround"]].where(
             keyed, np.nan

@@ -440,14 +440,11 @@ def file_partitions(
         ids = {m for m in rows["match_id"].to_numpy(dtype=object) if isinstance(m, str)}
         wanted = np.zeros(len(odds_ids) + 1, dtype=bool)  # the last slot: code -1
         wanted[[position[m] for m in ids if m in position]] = True
-        odds_rows = np.flatnonzero(wanted[odds_codes])
         q_mask = [k == (league, season) for k in q_keys]
         tables = {
             "matches": _rows(rows, (rows["status"] == "played").to_numpy()),
             "fixtures": _rows(rows, (rows["status"] == "fixture").to_numpy()),
-            "odds": (odds if len(odds_rows) == len(odds) else odds.iloc[odds_rows]).drop(
-                columns=["price_raw"], errors="ignore"
-            ),
+            "odds": _rows(odds, wanted[odds_codes]).drop(columns=["price_raw"], errors="ignore"),
             "quarantine": quarantine[q_mask] if len(quarantine) else quarantine,
             "price_warnings": warnings[warnings["match_id"].isin(ids)]
             if len(warnings)

@@ -219,8 +219,7 @@ def overlap_gx_import(raws: Mapping[str, RawFile]) -> bool:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    total = sum(raw.path.stat().st_size for raw in raws.values())
-    return cores > 1 and total >= OVERLAP_PARSE_BYTES
+    return cores > 1 and sum(raw.size for raw in raws.values()) >= OVERLAP_PARSE_BYTES
 
 
 @task(name="parse-files", cache_policy=NO_CACHE)
