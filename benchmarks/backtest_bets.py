@@ -11,7 +11,10 @@ side by side), and per strategy the bets, turnover, ROI, yield and CLV with thei
 intervals, plus the forecasts' scores on the same matches, and `agreement`: the ensemble's
 bets beside those of "Pinnacle's opening line as the model" — the bets both make, the
 ensemble's alone and the baseline's alone, each with its mean CLV and bootstrap interval (where
-the pooled forecast departs from the sharp line, do its bets still beat the close?).
+the pooled forecast departs from the sharp line, do its bets still beat the close?), and
+`close_confirms`: for the ensemble and Elo, the slope of Pinnacle's move from its opening to
+its closing line on the forecast's departure from that opening line (1: the close moved all the
+way to the forecast; 0: the departures foretold nothing), with its bootstrap interval.
 
     .venv/bin/python benchmarks/backtest_bets.py [--data PATH] [--first-test 2019-2020]
         [--config FILE]
@@ -152,6 +155,7 @@ def main() -> None:
                 "by_season": summary.get("by_season", {}),
                 "by_league": summary.get("by_league", {}),
                 "forecast_scores": summary["forecast_scores"],
+                "close_confirms": summary["close_confirms"],
                 "agreement": agreement(
                     Path(summary["report"]).parent / "bets.csv",
                     "ensemble",

@@ -31,6 +31,7 @@ from sabiscore.backtest import (
     Baseline,
     EloOutcomeModel,
     Window,
+    forecast_table,
     results_by_strategy,
     training_rows,
 )
@@ -42,6 +43,7 @@ from sabiscore.text import counted
 from tasks.backtest import (
     MARKET_REFERENCES,
     build_market,
+    compare_with_close,
     fit_elo_baseline,
     forecast_window,
     join_forecasts,
@@ -238,8 +240,26 @@ def backtest_bets_flow(
     scored = [MODEL, str(Baseline.ELO), *MARKET_REFERENCES]
     scores, curves = score_forecasts(forecasts, market, scored)
 
+    confirms = compare_with_close(
+        forecasts,
+        market,
+        [MODEL, str(Baseline.ELO)],
+        settings.n_boot,
+        settings.alpha,
+        settings.seed,
+    )
+
     meta = _report_meta(settings, policy, partitions, len(market.info), trained, windows)
-    files = write_report(_report_dir(report_dir, store), ledger, results, scores, curves, meta)
+    meta["close_confirms"] = confirms
+    files = write_report(
+        _report_dir(report_dir, store),
+        ledger,
+        results,
+        scores,
+        curves,
+        meta,
+        forecast_table(forecasts, market),
+    )
     publish_artifacts(files)
     run_id = None
     if log_to_mlflow:
@@ -257,6 +277,7 @@ def backtest_bets_flow(
         "strategies": strategies,
         **results_by_strategy(results),
         "forecast_scores": pooled.to_dict("records"),
+        "close_confirms": confirms,
         "windows": meta["windows"],
         "policy": policy.to_dict(),
         "flat_stake": settings.flat_stake,

@@ -39,7 +39,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import pandas as pd
 
-from sabiscore.betting import bankroll_curve, summarize, summary_with_ci
+from sabiscore.betting import bankroll_curve, bootstrap_interval, summarize, summary_with_ci
 from sabiscore.config import reject_unknown_keys
 from sabiscore.evaluation import OUTCOMES, market_probabilities, outcome_index
 from sabiscore.football_data import MIN_PRICE, book_prices
@@ -343,6 +343,75 @@ def betting_market(
         sharp_probabilities(wide, sharp_books, method),
         tuple(sharp_books),
     )
+
+
+def forecast_table(forecasts: Mapping[str, pd.DataFrame], market: BettingMarket) -> pd.DataFrame:
+    """One row per test match: date, league, season, result, each forecaster's `<name>_H/D/A`
+    and the fair close the bets are measured by (`closing_H/D/A`): the report's forecasts.csv.
+
+    >>> info = pd.DataFrame({"date": pd.to_datetime(["2020-01-01"]), "league": "E0",
+    ...     "season": "2019-2020", "result": "H"}, index=pd.Index(["m"], name="match_id"))
+    >>> line = pd.DataFrame([[0.5, 0.3, 0.2]], index=["m"], columns=list(OUTCOMES))
+    >>> market = BettingMarket(info, line, line, line)
+    >>> forecast_table({"ensemble": line}, market).columns.tolist()[4:]
+    ['ensemble_H', 'ensemble_D', 'ensemble_A', 'closing_H', 'closing_D', 'closing_A']
+    """
+    index = market.info.index
+    frames = {**forecasts, "closing": market.closing_prob}
+    parts = [market.info] + [
+        frame.reindex(index).loc[:, list(OUTCOMES)].add_prefix(f"{name}_")
+        for name, frame in frames.items()
+    ]
+    return pd.concat(parts, axis=1).rename_axis("match_id")
+
+
+def close_confirms(
+    forecast: pd.DataFrame,
+    opening: pd.DataFrame,
+    closing: pd.DataFrame,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """How far the line moved by the close towards where `forecast` departed from the sharp
+    `opening` line, on the matches all three price (H, D, A each).
+
+    `slope` is that of (closing − opening) on (forecast − opening), through the origin: 1 when
+    the close moves all the way to the forecast, 0 when the departures foretell nothing of the
+    move (a bet's CLV then comes from the soft book's price alone, not from the forecast);
+    `slope_ci` resamples matches. `corr` is the correlation of the two differences.
+
+    >>> opening = pd.DataFrame([[0.5, 0.25, 0.25], [0.4, 0.3, 0.3]], columns=list(OUTCOMES))
+    >>> departure = np.array([[0.1, -0.05, -0.05], [-0.1, 0.05, 0.05]])
+    >>> forecast, closing = opening + departure, opening + departure / 2
+    >>> result = close_confirms(forecast, opening, closing, n_boot=50)
+    >>> result["matches"], round(result["slope"], 6), round(result["corr"], 6)
+    (2, 0.5, 1.0)
+    """
+    columns = list(OUTCOMES)
+    index = forecast.index.intersection(opening.index).intersection(closing.index)
+    triple = [f.loc[index, columns].to_numpy(float) for f in (forecast, opening, closing)]
+    priced = np.isfinite(np.concatenate(triple, axis=1)).all(axis=1)
+    departure = (triple[0] - triple[1])[priced]
+    move = (triple[2] - triple[1])[priced]
+    if not len(departure):
+        return {"matches": 0, "slope": None, "slope_ci": [None, None], "corr": None}
+    together, alone = (departure * move).sum(axis=1), (departure**2).sum(axis=1)
+    low, high = bootstrap_interval(
+        lambda rows: together[rows].sum(axis=1) / alone[rows].sum(axis=1),
+        len(together),
+        n_boot,
+        alpha,
+        seed,
+    )
+    return {
+        "matches": int(len(departure)),
+        "slope": float(together.sum() / alone.sum()),
+        "slope_ci": [low, high],
+        "corr": float(np.corrcoef(departure.ravel(), move.ravel())[0, 1]),
+        "mean_abs_departure": float(np.abs(departure).mean()),
+        "mean_abs_move": float(np.abs(move).mean()),
+    }
 
 
 # --- bets ---------------------------------------------------------------------------------------

@@ -274,6 +274,27 @@ def bootstrap_ci(
     return _interval(np.concatenate(blocks), alpha)
 
 
+def bootstrap_interval(
+    statistic: Callable[[np.ndarray], np.ndarray],
+    n: int,
+    n_boot: int = 2000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of a statistic of `n` units resampled with replacement:
+    `statistic` takes a block of resample indices, shape (rows, n), and returns one value per
+    row (a ratio of sums, say, which `bootstrap_ci`'s mean of values cannot express).
+
+    >>> stakes = np.array([1.0, 2.0, 4.0]); profits = 0.1 * stakes  # every bet yields 10 %
+    >>> yields = lambda rows: profits[rows].sum(axis=1) / stakes[rows].sum(axis=1)
+    >>> [round(end, 6) for end in bootstrap_interval(yields, 3)]
+    [0.1, 0.1]
+    """
+    _check_bootstrap(n, n_boot, alpha)
+    blocks = [statistic(index) for index in _resamples(n, n_boot, seed)]
+    return _interval(np.concatenate(blocks), alpha)
+
+
 def summary_with_ci(
     bets: pd.DataFrame,
     initial_bankroll: float = 1.0,

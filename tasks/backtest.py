@@ -24,6 +24,7 @@ from sabiscore.backtest import (
     backtest_ledger,
     bankroll_paths,
     betting_market,
+    close_confirms,
     strategy_results,
     training_rows,
     walk_forward_windows,
@@ -150,6 +151,25 @@ def score_forecasts(
     return table, curves
 
 
+@task(name="compare-with-close", cache_policy=NO_CACHE)
+def compare_with_close(
+    forecasts: Mapping[str, pd.DataFrame],
+    market: BettingMarket,
+    names: Sequence[str],
+    n_boot: int,
+    alpha: float,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
+    """Per forecaster: how far Pinnacle's line moved by the close towards where the forecast
+    departed from Pinnacle's opening line (`sabiscore.backtest.close_confirms`)."""
+    opening = forecasts["pinnacle_open"]
+    return {
+        name: close_confirms(forecasts[name], opening, market.closing_prob, n_boot, alpha, seed)
+        for name in names
+        if name in forecasts
+    }
+
+
 # --- the report ---------------------------------------------------------------------------------
 
 
@@ -220,8 +240,34 @@ def report_markdown(
         if column in by.groups:
             lines += ["", f"## {title}", "", results_markdown(by.get_group(column))]
     lines += ["", "## The forecasts on the same matches", "", to_markdown(scores), ""]
+    if meta.get("close_confirms"):
+        lines += ["## Does the close confirm the forecasts?", "", close_markdown(meta), ""]
     lines += ["## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
     lines += ["", "## Windows", "", *windows, ""]
+    return "\n".join(lines)
+
+
+def close_markdown(meta: Mapping[str, Any]) -> str:
+    """The table of `compare_with_close`, with what its slope means."""
+    lines = [
+        "Where a forecast departs from Pinnacle's de-margined opening line, does Pinnacle's line "
+        "move that way by the close? Slope of (close − opening) on (forecast − opening), every "
+        "outcome of every match: 1 = the close moved all the way to the forecast, 0 = the "
+        "departures foretold nothing (bets then beat the close only through the soft book's "
+        f"price). Interval: {meta['ci_line'].replace('over bets', 'over matches')}.",
+        "",
+        "| forecaster | matches | slope [interval] | correlation | mean abs. departure |",
+        "|---|---:|---|---:|---:|",
+    ]
+    for name, row in meta["close_confirms"].items():
+        if not row["matches"]:
+            lines.append(f"| {name} | 0 | – | – | – |")
+            continue
+        low, high = row["slope_ci"]
+        lines.append(
+            f"| {name} | {row['matches']} | {row['slope']:.3f} [{low:.3f}, {high:.3f}] | "
+            f"{row['corr']:.3f} | {row['mean_abs_departure']:.4f} |"
+        )
     return "\n".join(lines)
 
 
@@ -233,8 +279,10 @@ def write_report(
     scores: pd.DataFrame,
     curves: Mapping[str, pd.DataFrame],
     meta: Mapping[str, Any],
+    forecasts: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """PNGs, the markdown report and the CSV tables in `out`; returns every file by name."""
+    """PNGs, the markdown report and the CSV tables in `out` (`forecasts`, one row per test
+    match, as forecasts.csv); returns every file by name."""
     from sabiscore.plots import (
         bankroll_plot,
         calibration_plot,
@@ -267,6 +315,9 @@ def write_report(
     results.to_csv(files["results"], index=False)
     ledger.to_csv(files["bets"], index=False)
     scores.to_csv(files["forecast_scores"], index=False)
+    if forecasts is not None:
+        files["forecasts"] = out / "forecasts.csv"
+        forecasts.to_csv(files["forecasts"])
     return files
 
 

@@ -142,6 +142,31 @@ def test_the_report_bets_and_plots_are_written(run) -> None:
     assert model.groupby("match_id")["stake"].sum().max() <= 0.05 + 1e-12  # the cap per match
 
 
+def test_the_forecasts_and_how_far_the_close_confirmed_them_are_reported(run) -> None:
+    summary, _ = run
+    folder = Path(summary["report"]).parent
+    table = pd.read_csv(folder / "forecasts.csv", index_col="match_id")
+    assert len(table) == summary["n_test_matches"] and table.index.is_unique
+    for name in ("ensemble", "elo", "pinnacle_open", "closing"):
+        triple = table[[f"{name}_{o}" for o in "HDA"]]
+        assert triple.notna().all(axis=None), name
+        assert (triple.sum(axis=1) - 1).abs().max() < 1e-9, name
+    assert set(table["result"]) <= {"H", "D", "A"}
+    # the slope, computed by hand from the written forecasts
+    for name in ("ensemble", "elo"):
+        cols = {k: [f"{k}_{o}" for o in "HDA"] for k in (name, "pinnacle_open", "closing")}
+        opening = table[cols["pinnacle_open"]].to_numpy()
+        departure = table[cols[name]].to_numpy() - opening
+        move = table[cols["closing"]].to_numpy() - opening
+        reported = summary["close_confirms"][name]
+        assert reported["matches"] == len(table)
+        slope = (departure * move).sum() / (departure**2).sum()
+        assert reported["slope"] == pytest.approx(slope, rel=1e-6)
+        low, high = reported["slope_ci"]
+        assert low <= reported["slope"] <= high
+    assert "## Does the close confirm the forecasts?" in Path(summary["report"]).read_text()
+
+
 def test_the_run_is_in_mlflow_and_prefect(run) -> None:
     import mlflow
     from prefect.artifacts import Artifact
@@ -233,7 +258,7 @@ def test_windows_side_by_side_bet_exactly_as_one_after_another(
     ]
     for name, summary in runs.items():
         assert list(map(window, summary["windows"])) == list(map(window, sequential["windows"]))
-        for table in ("bets.csv", "forecast_scores.csv", "results.csv"):
+        for table in ("bets.csv", "forecast_scores.csv", "results.csv", "forecasts.csv"):
             ours = (tmp_path / name / "report" / table).read_bytes()
             assert ours == (tmp_path / "sequential" / "report" / table).read_bytes(), (name, table)
         assert summary["overall"] == sequential["overall"], name

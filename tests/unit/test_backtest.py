@@ -23,8 +23,10 @@ from sabiscore.backtest import (
     backtest_ledger,
     bankroll_paths,
     betting_market,
+    close_confirms,
     every_outcome_bets,
     favourite_bets,
+    forecast_table,
     opening_prices,
     policy_bets,
     results_by_strategy,
@@ -561,3 +563,64 @@ def test_the_flat_baselines_on_the_shared_test_seasons(football_data_dir: Path) 
         assert row["clv_bets"] == row["bets"]
         assert -0.08 < row["clv_mean"] < -0.02 and row["clv_high"] < 0, row
         assert -0.12 < row["yield"] < 0.01, row
+
+
+# --- does the close confirm a forecast's departures from the opening line? ------------------
+
+
+def _lines(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    opening = rng.dirichlet([4.0, 3.0, 3.0], size=n)
+    step = rng.normal(0.0, 0.02, size=(n, 3))
+    return pd.DataFrame(opening, columns=list("HDA")), step - step.mean(axis=1, keepdims=True)
+
+
+def test_a_close_that_moves_all_the_way_to_the_forecast_has_slope_one() -> None:
+    opening, step = _lines(400, 1)
+    forecast = opening + step
+    result = close_confirms(forecast, opening, forecast, n_boot=200)
+    assert result["matches"] == 400
+    assert result["slope"] == pytest.approx(1.0) and result["corr"] == pytest.approx(1.0)
+    assert result["slope_ci"] == pytest.approx([1.0, 1.0])
+
+
+def test_departures_unrelated_to_the_move_have_slope_near_zero() -> None:
+    opening, step = _lines(4000, 2)
+    _, other = _lines(4000, 3)
+    result = close_confirms(opening + step, opening, opening + other, n_boot=500)
+    low, high = result["slope_ci"]
+    assert low < 0 < high and abs(result["slope"]) < 0.05
+    assert abs(result["corr"]) < 0.05
+
+
+def test_half_the_move_by_hand_and_unpriced_matches_left_out() -> None:
+    opening, step = _lines(50, 4)
+    forecast, closing = opening + step, opening + step / 2
+    closing.iloc[:10] = np.nan  # no closing line: not counted
+    forecast.iloc[10:12, 0] = np.nan  # no forecast: not counted
+    result = close_confirms(forecast, opening, closing, n_boot=100)
+    assert result["matches"] == 38
+    assert result["slope"] == pytest.approx(0.5)
+    assert result["mean_abs_departure"] == pytest.approx(np.abs(step[12:]).mean())
+
+
+def test_no_common_priced_match_reports_nothing() -> None:
+    opening, step = _lines(5, 5)
+    empty = opening.iloc[:0]
+    assert close_confirms(opening + step, opening, empty)["slope"] is None
+
+
+def test_forecast_table_has_a_row_per_test_match_and_the_fair_close() -> None:
+    opening, step = _lines(3, 6)
+    index = pd.Index(["a", "b", "c"], name="match_id")
+    opening.index = index
+    info = pd.DataFrame(
+        {"date": pd.to_datetime(["2020-01-01"] * 3), "league": "E0", "season": "2019-2020"},
+        index=index,
+    ).assign(result=["H", "D", "A"])
+    market = BettingMarket(info, opening, opening + step, opening)
+    model = (opening + step).iloc[[2, 0]]  # a match without a forecast stays, empty
+    table = forecast_table({"ensemble": model}, market)
+    assert table.index.tolist() == ["a", "b", "c"]
+    assert table.loc["b", ["ensemble_H", "ensemble_D", "ensemble_A"]].isna().all()
+    np.testing.assert_allclose(table[["closing_H", "closing_D", "closing_A"]], opening + step)
