@@ -18,7 +18,7 @@ forecast, and Pinnacle's closing line is the standard a model has to approach.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -263,6 +263,25 @@ def market_forecasts(
 
 
 # --- comparing forecasters ----------------------------------------------------------------------
+
+
+def unpriced(forecasts: Mapping[str, pd.DataFrame], results: pd.Series) -> list[str]:
+    """The forecasters without a full H/D/A row on any match of `results` that has a result:
+    a book the files lack (no Pinnacle columns, say). Left in, they would empty
+    `common_matches`; a caller leaves them out and says so.
+
+    >>> results = pd.Series(["H", None], index=["m1", "m2"])
+    >>> some = pd.DataFrame({"H": [0.5, np.nan], "D": 0.3, "A": 0.2}, index=["m1", "m2"])
+    >>> none = pd.DataFrame({"H": [np.nan, 0.5], "D": 0.3, "A": 0.2}, index=["m1", "m2"])
+    >>> unpriced({"some": some, "none": none}, results)
+    ['none']
+    """
+    played = results.index[results.notna()]
+    return [
+        name
+        for name, probs in forecasts.items()
+        if not probs.reindex(played).loc[:, list(OUTCOMES)].notna().all(axis=1).any()
+    ]
 
 
 def common_matches(forecasts: dict[str, pd.DataFrame], results: pd.Series) -> pd.Index:

@@ -25,6 +25,7 @@ from sabiscore.evaluation import (
     outcome_index,
     reliability_curve,
     to_markdown,
+    unpriced,
 )
 from sabiscore.features import FeatureConfig, build_features, feature_columns
 from sabiscore.football_data import one_x_two
@@ -115,7 +116,8 @@ def evaluate_forecasts(
     market: pd.DataFrame,
     settings: dict[str, Any],
 ) -> Evaluation:
-    """Ensemble, each base model and the de-margined market, scored on the same matches."""
+    """Ensemble, each base model and the de-margined market (each book that prices at least one
+    test match), scored on the same matches."""
     columns = list(RESULT_CODES)
     forecasts = {"ensemble": pd.DataFrame(stack.predict_proba(X), index=X.index, columns=columns)}
     for fit in fits:
@@ -127,8 +129,12 @@ def evaluate_forecasts(
         market_probs = market_forecast(X, stack.market_columns)
         forecasts[MARKET] = pd.DataFrame(market_probs, index=X.index, columns=columns)
     names = settings.get("market_forecasters")
-    forecasts.update(market_forecasts(market.loc[X.index], settings["implied_method"], names))
+    market_lines = market_forecasts(market.loc[X.index], settings["implied_method"], names)
     results = info.loc[X.index, "result"]
+    for name in unpriced(market_lines, results):  # a book the files lack: it would empty the table
+        print(f"{name}: no price on any test match, left out of the table")
+        del market_lines[name]
+    forecasts.update(market_lines)
     table = comparison_table(
         forecasts, results, info.loc[X.index, "league"], n_bins=settings.get("calibration_bins", 10)
     )

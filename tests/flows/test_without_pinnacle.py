@@ -1,0 +1,89 @@
+"""Files without Pinnacle's columns (a user's own data, leagues Pinnacle does not price):
+the pipeline and the betting backtest run, and leave the missing book out of their tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from flows.backtest import backtest_bets_flow
+from flows.pipeline import pipeline_flow
+from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
+from sabiscore.synthetic import write_football_data_csvs as write_csvs
+
+pytestmark = pytest.mark.slow
+
+SMALL = {
+    "train": {
+        "models": {"lightgbm": {"n_estimators": 20}},
+        "stacking": {"n_folds": 3, "members": ["market", "lightgbm"]},
+    },
+    "promotion": {"refit": {"enabled": False}},
+    "backtest": {"n_boot": 200},
+}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three seasons of one league with every Pinnacle column taken out, as the files of a book
+    that is not quoted."""
+    root = tmp_path_factory.mktemp("no-pinnacle")
+    config = SyntheticConfig(
+        seed=11,
+        first_season=2020,
+        n_seasons=3,
+        leagues=(LeagueSpec(code="SY1", n_teams=12, tier=1, country="Sylvania"),),
+    )
+    write_csvs(generate_league(config), root)
+    out = {}
+    for path in sorted(root.glob("*/*.csv")):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        pinnacle = [c for c in frame.columns if c.startswith("PS")]
+        assert pinnacle, "the synthetic files carry Pinnacle's prices to take out"
+        frame.drop(columns=pinnacle).to_csv(path, index=False)
+        out[path.stem] = path
+    (root / "small.yaml").write_text(yaml.safe_dump(SMALL))
+    return out
+
+
+def test_the_pipeline_trains_and_says_the_market_rule_did_not_apply(
+    files: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    summary = pipeline_flow(
+        sources=[str(p) for p in files.values()],
+        data_dir=str(tmp_path / "store"),
+        config_path=str(next(iter(files.values())).parents[1] / "small.yaml"),
+    )
+    names = [row["forecaster"] for row in summary["training"]["rows"]]
+    assert "pinnacle_open" not in names
+    assert {"ensemble", "market", "bet365_open", "pinnacle_close"} <= set(names)
+    assert (
+        "pinnacle_open: no price on any test match, left out of the table"
+        in caplog.text  # the run's log (Prefect's log_prints)
+    )
+    assert summary["registered_version"] == "1"
+    assert "market rule did not apply (market.when_missing: skip)" in summary["reason"]
+    assert summary["promoted"] is True
+
+
+def test_the_backtest_bets_and_reports_without_the_sharp_baseline(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    seasons = sorted(files)
+    summary = backtest_bets_flow(
+        train_sources=[str(files[seasons[0]])],
+        test_sources=[str(files[s]) for s in seasons[1:]],
+        data_dir=str(tmp_path / "store"),
+        config_path=str(files[seasons[0]].parents[1] / "small.yaml"),
+        log_to_mlflow=False,
+    )
+    scored = [row["forecaster"] for row in summary["forecast_scores"]]
+    assert "pinnacle_open" not in scored and {"ensemble", "elo", "bet365_open"} <= set(scored)
+    assert summary["overall"]["pinnacle_open"]["bets"] == 0  # no line: no bet
+    assert summary["overall"]["every_outcome"]["bets"] > 0
+    assert summary["close_confirms"]["ensemble"]["matches"] == 0  # no opening line to depart from
+    table = pd.read_csv(Path(summary["report"]).parent / "forecasts.csv")
+    assert table["pinnacle_open_H"].isna().all() and table["ensemble_H"].notna().all()
