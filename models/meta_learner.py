@@ -113,6 +113,14 @@ def market_forecast(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
     return normalised_market(X[list(columns)].to_numpy(dtype=float, na_value=np.nan))
 
 
+def has_market_rows(X: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether enough rows of X carry the sharp opening line for the market to be a member
+    (every column present, and a full line on at least one row per class)."""
+    if any(column not in X.columns for column in columns):
+        return True  # the member's own check names the missing columns
+    return int(np.isfinite(market_forecast(X, columns)).all(axis=1).sum()) >= N_CLASSES
+
+
 def normalised_market(probs: np.ndarray) -> np.ndarray:
     """(n, 3) sharp-line values as probabilities summing to 1; a row of NaN where not quoted
     (a value missing or not positive). The stack and the compiled ensemble both read it here.

@@ -17,7 +17,7 @@ import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,10 @@ CORE_ALIASES: dict[str, tuple[str, ...]] = {
     "ht_away_goals": ("HTAG",),
     "ht_result": ("HTR",),
     "referee": ("Referee",),
+    # the extra leagues' layout (football-data.co.uk/new/ARG.csv ...): no Div; these instead
+    "country": ("Country",),
+    "league_name": ("League",),
+    "season_label": ("Season",),
 }
 
 #: Match statistics, where present: canonical name -> header.
@@ -59,6 +63,8 @@ STAT_COLUMNS: dict[str, str] = {
 }
 
 REQUIRED_CORE = ("div", "date", "home_team", "away_team", "home_goals", "away_goals", "result")
+#: The extra leagues' files name their league and season in these columns instead of `Div`.
+EXTRA_LAYOUT = ("league_name", "season_label")
 RESULT_COLUMNS = ("home_goals", "away_goals", "result")
 
 #: Bookmaker codes -> readable names. Unknown codes are kept, lower-cased: a new bookmaker in
@@ -119,10 +125,17 @@ class ColumnMap:
     odds: tuple[tuple[int, OddsColumn], ...]
     unknown: tuple[str, ...] = ()
 
+    @property
+    def extra_layout(self) -> bool:
+        """One of football-data's extra leagues' files: one league, all its seasons, no Div."""
+        return "div" not in self.core and all(name in self.core for name in EXTRA_LAYOUT)
+
     def missing_required(self) -> list[str]:
         """Required columns the header lacks. A fixture list (football-data's `fixtures.csv`)
         has no result columns at all: that is complete, every row an upcoming match."""
         missing = [name for name in REQUIRED_CORE if name not in self.core]
+        if "div" in missing and self.extra_layout:
+            missing.remove("div")  # the league's code is the file's name (`league_code`)
         if set(missing) == set(RESULT_COLUMNS):
             return []
         return missing
@@ -187,6 +200,10 @@ def classify_columns(header: Sequence[str]) -> ColumnMap:
             outcome = "over" if match["side"] == ">" else "under"
             odds.append((i, OddsColumn(name, code, bookmaker_name(code), phase, "ou2.5", outcome)))
     odds.sort(key=lambda item: item[0])
+    if "div" not in core and all(name in core for name in EXTRA_LAYOUT):
+        # the extra leagues' prices are closing prices, with a C (PSCH) or without (older PH):
+        # never read one as an opening price, which the features would then see before kick-off
+        odds = [(i, replace(c, phase="close")) for i, c in odds]
 
     used = set(core.values()) | set(stats.values()) | {i for i, _ in odds}
     unknown = tuple(name for name, i in index.items() if i not in used and name)
@@ -339,6 +356,37 @@ def make_match_id(league: str, date: pd.Timestamp, home_team: str, away_team: st
 
 def _id_text(league: str, day: str, home_team: str, away_team: str) -> str:
     return f"{_slug(league)}-{day}-{_slug(home_team)}-{_slug(away_team)}"
+
+
+def league_code(source: str) -> str:
+    """The league code of an extra leagues' file: its name, as football-data.co.uk names them
+    (`new/ARG.csv` is Argentina's). Raises `FileFormatError` for a name that is not a code.
+
+    >>> league_code("https://www.football-data.co.uk/new/ARG.csv"), league_code("data/swz.csv")
+    ('ARG', 'SWZ')
+    """
+    name = re.split(r"[\\/]", source.split("?", 1)[0].rstrip("/"))[-1]
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    if not re.fullmatch(r"[A-Za-z0-9_]{1,12}", stem):
+        raise FileFormatError(
+            f"a file of football-data's extra leagues (Country, League and Season columns, no "
+            f"Div) is named after its league, as football-data names them (ARG.csv, SWE.csv): "
+            f"{name!r} is not such a name"
+        )
+    return stem.upper()
+
+
+def season_labels(raw: pd.Series) -> pd.Series:
+    """The extra leagues' Season column as this project writes seasons: `2012/2013` becomes
+    `2012-2013`; a calendar-year league's `2012` stays `2012`; anything else is None.
+
+    >>> season_labels(pd.Series(["2012/2013", "2023", " 2019/20 ", ""])).tolist()
+    ['2012-2013', '2023', None, None]
+    """
+    text = raw.str.strip()
+    split = text.str.fullmatch(r"\d{4}/\d{4}")
+    labels = text.where(split | text.str.fullmatch(r"\d{4}"), None)
+    return labels.str.replace("/", "-", regex=False).astype(object).where(labels.notna(), None)
 
 
 def season_of(date: pd.Timestamp, start_month: int = 7) -> str:
@@ -539,7 +587,10 @@ def _match_table(
         time_raw.where(time_raw.str.fullmatch(r"\d{1,2}:\d{2}"), "00:00") + ":00",
         errors="coerce",
     ).fillna(pd.Timedelta(0))
-    league = core("div").replace("", None)
+    if columns.extra_layout:  # one league per file, named by the file; its Season column
+        league = pd.Series(league_code(source), index=date_raw.index, dtype=object)
+    else:
+        league = core("div").replace("", None)
     home, away = core("home_team"), core("away_team")
     home_goals_raw, away_goals_raw = core("home_goals"), core("away_goals")
     result = core("result").str.upper()
@@ -567,7 +618,9 @@ def _match_table(
     identified = date.notna() & league.notna() & (home != "") & (away != "")
     data |= {
         "status": status,
-        "season": _file_seasons(date, league, status, season_start_month),
+        "season": _extra_seasons(core("season_label"), date, season_start_month)
+        if columns.extra_layout
+        else _file_seasons(date, league, status, season_start_month),
         "match_id": _match_ids(identified, league, date, home, away),
         "source": source,
         "line": [line for line, _ in rows],
@@ -625,6 +678,16 @@ def _file_seasons(
     in_league = league.isin(list(top))
     seasons[in_league] = league[in_league].map(top)
     return seasons
+
+
+def _extra_seasons(raw: pd.Series, date: pd.Series, start_month: int) -> pd.Series:
+    """Each row's own season, from the Season column (the date's season where it is unreadable):
+    an extra leagues' file holds every season of its league."""
+    labels = season_labels(raw)
+    missing = labels.isna() & date.notna()
+    if missing.any():
+        labels[missing] = [season_of(day, start_month) for day in date[missing]]
+    return labels
 
 
 def _odds_table(

@@ -102,9 +102,17 @@ def finish_stack(
     """The members' fits once done, and the stack (`train.stacking`) on their out-of-fold
     forecasts."""
     from models import build_meta_learner
+    from models.meta_learner import has_market_rows
 
     fits = [member.result() for member in members]
-    return fit_stack(build_meta_learner(train_settings), fits, X, y), fits
+    stack = build_meta_learner(train_settings)
+    if stack.market and not has_market_rows(X, stack.market_columns):
+        print(
+            "the market is left out of the stack: hardly any training match has an opening "
+            "price (files with closing prices only, as football-data's extra leagues)"
+        )
+        stack.market = False
+    return fit_stack(stack, fits, X, y), fits
 
 
 @task(name="evaluate", cache_policy=NO_CACHE)

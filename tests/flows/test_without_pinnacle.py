@@ -1,5 +1,6 @@
-"""Files without Pinnacle's columns (a user's own data, leagues Pinnacle does not price):
-the pipeline and the betting backtest run, and leave the missing book out of their tables."""
+"""Files without Pinnacle's columns (a user's own data, leagues Pinnacle does not price), and
+football-data's extra leagues' files (closing prices only): the pipeline, the training flow and
+the betting backtest run, and leave what is missing out of their tables."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import pytest
 import yaml
 
 from flows.backtest import backtest_bets_flow
+from flows.ingest import ingest_flow
 from flows.pipeline import pipeline_flow
+from flows.train import train_flow
 from sabiscore.synthetic import LeagueSpec, SyntheticConfig, generate_league
 from sabiscore.synthetic import write_football_data_csvs as write_csvs
 
@@ -87,3 +90,61 @@ def test_the_backtest_bets_and_reports_without_the_sharp_baseline(
     assert summary["close_confirms"]["ensemble"]["matches"] == 0  # no opening line to depart from
     table = pd.read_csv(Path(summary["report"]).parent / "forecasts.csv")
     assert table["pinnacle_open_H"].isna().all() and table["ensemble_H"].notna().all()
+
+
+def _extra_leagues_file(season_files: list[Path], out: Path) -> Path:
+    """The synthetic seasons as one of football-data's extra leagues' files (their layout:
+    Country, League, Season, Home, Away, HG, AG, Res and closing prices only)."""
+    frames = []
+    for path in season_files:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        closing = {
+            f"{book}C{o}": f"{book}C{o}" for book in ("PS", "Max", "Avg", "B365") for o in "HDA"
+        }
+        frame = pd.DataFrame(
+            {
+                "Country": "Sylvania",
+                "League": "Premier",
+                "Season": path.stem.replace("-", "/"),
+                "Date": raw["Date"],
+                "Time": raw["Time"],
+                "Home": raw["HomeTeam"],
+                "Away": raw["AwayTeam"],
+                "HG": raw["FTHG"],
+                "AG": raw["FTAG"],
+                "Res": raw["FTR"],
+            }
+        )
+        frames.append(frame.join(raw[list(closing)]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.concat(frames).to_csv(out, index=False)
+    return out
+
+
+def test_an_extra_leagues_file_trains_the_models_without_the_market(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path_factory.mktemp("extra-source")
+    config = SyntheticConfig(
+        seed=12,
+        first_season=2020,
+        n_seasons=3,
+        leagues=(LeagueSpec(code="SY1", n_teams=12, tier=1, country="Sylvania"),),
+    )
+    write_csvs(generate_league(config), root)
+    source = _extra_leagues_file(sorted(root.glob("SY1/*.csv")), tmp_path / "new" / "SYL.csv")
+    store = tmp_path / "store"
+    ingested = ingest_flow(sources=[str(source)], data_dir=str(store))
+    assert ingested["files"] == 1 and ingested["errors"] == []
+    from sabiscore.store import DataStore
+
+    matches = DataStore(store).load("matches")
+    assert set(matches["league"]) == {"SYL"}
+    assert sorted(set(matches["season"])) == ["2020-2021", "2021-2022", "2022-2023"]
+    override = tmp_path / "small.yaml"
+    override.write_text(yaml.safe_dump(SMALL))
+    summary = train_flow(data_dir=str(store), config_path=str(override), log_to_mlflow=False)
+    names = [row["forecaster"] for row in summary["rows"]]
+    assert names == ["ensemble", "lightgbm", "pinnacle_close"]  # no opening line of any book
+    assert "the market is left out of the stack" in caplog.text
+    assert summary["n_test"] == 132

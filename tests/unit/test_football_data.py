@@ -698,3 +698,69 @@ def test_match_chunks_refuse_what_parse_refuses():
         next(iter_match_chunks(b"<html>login</html>", "x.csv", 10))
     with pytest.raises(FileFormatError, match="header but no data rows"):
         next(iter_match_chunks(csv_bytes(HEADER, []), "x.csv", 10))
+
+
+# --- the extra leagues' layout (football-data.co.uk/new/<CODE>.csv) ---------------------------
+
+#: The header of the extra leagues' files: one league, every season, closing prices only.
+EXTRA_HEADER = (
+    "Country,League,Season,Date,Time,Home,Away,HG,AG,Res,PSCH,PSCD,PSCA,MaxCH,MaxCD,MaxCA,"
+    "AvgCH,AvgCD,AvgCA,BFECH,BFECD,BFECA,B365CH,B365CD,B365CA"
+)
+PRICES = "2.10,3.40,3.60,2.20,3.50,3.80,2.05,3.30,3.50,2.16,3.55,3.90,2.00,3.30,3.50"
+EXTRA = "\r\n".join(
+    [
+        EXTRA_HEADER,
+        f"Sweden,Allsvenskan,2022,02/04/2022,14:00,Malmo FF,AIK,2,1,H,{PRICES}",
+        f"Sweden,Allsvenskan,2022,06/11/2022,15:00,AIK,Malmo FF,0,0,D,{PRICES}",
+        f"Sweden,Allsvenskan,2023,01/04/2023,14:00,AIK,Hacken,1,3,A,{PRICES}",
+        "",
+    ]
+).encode()
+
+
+def test_an_extra_leagues_file_takes_its_league_from_its_name_and_seasons_from_its_rows():
+    parsed = parse_football_data(EXTRA, "https://www.football-data.co.uk/new/SWE.csv")
+    m = parsed.matches
+    assert m["league"].tolist() == ["SWE"] * 3
+    # a calendar-year league: each row its own season, never the file's most common one
+    assert m["season"].tolist() == ["2022", "2022", "2023"]
+    assert m["match_id"].tolist()[0] == make_match_id(
+        "SWE", pd.Timestamp("2022-04-02"), "Malmo FF", "AIK"
+    )
+    assert m["result"].tolist() == ["H", "D", "A"] and m["home_goals"].tolist() == [2, 0, 1]
+    assert m["kickoff"].iloc[0] == pd.Timestamp("2022-04-02 14:00")
+    books = parsed.odds.groupby(["bookmaker", "phase"], observed=True).size()
+    assert set(books.index) == {
+        (book, "close")
+        for book in ("pinnacle", "market_max", "market_avg", "betfair_exchange", "bet365")
+    }
+    assert (books == 9).all()  # three matches x three outcomes each
+    wide = one_x_two(parsed.odds)
+    assert wide.loc[m["match_id"].iloc[0], "pinnacle_close_H"] == 2.10
+
+
+def test_an_extra_leagues_season_label_with_two_years_and_an_unreadable_one():
+    text = EXTRA.decode().replace(",2022,02/04/2022", ",2021/2022,02/04/2022")
+    text = text.replace(",2023,01/04/2023", ",next,01/04/2023")
+    m = parse_football_data(text.encode(), "data/swe.csv").matches
+    assert m["league"].tolist() == ["SWE"] * 3
+    assert m["season"].tolist() == ["2021-2022", "2022", "2022-2023"]  # unreadable: the date's
+
+
+def test_an_extra_leagues_file_not_named_after_a_league_is_refused_with_the_reason():
+    with pytest.raises(FileFormatError, match=r"named after its league.*'Sweden \(1\)\.csv'"):
+        parse_football_data(EXTRA, "downloads/Sweden (1).csv")
+
+
+def test_a_file_without_div_or_the_extra_leagues_columns_is_still_refused():
+    header = EXTRA_HEADER.replace("Season,", "Year,")
+    with pytest.raises(FileFormatError, match="header lacks Div"):
+        parse_football_data(f"{header}\r\n".encode() + EXTRA.split(b"\r\n", 1)[1], "x/SWE.csv")
+
+
+def test_an_older_extra_leagues_file_without_the_c_suffix_is_read_as_closing_prices():
+    text = EXTRA.decode().replace("PSCH,PSCD,PSCA,MaxCH,MaxCD,MaxCA", "PH,PD,PA,MaxH,MaxD,MaxA")
+    odds = parse_football_data(text.encode(), "x/SWE.csv").odds
+    assert set(odds["phase"]) == {"close"}  # never an opening price the features would read
+    assert {"pinnacle", "market_max"} <= set(odds["bookmaker"])
