@@ -56,6 +56,20 @@ def football_data_urls(base_url: str, leagues: Iterable[str], seasons: Iterable[
     return [f"{base}/{season_code(s)}/{lg}.csv" for s in seasons for lg in leagues]
 
 
+#: Where football-data.co.uk keeps its extra leagues' files, one per league (`ARG.csv`, ...).
+EXTRA_URL = "https://www.football-data.co.uk/new"
+
+
+def extra_league_urls(extra_url: str, leagues: Iterable[str]) -> list[str]:
+    """`<extra_url>/<CODE>.csv` for every extra league (each file holds all its seasons).
+
+    >>> extra_league_urls("https://x/new/", ["SWE", "usa"])
+    ['https://x/new/SWE.csv', 'https://x/new/USA.csv']
+    """
+    base = extra_url.rstrip("/")
+    return [f"{base}/{code.upper()}.csv" for code in leagues]
+
+
 def default_sources(
     configured: Iterable[str], stored_leagues: Iterable[str], synthetic_leagues: Iterable[str]
 ) -> tuple[list[str], str | None]:
@@ -96,6 +110,9 @@ def resolve(source: str, football_data: Mapping[str, Any] | None = None) -> list
             raise SourceError("no football_data section in the data config")
         urls = football_data_urls(
             football_data["base_url"], football_data["leagues"], football_data["seasons"]
+        )
+        urls += extra_league_urls(
+            football_data.get("extra_url", EXTRA_URL), football_data.get("extra_leagues") or ()
         )
         return [SourceRef(u, True) for u in urls]
     if is_url(source):

@@ -115,6 +115,35 @@ def test_resolve_football_data_with_config():
     assert [r.name for r in refs] == ["E0.csv", "D1.csv"]
 
 
+def test_resolve_football_data_reads_each_extra_league_once_with_all_its_seasons():
+    config = {
+        "base_url": BASE,
+        "leagues": ["E0"],
+        "seasons": ["2023-2024", "2024-2025"],
+        "extra_url": "https://www.football-data.co.uk/new",
+        "extra_leagues": ["SWE", "ARG"],
+    }
+    assert [r.location for r in resolve(FOOTBALL_DATA, config)] == [
+        f"{BASE}/2324/E0.csv",
+        f"{BASE}/2425/E0.csv",
+        "https://www.football-data.co.uk/new/SWE.csv",
+        "https://www.football-data.co.uk/new/ARG.csv",
+    ]
+
+
+def test_the_shipped_config_has_no_extra_league_and_knows_where_they_live():
+    from sabiscore.config import load_config
+
+    football_data = load_config()["data"]["football_data"]
+    assert football_data["extra_leagues"] == []
+    assert football_data["extra_url"] == "https://www.football-data.co.uk/new"
+    assert [r.location for r in resolve(FOOTBALL_DATA, football_data)] == [
+        f"{football_data['base_url']}/{code}/{league}.csv"
+        for code in ("2324", "2425")
+        for league in football_data["leagues"]
+    ]
+
+
 @pytest.mark.parametrize("config", [None, {}])
 def test_resolve_football_data_without_config(config):
     with pytest.raises(SourceError, match="no football_data section"):
