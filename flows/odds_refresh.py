@@ -23,7 +23,13 @@ from prefect.logging import get_run_logger
 from flows.ingest import ingest_flow
 from flows.run_names import odds_refresh_run_name
 from sabiscore.config import default_data_dir, load_config
-from sabiscore.live import LiveSnapshot, live_kind, snapshot_partitions
+from sabiscore.live import (
+    LiveSnapshot,
+    calendar_year_leagues,
+    in_calendar_seasons,
+    live_kind,
+    snapshot_partitions,
+)
 from sabiscore.serving_state import fixture_listing
 from sabiscore.store import DataStore
 from tasks.ledger import publish_ledger
@@ -116,7 +122,9 @@ def store_snapshot(store: DataStore, snapshot: LiveSnapshot) -> dict[str, int]:
     store's price history; returns the counts."""
     history = {}
     kind = live_kind(snapshot.source)
-    for entry in store.manifest()["partitions"].values():
+    entries = store.manifest()["partitions"].values()
+    snapshot = in_calendar_seasons(snapshot, calendar_year_leagues(entries))
+    for entry in entries:
         if entry.get("kind") == kind and "price_history" in entry["files"]:
             history[(entry["league"], entry["season"])] = pd.read_parquet(
                 store.root / entry["files"]["price_history"]

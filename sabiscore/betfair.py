@@ -29,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from sabiscore.config import reject_unknown_keys
-from sabiscore.football_data import make_match_id, season_of
+from sabiscore.football_data import make_match_id, season_of, uk_day
 from sabiscore.live import (
     FIXTURE_COLUMNS,
     ODDS_COLUMNS,
@@ -299,7 +299,7 @@ def _fixture(
     except (ValueError, TypeError):
         return _aside(league, runners.home, runners.away, f"market {market_id}: no start time")
     home, away = aliases.known(runners.home), aliases.known(runners.away)
-    date = kickoff.normalize()
+    date = uk_day(kickoff)  # the day football-data's files will give it (UK time)
     fixture = {
         "match_id": make_match_id(league, date, home, away),
         "league": league,

@@ -358,6 +358,21 @@ def _id_text(league: str, day: str, home_team: str, away_team: str) -> str:
     return f"{_slug(league)}-{day}-{_slug(home_team)}-{_slug(away_team)}"
 
 
+#: football-data.co.uk writes dates and kick-off times in UK time, so a match's id carries its
+#: UK day. Live sources give UTC: `uk_day` turns their kick-off into the day the files will use.
+UK_TIME = "Europe/London"
+
+
+def uk_day(kickoff_utc: pd.Timestamp) -> pd.Timestamp:
+    """The UK calendar day (naive midnight) of a naive UTC kick-off.
+
+    >>> uk_day(pd.Timestamp("2024-08-24 23:30")), uk_day(pd.Timestamp("2024-12-07 23:30"))
+    (Timestamp('2024-08-25 00:00:00'), Timestamp('2024-12-07 00:00:00'))
+    """
+    local = kickoff_utc.tz_localize("UTC").tz_convert(UK_TIME)
+    return pd.Timestamp(local.date())
+
+
 def league_code(source: str) -> str:
     """The league code of an extra leagues' file: its name, as football-data.co.uk names them
     (`new/ARG.csv` is Argentina's). Raises `FileFormatError` for a name that is not a code.

@@ -19,7 +19,8 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import pandas as pd
 
@@ -161,6 +162,39 @@ def live_kind(source: str) -> str:
     'live-the-odds-api'
     """
     return f"live-{re.sub(r'[^a-z0-9]+', '-', source.lower()).strip('-')}"
+
+
+def calendar_year_leagues(partitions: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Leagues whose stored results are all in calendar-year seasons (`2024`: football-data's
+    extra leagues such as SWE or USA), from the manifest's partition entries.
+
+    >>> calendar_year_leagues([{"kind": "results", "league": "SWE", "season": "2024"},
+    ...     {"kind": "results", "league": "E0", "season": "2023-2024"}])
+    {'SWE'}
+    """
+    seasons: dict[str, set[str]] = {}
+    for entry in partitions:
+        if entry.get("kind") == "results":
+            seasons.setdefault(str(entry["league"]), set()).add(str(entry["season"]))
+    return {
+        league for league, held in seasons.items() if all(re.fullmatch(r"\d{4}", s) for s in held)
+    }
+
+
+def in_calendar_seasons(snapshot: LiveSnapshot, leagues: Iterable[str]) -> LiveSnapshot:
+    """The snapshot with the fixtures (and prices) of `leagues` in their calendar year's season,
+    as that league's files name them: a live source knows only European seasons."""
+    leagues = set(leagues)
+    fixtures, odds = snapshot.fixtures.copy(), snapshot.odds.copy()
+    chosen = fixtures["league"].isin(leagues)
+    if not chosen.any():
+        return snapshot
+    years = pd.to_datetime(fixtures.loc[chosen, "date"]).dt.year.astype(str)
+    fixtures.loc[chosen, "season"] = years
+    season_of_match = dict(zip(fixtures.loc[chosen, "match_id"], years, strict=True))
+    priced = odds["match_id"].isin(list(season_of_match))
+    odds.loc[priced, "season"] = odds.loc[priced, "match_id"].map(season_of_match)
+    return replace(snapshot, fixtures=fixtures, odds=odds)
 
 
 def snapshot_partitions(

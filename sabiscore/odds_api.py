@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from sabiscore.config import reject_unknown_keys
-from sabiscore.football_data import make_match_id, season_of
+from sabiscore.football_data import make_match_id, season_of, uk_day
 from sabiscore.live import (
     FIXTURE_COLUMNS,
     ODDS_COLUMNS,
@@ -271,7 +271,7 @@ def _read_event(
         into.set_aside.append(_set_aside(event, league, reason))
         return
     home_fd, away_fd = aliases.known(home), aliases.known(away)
-    date = kickoff.normalize()
+    date = uk_day(kickoff)  # the day football-data's files will give it (UK time)
     match_id = make_match_id(league, date, home_fd, away_fd)
     season = season_of(date)
     into.fixtures.append(

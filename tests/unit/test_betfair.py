@@ -283,6 +283,14 @@ def test_the_kickoff_is_utc_whatever_the_zone_and_sets_date_and_season() -> None
     )
 
 
+def test_a_late_kickoff_takes_the_uk_day_as_football_data_s_files_do() -> None:
+    entry = catalogue_entry("1.240015", "Arsenal", "Chelsea", start="2026-05-24T23:30:00Z")
+    fixture = snapshot([entry], []).fixtures.iloc[0]
+    assert fixture["kickoff"] == pd.Timestamp("2026-05-24 23:30")  # UTC, as every kick-off
+    assert fixture["date"] == pd.Timestamp("2026-05-25")  # 00:30 in the UK (BST)
+    assert fixture["match_id"] == "e0-20260525-arsenal-chelsea"
+
+
 def test_a_second_market_for_the_same_match_is_set_aside() -> None:
     first = catalogue_entry("1.240015", "Arsenal", "Chelsea")
     second = catalogue_entry("1.240016", "Arsenal", "Chelsea")

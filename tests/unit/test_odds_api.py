@@ -272,3 +272,20 @@ def test_settings_defaults_equal_the_yaml(config) -> None:
 def test_bad_settings_are_refused(settings: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         OddsApiSettings.from_config(settings)
+
+
+@pytest.mark.parametrize(
+    ("commence", "day"),
+    [
+        ("2024-08-24T23:30:00Z", "20240825"),  # 00:30 in the UK (BST): the files' next day
+        ("2024-12-07T23:30:00Z", "20241207"),  # 23:30 in the UK (GMT): the same day
+    ],
+)
+def test_a_late_kickoff_takes_the_uk_day_as_football_data_s_files_do(
+    settings, aliases, commence: str, day: str
+) -> None:
+    answer = [event(BRIGHTON, UNITED, commence, [h2h("pinnacle", BRIGHTON, UNITED, (2, 3, 4))])]
+    fixture = parse_odds({"E0": answer}, settings, aliases, CAPTURED_AT).fixtures.iloc[0]
+    assert fixture.match_id == f"e0-{day}-brighton-man-united"
+    assert fixture.date == pd.Timestamp(day)
+    assert fixture.kickoff == pd.Timestamp(commence).tz_localize(None)  # the kick-off stays UTC
