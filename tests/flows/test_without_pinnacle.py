@@ -29,20 +29,25 @@ SMALL = {
 }
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Three seasons of one league with every Pinnacle column taken out, as the files of a book
-    that is not quoted."""
-    root = tmp_path_factory.mktemp("no-pinnacle")
+def _season_files(root: Path, seed: int) -> list[Path]:
+    """Three synthetic seasons (2020-21 to 2022-23) of one 12-team league, a file each."""
     config = SyntheticConfig(
-        seed=11,
+        seed=seed,
         first_season=2020,
         n_seasons=3,
         leagues=(LeagueSpec(code="SY1", n_teams=12, tier=1, country="Sylvania"),),
     )
     write_csvs(generate_league(config), root)
+    return sorted(root.glob("SY1/*.csv"))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Three seasons of one league with every Pinnacle column taken out, as the files of a book
+    that is not quoted."""
+    root = tmp_path_factory.mktemp("no-pinnacle")
     out = {}
-    for path in sorted(root.glob("*/*.csv")):
+    for path in _season_files(root, seed=11):
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
         pinnacle = [c for c in frame.columns if c.startswith("PS")]
         assert pinnacle, "the synthetic files carry Pinnacle's prices to take out"
@@ -124,15 +129,8 @@ def _extra_leagues_file(season_files: list[Path], out: Path) -> Path:
 def test_an_extra_leagues_file_trains_the_models_without_the_market(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    root = tmp_path_factory.mktemp("extra-source")
-    config = SyntheticConfig(
-        seed=12,
-        first_season=2020,
-        n_seasons=3,
-        leagues=(LeagueSpec(code="SY1", n_teams=12, tier=1, country="Sylvania"),),
-    )
-    write_csvs(generate_league(config), root)
-    source = _extra_leagues_file(sorted(root.glob("SY1/*.csv")), tmp_path / "new" / "SYL.csv")
+    seasons = _season_files(tmp_path_factory.mktemp("extra-source"), seed=12)
+    source = _extra_leagues_file(seasons, tmp_path / "new" / "SYL.csv")
     store = tmp_path / "store"
     ingested = ingest_flow(sources=[str(source)], data_dir=str(store))
     assert ingested["files"] == 1 and ingested["errors"] == []
