@@ -8,7 +8,8 @@ cut the gap to 0.0004 in the walk-forward of the stack notes.
 
 The market columns hold de-margined H/D/A probabilities. Their logs are used as they are
 (softmax is shift-invariant, so rows need not sum exactly to 1). Rows without a usable price
-start from the training base rates instead.
+start from the training base rates instead; a model none of whose training rows had a price is
+not anchored at all (served rows start from the base rates too).
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def base_rate_margin(y: np.ndarray) -> np.ndarray:
     return np.log(counts / counts.sum())
 
 
+def priced(X: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    """Rows with a usable market line: every column finite and positive.
+
+    >>> priced(pd.DataFrame({"h": [0.5, np.nan], "d": 0.3, "a": 0.2}), ["h", "d", "a"]).tolist()
+    [True, False]
+    """
+    probs = X[list(columns)].to_numpy(dtype=float, na_value=np.nan)
+    return np.all(np.isfinite(probs) & (probs > 0), axis=1)
+
+
 def market_margin(X: pd.DataFrame, columns: Sequence[str], fallback: np.ndarray) -> np.ndarray:
     """(n, 3) log-probabilities of the market; `fallback` where a price is missing or <= 0.
 
@@ -57,7 +68,7 @@ def market_margin(X: pd.DataFrame, columns: Sequence[str], fallback: np.ndarray)
     [[-0.693, -1.386, -1.386], [-0.916, -1.204, -1.204]]
     """
     probs = X[list(columns)].to_numpy(dtype=float, na_value=np.nan)
-    usable = np.all(np.isfinite(probs) & (probs > 0), axis=1)
+    usable = priced(X, columns)
     margin = np.log(np.clip(np.where(usable[:, None], probs, 1.0), _MIN_PROB, None))
     margin[~usable] = fallback
     return margin
@@ -73,7 +84,12 @@ class MarketAnchored:
     base_margin_columns: Sequence[str] | None
 
     def _learn_anchor(self, X: pd.DataFrame, y: np.ndarray) -> None:
-        self.margin_columns_ = check_margin_columns(self.base_margin_columns, X)
+        columns = check_margin_columns(self.base_margin_columns, X)
+        if columns is not None and not priced(X, columns).any():
+            # no training row had a price (files with closing prices only): the trees learnt
+            # from the base rates, so a served row must start there too, priced or not
+            columns = None
+        self.margin_columns_ = columns
         self.fallback_margin_ = base_rate_margin(y)
 
     def _margin(self, X: pd.DataFrame) -> np.ndarray | None:

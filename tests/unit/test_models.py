@@ -416,6 +416,18 @@ def test_anchored_boosting_with_zero_rounds_returns_the_market(model_type) -> No
 
 
 @pytest.mark.parametrize("model_type", [XGBoostModel, LightGBMModel])
+def test_a_booster_trained_without_any_price_is_not_anchored_when_served_one(model_type) -> None:
+    X, y, truth = league(400, seed=7)
+    unpriced = X.assign(**{name: np.nan for name in MARKET})  # files with closing prices only
+    model = small(model_type, n_estimators=10, base_margin_columns=MARKET).fit(unpriced, y)
+    assert model.get_booster_info()["anchored_on"] is None
+    # a served row with a price starts where every training row started: the base rates
+    np.testing.assert_allclose(
+        model.predict_proba(with_market(X, truth)), model.predict_proba(unpriced), atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("model_type", [XGBoostModel, LightGBMModel])
 def test_early_stopping_chooses_the_rounds_on_the_last_rows(model_type) -> None:
     X, y, truth = league(1200, seed=6)
     X = with_market(X, truth)  # the market is the truth: every round after the start overfits
