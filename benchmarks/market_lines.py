@@ -13,7 +13,8 @@ the same for over/under 2.5) is de-margined and compared with what that goal mod
 the line's own handicap or total: `disagreement = logit(line) - logit(goal model)`. A
 multinomial logistic regression on Pinnacle's three log-probabilities, with and without the
 disagreements, is fitted on earlier seasons and scored on later ones. The references, in the
-same run: Pinnacle's opening line as it is, and the same regression without the other lines.
+same run and on the same matches: Pinnacle's de-margined opening and closing lines as they are,
+and the same regression without the other lines.
 `vs_1x2_alone` is what a line adds (below zero: it helps).
 Also printed: how well each disagreement foretells the move of Pinnacle's line to the close
 (its correlation with the home-minus-away move; the close is never a feature).
@@ -136,14 +137,19 @@ def log_loss(probabilities: np.ndarray, y: np.ndarray) -> float:
 def score(
     features: dict[str, np.ndarray],
     base: np.ndarray,
+    close: np.ndarray,
     y: np.ndarray,
     fit: np.ndarray,
     test: np.ndarray,
 ) -> dict:
-    """Log loss on `test` of Pinnacle's line, the regression on it alone, and with each extra."""
+    """Log loss on `test` of Pinnacle's opening and closing lines, the regression on the
+    opening line alone, and with each extra."""
     from sklearn.linear_model import LogisticRegression
 
-    rows = {"pinnacle_open": log_loss(np.exp(base[test]), y[test])}
+    rows = {
+        "pinnacle_open": log_loss(np.exp(base[test]), y[test]),
+        "pinnacle_close": log_loss(close[test], y[test]),
+    }
     columns: dict[str, list[str]] = (
         {"1x2_alone": []} | {f"+{name}": [name] for name in features} | {"+all": list(features)}
     )
@@ -197,7 +203,8 @@ def main() -> None:
         known = np.isfinite(np.column_stack([disagreement[n] for n in names])).all(axis=1)
         fit = known & (season >= fit_seasons[0]) & (season <= fit_seasons[1])
         test = known & (season >= test_seasons[0]) & (season <= test_seasons[1])
-        return score({n: disagreement[n] for n in names}, base, y, fit, test)
+        test &= np.isfinite(close).all(axis=1)  # scored where both of Pinnacle's lines are
+        return score({n: disagreement[n] for n in names}, base, close, y, fit, test)
 
     average, pinnacle = ["avg_ah", "avg_ou"], ["pin_ah", "pin_ou"]
     corr: dict[str, dict[str, float]] = {}
