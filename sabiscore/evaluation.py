@@ -265,23 +265,28 @@ def market_forecasts(
 # --- comparing forecasters ----------------------------------------------------------------------
 
 
-def unpriced(forecasts: Mapping[str, pd.DataFrame], results: pd.Series) -> list[str]:
-    """The forecasters without a full H/D/A row on any match of `results` that has a result:
-    a book the files lack (no Pinnacle columns, say). Left in, they would empty
-    `common_matches`; a caller leaves them out and says so.
+def without_unpriced(
+    forecasts: Mapping[str, pd.DataFrame], results: pd.Series
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """`forecasts` less those without a full H/D/A row on any match of `results` that has a
+    result (a book the files lack: no Pinnacle columns, say), and the names left out. Left in,
+    they would empty `common_matches`; a caller says which it left out.
 
     >>> results = pd.Series(["H", None], index=["m1", "m2"])
     >>> some = pd.DataFrame({"H": [0.5, np.nan], "D": 0.3, "A": 0.2}, index=["m1", "m2"])
     >>> none = pd.DataFrame({"H": [np.nan, 0.5], "D": 0.3, "A": 0.2}, index=["m1", "m2"])
-    >>> unpriced({"some": some, "none": none}, results)
-    ['none']
+    >>> kept, left_out = without_unpriced({"some": some, "none": none}, results)
+    >>> list(kept), left_out
+    (['some'], ['none'])
     """
     played = results.index[results.notna()]
-    return [
-        name
-        for name, probs in forecasts.items()
-        if not probs.reindex(played).loc[:, list(OUTCOMES)].notna().all(axis=1).any()
-    ]
+    kept, left_out = {}, []
+    for name, probs in forecasts.items():
+        if probs.reindex(played).loc[:, list(OUTCOMES)].notna().all(axis=1).any():
+            kept[name] = probs
+        else:
+            left_out.append(name)
+    return kept, left_out
 
 
 def common_matches(forecasts: dict[str, pd.DataFrame], results: pd.Series) -> pd.Index:

@@ -128,7 +128,7 @@ class ColumnMap:
     @property
     def extra_layout(self) -> bool:
         """One of football-data's extra leagues' files: one league, all its seasons, no Div."""
-        return "div" not in self.core and all(name in self.core for name in EXTRA_LAYOUT)
+        return _is_extra_layout(self.core)
 
     def missing_required(self) -> list[str]:
         """Required columns the header lacks. A fixture list (football-data's `fixtures.csv`)
@@ -139,6 +139,10 @@ class ColumnMap:
         if set(missing) == set(RESULT_COLUMNS):
             return []
         return missing
+
+
+def _is_extra_layout(core: dict[str, int]) -> bool:
+    return "div" not in core and all(name in core for name in EXTRA_LAYOUT)
 
 
 def bookmaker_name(code: str) -> str:
@@ -200,7 +204,7 @@ def classify_columns(header: Sequence[str]) -> ColumnMap:
             outcome = "over" if match["side"] == ">" else "under"
             odds.append((i, OddsColumn(name, code, bookmaker_name(code), phase, "ou2.5", outcome)))
     odds.sort(key=lambda item: item[0])
-    if "div" not in core and all(name in core for name in EXTRA_LAYOUT):
+    if _is_extra_layout(core):
         # the extra leagues' prices are closing prices, with a C (PSCH) or without (older PH):
         # never read one as an opening price, which the features would then see before kick-off
         odds = [(i, replace(c, phase="close")) for i, c in odds]

@@ -184,11 +184,10 @@ def calendar_year_leagues(partitions: Iterable[Mapping[str, Any]]) -> set[str]:
 def in_calendar_seasons(snapshot: LiveSnapshot, leagues: Iterable[str]) -> LiveSnapshot:
     """The snapshot with the fixtures (and prices) of `leagues` in their calendar year's season,
     as that league's files name them: a live source knows only European seasons."""
-    leagues = set(leagues)
-    fixtures, odds = snapshot.fixtures.copy(), snapshot.odds.copy()
-    chosen = fixtures["league"].isin(leagues)
+    chosen = snapshot.fixtures["league"].isin(set(leagues))
     if not chosen.any():
         return snapshot
+    fixtures, odds = snapshot.fixtures.copy(), snapshot.odds.copy()
     years = pd.to_datetime(fixtures.loc[chosen, "date"]).dt.year.astype(str)
     fixtures.loc[chosen, "season"] = years
     season_of_match = dict(zip(fixtures.loc[chosen, "match_id"], years, strict=True))

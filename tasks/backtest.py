@@ -37,7 +37,7 @@ from sabiscore.evaluation import (
     outcome_index,
     reliability_curve,
     to_markdown,
-    unpriced,
+    without_unpriced,
 )
 from sabiscore.staking import SHARP_BOOKS, StakingPolicy
 
@@ -140,11 +140,12 @@ def score_forecasts(
     forecasts: Mapping[str, pd.DataFrame], market: BettingMarket, names: Sequence[str]
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """Log loss & co. of the forecasters on the same test matches, and their reliability."""
-    chosen = {name: forecasts[name] for name in names if name in forecasts}
     results, leagues = market.info["result"], market.info["league"]
-    for name in unpriced(chosen, results):  # a book the files lack: it would empty the table
+    chosen, left_out = without_unpriced(
+        {name: forecasts[name] for name in names if name in forecasts}, results
+    )
+    for name in left_out:  # a book the files lack: it would empty the table
         print(f"{name}: no price on any test match, left out of the forecasts' table")
-        del chosen[name]
     table = comparison_table(chosen, results, leagues)
     common = common_matches(chosen, results)
     y = outcome_index(results.loc[common])

@@ -25,7 +25,7 @@ from sabiscore.evaluation import (
     outcome_index,
     reliability_curve,
     to_markdown,
-    unpriced,
+    without_unpriced,
 )
 from sabiscore.features import FeatureConfig, build_features, feature_columns
 from sabiscore.football_data import one_x_two
@@ -139,9 +139,9 @@ def evaluate_forecasts(
     names = settings.get("market_forecasters")
     market_lines = market_forecasts(market.loc[X.index], settings["implied_method"], names)
     results = info.loc[X.index, "result"]
-    for name in unpriced(market_lines, results):  # a book the files lack: it would empty the table
+    market_lines, left_out = without_unpriced(market_lines, results)
+    for name in left_out:  # a book the files lack: it would empty the table
         print(f"{name}: no price on any test match, left out of the table")
-        del market_lines[name]
     forecasts.update(market_lines)
     table = comparison_table(
         forecasts, results, info.loc[X.index, "league"], n_bins=settings.get("calibration_bins", 10)
